@@ -1,0 +1,113 @@
+/*
+ * request.h — one HTTP request as a handler sees it, and the ways to answer.
+ *
+ * The runtime (fcgi/server.c) accepts a FastCGI request, fills a request_t
+ * from the CGI parameters, matches the route, authenticates when the route
+ * asks for it, decodes the body into r->body unless the route streams it,
+ * validates r->body against the route's field list, and only then calls the
+ * handler. Everything in a request_t lives in r->arena and dies with the
+ * request.
+ *
+ * A handler returns 0 once it has sent a response (req_reply_*), or -1 with
+ * r->err filled; the runtime then renders r->err in the route's dialect.
+ * Handlers never format error JSON themselves.
+ */
+#ifndef TRAINYARD_REQUEST_H
+#define TRAINYARD_REQUEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+
+/* The shape errors take on a route (see fcgi/dialect.c). */
+typedef enum dialect {
+    DIALECT_AKKIO,     /* 422 {"detail":[{loc,msg,type}]}, 401 {"detail":"..."} */
+    DIALECT_WORKSPACE, /* {"error_code":"JOB_NOT_FOUND","message":"..."} */
+    DIALECT_STRAPI,    /* {"code":403,"message":"..."} */
+    DIALECT_PLAIN      /* trainyard's own routes: {"error":{"status","code","field","message"}} */
+} dialect_t;
+
+struct route;
+struct db;
+
+/* Who is calling: filled by the runtime for routes flagged ROUTE_AUTH. */
+typedef struct auth {
+    long long workspace_id;     /* 0 when unauthenticated */
+    const char *workspace_name; /* arena-owned */
+    const char *key_prefix;     /* the public part of the key used */
+} auth_t;
+
+typedef struct request {
+    arena_t *arena;             /* per-request; reset after the response */
+    const struct route *route;  /* matched route */
+    void *app;                  /* the worker's application state (handlers/app.h) */
+
+    const char *method;         /* "GET", "POST", ... */
+    const char *path;           /* decoded path without query, e.g. "/trainings/7" */
+    const char *query;          /* raw query string, "" if none */
+    const char *media_type;     /* lowercased media type without parameters, "" if none */
+    const char *content_type;   /* the raw Content-Type header, "" if none */
+    long long content_length;   /* -1 when absent */
+    const char *remote_addr;
+
+    const char *params[8];      /* values of {name} path segments, in pattern order */
+    int n_params;
+
+    json_object *body;          /* decoded + validated body; NULL if none or streamed.
+                                   Owned by the arena (released by a cleanup). */
+    int body_untyped;           /* 1 if the body came as XML or form (all strings) */
+    auth_t auth;
+    err_t err;                  /* filled by a failing handler */
+
+    void *impl;                 /* runtime-private (FCGX_Request, header list, counters) */
+} request_t;
+
+/* Route handler: returns 0 after replying, -1 with r->err filled. */
+typedef int (*route_fn)(request_t *r);
+
+/* A request header by its HTTP name ("X-API-Key"), NULL if absent. */
+const char *req_header(const request_t *r, const char *name);
+
+/* A query parameter, percent-decoded, NULL if absent ("" if present but empty).
+ * The first occurrence wins. */
+const char *req_query(request_t *r, const char *name);
+
+/* Calls fn for every query parameter in order (decoded name and value). */
+void req_query_each(request_t *r, void (*fn)(const char *name, const char *value, void *ctx),
+                    void *ctx);
+
+/* Reads up to n bytes of a streamed body (routes flagged ROUTE_STREAM_BODY).
+ * Returns the number of bytes read, 0 at the end of the body, -1 with e
+ * filled: 413 once more than the route's body_limit has been read, 400 on a
+ * short body (client went away before Content-Length bytes). */
+ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e);
+
+/* Adds a response header (sent with the next reply). Name and value are copied. */
+void req_header_add(request_t *r, const char *name, const char *value);
+
+/* Sends status + JSON document. Does not take ownership of doc. */
+int req_reply_json(request_t *r, int status, json_object *doc);
+
+/* Sends status + a preformatted JSON text (for bodies built as strings). */
+int req_reply_json_text(request_t *r, int status, const char *json, size_t len);
+
+/* Sends a body of any type. */
+int req_reply_bytes(request_t *r, int status, const char *content_type, const void *body,
+                    size_t len);
+
+/* Streams a large response: begin (length -1 if unknown), write chunks, end. */
+int req_reply_begin(request_t *r, int status, const char *content_type, long long length);
+int req_reply_write(request_t *r, const void *buf, size_t n);
+int req_reply_end(request_t *r);
+
+/* Renders e in the route's dialect and sends it. */
+int req_reply_error(request_t *r, const err_t *e);
+
+/* True once a response has been started. */
+int req_replied(const request_t *r);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * model.h — a trained model loaded for prediction (API side).
+ *
+ * A model is the booster (UBJ bytes) plus its preprocess description, the
+ * JSON the engine wrote at training time:
+ *   {"version":1,"task":"binary","target":"churn","classes":["No","Yes"],
+ *    "features":[{"name":"tenure","kind":"number"},
+ *                {"name":"contract","kind":"category","levels":["Month-to-month",...],
+ *                 "other":true}, ...],
+ *    "base_score":..., ...}
+ * It is enough to turn a row of raw values into the booster's input, in C
+ * here or in Python with the downloaded archive.
+ *
+ * Loading creates an XGBoost booster: only ever in a process that will not
+ * fork afterwards (an API worker, after fork).
+ */
+#ifndef TRAINYARD_MODEL_H
+#define TRAINYARD_MODEL_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "common/err.h"
+
+typedef struct ml_model ml_model_t;
+
+/* Takes copies of what it needs; the caller keeps booster and preprocess. */
+ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
+                          err_t *e);
+void ml_model_free(ml_model_t *m);
+
+/* Predicts rows (a JSON array of objects {field: value}). Missing fields are
+ * missing values. Returns, in *out (caller owns), Akkio's shape:
+ *   [{"<target>":"<label>","Probability <target> is <class>":p,...},...]
+ * (regression: only {"<target>": value}). A value of the wrong type or an
+ * unknown category is reported per row and field as 422 items with paths
+ * "body/data/<row>/<field>"; then nothing is predicted. */
+int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e);
+
+/* Approximate bytes held (for the worker's bounded cache). */
+size_t ml_model_size(const ml_model_t *m);
+
+#endif

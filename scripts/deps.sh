@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# deps.sh — installs the Debian packages trainyard needs, only those missing.
+# Idempotent and quiet when everything is there; uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config
+  libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev
+  libxgboost-dev check
+  postgresql-15 postgresql-contrib nginx-light curl
+  python3 python3-pytest python3-requests python3-xgboost python3-pandas
+  wrk clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ "$status" == ii* ]] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+# nginx's and PostgreSQL's packages try to start system services; trainyard
+# runs its own instances under var/, so keep the system ones from starting.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+  $sudo chmod +x "$policy"
+  created_policy=1
+fi
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+[ "$created_policy" -eq 1 ] && $sudo rm -f "$policy"
+exit 0

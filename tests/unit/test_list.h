@@ -1,0 +1,23 @@
+/*
+ * test_list.h — every unit test suite, listed in one place (libuv style).
+ *
+ * Each tests/unit/test_<module>.c defines `Suite *suite_<module>(void)`
+ * whose test cases are named <module>_<behaviour>. Add a suite by adding
+ * one SUITE(...) line in your module family's section.
+ */
+
+/* common/ */
+SUITE(arena)
+SUITE(err)
+SUITE(util)
+SUITE(cfg)
+
+/* fcgi/ (runtime, decoders, validator, router) */
+
+/* bundle/ */
+
+/* ml/ */
+
+/* db/, trainer/ (pure parts; the database itself is exercised end to end) */
+
+/* handlers/ */
