@@ -38,7 +38,7 @@ UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/mai
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all programs deps build run start stop test test-unit test-asan test-e2e bench clean psql \
+.PHONY: all programs bench-programs deps build run start stop test test-unit test-asan test-e2e bench clean psql \
 	fuzz lint
 all: build
 
@@ -70,6 +70,24 @@ $(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(LIB)
 
 $(UNIT): $(UNIT_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
+
+# Benchmark programs: bench/<name>.c -> $(BUILD)/bench/<name>
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_PROGRAMS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+bench-programs: $(BENCH_PROGRAMS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Fuzz targets: tests/fuzz/fuzz_<name>.c -> build/fuzz/fuzz_<name> (clang, libFuzzer)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out %/main.c,$(FUZZ_DEPS_$*)) $(PKG_LIBS)
+# FUZZ_DEPS_fuzz_<name> (the sources each target compiles in) live beside the targets.
+-include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
