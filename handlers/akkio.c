@@ -1,0 +1,146 @@
+/*
+ * akkio.c — the Akkio-compatible training API (seeds/002).
+ *
+ *   POST /api/v1/models/train/new          201 {"task_id"}
+ *   GET  /api/v1/models/train/{id}/status  200 {"status","metadata":{...}}
+ *   GET  /api/v1/models/train/{id}/result  200 {"status":"success","model_id","stats",...}
+ *
+ * Job states map onto Akkio's Celery-style enum: queued -> PENDING,
+ * building|running -> IN_PROGRESS, succeeded -> SUCCEEDED, failed|killed ->
+ * FAILED, timed_out -> UNKNOWN_TIMEOUT. A failed task still answers the
+ * status call with 200, as the seed's service does.
+ *
+ * Without `force`, an identical request (same dataset, fields, duration,
+ * options) whose model exists or is being trained returns that task again
+ * instead of training twice.
+ */
+#include "handlers/handlers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "db/jobs.h"
+#include "handlers/app.h"
+#include "handlers/spec.h"
+#include "handlers/support.h"
+#include "common/util.h"
+
+int akkio_train_new(request_t *r)
+{
+    dataset_rec_t ds;
+    json_object *spec;
+    if (spec_build(r, r->body, "body", &ds, &spec, &r->err) != 0)
+        return -1;
+    json_object *force;
+    int forced = json_object_object_get_ex(r->body, "force", &force) &&
+                 json_object_get_boolean(force);
+    job_t job;
+    memset(&job, 0, sizeof(job));
+    job.workspace_id = r->auth.workspace_id;
+    job.dialect = "akkio";
+    job.spec = spec;
+    job.dataset_id = ds.id;
+    job.priority = 100;
+    job.max_attempts = 3;
+    job.dedupe_key = forced ? NULL : spec_dedupe_key(r, spec);
+    int existing = 0;
+    if (db_job_enqueue(app_of(r)->db, r->arena, &job, &existing, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "task_id", json_object_new_string(job.id));
+    return req_reply_json(r, 201, doc);
+}
+
+/* Loads the caller's job named in the path, as Akkio's 404 when unknown. */
+static int akkio_load_task(request_t *r, job_t *job)
+{
+    if (!util_is_uuid(r->params[0]) ||
+        db_job_get(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], job,
+                   &r->err) != 0) {
+        if (r->err.status >= 500)
+            return -1;
+        err_clear(&r->err);
+        return err_set(&r->err, 404, "not_found", "Task not found: %s", r->params[0]);
+    }
+    return 0;
+}
+
+const char *akkio_status_name(job_state_t s)
+{
+    switch (s) {
+    case JOB_QUEUED: return "PENDING";
+    case JOB_BUILDING:
+    case JOB_RUNNING: return "IN_PROGRESS";
+    case JOB_SUCCEEDED: return "SUCCEEDED";
+    case JOB_FAILED:
+    case JOB_KILLED: return "FAILED";
+    case JOB_TIMED_OUT: return "UNKNOWN_TIMEOUT";
+    }
+    return "PENDING";
+}
+
+static const char *akkio_failure_text(const job_t *job)
+{
+    if (job->error != NULL && *job->error != '\0')
+        return job->error;
+    if (job->state == JOB_KILLED)
+        return "The task was killed on request.";
+    if (job->state == JOB_TIMED_OUT)
+        return "The task lost its trainer too many times and was given up.";
+    return "Unable to complete request. Please verify your inputs, try again later.";
+}
+
+int akkio_status(request_t *r)
+{
+    job_t job;
+    if (akkio_load_task(r, &job) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object *meta = json_object_new_object();
+    const char *status = akkio_status_name(job.state);
+    json_object_object_add(doc, "status", json_object_new_string(status));
+    switch (job.state) {
+    case JOB_QUEUED:
+        json_object_object_add(meta, "type", json_object_new_string("PENDING"));
+        break;
+    case JOB_BUILDING:
+    case JOB_RUNNING:
+        json_object_object_add(meta, "type", json_object_new_string("IN_PROGRESS"));
+        support_json_double(meta, "estimate_seconds",
+                            job.estimate_seconds >= 0 ? job.estimate_seconds : (double)NAN);
+        json_object_object_add(meta, "progress", json_object_new_double(job.progress));
+        break;
+    case JOB_SUCCEEDED:
+        json_object_object_add(meta, "type", json_object_new_string("SUCCEEDED"));
+        json_object_object_add(meta, "location",
+                               json_object_new_string(arena_sprintf(
+                                   r->arena, "/models/train/%s/result", job.id)));
+        break;
+    case JOB_FAILED:
+    case JOB_KILLED:
+    case JOB_TIMED_OUT:
+        /* The seed's metadata union has no UNKNOWN_TIMEOUT member: a timed-out
+         * task carries the FAILED metadata with its reason. */
+        json_object_object_add(meta, "type", json_object_new_string("FAILED"));
+        json_object_object_add(meta, "error", json_object_new_string(akkio_failure_text(&job)));
+        break;
+    }
+    json_object_object_add(doc, "metadata", meta);
+    return req_reply_json(r, 200, doc);
+}
+
+int akkio_result(request_t *r)
+{
+    job_t job;
+    if (akkio_load_task(r, &job) != 0)
+        return -1;
+    if (job.state != JOB_SUCCEEDED || job.result == NULL) {
+        if (job_state_is_final(job.state))
+            return err_set(&r->err, 409, "task_failed", "Task %s did not succeed (%s): %s",
+                           job.id, akkio_status_name(job.state), akkio_failure_text(&job));
+        return err_set(&r->err, 409, "task_not_ready",
+                       "Task %s has no result yet (status %s); poll its status until SUCCEEDED",
+                       job.id, akkio_status_name(job.state));
+    }
+    return req_reply_json(r, 200, job.result);
+}

@@ -1,0 +1,63 @@
+/*
+ * app.h — the API worker's application state and the runtime hooks.
+ *
+ * One app_t per worker process, created after fork by app_init: the
+ * worker's database handle (connected lazily, so a worker starts while
+ * PostgreSQL is down and answers 503 until it is back), its bounded cache
+ * of loaded models, and request counters for /metrics. Handlers reach it
+ * through r->app.
+ */
+#ifndef TRAINYARD_APP_H
+#define TRAINYARD_APP_H
+
+#include <stddef.h>
+
+#include "db/db.h"
+#include "fcgi/request.h"
+#include "handlers/model_cache.h"
+
+typedef struct app_config {
+    const char *database_url;  /* TRAINYARD_DATABASE_URL */
+    const char *socket_path;   /* TRAINYARD_SOCKET */
+    const char *socket_group;  /* TRAINYARD_SOCKET_GROUP */
+    int workers;               /* TRAINYARD_WORKERS, 0 = number of cores */
+    int max_requests;          /* TRAINYARD_MAX_REQUESTS per worker, 0 = unlimited */
+    size_t model_cache_bytes;  /* TRAINYARD_MODEL_CACHE */
+    size_t upload_limit;       /* TRAINYARD_UPLOAD_LIMIT: dataset and bundle bodies */
+    double drain_seconds;      /* TRAINYARD_DRAIN_SECONDS */
+    double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
+    const char *log_level;     /* TRAINYARD_LOG_LEVEL */
+} app_config_t;
+
+typedef struct app_metrics {
+    unsigned long long requests;          /* answered by this worker */
+    unsigned long long by_class[6];       /* 1xx..5xx counts, index = status / 100 */
+    double seconds_total;                 /* sum of handling time */
+    unsigned long long db_unavailable;    /* 503s for a down database */
+} app_metrics_t;
+
+typedef struct app {
+    const app_config_t *config;
+    db_t *db;
+    model_cache_t *models;
+    app_metrics_t metrics;
+} app_t;
+
+/* Runtime hooks (fcgi/server.h). */
+void *app_init(void *config);
+void app_fini(void *app);
+int app_authenticate(request_t *r, err_t *e);
+int app_ensure_db(request_t *r, err_t *e);
+void app_after_request(request_t *r, int status, double seconds);
+
+/* Authenticates r with an explicit key (routes that take the key in the
+ * body, e.g. Akkio's legacy api_key). */
+int app_authenticate_key(request_t *r, const char *key, err_t *e);
+
+/* The worker's state from a request. */
+static inline app_t *app_of(const request_t *r)
+{
+    return (app_t *)r->app;
+}
+
+#endif

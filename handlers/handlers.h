@@ -1,0 +1,69 @@
+/*
+ * handlers.h — every route handler and body field table, for the route
+ * table (handlers/routes.c). One file per resource family implements them.
+ * All handlers share route_fn's signature: 0 after replying, -1 with r->err.
+ */
+#ifndef TRAINYARD_HANDLERS_H
+#define TRAINYARD_HANDLERS_H
+
+#include <stddef.h>
+
+#include "db/jobs.h"
+#include "fcgi/request.h"
+#include "fcgi/router.h"
+#include "fcgi/validate.h"
+
+/* routes.c */
+extern const route_t routes[];
+extern const size_t routes_count;
+
+/* akkio.c — seeds/002 */
+int akkio_train_new(request_t *r);
+int akkio_status(request_t *r);
+int akkio_result(request_t *r);
+const char *akkio_status_name(job_state_t s);
+
+/* datasets.c */
+int datasets_upload(request_t *r);
+int datasets_list(request_t *r);
+int datasets_show(request_t *r);
+int datasets_delete(request_t *r);
+
+/* models.c */
+/* Table sizes are macros so that the static route table can use them;
+ * models.c and trainings.c check them with _Static_assert. */
+#define MODELS_PREDICT_FIELDS_COUNT 1
+#define MODELS_LEGACY_FIELDS_COUNT 3
+#define TRAININGS_FIELDS_COUNT 8
+extern const field_spec_t models_predict_fields[];
+extern const field_spec_t models_legacy_fields[];
+int models_show(request_t *r);
+int models_download(request_t *r);
+int models_predict(request_t *r);
+int models_predict_legacy(request_t *r);
+
+/* trainings.c — seeds/000 */
+extern const field_spec_t trainings_fields[];
+int trainings_create(request_t *r);
+int trainings_list(request_t *r);
+int trainings_count(request_t *r);
+int trainings_show(request_t *r);
+int trainings_update(request_t *r);
+int trainings_delete(request_t *r);
+
+/* workspace.c — seeds/001 */
+int ws_list(request_t *r);
+int ws_inspect(request_t *r);
+int ws_submit(request_t *r);
+int ws_job_info(request_t *r);
+int ws_bundle(request_t *r);
+int ws_provenance(request_t *r);
+int ws_logs(request_t *r);
+int ws_kill(request_t *r);
+
+/* system.c */
+int system_healthz(request_t *r);
+int system_metrics(request_t *r);
+int system_openapi(request_t *r);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * main.c — trainyard-api: the FastCGI pool behind nginx.
+ *
+ * Reads its settings from one table (flags, environment, defaults; --help
+ * prints them), then hands the route table and the app hooks to the prefork
+ * runtime. Nothing here touches PostgreSQL or XGBoost: workers connect and
+ * load models after fork (handlers/app.c).
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/cfg.h"
+#include "common/log.h"
+#include "fcgi/server.h"
+#include "handlers/app.h"
+#include "handlers/handlers.h"
+
+static const cfg_entry_t api_settings[] = {
+    {"database-url", "TRAINYARD_DATABASE_URL", "postgresql:///trainyard", CFG_STRING,
+     offsetof(app_config_t, database_url), "libpq connection string or URL"},
+    {"socket", "TRAINYARD_SOCKET", "var/run/api.sock", CFG_STRING,
+     offsetof(app_config_t, socket_path), "FastCGI unix socket nginx connects to"},
+    {"socket-group", "TRAINYARD_SOCKET_GROUP", NULL, CFG_STRING,
+     offsetof(app_config_t, socket_group), "group owning the socket (mode 0660)"},
+    {"workers", "TRAINYARD_WORKERS", "0", CFG_INT, offsetof(app_config_t, workers),
+     "prefork pool size; 0 = number of cores"},
+    {"max-requests", "TRAINYARD_MAX_REQUESTS", "0", CFG_INT,
+     offsetof(app_config_t, max_requests), "requests per worker before it is recycled; 0 = never"},
+    {"model-cache", "TRAINYARD_MODEL_CACHE", "256m", CFG_SIZE,
+     offsetof(app_config_t, model_cache_bytes), "bytes of loaded models each worker keeps"},
+    {"upload-limit", "TRAINYARD_UPLOAD_LIMIT", "2g", CFG_SIZE,
+     offsetof(app_config_t, upload_limit), "largest dataset or bundle upload"},
+    {"drain-seconds", "TRAINYARD_DRAIN_SECONDS", "10", CFG_SECONDS,
+     offsetof(app_config_t, drain_seconds), "grace for in-flight requests on SIGTERM"},
+    {"trainer-stale-seconds", "TRAINYARD_TRAINER_STALE_SECONDS", "30", CFG_SECONDS,
+     offsetof(app_config_t, trainer_stale_seconds),
+     "/healthz: a trainer seen within this is alive"},
+    {"log-level", "TRAINYARD_LOG_LEVEL", "info", CFG_STRING, offsetof(app_config_t, log_level),
+     "debug | info | warn | error"},
+};
+
+int main(int argc, char **argv)
+{
+    static app_config_t cfg;
+    err_t e;
+    err_clear(&e);
+    int rc = cfg_load(api_settings, sizeof(api_settings) / sizeof(api_settings[0]), &cfg, argc,
+                      argv, "trainyard-api [--setting=value ...]", &e);
+    if (rc == 1)
+        return 0;
+    log_level_t level = LOG_INFO;
+    if (rc == 0 && log_level_parse(cfg.log_level, &level) != 0)
+        rc = err_set(&e, 400, "value_error", "log-level: unknown level \"%s\"", cfg.log_level);
+    if (rc != 0) {
+        fprintf(stderr, "trainyard-api: %s\n", err_message(&e));
+        return 2;
+    }
+    log_init("trainyard-api", level);
+    if (cfg.workers <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg.workers = cores > 0 ? (int)cores : 2;
+    }
+    server_config_t server = {
+        .socket_path = cfg.socket_path,
+        .workers = cfg.workers,
+        .backlog = 1024,
+        .max_requests = cfg.max_requests,
+        .drain_seconds = cfg.drain_seconds,
+        .socket_group = cfg.socket_group,
+    };
+    static const server_hooks_t hooks = {
+        .app_init = app_init,
+        .app_fini = app_fini,
+        .authenticate = app_authenticate,
+        .ensure_db = app_ensure_db,
+        .after_request = app_after_request,
+    };
+    log_info("starting %d workers on %s", server.workers, server.socket_path);
+    if (server_run(&server, routes, routes_count, &hooks, &cfg, &e) != 0) {
+        log_error("%s", err_message(&e));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,119 @@
+/*
+ * model_cache.c — LRU of loaded models (see model_cache.h).
+ *
+ * A worker holds a handful of models at most, so a doubly linked list
+ * searched linearly is simpler than a hash table and just as fast.
+ */
+#include "handlers/model_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/artifacts.h"
+
+typedef struct cache_entry {
+    struct cache_entry *prev, *next; /* most recently used first */
+    char id[UUID_STR_LEN + 1];
+    ml_model_t *model;               /* owned */
+    size_t bytes;
+} cache_entry_t;
+
+struct model_cache {
+    cache_entry_t *head, *tail;
+    size_t count;
+    size_t bytes;
+    size_t max_bytes;
+};
+
+model_cache_t *model_cache_new(size_t max_bytes)
+{
+    model_cache_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->max_bytes = max_bytes;
+    return c;
+}
+
+static void cache_unlink(model_cache_t *c, cache_entry_t *en)
+{
+    if (en->prev)
+        en->prev->next = en->next;
+    else
+        c->head = en->next;
+    if (en->next)
+        en->next->prev = en->prev;
+    else
+        c->tail = en->prev;
+    en->prev = en->next = NULL;
+}
+
+static void cache_push_front(model_cache_t *c, cache_entry_t *en)
+{
+    en->next = c->head;
+    en->prev = NULL;
+    if (c->head)
+        c->head->prev = en;
+    c->head = en;
+    if (c->tail == NULL)
+        c->tail = en;
+}
+
+static void cache_drop(model_cache_t *c, cache_entry_t *en)
+{
+    cache_unlink(c, en);
+    c->count--;
+    c->bytes -= en->bytes;
+    ml_model_free(en->model);
+    free(en);
+}
+
+void model_cache_free(model_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    while (c->head)
+        cache_drop(c, c->head);
+    free(c);
+}
+
+ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, const model_rec_t *rec,
+                            err_t *e)
+{
+    for (cache_entry_t *en = c->head; en != NULL; en = en->next) {
+        if (strcmp(en->id, rec->id) == 0) {
+            cache_unlink(c, en);
+            cache_push_front(c, en);
+            return en->model;
+        }
+    }
+    void *booster;
+    size_t len;
+    if (db_artifact_load(db, arena, rec->artifact_id, &booster, &len, e) != 0)
+        return NULL;
+    ml_model_t *m = ml_model_load(booster, len, rec->preprocess, e);
+    if (m == NULL)
+        return NULL;
+    cache_entry_t *en = calloc(1, sizeof(*en));
+    if (en == NULL)
+        abort();
+    memcpy(en->id, rec->id, sizeof(en->id));
+    en->model = m;
+    en->bytes = ml_model_size(m);
+    cache_push_front(c, en);
+    c->count++;
+    c->bytes += en->bytes;
+    /* Evict from the cold end, but never the model just loaded. */
+    while (c->bytes > c->max_bytes && c->tail != en)
+        cache_drop(c, c->tail);
+    return m;
+}
+
+size_t model_cache_count(const model_cache_t *c)
+{
+    return c->count;
+}
+
+size_t model_cache_bytes(const model_cache_t *c)
+{
+    return c->bytes;
+}

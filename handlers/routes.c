@@ -1,0 +1,80 @@
+/*
+ * routes.c — the one route table. 404 and 405 are decided from it by the
+ * runtime (fcgi/router.h); /openapi.json is generated from it, so the
+ * document can never drift from what is served.
+ *
+ * Order matters where a literal and a pattern overlap: /trainings/count
+ * before /trainings/{id}, /train/{ws}/inspect before /train/{ws}/{job_id}.
+ */
+#include "handlers/handlers.h"
+
+#include "handlers/spec.h"
+
+#define KB (1024UL)
+#define MB (1024UL * 1024UL)
+/* Upload routes stream; their cap is the configured upload limit, checked
+ * against this ceiling by the runtime (2 GiB). */
+#define UPLOAD_LIMIT (2048UL * MB)
+
+const route_t routes[] = {
+    /* Akkio-compatible training API (seeds/002). */
+    {"POST", "/api/v1/models/train/new", akkio_train_new, 64 * KB, DIALECT_AKKIO, ROUTE_AUTH,
+     spec_fields_akkio, SPEC_FIELDS_AKKIO_COUNT},
+    {"GET", "/api/v1/models/train/{task_id}/status", akkio_status, 0, DIALECT_AKKIO, ROUTE_AUTH,
+     NULL, 0},
+    {"GET", "/api/v1/models/train/{task_id}/result", akkio_result, 0, DIALECT_AKKIO, ROUTE_AUTH,
+     NULL, 0},
+
+    /* Datasets. */
+    {"POST", "/api/v1/datasets", datasets_upload, UPLOAD_LIMIT, DIALECT_AKKIO,
+     ROUTE_AUTH | ROUTE_STREAM_BODY, NULL, 0},
+    {"GET", "/api/v1/datasets", datasets_list, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
+    {"GET", "/api/v1/datasets/{dataset_id}", datasets_show, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL,
+     0},
+    {"DELETE", "/api/v1/datasets/{dataset_id}", datasets_delete, 0, DIALECT_AKKIO, ROUTE_AUTH,
+     NULL, 0},
+
+    /* Models. */
+    {"GET", "/api/v1/models/{model_id}", models_show, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
+    {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO, ROUTE_AUTH,
+     NULL, 0},
+    {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,
+     ROUTE_AUTH, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
+    {"POST", "/v1/models", models_predict_legacy, 32 * MB, DIALECT_AKKIO, ROUTE_KEY_IN_BODY,
+     models_legacy_fields, MODELS_LEGACY_FIELDS_COUNT},
+
+    /* Strapi-style trainings collection (seeds/000). */
+    {"POST", "/trainings", trainings_create, 256 * KB, DIALECT_STRAPI, ROUTE_AUTH,
+     trainings_fields, TRAININGS_FIELDS_COUNT},
+    {"GET", "/trainings", trainings_list, 0, DIALECT_STRAPI, ROUTE_AUTH, NULL, 0},
+    {"GET", "/trainings/count", trainings_count, 0, DIALECT_STRAPI, ROUTE_AUTH, NULL, 0},
+    {"GET", "/trainings/{id}", trainings_show, 0, DIALECT_STRAPI, ROUTE_AUTH, NULL, 0},
+    {"PUT", "/trainings/{id}", trainings_update, 256 * KB, DIALECT_STRAPI, ROUTE_AUTH,
+     trainings_fields, TRAININGS_FIELDS_COUNT},
+    {"DELETE", "/trainings/{id}", trainings_delete, 0, DIALECT_STRAPI, ROUTE_AUTH, NULL, 0},
+
+    /* Workspace jobs API (seeds/001). */
+    {"GET", "/train/{workspace}", ws_list, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"POST", "/train/{workspace}", ws_submit, UPLOAD_LIMIT, DIALECT_WORKSPACE,
+     ROUTE_AUTH | ROUTE_STREAM_BODY, NULL, 0},
+    {"GET", "/train/{workspace}/inspect", ws_inspect, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"POST", "/train/{workspace}/{job_id}", ws_job_info, 64 * KB, DIALECT_WORKSPACE,
+     ROUTE_AUTH, NULL, 0},
+    {"GET", "/train/{workspace}/{job_id}", ws_job_info, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
+     0},
+    {"DELETE", "/train/{workspace}/{job_id}", ws_kill, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
+     0},
+    {"GET", "/train/{workspace}/{job_id}/bundle", ws_bundle, 0, DIALECT_WORKSPACE, ROUTE_AUTH,
+     NULL, 0},
+    {"GET", "/train/{workspace}/{model_id}/provenance", ws_provenance, 0, DIALECT_WORKSPACE,
+     ROUTE_AUTH, NULL, 0},
+    {"GET", "/train/{workspace}/{job_id}/logs", ws_logs, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
+     0},
+
+    /* trainyard's own. */
+    {"GET", "/healthz", system_healthz, 0, DIALECT_PLAIN, ROUTE_NO_DB, NULL, 0},
+    {"GET", "/metrics", system_metrics, 0, DIALECT_PLAIN, ROUTE_NO_DB, NULL, 0},
+    {"GET", "/openapi.json", system_openapi, 0, DIALECT_PLAIN, ROUTE_NO_DB, NULL, 0},
+};
+
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);

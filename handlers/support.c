@@ -1,0 +1,98 @@
+/*
+ * support.c — helpers shared by the handler families (see support.h).
+ */
+#include "handlers/support.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/util.h"
+
+static void put_json(void *p)
+{
+    json_object_put(p);
+}
+
+json_object *support_own(request_t *r, json_object *obj)
+{
+    arena_defer(r->arena, put_json, obj);
+    return obj;
+}
+
+int support_query_int(request_t *r, const char *name, long long dflt, long long min,
+                      long long max, long long *out, err_t *e)
+{
+    const char *v = req_query(r, name);
+    char field[ERR_FIELD_MAX] = "query";
+    err_path_append(field, sizeof(field), name);
+    if (v == NULL) {
+        *out = dflt;
+        return 0;
+    }
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0)
+        return err_add(e, 422, "int_parsing", field,
+                       "Input should be a valid integer, unable to parse string as an integer");
+    if (n < min)
+        return err_add(e, 422, "greater_than_equal", field,
+                       "Input should be greater than or equal to %lld", min);
+    if (n > max)
+        return err_add(e, 422, "less_than_equal", field,
+                       "Input should be less than or equal to %lld", max);
+    *out = n;
+    return 0;
+}
+
+int support_query_bool(request_t *r, const char *name, int dflt, int *out, err_t *e)
+{
+    const char *v = req_query(r, name);
+    if (v == NULL) {
+        *out = dflt;
+        return 0;
+    }
+    static const char *const yes[] = {"", "1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    char field[ERR_FIELD_MAX] = "query";
+    err_path_append(field, sizeof(field), name);
+    return err_add(e, 422, "bool_parsing", field,
+                   "Input should be a valid boolean, unable to interpret input");
+}
+
+void support_json_str(json_object *obj, const char *key, const char *s)
+{
+    json_object_object_add(obj, key, s ? json_object_new_string(s) : NULL);
+}
+
+void support_json_time(json_object *obj, const char *key, double epoch)
+{
+    if (epoch <= 0) {
+        json_object_object_add(obj, key, NULL);
+        return;
+    }
+    char buf[32];
+    util_format_time(epoch, buf);
+    json_object_object_add(obj, key, json_object_new_string(buf));
+}
+
+void support_json_double(json_object *obj, const char *key, double v)
+{
+    json_object_object_add(obj, key, isfinite(v) ? json_object_new_double(v) : NULL);
+}
+
+int support_workspace_matches(const request_t *r, const char *workspace, err_t *e)
+{
+    if (r->auth.workspace_name != NULL && strcmp(r->auth.workspace_name, workspace) == 0)
+        return 0;
+    return err_set(e, 404, "WORKSPACE_NOT_FOUND", "There is no workspace named: %s", workspace);
+}

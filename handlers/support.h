@@ -1,0 +1,37 @@
+/*
+ * support.h — small pieces every handler family shares: query parameters
+ * with bounds, JSON building shorthands, time rendering, and the
+ * workspace-in-path check of the workspace dialect.
+ */
+#ifndef TRAINYARD_SUPPORT_H
+#define TRAINYARD_SUPPORT_H
+
+#include <json-c/json.h>
+
+#include "fcgi/request.h"
+
+/* Reads an integer query parameter in [min, max]; absent -> dflt. A bad
+ * value is a 422 item at "query/<name>" (pydantic wording). */
+int support_query_int(request_t *r, const char *name, long long dflt, long long min,
+                      long long max, long long *out, err_t *e);
+
+/* Reads a boolean query parameter ("true/false/1/0/yes/no"); absent -> dflt. */
+int support_query_bool(request_t *r, const char *name, int dflt, int *out, err_t *e);
+
+/* Adds key -> string, or JSON null when s is NULL. */
+void support_json_str(json_object *obj, const char *key, const char *s);
+
+/* Adds key -> RFC 3339 time, or null when epoch is 0. */
+void support_json_time(json_object *obj, const char *key, double epoch);
+
+/* Adds key -> number, or null when v is not finite. */
+void support_json_double(json_object *obj, const char *key, double v);
+
+/* The workspace dialect names the workspace in the path: it must be the
+ * key's own (another workspace is 404, never 403, so names do not leak). */
+int support_workspace_matches(const request_t *r, const char *workspace, err_t *e);
+
+/* Registers json_object_put for obj on the request's arena and returns obj. */
+json_object *support_own(request_t *r, json_object *obj);
+
+#endif

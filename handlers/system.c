@@ -1,0 +1,230 @@
+/*
+ * system.c — /healthz, /metrics and /openapi.json.
+ *
+ * These routes answer even while PostgreSQL is down (ROUTE_NO_DB): health
+ * says what is wrong instead of failing opaquely, and metrics still show
+ * the worker's own counters. /openapi.json is generated from the route
+ * table and the field tables, so it always describes what is served.
+ */
+#include "handlers/handlers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handlers/app.h"
+#include "handlers/support.h"
+
+int system_healthz(request_t *r)
+{
+    app_t *app = app_of(r);
+    json_object *doc = support_own(r, json_object_new_object());
+    err_t e;
+    err_clear(&e);
+    double age = -1;
+    int db_ok = db_ensure(app->db, &e) == 0 &&
+                db_trainer_last_seen_age(app->db, r->arena, &age, &e) == 0;
+    int trainers_ok = db_ok && age >= 0 && age <= app->config->trainer_stale_seconds;
+    json_object_object_add(doc, "status",
+                           json_object_new_string(db_ok && trainers_ok ? "ok" : "unhealthy"));
+    json_object *db = json_object_new_object();
+    json_object_object_add(db, "ok", json_object_new_boolean(db_ok));
+    if (!db_ok)
+        json_object_object_add(db, "error", json_object_new_string(err_message(&e)));
+    json_object_object_add(doc, "database", db);
+    json_object *tr = json_object_new_object();
+    json_object_object_add(tr, "ok", json_object_new_boolean(trainers_ok));
+    support_json_double(tr, "last_seen_seconds", age >= 0 ? age : (double)NAN);
+    json_object_object_add(doc, "trainers", tr);
+    if (!db_ok)
+        req_header_add(r, "Retry-After", "1");
+    return req_reply_json(r, db_ok && trainers_ok ? 200 : 503, doc);
+}
+
+/* Resident set size of this process in bytes (0 if unknown). */
+static long long system_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages_total = 0, pages_rss = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &pages_total, &pages_rss) != 2)
+        pages_rss = 0;
+    fclose(f);
+    return pages_rss * sysconf(_SC_PAGESIZE);
+}
+
+int system_metrics(request_t *r)
+{
+    app_t *app = app_of(r);
+    const app_metrics_t *m = &app->metrics;
+    int pid = (int)getpid();
+    char *text = arena_sprintf(
+        r->arena,
+        "# HELP trainyard_http_requests_total Requests answered by this API worker.\n"
+        "# TYPE trainyard_http_requests_total counter\n"
+        "trainyard_http_requests_total{worker=\"%d\",class=\"2xx\"} %llu\n"
+        "trainyard_http_requests_total{worker=\"%d\",class=\"3xx\"} %llu\n"
+        "trainyard_http_requests_total{worker=\"%d\",class=\"4xx\"} %llu\n"
+        "trainyard_http_requests_total{worker=\"%d\",class=\"5xx\"} %llu\n"
+        "# HELP trainyard_http_request_seconds_total Time spent answering requests.\n"
+        "# TYPE trainyard_http_request_seconds_total counter\n"
+        "trainyard_http_request_seconds_total{worker=\"%d\"} %.6f\n"
+        "# HELP trainyard_db_unavailable_total Requests refused because PostgreSQL was down.\n"
+        "# TYPE trainyard_db_unavailable_total counter\n"
+        "trainyard_db_unavailable_total{worker=\"%d\"} %llu\n"
+        "# HELP trainyard_worker_rss_bytes Resident memory of this API worker.\n"
+        "# TYPE trainyard_worker_rss_bytes gauge\n"
+        "trainyard_worker_rss_bytes{worker=\"%d\"} %lld\n"
+        "# HELP trainyard_model_cache_models Models loaded in this worker's cache.\n"
+        "# TYPE trainyard_model_cache_models gauge\n"
+        "trainyard_model_cache_models{worker=\"%d\"} %zu\n",
+        pid, m->by_class[2], pid, m->by_class[3], pid, m->by_class[4], pid, m->by_class[5], pid,
+        m->seconds_total, pid, m->db_unavailable, pid, system_rss_bytes(), pid,
+        model_cache_count(app->models));
+    err_t e;
+    err_clear(&e);
+    long long counts[7];
+    double age = -1;
+    if (db_ensure(app->db, &e) == 0 && db_job_counts(app->db, r->arena, 0, counts, &e) == 0) {
+        text = arena_sprintf(r->arena,
+                             "%s# HELP trainyard_jobs Jobs by state, all workspaces.\n"
+                             "# TYPE trainyard_jobs gauge\n",
+                             text);
+        for (int s = JOB_QUEUED; s <= JOB_TIMED_OUT; s++)
+            text = arena_sprintf(r->arena, "%strainyard_jobs{state=\"%s\"} %lld\n", text,
+                                 job_state_name((job_state_t)s), counts[s]);
+        if (db_trainer_last_seen_age(app->db, r->arena, &age, &e) == 0 && age >= 0)
+            text = arena_sprintf(r->arena,
+                                 "%s# HELP trainyard_trainer_last_seen_seconds Age of the "
+                                 "freshest trainer heartbeat.\n"
+                                 "# TYPE trainyard_trainer_last_seen_seconds gauge\n"
+                                 "trainyard_trainer_last_seen_seconds %.3f\n",
+                                 text, age);
+    }
+    return req_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                           strlen(text));
+}
+
+static const char *const field_type_names[] = {"string", "integer", "number", "boolean",
+                                               "array", "object", "array", NULL};
+
+static json_object *openapi_schema(const route_t *rt)
+{
+    json_object *schema = json_object_new_object();
+    json_object_object_add(schema, "type", json_object_new_string("object"));
+    json_object *props = json_object_new_object();
+    json_object *required = json_object_new_array();
+    for (size_t i = 0; i < rt->n_fields; i++) {
+        const field_spec_t *f = &rt->fields[i];
+        json_object *p = json_object_new_object();
+        if (field_type_names[f->type] != NULL)
+            json_object_object_add(p, "type", json_object_new_string(field_type_names[f->type]));
+        if (f->type == FIELD_STRING_ARRAY) {
+            json_object *items = json_object_new_object();
+            json_object_object_add(items, "type", json_object_new_string("string"));
+            json_object_object_add(p, "items", items);
+        }
+        if (f->n_allowed_ints > 0) {
+            json_object *en = json_object_new_array();
+            for (size_t k = 0; k < f->n_allowed_ints; k++)
+                json_object_array_add(en, json_object_new_int64(f->allowed_ints[k]));
+            json_object_object_add(p, "enum", en);
+        }
+        if (f->n_allowed_strings > 0) {
+            json_object *en = json_object_new_array();
+            for (size_t k = 0; k < f->n_allowed_strings; k++)
+                json_object_array_add(en, json_object_new_string(f->allowed_strings[k]));
+            json_object_object_add(p, "enum", en);
+        }
+        json_object_object_add(props, f->name, p);
+        if (f->flags & FIELD_REQUIRED)
+            json_object_array_add(required, json_object_new_string(f->name));
+    }
+    json_object_object_add(schema, "properties", props);
+    json_object_object_add(schema, "required", required);
+    return schema;
+}
+
+static const char *const dialect_tags[] = {"Training (Akkio-compatible)", "Workspace jobs",
+                                           "Trainings collection", "System"};
+
+int system_openapi(request_t *r)
+{
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
+    json_object *info = json_object_new_object();
+    json_object_object_add(info, "title", json_object_new_string("trainyard"));
+    json_object_object_add(info, "version", json_object_new_string("0.1.0"));
+    json_object_object_add(doc, "info", info);
+    json_object *paths = json_object_new_object();
+    for (size_t i = 0; i < routes_count; i++) {
+        const route_t *rt = &routes[i];
+        json_object *item;
+        if (!json_object_object_get_ex(paths, rt->pattern, &item)) {
+            item = json_object_new_object();
+            json_object_object_add(paths, rt->pattern, item);
+        }
+        char method[8];
+        size_t k;
+        for (k = 0; rt->method[k] != '\0' && k < sizeof(method) - 1; k++)
+            method[k] = (char)(rt->method[k] | 0x20);
+        method[k] = '\0';
+        json_object *op = json_object_new_object();
+        json_object *tags = json_object_new_array();
+        json_object_array_add(tags, json_object_new_string(dialect_tags[rt->dialect]));
+        json_object_object_add(op, "tags", tags);
+        json_object *params = json_object_new_array();
+        for (const char *p = strchr(rt->pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
+            const char *end = strchr(p, '}');
+            json_object *param = json_object_new_object();
+            json_object_object_add(param, "name", json_object_new_string_len(p + 1, (int)(end - p - 1)));
+            json_object_object_add(param, "in", json_object_new_string("path"));
+            json_object_object_add(param, "required", json_object_new_boolean(1));
+            json_object_array_add(params, param);
+        }
+        json_object_object_add(op, "parameters", params);
+        if (rt->n_fields > 0) {
+            json_object *body = json_object_new_object();
+            json_object *content = json_object_new_object();
+            static const char *const media[] = {"application/json", "application/xml",
+                                                "application/x-www-form-urlencoded"};
+            json_object *schema = openapi_schema(rt);
+            for (size_t m = 0; m < 3; m++) {
+                json_object *mt = json_object_new_object();
+                json_object_object_add(mt, "schema", json_object_get(schema));
+                json_object_object_add(content, media[m], mt);
+            }
+            json_object_put(schema);
+            json_object_object_add(body, "content", content);
+            json_object_object_add(op, "requestBody", body);
+        }
+        if (rt->flags & (ROUTE_AUTH | ROUTE_KEY_IN_BODY)) {
+            json_object *sec = json_object_new_array();
+            json_object *s1 = json_object_new_object();
+            json_object_object_add(s1, "ApiKey", json_object_new_array());
+            json_object_array_add(sec, s1);
+            json_object *s2 = json_object_new_object();
+            json_object_object_add(s2, "Bearer", json_object_new_array());
+            json_object_array_add(sec, s2);
+            json_object_object_add(op, "security", sec);
+        }
+        json_object_object_add(item, method, op);
+    }
+    json_object_object_add(doc, "paths", paths);
+    json_object *components = json_object_new_object();
+    json_object *schemes = json_object_new_object();
+    json_object *apikey = json_object_new_object();
+    json_object_object_add(apikey, "type", json_object_new_string("apiKey"));
+    json_object_object_add(apikey, "in", json_object_new_string("header"));
+    json_object_object_add(apikey, "name", json_object_new_string("X-API-Key"));
+    json_object_object_add(schemes, "ApiKey", apikey);
+    json_object *bearer = json_object_new_object();
+    json_object_object_add(bearer, "type", json_object_new_string("http"));
+    json_object_object_add(bearer, "scheme", json_object_new_string("bearer"));
+    json_object_object_add(schemes, "Bearer", bearer);
+    json_object_object_add(components, "securitySchemes", schemes);
+    json_object_object_add(doc, "components", components);
+    return req_reply_json(r, 200, doc);
+}

@@ -1,0 +1,667 @@
+/*
+ * workspace.c — the workspace-scoped jobs API (seeds/001, after KAOS).
+ *
+ *   GET    /train/{ws}                        jobs of the workspace (page_id)
+ *   GET    /train/{ws}/inspect                the pipeline: counts by state, trainers
+ *   POST   /train/{ws}?user=                  submit a source bundle (tar.gz) -> job
+ *   POST   /train/{ws}/{job_id}               job info + its trained models, paged
+ *                                             (page_id, sort_by); GET answers the same
+ *   GET    /train/{ws}/{job_id}/bundle        the job's bundle: include-code, -data, -model
+ *   GET    /train/{ws}/{model_id}/provenance  model -> job, code, data, parameters
+ *   GET    /train/{ws}/{job_id}/logs          the job's log lines (after, limit)
+ *   DELETE /train/{ws}/{job_id}/              kill a building or running job
+ *
+ * Errors take the seed's shape {"error_code":"JOB_NOT_FOUND","message":...}.
+ * The workspace in the path must be the API key's own; any other is 404.
+ *
+ * A bundle upload is teed, chunk by chunk, into its artifact and into an
+ * unlinked temporary file; once the body is in, libarchive re-reads the
+ * temporary file to check every entry and trainyard.json (bundle/bundle.h).
+ * Only a valid bundle commits, together with its job.
+ */
+#include "handlers/handlers.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle/bundle.h"
+#include "db/artifacts.h"
+#include "db/datasets.h"
+#include "db/jobs.h"
+#include "db/models.h"
+#include "fcgi/multipart.h"
+#include "handlers/app.h"
+#include "handlers/spec.h"
+#include "handlers/support.h"
+#include "handlers/tarball.h"
+
+#define WS_PAGE_SIZE 20
+#define WS_CHUNK (256 * 1024)
+
+/* trainyard.json inside a bundle: the spec with `dataset` naming a CSV. */
+static const long long ws_durations[] = {10, 60, 300, 1800};
+static const char *const ws_tasks[] = {"binary", "multiclass", "regression"};
+static const field_spec_t ws_bundle_spec_fields[] = {
+    {.name = "dataset", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY,
+     .max_len = 500},
+    {.name = "predict_fields", .type = FIELD_STRING_ARRAY,
+     .flags = FIELD_REQUIRED | FIELD_NONEMPTY, .max_len = 64},
+    {.name = "ignore_fields", .type = FIELD_STRING_ARRAY, .max_len = 4096},
+    {.name = "duration", .type = FIELD_INT, .allowed_ints = ws_durations, .n_allowed_ints = 4},
+    {.name = "extra_attention", .type = FIELD_BOOL},
+    {.name = "seed", .type = FIELD_INT, .min = 0, .max = 2147483647},
+    {.name = "max_models", .type = FIELD_INT, .min = 1, .max = 1000},
+    {.name = "task", .type = FIELD_STRING, .allowed_strings = ws_tasks, .n_allowed_strings = 3},
+};
+
+static int ws_check(request_t *r)
+{
+    return support_workspace_matches(r, r->params[0], &r->err);
+}
+
+static int ws_job_load(request_t *r, const char *id, job_t *job)
+{
+    if (!util_is_uuid(id) ||
+        db_job_get(app_of(r)->db, r->arena, r->auth.workspace_id, id, job, &r->err) != 0) {
+        if (r->err.status >= 500)
+            return -1;
+        err_clear(&r->err);
+        return err_set(&r->err, 404, "JOB_NOT_FOUND", "There is no job with id: %s", id);
+    }
+    return 0;
+}
+
+static json_object *ws_job_summary(const job_t *job)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "job_id", json_object_new_string(job->id));
+    json_object_object_add(o, "state", json_object_new_string(job_state_name(job->state)));
+    support_json_str(o, "dialect", job->dialect);
+    support_json_str(o, "user", job->user_name);
+    support_json_str(o, "dataset_id", job->dataset_id);
+    json_object *pf = NULL;
+    if (job->spec != NULL)
+        json_object_object_get_ex(job->spec, "predict_fields", &pf);
+    json_object_object_add(o, "predict_fields", json_object_get(pf));
+    json_object_object_add(o, "progress", json_object_new_double(job->progress));
+    json_object_object_add(o, "attempts", json_object_new_int(job->attempts));
+    support_json_time(o, "created_at", job->created_at);
+    support_json_time(o, "started_at", job->started_at);
+    support_json_time(o, "finished_at", job->finished_at);
+    double end = job->finished_at > 0 ? job->finished_at : util_now_wall();
+    support_json_double(o, "duration_seconds",
+                        job->started_at > 0 ? end - job->started_at : (double)NAN);
+    support_json_str(o, "error", job->error);
+    return o;
+}
+
+int ws_list(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    long long page;
+    if (support_query_int(r, "page_id", 0, 0, 1000000, &page, &r->err) != 0)
+        return -1;
+    job_t *jobs;
+    size_t n;
+    if (db_job_list(app_of(r)->db, r->arena, r->auth.workspace_id, WS_PAGE_SIZE,
+                    (int)(page * WS_PAGE_SIZE), &jobs, &n, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object *building = json_object_new_array(), *training = json_object_new_array();
+    json_object *all = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = ws_job_summary(&jobs[i]);
+        if (jobs[i].state == JOB_BUILDING)
+            json_object_array_add(building, json_object_get(s));
+        else
+            json_object_array_add(training, json_object_get(s));
+        json_object_array_add(all, s);
+    }
+    json_object_object_add(doc, "workspace", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "page_id", json_object_new_int64(page));
+    json_object_object_add(doc, "jobs", all);
+    json_object_object_add(doc, "building", building);
+    json_object_object_add(doc, "training", training);
+    return req_reply_json(r, 200, doc);
+}
+
+int ws_inspect(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    long long counts[7];
+    double age = -1;
+    if (db_job_counts(app_of(r)->db, r->arena, r->auth.workspace_id, counts, &r->err) != 0 ||
+        db_trainer_last_seen_age(app_of(r)->db, r->arena, &age, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "workspace", json_object_new_string(r->params[0]));
+    json_object *states = json_object_new_object();
+    for (int s = JOB_QUEUED; s <= JOB_TIMED_OUT; s++)
+        json_object_object_add(states, job_state_name((job_state_t)s),
+                               json_object_new_int64(counts[s]));
+    json_object_object_add(doc, "jobs", states);
+    json_object *pipeline = json_object_new_object();
+    json_object_object_add(pipeline, "stages",
+                           json_object_new_string("queued -> building -> running -> finished"));
+    support_json_double(pipeline, "trainer_last_seen_seconds", age >= 0 ? age : (double)NAN);
+    json_object_object_add(pipeline, "trainers_alive",
+                           json_object_new_boolean(age >= 0 &&
+                                                   age < app_of(r)->config->trainer_stale_seconds));
+    json_object_object_add(doc, "pipeline", pipeline);
+    return req_reply_json(r, 200, doc);
+}
+
+/* --- bundle submission ------------------------------------------------ */
+
+typedef struct ws_upload {
+    artifact_writer_t *writer; /* owned until finish/abort */
+    FILE *spool;               /* unlinked temporary copy for inspection */
+    int in_data;               /* multipart: inside the `data` part */
+    int saw_data;
+} ws_upload_t;
+
+static int ws_tee(ws_upload_t *up, const char *buf, size_t n, err_t *e)
+{
+    if (fwrite(buf, 1, n, up->spool) != n)
+        return err_set(e, 500, "internal", "could not spool the bundle");
+    return db_artifact_write(up->writer, buf, n, e);
+}
+
+static int ws_part_begin(void *ctx, const char *name, const char *filename, const char *ctype,
+                         err_t *e)
+{
+    (void)filename;
+    (void)ctype;
+    ws_upload_t *up = ctx;
+    up->in_data = name != NULL && strcmp(name, "data") == 0;
+    if (up->in_data && up->saw_data++)
+        return err_set(e, 400, "BUNDLE_INVALID", "send exactly one `data` part");
+    return 0;
+}
+
+static int ws_part_data(void *ctx, const char *buf, size_t n, err_t *e)
+{
+    ws_upload_t *up = ctx;
+    return up->in_data ? ws_tee(up, buf, n, e) : 0;
+}
+
+static int ws_part_end(void *ctx, err_t *e)
+{
+    (void)e;
+    ((ws_upload_t *)ctx)->in_data = 0;
+    return 0;
+}
+
+static const multipart_callbacks_t ws_multipart = {ws_part_begin, ws_part_data, ws_part_end};
+
+static int ws_receive(request_t *r, ws_upload_t *up, err_t *e)
+{
+    int multipart = strcmp(r->media_type, "multipart/form-data") == 0;
+    multipart_t *mp = NULL;
+    if (multipart && (mp = multipart_new(r->content_type, &ws_multipart, up, 16, 16 * 1024, e)) == NULL)
+        return -1;
+    char *buf = arena_alloc(r->arena, WS_CHUNK);
+    int rc = -1;
+    for (;;) {
+        ssize_t got = req_body_read(r, buf, WS_CHUNK, e);
+        if (got < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if ((mp ? multipart_feed(mp, buf, (size_t)got, e) : ws_tee(up, buf, (size_t)got, e)) != 0)
+            goto out;
+    }
+    if (mp != NULL && multipart_finish(mp, e) != 0)
+        goto out;
+    if (multipart && !up->saw_data) {
+        err_set(e, 400, "BUNDLE_INVALID", "data: the source bundle is missing (send it as the "
+                                          "`data` part)");
+        goto out;
+    }
+    rc = 0;
+out:
+    multipart_free(mp);
+    return rc;
+}
+
+static ssize_t ws_spool_read(void *ctx, void *buf, size_t n, err_t *e)
+{
+    FILE *f = ctx;
+    size_t got = fread(buf, 1, n, f);
+    if (got == 0 && ferror(f))
+        return err_set(e, 500, "internal", "could not read the spooled bundle");
+    return (ssize_t)got;
+}
+
+static void ws_fclose(void *f)
+{
+    fclose(f);
+}
+
+int ws_submit(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    app_t *app = app_of(r);
+    const char *user = req_query(r, "user");
+    if (user != NULL && strlen(user) > 200)
+        return err_set(&r->err, 400, "INVALID_REQUEST", "user: at most 200 characters");
+    ws_upload_t up = {0};
+    up.spool = tmpfile();
+    if (up.spool == NULL)
+        return err_set(&r->err, 500, "internal", "could not create a spool file");
+    arena_defer(r->arena, ws_fclose, up.spool);
+    if (db_begin(app->db, &r->err) != 0)
+        return -1;
+    int rc = -1;
+    bundle_info_t info = {0};
+    up.writer = db_artifact_begin(app->db, r->auth.workspace_id, "bundle", &r->err);
+    if (up.writer == NULL || ws_receive(r, &up, &r->err) != 0)
+        goto out;
+    artifact_info_t art;
+    artifact_writer_t *w = up.writer;
+    up.writer = NULL;
+    if (db_artifact_finish(w, &art, &r->err) != 0)
+        goto out;
+    if (art.size == 0) {
+        err_set(&r->err, 400, "BUNDLE_INVALID", "data: the source bundle is empty");
+        goto out;
+    }
+    rewind(up.spool);
+    if (bundle_inspect(ws_spool_read, up.spool, &bundle_limits_default, &info, &r->err) != 0)
+        goto out;
+    support_own(r, info.spec);
+    err_t spec_err;
+    err_clear(&spec_err);
+    if (validate_body(info.spec, ws_bundle_spec_fields,
+                      sizeof(ws_bundle_spec_fields) / sizeof(ws_bundle_spec_fields[0]), 0,
+                      &spec_err) != 0) {
+        spec_rebase_errors(&spec_err, "trainyard.json");
+        err_clear(&r->err);
+        err_set(&r->err, 400, "BUNDLE_INVALID", "%s: %s", spec_err.items[0].field,
+                spec_err.items[0].message);
+        goto out;
+    }
+    json_object *spec = support_own(r, json_object_new_object());
+    json_object_object_foreach(info.spec, key, val) {
+        if (strcmp(key, "dataset") != 0)
+            json_object_object_add(spec, key, json_object_get(val));
+    }
+    json_object_object_add(spec, "dataset_path", json_object_new_string(info.dataset_path));
+    if (!json_object_object_get_ex(spec, "duration", NULL))
+        json_object_object_add(spec, "duration", json_object_new_int(10));
+    if (user != NULL)
+        json_object_object_add(spec, "user", json_object_new_string(user));
+    job_t job;
+    memset(&job, 0, sizeof(job));
+    job.workspace_id = r->auth.workspace_id;
+    job.dialect = "workspace";
+    job.spec = spec;
+    job.bundle_id = art.id;
+    job.user_name = user;
+    job.priority = 100;
+    job.max_attempts = 3;
+    int existing = 0;
+    if (db_job_enqueue_in_tx(app->db, r->arena, &job, &existing, &r->err) != 0 ||
+        db_commit(app->db, &r->err) != 0)
+        goto out;
+    rc = 0;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "job_id", json_object_new_string(job.id));
+    json_object_object_add(doc, "state", json_object_new_string("queued"));
+    json_object_object_add(doc, "workspace", json_object_new_string(r->params[0]));
+    support_json_str(doc, "user", user);
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "id", json_object_new_string(art.id));
+    json_object_object_add(b, "sha256", json_object_new_string(art.sha256));
+    json_object_object_add(b, "size", json_object_new_int64((int64_t)art.size));
+    json_object_object_add(b, "entries", json_object_new_int64((int64_t)info.entries));
+    json_object_object_add(b, "dataset", json_object_new_string(info.dataset_path));
+    json_object_object_add(doc, "bundle", b);
+    req_reply_json(r, 200, doc);
+out:
+    if (up.writer != NULL)
+        db_artifact_abort(up.writer);
+    if (rc != 0)
+        db_rollback(app->db);
+    return rc;
+}
+
+/* --- job info, models, provenance, logs -------------------------------- */
+
+typedef struct ws_candidate {
+    json_object *doc;  /* borrowed from the model record */
+    double sort_key;
+} ws_candidate_t;
+
+static int ws_candidate_cmp(const void *a, const void *b)
+{
+    double x = ((const ws_candidate_t *)a)->sort_key, y = ((const ws_candidate_t *)b)->sort_key;
+    return (x > y) - (x < y);
+}
+
+static const char *const ws_sort_keys[] = {"rank", "metric", "seconds", "trees"};
+
+int ws_job_info(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    job_t job;
+    if (ws_job_load(r, r->params[1], &job) != 0)
+        return -1;
+    long long page;
+    if (support_query_int(r, "page_id", 0, 0, 1000000, &page, &r->err) != 0)
+        return -1;
+    const char *sort_by = req_query(r, "sort_by");
+    size_t key = 0;
+    if (sort_by != NULL) {
+        for (key = 0; key < 4 && strcmp(sort_by, ws_sort_keys[key]) != 0; key++)
+            ;
+        if (key == 4)
+            return err_set(&r->err, 400, "INVALID_REQUEST",
+                           "sort_by: must be one of rank, metric, seconds, trees, not \"%s\"",
+                           sort_by);
+    }
+    model_rec_t *models;
+    size_t n_models;
+    if (db_model_list_for_job(app_of(r)->db, r->arena, r->auth.workspace_id, job.id, &models,
+                              &n_models, &r->err) != 0)
+        return -1;
+    size_t total = 0;
+    for (size_t i = 0; i < n_models; i++)
+        total += models[i].candidates ? json_object_array_length(models[i].candidates) : 0;
+    ws_candidate_t *cands = arena_calloc(r->arena, total + 1, sizeof(*cands));
+    size_t k = 0;
+    for (size_t i = 0; i < n_models; i++) {
+        size_t n = models[i].candidates ? json_object_array_length(models[i].candidates) : 0;
+        for (size_t j = 0; j < n; j++) {
+            json_object *c = json_object_array_get_idx(models[i].candidates, j);
+            json_object *v = NULL;
+            double sk = (double)k;
+            if (key == 1 && json_object_object_get_ex(c, "rank_value", &v))
+                sk = json_object_get_double(v);
+            else if (key == 2 && json_object_object_get_ex(c, "seconds", &v))
+                sk = json_object_get_double(v);
+            else if (key == 3 && json_object_object_get_ex(c, "trees", &v))
+                sk = json_object_get_double(v);
+            cands[k].doc = c;
+            cands[k].sort_key = sk;
+            k++;
+        }
+    }
+    qsort(cands, total, sizeof(*cands), ws_candidate_cmp);
+    json_object *doc = support_own(r, ws_job_summary(&job));
+    json_object_object_add(doc, "workspace", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "spec", json_object_get(job.spec));
+    support_json_double(doc, "estimate_seconds",
+                        job.estimate_seconds >= 0 ? job.estimate_seconds : (double)NAN);
+    json_object *final = json_object_new_array();
+    for (size_t i = 0; i < n_models; i++) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "model_id", json_object_new_string(models[i].id));
+        support_json_str(m, "predict_field", models[i].predict_field);
+        support_json_str(m, "task", models[i].task);
+        json_object_object_add(m, "metrics", json_object_get(models[i].metrics));
+        json_object_array_add(final, m);
+    }
+    json_object_object_add(doc, "models", final);
+    json_object *page_doc = json_object_new_object();
+    json_object *items = json_object_new_array();
+    for (size_t i = (size_t)page * WS_PAGE_SIZE; i < total && i < (size_t)(page + 1) * WS_PAGE_SIZE; i++)
+        json_object_array_add(items, json_object_get(cands[i].doc));
+    json_object_object_add(page_doc, "page_id", json_object_new_int64(page));
+    json_object_object_add(page_doc, "page_count",
+                           json_object_new_int64((long long)((total + WS_PAGE_SIZE - 1) / WS_PAGE_SIZE)));
+    json_object_object_add(page_doc, "sort_by",
+                           json_object_new_string(ws_sort_keys[key]));
+    json_object_object_add(page_doc, "total", json_object_new_int64((long long)total));
+    json_object_object_add(page_doc, "items", items);
+    json_object_object_add(doc, "trained_models", page_doc);
+    return req_reply_json(r, 200, doc);
+}
+
+int ws_provenance(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    model_rec_t m;
+    app_t *app = app_of(r);
+    if (!util_is_uuid(r->params[1]) ||
+        db_model_get(app->db, r->arena, r->auth.workspace_id, r->params[1], &m, &r->err) != 0) {
+        if (r->err.status >= 500)
+            return -1;
+        err_clear(&r->err);
+        return err_set(&r->err, 404, "MODEL_NOT_FOUND", "There is no model with id: %s",
+                       r->params[1]);
+    }
+    job_t job;
+    if (ws_job_load(r, m.job_id, &job) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "model_id", json_object_new_string(m.id));
+    support_json_str(doc, "predict_field", m.predict_field);
+    support_json_str(doc, "task", m.task);
+    support_json_time(doc, "trained_at", m.created_at);
+    json_object *jobdoc = ws_job_summary(&job);
+    json_object_object_add(doc, "job", jobdoc);
+    json_object *code = NULL;
+    if (job.bundle_id != NULL) {
+        artifact_info_t info;
+        if (db_artifact_stat(app->db, r->arena, job.bundle_id, &info, &r->err) != 0)
+            return -1;
+        code = json_object_new_object();
+        json_object_object_add(code, "bundle_id", json_object_new_string(info.id));
+        json_object_object_add(code, "sha256", json_object_new_string(info.sha256));
+        json_object_object_add(code, "size", json_object_new_int64((int64_t)info.size));
+    }
+    json_object_object_add(doc, "code", code);
+    json_object *data = NULL;
+    dataset_rec_t ds;
+    if (m.dataset_id != NULL &&
+        db_dataset_get(app->db, r->arena, r->auth.workspace_id, m.dataset_id, &ds, &r->err) == 0) {
+        data = json_object_new_object();
+        json_object_object_add(data, "dataset_id", json_object_new_string(ds.id));
+        json_object_object_add(data, "name", json_object_new_string(ds.name ? ds.name : ""));
+        json_object_object_add(data, "sha256", json_object_new_string(ds.sha256));
+        json_object_object_add(data, "rows", json_object_new_int64(ds.rows));
+        json_object_object_add(data, "size", json_object_new_int64((int64_t)ds.size));
+    } else {
+        if (r->err.status >= 500)
+            return -1;
+        err_clear(&r->err); /* the dataset was deleted since: provenance keeps its id */
+        if (m.dataset_id != NULL) {
+            data = json_object_new_object();
+            json_object_object_add(data, "dataset_id", json_object_new_string(m.dataset_id));
+            json_object_object_add(data, "deleted", json_object_new_boolean(1));
+        }
+    }
+    json_object_object_add(doc, "data", data);
+    json_object *best = NULL;
+    if (m.candidates != NULL && json_object_array_length(m.candidates) > 0)
+        json_object_object_get_ex(json_object_array_get_idx(m.candidates, 0), "params", &best);
+    json_object_object_add(doc, "parameters", json_object_get(best));
+    json_object_object_add(doc, "spec", json_object_get(job.spec));
+    json_object_object_add(doc, "metrics", json_object_get(m.metrics));
+    return req_reply_json(r, 200, doc);
+}
+
+int ws_logs(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    job_t job;
+    if (ws_job_load(r, r->params[1], &job) != 0)
+        return -1;
+    long long after, limit;
+    if (support_query_int(r, "after", 0, 0, 1LL << 62, &after, &r->err) != 0 ||
+        support_query_int(r, "limit", 1000, 1, 10000, &limit, &r->err) != 0)
+        return -1;
+    json_object *lines;
+    if (db_job_logs(app_of(r)->db, r->arena, r->auth.workspace_id, job.id, after, (int)limit,
+                    &lines, &r->err) != 0)
+        return -1;
+    support_own(r, lines);
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "job_id", json_object_new_string(job.id));
+    json_object_object_add(doc, "state", json_object_new_string(job_state_name(job.state)));
+    json_object_object_add(doc, "logs", json_object_get(lines));
+    long long next = after;
+    size_t n = json_object_array_length(lines);
+    if (n > 0) {
+        json_object *seq;
+        if (json_object_object_get_ex(json_object_array_get_idx(lines, n - 1), "seq", &seq))
+            next = json_object_get_int64(seq);
+    }
+    json_object_object_add(doc, "next_after", json_object_new_int64(next));
+    return req_reply_json(r, 200, doc);
+}
+
+int ws_kill(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    job_t job;
+    if (ws_job_load(r, r->params[1], &job) != 0)
+        return -1;
+    job_state_t after;
+    if (db_job_kill(app_of(r)->db, r->arena, r->auth.workspace_id, job.id, &after, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "job_id", json_object_new_string(job.id));
+    json_object_object_add(doc, "state", json_object_new_string(job_state_name(after)));
+    json_object_object_add(doc, "message",
+                           json_object_new_string(after == JOB_KILLED
+                                                      ? "Job killed"
+                                                      : "Kill requested; the trainer is stopping the job"));
+    return req_reply_json(r, 200, doc);
+}
+
+/* --- bundle download --------------------------------------------------- */
+
+static int ws_spool_sink(void *ctx, const void *buf, size_t n, err_t *e)
+{
+    if (fwrite(buf, 1, n, ctx) != n)
+        return err_set(e, 500, "internal", "could not spool the bundle");
+    return 0;
+}
+
+/* Copies the entries of the job's own bundle into t: code entries when
+ * include_code, the dataset entry when include_data. */
+static int ws_copy_bundle(request_t *r, tarball_t *t, const job_t *job, int include_code,
+                          int include_data, err_t *e)
+{
+    FILE *f = tmpfile();
+    if (f == NULL)
+        return err_set(e, 500, "internal", "could not create a spool file");
+    arena_defer(r->arena, ws_fclose, f);
+    if (db_artifact_read(app_of(r)->db, job->bundle_id, ws_spool_sink, f, e) != 0)
+        return -1;
+    rewind(f);
+    json_object *dp = NULL;
+    json_object_object_get_ex(job->spec, "dataset_path", &dp);
+    const char *dataset_path = dp ? json_object_get_string(dp) : "";
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    int rc = 0;
+    if (archive_read_open_FILE(a, f) != ARCHIVE_OK) {
+        rc = err_set(e, 500, "internal", "stored bundle unreadable: %s", archive_error_string(a));
+        goto out;
+    }
+    struct archive_entry *entry;
+    char *buf = arena_alloc(r->arena, WS_CHUNK);
+    while (rc == 0 && archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+        if (archive_entry_filetype(entry) != AE_IFREG)
+            continue;
+        const char *path = archive_entry_pathname(entry);
+        while (path[0] == '.' && path[1] == '/')
+            path += 2;
+        int is_data = strcmp(path, dataset_path) == 0;
+        if (is_data ? !include_data : !include_code)
+            continue;
+        /* Sizes were verified at submission; the entry streams through. */
+        size_t size = (size_t)archive_entry_size(entry);
+        rc = tarball_add_header(t, path, size, e);
+        size_t copied = 0;
+        la_ssize_t n;
+        while (rc == 0 && copied < size && (n = archive_read_data(a, buf, WS_CHUNK)) > 0) {
+            size_t take = (size_t)n < size - copied ? (size_t)n : size - copied;
+            rc = tarball_write(t, buf, take, e);
+            copied += take;
+        }
+        if (rc == 0 && copied != size)
+            rc = err_set(e, 500, "internal", "stored bundle entry %s is short", path);
+    }
+out:
+    archive_read_free(a);
+    return rc;
+}
+
+int ws_bundle(request_t *r)
+{
+    if (ws_check(r) != 0)
+        return -1;
+    job_t job;
+    if (ws_job_load(r, r->params[1], &job) != 0)
+        return -1;
+    int code, data, model;
+    if (support_query_bool(r, "include-code", 1, &code, &r->err) != 0 ||
+        support_query_bool(r, "include-data", 0, &data, &r->err) != 0 ||
+        support_query_bool(r, "include-model", 0, &model, &r->err) != 0)
+        return -1;
+    app_t *app = app_of(r);
+    model_rec_t *models = NULL;
+    size_t n_models = 0;
+    if (model && db_model_list_for_job(app->db, r->arena, r->auth.workspace_id, job.id, &models,
+                                       &n_models, &r->err) != 0)
+        return -1;
+    if (model && n_models == 0)
+        return err_set(&r->err, 400, "MODEL_NOT_AVAILABLE",
+                       "Job %s has no trained model (state %s)", job.id,
+                       job_state_name(job.state));
+    dataset_rec_t ds;
+    int have_ds = 0;
+    if (data && job.bundle_id == NULL) {
+        if (job.dataset_id == NULL ||
+            db_dataset_get(app->db, r->arena, r->auth.workspace_id, job.dataset_id, &ds,
+                           &r->err) != 0) {
+            if (r->err.status >= 500)
+                return -1;
+            err_clear(&r->err);
+            return err_set(&r->err, 400, "DATA_NOT_AVAILABLE", "The job's dataset was deleted");
+        }
+        have_ds = 1;
+    }
+    tarball_t *t = tarball_begin(r, arena_sprintf(r->arena, "bundle-%s.tar.gz", job.id), &r->err);
+    if (t == NULL)
+        return -1;
+    err_t e;
+    err_clear(&e);
+    int rc = 0;
+    if (job.bundle_id != NULL && (code || data)) {
+        rc = ws_copy_bundle(r, t, &job, code, data, &e);
+    } else if (code) {
+        const char *spec = json_object_to_json_string_ext(job.spec, JSON_C_TO_STRING_PRETTY);
+        rc = tarball_add_bytes(t, "trainyard.json", spec, strlen(spec), &e);
+    }
+    if (rc == 0 && have_ds)
+        rc = tarball_add_artifact(t, app->db, "data/dataset.csv", ds.artifact_id, &e);
+    for (size_t i = 0; rc == 0 && i < n_models; i++) {
+        const char *dir = arena_sprintf(r->arena, "model/%s", models[i].predict_field);
+        const char *pre = json_object_to_json_string_ext(models[i].preprocess,
+                                                         JSON_C_TO_STRING_PRETTY);
+        rc = tarball_add_artifact(t, app->db, arena_sprintf(r->arena, "%s/model.ubj", dir),
+                                  models[i].artifact_id, &e);
+        if (rc == 0)
+            rc = tarball_add_bytes(t, arena_sprintf(r->arena, "%s/preprocess.json", dir), pre,
+                                   strlen(pre), &e);
+    }
+    tarball_end(t, &e);
+    return 0;
+}
