@@ -131,11 +131,11 @@ int trainings_create(request_t *r)
     if (existing) {
         /* The same document was posted before: keep the first one and its job. */
         db_rollback(app->db);
-        return req_reply_json(r, 200, support_own(r, doc));
+        return req_reply_json(r, 200, doc);
     }
     if (db_commit(app->db, &r->err) != 0)
         goto fail;
-    return req_reply_json(r, 200, support_own(r, doc));
+    return req_reply_json(r, 200, doc);
 fail:
     db_rollback(app->db);
     return -1;
@@ -225,7 +225,7 @@ int trainings_list(request_t *r)
     json_object *list;
     if (db_training_list(app_of(r)->db, r->arena, r->auth.workspace_id, &q, &list, &r->err) != 0)
         return -1;
-    return req_reply_json(r, 200, support_own(r, list));
+    return req_reply_json(r, 200, list);
 }
 
 int trainings_count(request_t *r)
@@ -247,7 +247,7 @@ int trainings_show(request_t *r)
     if (db_training_get(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], &doc,
                         &r->err) != 0)
         return -1;
-    return req_reply_json(r, 200, support_own(r, doc));
+    return req_reply_json(r, 200, doc);
 }
 
 int trainings_update(request_t *r)
@@ -257,7 +257,7 @@ int trainings_update(request_t *r)
     if (db_training_update(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], fields,
                            r->auth.workspace_name, &doc, &r->err) != 0)
         return -1;
-    return req_reply_json(r, 200, support_own(r, doc));
+    return req_reply_json(r, 200, doc);
 }
 
 int trainings_delete(request_t *r)
@@ -266,5 +266,5 @@ int trainings_delete(request_t *r)
     if (db_training_delete(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], &doc,
                            &r->err) != 0)
         return -1;
-    return req_reply_json(r, 200, support_own(r, doc));
+    return req_reply_json(r, 200, doc);
 }

@@ -506,7 +506,6 @@ int ws_logs(request_t *r)
     if (db_job_logs(app_of(r)->db, r->arena, r->auth.workspace_id, job.id, after, (int)limit,
                     &lines, &r->err) != 0)
         return -1;
-    support_own(r, lines);
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "job_id", json_object_new_string(job.id));
     json_object_object_add(doc, "state", json_object_new_string(job_state_name(job.state)));
