@@ -13,6 +13,11 @@ SUITE(util)
 SUITE(cfg)
 
 /* fcgi/ (runtime, decoders, validator, router) */
+SUITE(fcgi_router)
+SUITE(fcgi_validate)
+SUITE(fcgi_body)
+SUITE(fcgi_dialect)
+SUITE(fcgi_request)
 
 /* bundle/ */
 
@@ -21,3 +26,4 @@ SUITE(cfg)
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 
 /* handlers/ */
+SUITE(handlers)

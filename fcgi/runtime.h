@@ -1,0 +1,67 @@
+/*
+ * runtime.h — the runtime's private interface between server.c (FastCGI),
+ * request.c (request_t and replies) and dispatch.c (the per-request
+ * pipeline). Handlers never include this; the unit tests do, to run whole
+ * requests through dispatch with in-memory I/O instead of a socket.
+ */
+#ifndef TRAINYARD_RUNTIME_H
+#define TRAINYARD_RUNTIME_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fcgi/request.h"
+#include "fcgi/router.h"
+#include "fcgi/server.h"
+
+/* Where a request's bytes come from and go to (FCGX streams in server.c). */
+typedef struct req_io {
+    /* Reads up to n bytes, blocking until n bytes or the end of the body.
+     * Returns the count (less than n only at the end), or -1 on error. */
+    ssize_t (*read)(void *ctx, void *buf, size_t n);
+    /* Writes all n bytes; 0, or -1 if the client went away. */
+    int (*write)(void *ctx, const void *buf, size_t n);
+    void *ctx;
+} req_io_t;
+
+typedef struct resp_header {
+    const char *name;
+    const char *value;
+    struct resp_header *next;
+} resp_header_t;
+
+/* The runtime-private part of a request (r->impl). */
+typedef struct req_impl {
+    req_io_t io;
+    char **envp;              /* CGI parameters, "NAME=value", NULL-terminated */
+    const char *raw_path;     /* path as sent (undecoded), for the router */
+    int bad_length;           /* CONTENT_LENGTH present but not a number */
+    dialect_t dialect;        /* for errors before a route is known */
+    resp_header_t *headers;   /* extra response headers, in order */
+    resp_header_t **headers_tail;
+    int head_only;            /* HEAD: send headers, drop bodies */
+    int replied;              /* a response has been started */
+    int status;               /* its status */
+    long long reply_length;   /* declared Content-Length, -1 if none */
+    long long reply_sent;     /* body bytes written */
+    int write_failed;         /* the client went away while we wrote */
+    long long body_read;      /* request body bytes read so far */
+    int body_eof;             /* the whole request body has been read */
+    int query_parsed;
+    size_t n_query;
+    const char **query_names; /* decoded, arena-owned */
+    const char **query_values;
+} req_impl_t;
+
+/* Prepares r for one request: zeroes it and fills the request fields from
+ * the CGI parameters in envp. impl, arena and envp must outlive r. */
+void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
+                  const req_io_t *io, void *app);
+
+/* Runs one request: route, ensure_db, authenticate, body, validate,
+ * handler, error rendering, after_request. Returns the status sent (0 if
+ * nothing could be sent). hooks may have NULL members. */
+int request_dispatch(request_t *r, const route_t *routes, size_t n_routes,
+                     const server_hooks_t *hooks);
+
+#endif
