@@ -20,6 +20,7 @@ SUITE(fcgi_dialect)
 SUITE(fcgi_request)
 
 /* bundle/ */
+SUITE(bundle)
 
 /* ml/ */
 

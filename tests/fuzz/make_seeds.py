@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""make_seeds.py — writes the small seed corpora under tests/fuzz/corpus/.
+
+The seeds are committed; this script only documents where they came from
+and recreates them (run from the repository root). Each target gets a few
+valid inputs and the tricky cases its parser must survive: DTDs and
+entities for XML, CRLF games for multipart, quotes, newlines and a BOM for
+CSV, and tiny tar/tar.gz bundles, good and hostile, for bundles.
+"""
+import io
+import os
+import tarfile
+
+ROOT = "tests/fuzz/corpus"
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- json -------------------------------------------------------------------
+for name, text in {
+    "object": '{"name":"churn","duration":60,"predict_fields":["label"]}',
+    "nested": '{"a":{"b":{"c":[1,2,{"d":null}]}},"e":[true,false,1.5e3,-0]}',
+    "unicode": '{"k\\u00e9":"\\ud83d\\ude00","s":"tab\\tnl\\n"}',
+    "array_top": '[1,2,3]',
+    "deep": '{"a":' * 20 + '1' + '}' * 20,
+    "dup_keys": '{"a":1,"a":2}',
+    "trailing": '{"a":1} x',
+    "bad_escape": '{"a":"\\x"}',
+    "big_number": '{"n":123456789012345678901234567890,"f":1e400}',
+    "nul_inside": '{"a":"b\u0000c"}',
+}.items():
+    put("fuzz_json", name, text)
+
+# --- xml --------------------------------------------------------------------
+xml = {
+    "item": '<item><name>churn</name><duration>60</duration></item>',
+    "array": '<item><predict_fields><item>a</item><item>b</item></predict_fields>'
+             '<x>1</x><x>2</x></item>',
+    "decl_attrs": '<?xml version="1.0" encoding="UTF-8"?>\n<r a="1"><k>v &amp; w</k></r>',
+    "cdata_comment": '<r><!-- c --><k><![CDATA[<not>&a;]]></k><?pi x?></r>',
+    "internal_entity": '<!DOCTYPE r [<!ENTITY m "EXPANDED">]><r><k>&m;</k></r>',
+    "external_entity": '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM '
+                       '"file:///etc/passwd">]><r>&x;</r>',
+    "billion_laughs": '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">'
+                      '<!ENTITY c "&b;&b;&b;&b;&b;">]><r>&c;&c;&c;</r>',
+    "parameter_entity": '<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1/x.dtd"> %p;]><r/>',
+    "undefined_ref": '<r><k>&nope;</k></r>',
+    "charrefs": '<r><k>&#88;&#x41;&lt;</k></r>',
+    "namespaces": '<a:r xmlns:a="urn:x"><a:k>1</a:k></a:r>',
+    "deep": '<a>' * 30 + 'x' + '</a>' * 30,
+    "unclosed": '<r><k>1</k>',
+}
+for name, text in xml.items():
+    put("fuzz_xml", name, text)
+
+# --- form -------------------------------------------------------------------
+for name, text in {
+    "simple": "name=churn&duration=60",
+    "arrays": "predict_fields[]=a&predict_fields[]=b&x=1&x=2",
+    "escapes": "k%C3%A9=v+w%20x&empty=&novalue",
+    "bad_escape": "a=%zz&b=%4",
+    "encoded_nul": "a=%00b",
+    "json_body": ' {"name":"churn","predict_fields":["a"]}',
+    "separators": "&&a=1&=2&b==3;c=4",
+}.items():
+    put("fuzz_form", name, text)
+
+# --- multipart (boundary ----trainyardXyZ, fixed in the target) --------------
+B = "----trainyardXyZ"
+two_parts = (f"--{B}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nchurn\r\n"
+             f"--{B}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.csv\"\r\n"
+             f"Content-Type: text/csv\r\n\r\na,b\r\n1,2\r\n\r\n--{B}--\r\n")
+put("fuzz_multipart", "two_parts", "\x01\x00" + two_parts)
+put("fuzz_multipart", "preamble_epilogue",
+    f"preamble\r\n--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--{B}--\r\nepilogue")
+put("fuzz_multipart", "boundary_lookalikes",
+    f"--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n"
+    f"x\r\n--{B[:-1]}\r\n--{B}X\r\n\r--{B}\n--{B}\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\n"
+    f"y\r\n--{B}--")
+put("fuzz_multipart", "lf_only",
+    f"--{B}\nContent-Disposition: form-data; name=\"a\"\n\n1\n--{B}--\n")
+put("fuzz_multipart", "quoted_names",
+    f"--{B}\r\nContent-Disposition: form-data; name=\"a\\\"b\"; filename*=UTF-8''%C3%A9.csv\r\n"
+    f"content-type: text/plain; charset=utf-8\r\n\r\n\r\n--{B}--\r\n")
+put("fuzz_multipart", "no_close", f"--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n")
+put("fuzz_multipart", "empty_body_close", f"--{B}--\r\n")
+put("fuzz_multipart", "huge_header",
+    f"--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: {'p' * 2000}\r\n\r\n1\r\n--{B}--\r\n")
+
+# --- csv (first two bytes are also the chunk seed; any CSV text works) -------
+for name, text in {
+    "simple": "a,b,label\n1,2,yes\n3,4,no\n",
+    "quotes_newlines": 'id,text\r\n1,"a, ""quoted""\r\nline"\r\n2,plain\r\n',
+    "bom": "\ufeffx,y\n1,NA\n2,\n",
+    "no_final_newline": "x,y\n1,2",
+    "ragged": "x,y\n1,2,3\n",
+    "quote_in_field": 'x,y\n1,a"b\n',
+    "text_after_quote": 'x,y\n"a"b,1\n',
+    "unterminated": 'x,y\n"abc,1\n',
+    "dup_header": "x,x\n1,2\n",
+    "empty_header": "x,,y\n1,2,3\n",
+    "header_only": "x,y\n",
+    "blank_lines": "x,y\n\n1,2\n\n\n3,4\n",
+    "missing_values": "x,y,z\nNaN,null,None\n1,N/A,true\n2,na,false\n",
+    "bad_utf8": b"x,y\n\xff\xfe,1\n",
+}.items():
+    put("fuzz_csv", name, text)
+
+# --- bundle ------------------------------------------------------------------
+SPEC = b'{"dataset":"data/train.csv","predict_fields":["label"]}'
+CSV = b"a,b,label\n1,2,0\n3,4,1\n"
+
+
+def tar_bytes(members, mode="w:gz"):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as tf:
+        for name, kind, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 0
+            if kind == "f":
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+            elif kind == "d":
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            elif kind == "s":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                tf.addfile(ti)
+            elif kind == "h":
+                ti.type = tarfile.LNKTYPE
+                ti.linkname = data
+                tf.addfile(ti)
+    return buf.getvalue()
+
+
+# The chunk seed is the first two bytes of the archive (gzip's magic here).
+good = [("trainyard.json", "f", SPEC), ("data", "d", b""), ("data/train.csv", "f", CSV)]
+put("fuzz_bundle", "good.tar.gz", tar_bytes(good))
+put("fuzz_bundle", "good.tar", tar_bytes(good, "w"))
+put("fuzz_bundle", "good.tar.xz", tar_bytes(good, "w:xz"))
+put("fuzz_bundle", "traversal.tar.gz", tar_bytes(good + [("../x", "f", b"evil")]))
+put("fuzz_bundle", "symlink.tar", tar_bytes(
+    [("trainyard.json", "f", SPEC), ("data/train.csv", "s", "/etc/passwd")], "w"))
+put("fuzz_bundle", "hardlink.tar", tar_bytes(
+    [("trainyard.json", "f", SPEC), ("data/train.csv", "h", "trainyard.json")], "w"))
+put("fuzz_bundle", "dup_spec.tar", tar_bytes(good + [("./trainyard.json", "f", b"{}")], "w"))
+put("fuzz_bundle", "bad_spec.tar", tar_bytes(
+    [("trainyard.json", "f", b'{"dataset":7}'), ("data/train.csv", "f", CSV)], "w"))
+
+# --- router: first byte picks the method (0 GET, 1 POST, 2 PUT, 3 DELETE, 4 HEAD)
+for name, (m, path) in {
+    "health": (0, "/health"),
+    "status": (0, "/api/v1/models/train/5f0c/status"),
+    "count": (0, "/trainings/count"),
+    "id_put": (2, "/trainings/17"),
+    "encoded_slash": (3, "/trainings/a%2Fb"),
+    "trailing_slash": (0, "/train/ws/123/"),
+    "dots": (0, "/train/%2E%2E/123"),
+    "method_405": (1, "/trainings/count"),
+    "head": (4, "/health"),
+    "bad_escape": (0, "/trainings/%zz"),
+    "encoded_nul": (0, "/trainings/%00"),
+    "double_slash": (0, "//health"),
+    "many_params": (0, "/a/b/c/d/e/f/g/h/i"),
+    "plus": (1, "/train/a+b%20c"),
+}.items():
+    put("fuzz_router", name, bytes([m]) + path.encode())
+
+# --- validate: first byte 0 strict, 1 coercing; then JSON --------------------
+for name, (c, text) in {
+    "valid": (0, '{"name":"x","duration":60,"predict_fields":["a"],"rate":0.5,"force":true}'),
+    "coerced": (1, '{"name":"x","duration":"300","predict_fields":"a","rate":"0.1",'
+                   '"force":"true","rounds":"7"}'),
+    "literal_error": (0, '{"name":"x","duration":7,"predict_fields":["a"]}'),
+    "float_int": (0, '{"name":"x","duration":60.0,"predict_fields":["a"]}'),
+    "wrong_types": (0, '{"name":1,"duration":"a","predict_fields":[1],"params":[],"rows":{}}'),
+    "nulls": (1, '{"name":null,"rounds":null,"kind":null,"extra":null,"predict_fields":[]}'),
+    "not_object": (0, '[1,2]'),
+    "range": (1, '{"name":"x","rounds":"1001","rate":"-1","predict_fields":["a"],"kind":"other"}'),
+    "long": (0, '{"name":"' + "\u00e9" * 70 + '","predict_fields":["a","b","c","d","e","f","g","h","i"]}'),
+}.items():
+    put("fuzz_validate", name, bytes([c]) + text.encode())
