@@ -30,12 +30,21 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
                           err_t *e);
 void ml_model_free(ml_model_t *m);
 
-/* Predicts rows (a JSON array of objects {field: value}). Missing fields are
- * missing values. Returns, in *out (caller owns), Akkio's shape:
+/* Predicts rows (a JSON array of objects {field: value}). Missing fields,
+ * null and the missing words (NA, NaN, null, ...) are missing values; fields
+ * the model does not use are ignored. Returns, in *out (caller owns), Akkio's
+ * shape:
  *   [{"<target>":"<label>","Probability <target> is <class>":p,...},...]
- * (regression: only {"<target>": value}). A value of the wrong type or an
- * unknown category is reported per row and field as 422 items with paths
- * "body/data/<row>/<field>"; then nothing is predicted. */
+ * (regression: only {"<target>": value}); an empty array gives [].
+ * Types: a number field takes a JSON number or a numeric string; a boolean
+ * field takes true/false, "yes"/"no"/"true"/"false" or 0/1; a category field
+ * takes any scalar as its text. A category the model never saw (or saw too
+ * rarely to keep) is NOT an error: it is predicted as the "other" level, or
+ * as missing when the field has no "other" level. A value of the wrong type
+ * (or an object/array, or a row that is not an object) is reported per row
+ * and field as 422 items with paths "body/data/<row>/<field>" (codes
+ * float_parsing, bool_parsing, finite_number, dict_type, ...); then nothing
+ * is predicted. */
 int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e);
 
 /* Approximate bytes held (for the worker's bounded cache). */

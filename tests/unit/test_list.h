@@ -23,6 +23,9 @@ SUITE(fcgi_request)
 SUITE(bundle)
 
 /* ml/ */
+SUITE(ml_csv)
+SUITE(ml_encode)
+SUITE(ml_train)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 

@@ -1,0 +1,44 @@
+/*
+ * column.h — one CSV column as it is read: counters that decide its type,
+ * and (when storing) its values, typed.
+ *
+ * A column stores floats while every non-missing cell is a number. At its
+ * first non-numeric cell it switches to dictionary codes: the floats read so
+ * far are turned back into text (shortest round-trip form) and interned, so
+ * "1.50" read before the switch becomes level "1.5". Type inference (csv.h)
+ * runs the same counters without storing, so both see the same type.
+ */
+#ifndef TRAINYARD_ML_COLUMN_H
+#define TRAINYARD_ML_COLUMN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "ml/csv.h"
+#include "ml/dict.h"
+
+#define COL_MISSING UINT32_MAX        /* code of a missing cell */
+#define COL_OVERFLOW (UINT32_MAX - 1) /* code of a level past the dictionary cap */
+#define COL_DICT_CAP 1000000          /* distinct levels kept per column */
+
+typedef struct column {
+    unsigned long long n_missing;
+    unsigned long long n_numeric;   /* non-missing cells that are numbers */
+    unsigned long long n_text;      /* non-missing cells that are not */
+    unsigned long long n_overflow;  /* text cells past the dictionary cap */
+    dict_t dict;                    /* non-numeric texts (flag 0); numeric texts after the switch (flag 1) */
+    int store;                      /* keep values */
+    int is_codes;                   /* storage switched to codes */
+    float *vals;                    /* while numeric: value or NaN per row */
+    uint32_t *codes;                /* after the switch: dict id, COL_MISSING or COL_OVERFLOW */
+    size_t n, cap;                  /* rows stored */
+} column_t;
+
+void column_init(column_t *c, int store);
+void column_free(column_t *c);
+int column_add(column_t *c, const char *p, size_t n, err_t *e);
+/* The type the counters decide (same rule for inference and training). */
+csv_type_t column_type(const column_t *c);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * csv.c — the streaming CSV reader (see csv.h).
+ *
+ * One byte-level state machine fed chunks of any size. The current record's
+ * unescaped bytes accumulate in one growable buffer with a parallel array of
+ * cell end offsets; when the record ends, cells are built as (ptr, len)
+ * pairs into that buffer and handed to the callback. Both buffers are reused
+ * for every record, so a steady parse allocates nothing per cell or row.
+ * Runs of ordinary bytes are copied with memcpy, not byte by byte: most of a
+ * numeric CSV is such runs.
+ *
+ * Assumes: comma delimiter, '"' quote; the first record is the header;
+ * blank lines are skipped (as pandas does).
+ */
+#include "ml/csv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "ml/num.h"
+
+const csv_limits_t csv_limits_default = {
+    .max_columns = 4096,
+    .max_line_bytes = 1u << 20,
+    .max_rows = 50000000ULL,
+};
+
+typedef enum state {
+    ST_FIELD_START, /* at the beginning of a field */
+    ST_UNQUOTED,    /* inside an unquoted field */
+    ST_QUOTED,      /* inside quotes */
+    ST_QUOTE_SEEN,  /* a quote inside quotes: doubled quote or closing quote */
+} state_t;
+
+struct csv_reader {
+    csv_limits_t lim;
+    csv_record_fn fn;
+    void *ctx;
+    state_t st;
+    char *buf;                 /* unescaped bytes of the current record */
+    size_t len, cap;
+    size_t *ends;              /* end offset of each finished cell */
+    size_t n_cells, cap_cells;
+    csv_cell_t *cells;         /* built per record from buf + ends */
+    size_t cap_out;
+    size_t raw_bytes;          /* bytes of the current record as read */
+    unsigned long long line;   /* current physical line (1-based) */
+    unsigned long long rec_line; /* line where the current record started */
+    unsigned long long records;
+    size_t header_cols;
+    int in_record;             /* any byte of the current record seen */
+    int skip_lf;               /* previous byte was a CR ending a record */
+    int bom_pos;               /* bytes of a leading BOM matched so far, -1 done */
+    int failed;                /* an error was returned; refuse further input */
+    int ascii_only;            /* current record held only bytes < 0x80 */
+};
+
+csv_reader_t *csv_reader_new(const csv_limits_t *lim, csv_record_fn fn, void *ctx)
+{
+    csv_reader_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->lim = lim ? *lim : csv_limits_default;
+    if (r->lim.max_columns == 0)
+        r->lim.max_columns = csv_limits_default.max_columns;
+    if (r->lim.max_line_bytes == 0)
+        r->lim.max_line_bytes = csv_limits_default.max_line_bytes;
+    if (r->lim.max_rows == 0)
+        r->lim.max_rows = csv_limits_default.max_rows;
+    r->fn = fn;
+    r->ctx = ctx;
+    r->line = 1;
+    r->rec_line = 1;
+    r->ascii_only = 1;
+    return r;
+}
+
+void csv_reader_free(csv_reader_t *r)
+{
+    if (r == NULL)
+        return;
+    free(r->buf);
+    free(r->ends);
+    free(r->cells);
+    free(r);
+}
+
+static int fail(csv_reader_t *r, err_t *e, int status, const char *code, unsigned long long line,
+                const char *what)
+{
+    r->failed = 1;
+    return err_set(e, status, code, "line %llu: %s", line, what);
+}
+
+static int buf_reserve(csv_reader_t *r, size_t extra)
+{
+    if (r->len + extra <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap * 2 : 4096;
+    while (cap < r->len + extra)
+        cap *= 2;
+    char *nb = realloc(r->buf, cap);
+    if (nb == NULL)
+        return -1;
+    r->buf = nb;
+    r->cap = cap;
+    return 0;
+}
+
+static int end_cell(csv_reader_t *r, err_t *e)
+{
+    if (r->n_cells >= r->lim.max_columns) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "more than %zu columns", r->lim.max_columns);
+        return fail(r, e, 413, "too_large", r->rec_line, msg);
+    }
+    if (r->n_cells == r->cap_cells) {
+        size_t cap = r->cap_cells ? r->cap_cells * 2 : 64;
+        size_t *ne = realloc(r->ends, cap * sizeof(*ne));
+        if (ne == NULL)
+            return fail(r, e, 500, "internal", r->rec_line, "out of memory");
+        r->ends = ne;
+        r->cap_cells = cap;
+    }
+    r->ends[r->n_cells++] = r->len;
+    return 0;
+}
+
+static int header_check(csv_reader_t *r, const csv_cell_t *c, size_t n, err_t *e)
+{
+    int all_numeric = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].len == 0) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "empty column name (column %zu)", i + 1);
+            return fail(r, e, 400, "csv_invalid", 1, msg);
+        }
+        float v;
+        if (!num_parse_float(c[i].ptr, c[i].len, &v))
+            all_numeric = 0;
+    }
+    if (all_numeric)
+        return fail(r, e, 400, "csv_invalid", 1, "no header (the first row holds only numbers)");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (c[i].len == c[j].len && memcmp(c[i].ptr, c[j].ptr, c[i].len) == 0) {
+                char msg[ERR_MESSAGE_MAX - 40];
+                snprintf(msg, sizeof(msg), "duplicate column name \"%.*s\"",
+                         (int)(c[i].len > 100 ? 100 : c[i].len), c[i].ptr);
+                return fail(r, e, 400, "csv_invalid", 1, msg);
+            }
+    return 0;
+}
+
+static int end_record(csv_reader_t *r, err_t *e)
+{
+    if (end_cell(r, e) < 0)
+        return -1;
+    /* A blank line: one empty cell and no byte seen. */
+    if (r->n_cells == 1 && r->len == 0 && r->raw_bytes == 0) {
+        r->n_cells = 0;
+        r->in_record = 0;
+        return 0;
+    }
+    if (!r->ascii_only && !util_utf8_valid(r->buf, r->len))
+        return fail(r, e, 400, "csv_invalid", r->rec_line, "not valid UTF-8");
+    if (r->n_cells > r->cap_out) {
+        csv_cell_t *nc = realloc(r->cells, r->n_cells * sizeof(*nc));
+        if (nc == NULL)
+            return fail(r, e, 500, "internal", r->rec_line, "out of memory");
+        r->cells = nc;
+        r->cap_out = r->n_cells;
+    }
+    size_t start = 0;
+    for (size_t i = 0; i < r->n_cells; i++) {
+        r->cells[i].ptr = r->buf ? r->buf + start : "";
+        r->cells[i].len = r->ends[i] - start;
+        start = r->ends[i];
+    }
+    if (r->records == 0) {
+        if (header_check(r, r->cells, r->n_cells, e) < 0)
+            return -1;
+        r->header_cols = r->n_cells;
+    } else if (r->n_cells != r->header_cols) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "ragged row: %zu fields, expected %zu", r->n_cells,
+                 r->header_cols);
+        return fail(r, e, 400, "csv_invalid", r->rec_line, msg);
+    } else if (r->records > r->lim.max_rows) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "more than %llu rows", r->lim.max_rows);
+        return fail(r, e, 413, "too_large", r->rec_line, msg);
+    }
+    if (r->fn(r->ctx, r->cells, r->n_cells, r->rec_line, e) < 0) {
+        r->failed = 1;
+        return -1;
+    }
+    r->records++;
+    r->len = 0;
+    r->n_cells = 0;
+    r->raw_bytes = 0;
+    r->in_record = 0;
+    r->ascii_only = 1;
+    return 0;
+}
+
+/* Length of the run of bytes with no special meaning in an unquoted field. */
+static size_t plain_run(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == ',' || c == '\n' || c == '\r' || c == '"')
+            break;
+        i++;
+    }
+    return i;
+}
+
+static size_t quoted_run(const char *p, size_t n)
+{
+    const char *q = memchr(p, '"', n);
+    size_t k = q ? (size_t)(q - p) : n;
+    /* Stop at a newline too, to keep the line count right. */
+    const char *nl = memchr(p, '\n', k);
+    return nl ? (size_t)(nl - p) : k;
+}
+
+static int append(csv_reader_t *r, const char *p, size_t k, err_t *e)
+{
+    if (buf_reserve(r, k) < 0)
+        return fail(r, e, 500, "internal", r->rec_line, "out of memory");
+    memcpy(r->buf + r->len, p, k);
+    for (size_t i = 0; i < k && r->ascii_only; i++)
+        if ((unsigned char)p[i] >= 0x80)
+            r->ascii_only = 0;
+    r->len += k;
+    return 0;
+}
+
+int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
+{
+    if (r->failed)
+        return err_set(e, 400, "csv_invalid", "csv reader already failed");
+    size_t i = 0;
+    while (i < n && r->bom_pos >= 0) {
+        static const unsigned char bom[3] = {0xef, 0xbb, 0xbf};
+        if ((unsigned char)data[i] == bom[r->bom_pos]) {
+            i++;
+            if (++r->bom_pos == 3)
+                r->bom_pos = -1;
+        } else {
+            if (r->bom_pos > 0)
+                return fail(r, e, 400, "csv_invalid", 1, "not valid UTF-8");
+            r->bom_pos = -1;
+        }
+    }
+    while (i < n) {
+        char c = data[i];
+        if (r->skip_lf) {
+            r->skip_lf = 0;
+            if (c == '\n') {
+                i++;
+                continue;
+            }
+        }
+        if (!r->in_record) {
+            r->in_record = 1;
+            r->rec_line = r->line;
+        }
+        size_t k;
+        switch (r->st) {
+        case ST_FIELD_START:
+            if (c == '"') {
+                r->st = ST_QUOTED;
+                r->raw_bytes++;
+                i++;
+                break;
+            }
+            r->st = ST_UNQUOTED;
+            /* fall through */
+        case ST_UNQUOTED:
+            k = plain_run(data + i, n - i);
+            if (k > 0) {
+                if (append(r, data + i, k, e) < 0)
+                    return -1;
+                r->raw_bytes += k;
+                i += k;
+                break;
+            }
+            if (c == '"')
+                return fail(r, e, 400, "csv_invalid", r->line, "quote in an unquoted field");
+            i++;
+            if (c == ',') {
+                r->raw_bytes++;
+                if (end_cell(r, e) < 0)
+                    return -1;
+                r->st = ST_FIELD_START;
+                break;
+            }
+            /* '\n' or '\r': end of record */
+            r->st = ST_FIELD_START;
+            if (end_record(r, e) < 0)
+                return -1;
+            r->line++;
+            if (c == '\r')
+                r->skip_lf = 1;
+            break;
+        case ST_QUOTED:
+            k = quoted_run(data + i, n - i);
+            if (k > 0) {
+                if (append(r, data + i, k, e) < 0)
+                    return -1;
+                r->raw_bytes += k;
+                i += k;
+                break;
+            }
+            i++;
+            r->raw_bytes++;
+            if (c == '"') {
+                r->st = ST_QUOTE_SEEN;
+            } else { /* '\n' inside quotes is data */
+                if (append(r, &c, 1, e) < 0)
+                    return -1;
+                r->line++;
+            }
+            break;
+        case ST_QUOTE_SEEN:
+            if (c == '"') {
+                if (append(r, &c, 1, e) < 0)
+                    return -1;
+                r->raw_bytes++;
+                r->st = ST_QUOTED;
+                i++;
+            } else if (c == ',' || c == '\n' || c == '\r') {
+                r->st = ST_UNQUOTED; /* handled as the delimiter of an unquoted field */
+            } else {
+                return fail(r, e, 400, "csv_invalid", r->line, "text after a closing quote");
+            }
+            break;
+        }
+        if (r->raw_bytes > r->lim.max_line_bytes) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "line longer than %zu bytes", r->lim.max_line_bytes);
+            return fail(r, e, 413, "too_large", r->rec_line, msg);
+        }
+    }
+    return 0;
+}
+
+int csv_reader_finish(csv_reader_t *r, err_t *e)
+{
+    if (r->failed)
+        return err_set(e, 400, "csv_invalid", "csv reader already failed");
+    if (r->st == ST_QUOTED)
+        return fail(r, e, 400, "csv_invalid", r->rec_line, "unterminated quote");
+    if (r->in_record) {
+        r->st = ST_FIELD_START;
+        if (end_record(r, e) < 0)
+            return -1;
+    }
+    if (r->records == 0)
+        return fail(r, e, 400, "csv_invalid", 1, "no header (empty input)");
+    return 0;
+}

@@ -1,0 +1,440 @@
+/*
+ * encode.c — feature plan, field rows, linear expansion and the preprocess
+ * JSON (see encode.h).
+ *
+ * Level order is by count, ties by first sight, so the same data always
+ * gives the same codes (part of the seed-determinism guarantee).
+ */
+#include "ml/encode.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/num.h"
+
+static void feature_free(enc_feature_t *f)
+{
+    free(f->name);
+    for (size_t i = 0; i < f->n_levels; i++)
+        free(f->levels[i]);
+    free(f->levels);
+    free(f->map);
+}
+
+void enc_plan_free(enc_plan_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        feature_free(&p->f[i]);
+    free(p->f);
+    memset(p, 0, sizeof(*p));
+}
+
+static int is_ignored(json_object *ignore, const char *name)
+{
+    size_t n = ignore && json_object_is_type(ignore, json_type_array)
+                   ? json_object_array_length(ignore) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(ignore, i));
+        if (s && strcmp(s, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* NULL if the column is usable, else the reason it is dropped. */
+static const char *drop_reason(const column_t *c, csv_type_t t, size_t rows)
+{
+    if (t == CSV_NUMBER) {
+        size_t n = 0;
+        int all_int = 1;
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; i < c->n; i++) {
+            float v = c->vals[i];
+            if (isnan(v))
+                continue;
+            n++;
+            if (v != floorf(v))
+                all_int = 0;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+        if (n == 0 || lo == hi)
+            return "constant";
+        if (!all_int || n != rows || rows < 3 || (double)hi - (double)lo != (double)(rows - 1))
+            return NULL;
+        float *tmp = malloc(n * sizeof(*tmp));
+        if (tmp == NULL)
+            return NULL;
+        memcpy(tmp, c->vals, n * sizeof(*tmp));
+        qsort(tmp, n, sizeof(*tmp), cmp_float);
+        int seq = 1;
+        for (size_t i = 1; i < n && seq; i++)
+            if (tmp[i] != tmp[i - 1] + 1.0f)
+                seq = 0;
+        free(tmp);
+        return seq ? "id-like: an integer sequence, unique per row" : NULL;
+    }
+    unsigned long long nonmissing = c->n_numeric + c->n_text;
+    if (c->dict.n + (c->n_overflow ? 1 : 0) <= 1)
+        return "constant";
+    if (t == CSV_BOOLEAN)
+        return NULL;
+    int all_unique = 1;
+    for (size_t i = 0; i < c->dict.n && all_unique; i++)
+        if (c->dict.e[i].count > 1)
+            all_unique = 0;
+    if (all_unique && (nonmissing == rows || c->n_overflow > 0))
+        return "id-like: unique per row";
+    return NULL;
+}
+
+typedef struct level_ref {
+    size_t id;
+    unsigned long long count;
+} level_ref_t;
+
+static int cmp_level(const void *a, const void *b)
+{
+    const level_ref_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int build_levels(enc_feature_t *f, const column_t *c, err_t *e)
+{
+    size_t n = c->dict.n;
+    level_ref_t *refs = malloc((n ? n : 1) * sizeof(*refs));
+    f->map = malloc((n ? n : 1) * sizeof(*f->map));
+    if (refs == NULL || f->map == NULL) {
+        free(refs);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (level_ref_t){i, c->dict.e[i].count};
+    qsort(refs, n, sizeof(*refs), cmp_level);
+    size_t kept = 0;
+    while (kept < n && kept < ENC_MAX_LEVELS && refs[kept].count >= 2)
+        kept++;
+    f->levels = calloc(kept ? kept : 1, sizeof(*f->levels));
+    if (f->levels == NULL) {
+        free(refs);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        f->map[i] = (uint32_t)kept;
+    for (size_t k = 0; k < kept; k++) {
+        f->levels[k] = strdup(dict_text(&c->dict, refs[k].id));
+        f->map[refs[k].id] = (uint32_t)k;
+    }
+    f->n_levels = kept;
+    f->other = kept < n || c->n_overflow > 0;
+    free(refs);
+    return 0;
+}
+
+static void add_drop(json_object *dropped, const char *field, const char *reason)
+{
+    if (dropped == NULL)
+        return;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "field", json_object_new_string(field));
+    json_object_object_add(o, "reason", json_object_new_string(reason));
+    json_object_array_add(dropped, o);
+}
+
+int enc_plan_build(enc_plan_t *p, const ml_data_t *d, size_t target, json_object *ignore,
+                   json_object *dropped, err_t *e)
+{
+    memset(p, 0, sizeof(*p));
+    p->f = calloc(d->n_cols ? d->n_cols : 1, sizeof(*p->f));
+    if (p->f == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    for (size_t i = 0; i < d->n_cols; i++) {
+        if (i == target)
+            continue;
+        if (is_ignored(ignore, d->names[i])) {
+            add_drop(dropped, d->names[i], "ignored");
+            continue;
+        }
+        const column_t *c = &d->cols[i];
+        const char *why = drop_reason(c, d->types[i], d->n_rows);
+        if (why != NULL) {
+            add_drop(dropped, d->names[i], why);
+            continue;
+        }
+        enc_feature_t *f = &p->f[p->n];
+        f->name = strdup(d->names[i]);
+        f->col = i;
+        f->scale = 1.0;
+        if (d->types[i] == CSV_NUMBER) {
+            f->kind = ENC_NUMBER;
+        } else if (d->types[i] == CSV_BOOLEAN) {
+            f->kind = ENC_BOOLEAN;
+            f->map = malloc(c->dict.n * sizeof(*f->map));
+            if (f->map == NULL)
+                return err_set(e, 500, "internal", "out of memory");
+            for (size_t k = 0; k < c->dict.n; k++)
+                f->map[k] = (uint32_t)num_bool_word(dict_text(&c->dict, k), c->dict.e[k].len);
+        } else {
+            f->kind = ENC_CATEGORY;
+            if (build_levels(f, c, e) < 0) {
+                p->n++;
+                return -1;
+            }
+            if (f->n_levels == 0) {
+                feature_free(f);
+                memset(f, 0, sizeof(*f));
+                add_drop(dropped, d->names[i], "high cardinality: no level repeats");
+                continue;
+            }
+        }
+        p->n++;
+    }
+    p->width = p->n;
+    return 0;
+}
+
+void enc_fill_rows(const enc_plan_t *p, const ml_data_t *d, const size_t *rows, size_t n,
+                   float *out)
+{
+    size_t w = p->n;
+    for (size_t j = 0; j < w; j++) {
+        const enc_feature_t *f = &p->f[j];
+        const column_t *c = &d->cols[f->col];
+        if (!c->is_codes) {
+            for (size_t i = 0; i < n; i++)
+                out[i * w + j] = c->vals[rows[i]];
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint32_t code = c->codes[rows[i]];
+            float v;
+            if (code == COL_MISSING)
+                v = NAN;
+            else if (code == COL_OVERFLOW)
+                v = f->kind == ENC_CATEGORY && f->other ? (float)f->n_levels : NAN;
+            else
+                v = (float)f->map[code];
+            out[i * w + j] = v;
+        }
+    }
+}
+
+void enc_fit_linear(enc_plan_t *p, const float *F, size_t n)
+{
+    for (size_t j = 0; j < p->n; j++) {
+        enc_feature_t *f = &p->f[j];
+        f->mean = 0.0;
+        f->scale = 1.0;
+        if (f->kind == ENC_CATEGORY)
+            continue;
+        double s = 0, s2 = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            float v = F[i * p->n + j];
+            if (isnan(v))
+                continue;
+            s += v;
+            s2 += (double)v * v;
+            k++;
+        }
+        if (k == 0)
+            continue;
+        f->mean = s / (double)k;
+        double var = s2 / (double)k - f->mean * f->mean;
+        f->scale = var > 1e-12 ? sqrt(var) : 1.0;
+    }
+}
+
+size_t enc_linear_width(const enc_plan_t *p)
+{
+    size_t w = 0;
+    for (size_t j = 0; j < p->n; j++)
+        w += p->f[j].kind == ENC_CATEGORY ? p->f[j].n_levels + (p->f[j].other ? 1 : 0) : 1;
+    return w;
+}
+
+void enc_expand_linear(const enc_plan_t *p, const float *frow, float *out)
+{
+    size_t o = 0;
+    for (size_t j = 0; j < p->n; j++) {
+        const enc_feature_t *f = &p->f[j];
+        float v = frow[j];
+        if (f->kind != ENC_CATEGORY) {
+            out[o++] = isnan(v) ? 0.0f : (float)((v - f->mean) / f->scale);
+            continue;
+        }
+        size_t k = f->n_levels + (f->other ? 1 : 0);
+        memset(out + o, 0, k * sizeof(*out));
+        if (!isnan(v) && v >= 0 && (size_t)v < k)
+            out[o + (size_t)v] = 1.0f;
+        o += k;
+    }
+}
+
+void enc_names_free(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char *dup_printf(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s=%s", a, b);
+    return s;
+}
+
+int enc_feature_info(const enc_plan_t *p, char ***names, char ***types, size_t *n)
+{
+    size_t w = p->linear ? enc_linear_width(p) : p->n;
+    char **nm = calloc(w ? w : 1, sizeof(*nm));
+    char **ty = calloc(w ? w : 1, sizeof(*ty));
+    if (nm == NULL || ty == NULL) {
+        free(nm);
+        free(ty);
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t j = 0; j < p->n; j++) {
+        const enc_feature_t *f = &p->f[j];
+        if (!p->linear || f->kind != ENC_CATEGORY) {
+            nm[o] = strdup(f->name);
+            ty[o++] = strdup(!p->linear && f->kind == ENC_CATEGORY ? "c" : "q");
+            continue;
+        }
+        for (size_t k = 0; k < f->n_levels; k++) {
+            nm[o] = dup_printf(f->name, f->levels[k]);
+            ty[o++] = strdup("q");
+        }
+        if (f->other) {
+            nm[o] = dup_printf(f->name, "(other)");
+            ty[o++] = strdup("q");
+        }
+    }
+    *names = nm;
+    *types = ty;
+    *n = w;
+    return 0;
+}
+
+static const char *kind_name(enc_kind_t k)
+{
+    return k == ENC_NUMBER ? "number" : k == ENC_BOOLEAN ? "boolean" : "category";
+}
+
+json_object *enc_plan_to_json(const enc_plan_t *p)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t j = 0; j < p->n; j++) {
+        const enc_feature_t *f = &p->f[j];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(f->name));
+        json_object_object_add(o, "kind", json_object_new_string(kind_name(f->kind)));
+        if (f->kind == ENC_CATEGORY) {
+            json_object *lv = json_object_new_array();
+            for (size_t k = 0; k < f->n_levels; k++)
+                json_object_array_add(lv, json_object_new_string(f->levels[k]));
+            json_object_object_add(o, "levels", lv);
+            json_object_object_add(o, "other", json_object_new_boolean(f->other));
+        } else if (p->linear) {
+            json_object_object_add(o, "mean", json_object_new_double(f->mean));
+            json_object_object_add(o, "scale", json_object_new_double(f->scale));
+        }
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *e)
+{
+    memset(p, 0, sizeof(*p));
+    if (!json_object_is_type(features, json_type_array))
+        return err_set(e, 500, "model_invalid", "preprocess has no features");
+    size_t n = json_object_array_length(features);
+    p->f = calloc(n ? n : 1, sizeof(*p->f));
+    if (p->f == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    p->linear = linear;
+    for (size_t j = 0; j < n; j++) {
+        json_object *o = json_object_array_get_idx(features, j), *v;
+        enc_feature_t *f = &p->f[p->n++];
+        f->scale = 1.0;
+        if (!json_object_object_get_ex(o, "name", &v) || !json_object_is_type(v, json_type_string))
+            return err_set(e, 500, "model_invalid", "preprocess feature %zu has no name", j);
+        f->name = strdup(json_object_get_string(v));
+        const char *kind = json_object_object_get_ex(o, "kind", &v) ? json_object_get_string(v) : "";
+        if (strcmp(kind, "number") == 0) {
+            f->kind = ENC_NUMBER;
+        } else if (strcmp(kind, "boolean") == 0) {
+            f->kind = ENC_BOOLEAN;
+        } else if (strcmp(kind, "category") == 0) {
+            f->kind = ENC_CATEGORY;
+            json_object *lv;
+            if (!json_object_object_get_ex(o, "levels", &lv) ||
+                !json_object_is_type(lv, json_type_array))
+                return err_set(e, 500, "model_invalid", "preprocess feature %zu has no levels", j);
+            size_t k = json_object_array_length(lv);
+            f->levels = calloc(k ? k : 1, sizeof(*f->levels));
+            for (size_t i = 0; i < k; i++) {
+                const char *s = json_object_get_string(json_object_array_get_idx(lv, i));
+                f->levels[f->n_levels++] = strdup(s ? s : "");
+            }
+            f->other = json_object_object_get_ex(o, "other", &v) && json_object_get_boolean(v);
+        } else {
+            return err_set(e, 500, "model_invalid", "preprocess feature %zu has kind \"%s\"", j,
+                           kind);
+        }
+        if (json_object_object_get_ex(o, "mean", &v))
+            f->mean = json_object_get_double(v);
+        if (json_object_object_get_ex(o, "scale", &v))
+            f->scale = json_object_get_double(v);
+        if (!(f->scale > 0) || !isfinite(f->scale))
+            f->scale = 1.0;
+    }
+    p->width = linear ? enc_linear_width(p) : p->n;
+    return 0;
+}
+
+int enc_value_from_text(const enc_feature_t *f, const char *p, size_t n, float *out)
+{
+    p = num_trim(p, n, &n);
+    if (csv_cell_is_missing(p, n)) {
+        *out = NAN;
+        return 0;
+    }
+    if (f->kind == ENC_NUMBER)
+        return num_parse_float(p, n, out) ? 0 : -1;
+    if (f->kind == ENC_BOOLEAN) {
+        int b = num_bool_word(p, n);
+        if (b < 0) {
+            float v;
+            if (!num_parse_float(p, n, &v) || (v != 0.0f && v != 1.0f))
+                return -1;
+            b = v == 1.0f;
+        }
+        *out = (float)b;
+        return 0;
+    }
+    for (size_t k = 0; k < f->n_levels; k++)
+        if (strlen(f->levels[k]) == n && memcmp(f->levels[k], p, n) == 0) {
+            *out = (float)k;
+            return 0;
+        }
+    *out = f->other ? (float)f->n_levels : NAN;
+    return 0;
+}

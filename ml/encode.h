@@ -1,0 +1,87 @@
+/*
+ * encode.h — from typed columns to model inputs, and the preprocess JSON.
+ *
+ * A plan lists the input features chosen from the dataset (ids, constants,
+ * ignored fields and the target left out, each drop recorded with its
+ * reason) and how each is encoded:
+ *   number   -> its float value (NaN = missing)
+ *   boolean  -> 0 / 1
+ *   category -> index of a kept level (most frequent first, at most
+ *               ENC_MAX_LEVELS, each seen at least twice); every other level
+ *               folds into the "other" index n_levels; missing -> NaN
+ * That per-feature float row (the "field row") is the tree model's input
+ * as is, with categories as XGBoost categorical features. The linear model
+ * expands it: numbers standardised (missing -> 0), categories one-hot over
+ * levels + other (missing -> all zero).
+ *
+ * The preprocess JSON (model.h) serialises exactly this, so the API and the
+ * Python helper (tests/e2e/trainyard_preprocess.py) rebuild the same input.
+ */
+#ifndef TRAINYARD_ML_ENCODE_H
+#define TRAINYARD_ML_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "common/err.h"
+#include "ml/data.h"
+
+#define ENC_MAX_LEVELS 128
+
+typedef enum enc_kind { ENC_NUMBER, ENC_BOOLEAN, ENC_CATEGORY } enc_kind_t;
+
+typedef struct enc_feature {
+    char *name;
+    enc_kind_t kind;
+    size_t col;               /* dataset column (training only) */
+    size_t n_levels;          /* category: kept levels */
+    char **levels;            /* category: level texts, index order */
+    int other;                /* category: an "other" bucket exists */
+    uint32_t *map;            /* training only: dict id -> code (n_levels = other) */
+    double mean, scale;       /* linear: standardisation */
+} enc_feature_t;
+
+typedef struct enc_plan {
+    enc_feature_t *f;
+    size_t n;
+    int linear;               /* the model reads the expanded (linear) input */
+    size_t width;             /* input columns of the booster */
+} enc_plan_t;
+
+/* Chooses features: every column but the target, the ignored ones, id-like
+ * and constant columns. Appends {"field","reason"} for each drop to
+ * dropped (and the log line to each reason). */
+int enc_plan_build(enc_plan_t *p, const ml_data_t *d, size_t target, json_object *ignore,
+                   json_object *dropped, err_t *e);
+void enc_plan_free(enc_plan_t *p);
+
+/* Fills out (n x p->n floats, row-major) with the field rows of the given
+ * dataset rows. */
+void enc_fill_rows(const enc_plan_t *p, const ml_data_t *d, const size_t *rows, size_t n,
+                   float *out);
+
+/* Mean / scale of numeric features over the field rows (for linear). */
+void enc_fit_linear(enc_plan_t *p, const float *F, size_t n);
+size_t enc_linear_width(const enc_plan_t *p);
+/* Expands one field row into the linear input (enc_linear_width floats). */
+void enc_expand_linear(const enc_plan_t *p, const float *frow, float *out);
+
+/* Booster input width and XGBoost feature names/types for the plan.
+ * names/types are malloc'd arrays of malloc'd strings (free with
+ * enc_names_free). */
+int enc_feature_info(const enc_plan_t *p, char ***names, char ***types, size_t *n);
+void enc_names_free(char **v, size_t n);
+
+/* Preprocess JSON <-> plan (the plan read back has no col/map). */
+json_object *enc_plan_to_json(const enc_plan_t *p);
+int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *e);
+
+/* Field value of one raw cell text (trimmed) for feature f: number / 0-1 /
+ * level code; NaN if missing. Returns -1 if the text does not fit the kind
+ * (a number feature given "abc"). Unknown categories give "other" (or NaN
+ * when the feature has no other bucket). */
+int enc_value_from_text(const enc_feature_t *f, const char *p, size_t n, float *out);
+
+#endif

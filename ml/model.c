@@ -1,0 +1,247 @@
+/*
+ * model.c — a trained model served by the API (model.h).
+ *
+ * Loading parses the preprocess JSON back into an encoding plan
+ * (encode.c) and the UBJ bytes into a booster; predicting turns each JSON
+ * row into a field row with the same rules as training and predicts all
+ * rows at once through scoring_predict (in-place from dense floats). The
+ * booster runs with nthread = 1: API workers are many single-threaded
+ * processes, and one small request gains nothing from a thread pool.
+ */
+#include "ml/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/encode.h"
+#include "ml/scoring.h"
+#include "ml/xgb.h"
+
+struct ml_model {
+    void *booster;
+    enc_plan_t plan;
+    ml_task_t task;
+    size_t k;
+    char **classes;
+    char **prob_keys;          /* "Probability <target> is <class>" */
+    char *target;
+    size_t bytes;
+};
+
+void ml_model_free(ml_model_t *m)
+{
+    if (m == NULL)
+        return;
+    xgb_booster_free(m->booster);
+    enc_plan_free(&m->plan);
+    for (size_t i = 0; m->classes && i < m->k; i++) {
+        free(m->classes[i]);
+        free(m->prob_keys[i]);
+    }
+    free(m->classes);
+    free(m->prob_keys);
+    free(m->target);
+    free(m);
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
+                          err_t *e)
+{
+    ml_model_t *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        err_set(e, 500, "internal", "out of memory");
+        return NULL;
+    }
+    const char *task = get_str(preprocess, "task"), *target = get_str(preprocess, "target");
+    const char *kind = get_str(preprocess, "model");
+    json_object *features = NULL, *classes = NULL;
+    if (task == NULL || target == NULL ||
+        !json_object_object_get_ex(preprocess, "features", &features)) {
+        err_set(e, 500, "model_invalid", "preprocess lacks task, target or features");
+        goto fail;
+    }
+    m->target = strdup(target);
+    if (strcmp(task, "binary") == 0)
+        m->task = TASK_BINARY;
+    else if (strcmp(task, "multiclass") == 0)
+        m->task = TASK_MULTICLASS;
+    else if (strcmp(task, "regression") == 0)
+        m->task = TASK_REGRESSION;
+    else {
+        err_set(e, 500, "model_invalid", "unknown task \"%s\"", task);
+        goto fail;
+    }
+    m->k = 1;
+    if (m->task != TASK_REGRESSION) {
+        if (!json_object_object_get_ex(preprocess, "classes", &classes) ||
+            !json_object_is_type(classes, json_type_array) ||
+            json_object_array_length(classes) < 2 ||
+            (m->task == TASK_BINARY && json_object_array_length(classes) != 2)) {
+            err_set(e, 500, "model_invalid", "preprocess has no usable classes");
+            goto fail;
+        }
+        m->k = json_object_array_length(classes);
+        m->classes = calloc(m->k, sizeof(*m->classes));
+        m->prob_keys = calloc(m->k, sizeof(*m->prob_keys));
+        if (m->classes == NULL || m->prob_keys == NULL) {
+            err_set(e, 500, "internal", "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < m->k; i++) {
+            const char *c = json_object_get_string(json_object_array_get_idx(classes, i));
+            m->classes[i] = strdup(c ? c : "");
+            size_t len = strlen(target) + strlen(m->classes[i]) + 20;
+            m->prob_keys[i] = malloc(len);
+            if (m->prob_keys[i])
+                snprintf(m->prob_keys[i], len, "Probability %s is %s", target, m->classes[i]);
+        }
+    }
+    if (enc_plan_from_json(&m->plan, features, kind && strcmp(kind, "linear") == 0, e) < 0)
+        goto fail;
+    if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 ||
+        xgb_booster_param(m->booster, "nthread", "1", e) < 0)
+        goto fail;
+    m->bytes = sizeof(*m) + booster_len * 2 + m->plan.n * 64;
+    for (size_t j = 0; j < m->plan.n; j++)
+        for (size_t l = 0; l < m->plan.f[j].n_levels; l++)
+            m->bytes += strlen(m->plan.f[j].levels[l]) + 16;
+    return m;
+fail:
+    ml_model_free(m);
+    return NULL;
+}
+
+size_t ml_model_size(const ml_model_t *m)
+{
+    return m ? m->bytes : 0;
+}
+
+static void bad_value(err_t *e, size_t row, const char *field, const char *code, const char *msg)
+{
+    char path[ERR_FIELD_MAX] = "body/data";
+    err_path_append_index(path, sizeof(path), (long)row);
+    err_path_append(path, sizeof(path), field);
+    err_add(e, 422, code, path, "%s", msg);
+}
+
+/* One JSON value -> field value; -1 (with an item added) if it does not fit. */
+static int value_of(const enc_feature_t *f, json_object *v, size_t row, float *out, err_t *e)
+{
+    *out = NAN;
+    if (v == NULL)
+        return 0;
+    json_type t = json_object_get_type(v);
+    if (t == json_type_object || t == json_type_array) {
+        bad_value(e, row, f->name, f->kind == ENC_NUMBER ? "float_type" : "string_type",
+                  "a single value is required");
+        return -1;
+    }
+    if (f->kind == ENC_NUMBER) {
+        if (t == json_type_int || t == json_type_double) {
+            double x = json_object_get_double(v);
+            if (!isfinite(x) || fabs(x) > 3.0e38) {
+                bad_value(e, row, f->name, "finite_number", "number out of range");
+                return -1;
+            }
+            *out = (float)x;
+            return 0;
+        }
+        if (t == json_type_string) {
+            const char *s = json_object_get_string(v);
+            if (enc_value_from_text(f, s, strlen(s), out) == 0)
+                return 0;
+        }
+        bad_value(e, row, f->name, "float_parsing",
+                  "Input should be a valid number, unable to parse string as a number");
+        return -1;
+    }
+    if (f->kind == ENC_BOOLEAN) {
+        if (t == json_type_boolean) {
+            *out = json_object_get_boolean(v) ? 1.0f : 0.0f;
+            return 0;
+        }
+        const char *s = json_object_get_string(v);
+        if (s && enc_value_from_text(f, s, strlen(s), out) == 0)
+            return 0;
+        bad_value(e, row, f->name, "bool_parsing", "Input should be a valid boolean");
+        return -1;
+    }
+    const char *s = json_object_get_string(v); /* numbers and booleans as their text */
+    return enc_value_from_text(f, s ? s : "", s ? strlen(s) : 0, out);
+}
+
+int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e)
+{
+    *out = NULL;
+    if (m == NULL)
+        return err_set(e, 500, "internal", "no model");
+    if (!json_object_is_type(rows, json_type_array))
+        return err_add(e, 422, "list_type", "body/data", "Input should be a valid list");
+    size_t n = json_object_array_length(rows), p = m->plan.n;
+    float *F = malloc((n * p + 1) * sizeof(*F));
+    if (F == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *row = json_object_array_get_idx(rows, i);
+        if (!json_object_is_type(row, json_type_object)) {
+            char path[ERR_FIELD_MAX] = "body/data";
+            err_path_append_index(path, sizeof(path), (long)i);
+            err_add(e, 422, "dict_type", path, "Input should be a valid dictionary");
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < p; j++) {
+            json_object *v = NULL;
+            json_object_object_get_ex(row, m->plan.f[j].name, &v);
+            if (value_of(&m->plan.f[j], v, i, &F[i * p + j], e) < 0)
+                bad = 1;
+        }
+    }
+    if (bad) {
+        free(F);
+        return -1;
+    }
+    json_object *res = json_object_new_array();
+    if (n == 0) {
+        free(F);
+        *out = res;
+        return 0;
+    }
+    float *pr = NULL;
+    if (scoring_predict(&m->plan, m->booster, m->task, m->k, F, n, &pr, e) < 0) {
+        free(F);
+        json_object_put(res);
+        return -1;
+    }
+    free(F);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+        if (m->task == TASK_REGRESSION) {
+            json_object_object_add(o, m->target, json_object_new_double(pr[i]));
+        } else {
+            const float *row = pr + i * m->k;
+            size_t best = 0;
+            for (size_t c = 1; c < m->k; c++)
+                if (row[c] > row[best])
+                    best = c;
+            json_object_object_add(o, m->target, json_object_new_string(m->classes[best]));
+            for (size_t c = 0; c < m->k; c++)
+                json_object_object_add(o, m->prob_keys[c], json_object_new_double(row[c]));
+        }
+        json_object_array_add(res, o);
+    }
+    free(pr);
+    *out = res;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * num.h — number parsing and the cell predicates shared by the CSV reader,
+ * type inference, training and prediction, so that a cell is read the same
+ * way everywhere.
+ */
+#ifndef TRAINYARD_ML_NUM_H
+#define TRAINYARD_ML_NUM_H
+
+#include <stddef.h>
+
+/* True (1) if the n bytes at p, surrounding spaces ignored, are one finite
+ * decimal number ("12", "-3.5e2", ".5"); fills *out. No hex, inf or nan. */
+int num_parse_double(const char *p, size_t n, double *out);
+int num_parse_float(const char *p, size_t n, float *out);
+
+/* Trims ASCII spaces and tabs from both ends; returns the new start. */
+const char *num_trim(const char *p, size_t n, size_t *out_len);
+
+/* 1 for true/yes, 0 for false/no (case-insensitive), -1 otherwise. */
+int num_bool_word(const char *p, size_t n);
+
+/* Shortest text that reads back as the same float ("%.9g" trimmed). */
+int num_format_float(float v, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,495 @@
+/*
+ * train.c — ml_train (train.h): one model per predict field and the
+ * result document.
+ *
+ * Per field: detect the task (task.c), choose and encode the features
+ * (encode.c), lay the rows out so that validation blocks are contiguous
+ * (stratified holdout of 20% above LAYOUT_KFOLD_MAX rows, stratified
+ * 5-fold below), run the search (search.c), then compute the validation
+ * stats, the importances and the data story (explain.c) and the preprocess
+ * JSON the model is served with. The time left is shared equally between
+ * the fields still to train; each field keeps a small reserve for its
+ * explanations.
+ *
+ * Other predict fields are never inputs: they are unknown when predicting.
+ */
+#include "ml/train.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "ml/data.h"
+#include "ml/encode.h"
+#include "ml/explain.h"
+#include "ml/metrics.h"
+#include "ml/search.h"
+#include "ml/task.h"
+#include "ml/xgb.h"
+
+#define LAYOUT_KFOLD_MAX 5000
+#define KFOLD 5
+#define HOLDOUT_FRACTION 0.2
+#define EXPLAIN_SAMPLE 100
+
+typedef struct spec {
+    json_object *predict;      /* array of strings */
+    json_object *ignore;       /* array of strings or NULL */
+    int extra_attention;
+    unsigned long long seed;
+    int seeded;
+    int max_models;
+    const char *task;
+} spec_t;
+
+static void say(const ml_callbacks_t *cb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(const ml_callbacks_t *cb, const char *fmt, ...)
+{
+    if (cb == NULL || cb->log == NULL)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    cb->log(cb->ctx, line);
+}
+
+static int spec_read(json_object *js, const ml_data_t *d, spec_t *s, err_t *e)
+{
+    memset(s, 0, sizeof(*s));
+    json_object *v;
+    if (!json_object_is_type(js, json_type_object))
+        return err_set(e, 400, "training_invalid", "spec must be an object");
+    if (!json_object_object_get_ex(js, "predict_fields", &v) ||
+        !json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0)
+        return err_add(e, 400, "missing", "predict_fields", "predict_fields must name a field");
+    s->predict = v;
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *f = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(f, json_type_string))
+            return err_add(e, 400, "string_type", "predict_fields", "field names are strings");
+        if (ml_data_find(d, json_object_get_string(f)) < 0)
+            return err_set(e, 400, "training_invalid", "predict field \"%s\" is not in the dataset",
+                           json_object_get_string(f));
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(json_object_get_string(f),
+                       json_object_get_string(json_object_array_get_idx(v, j))) == 0)
+                return err_set(e, 400, "training_invalid", "predict field \"%s\" is listed twice",
+                               json_object_get_string(f));
+    }
+    if (json_object_object_get_ex(js, "ignore_fields", &v) && v != NULL) {
+        if (!json_object_is_type(v, json_type_array))
+            return err_add(e, 400, "list_type", "ignore_fields", "ignore_fields must be a list");
+        s->ignore = v;
+    }
+    if (json_object_object_get_ex(js, "extra_attention", &v))
+        s->extra_attention = json_object_get_boolean(v);
+    if (json_object_object_get_ex(js, "seed", &v) && v != NULL) {
+        s->seed = (unsigned long long)json_object_get_int64(v);
+        s->seeded = 1;
+    }
+    if (json_object_object_get_ex(js, "max_models", &v) && v != NULL) {
+        s->max_models = json_object_get_int(v);
+        if (s->max_models < 0)
+            s->max_models = 0;
+    }
+    if (json_object_object_get_ex(js, "task", &v) && v != NULL)
+        s->task = json_object_get_string(v);
+    return 0;
+}
+
+/* --- layout ------------------------------------------------------------- */
+
+static uint64_t mix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Fills order (indices into t->rows) and fold bounds. */
+static int layout(const task_info_t *t, uint64_t seed, size_t *order, size_t *n_folds,
+                  size_t *fold_start, err_t *e)
+{
+    size_t n = t->n, groups = t->task == TASK_REGRESSION ? 1 : t->k;
+    size_t *cnt = calloc(groups + 1, sizeof(*cnt));
+    size_t *pos = calloc(groups + 1, sizeof(*pos));
+    size_t *by = malloc((n + 1) * sizeof(*by));
+    unsigned char *fold = malloc(n + 1);
+    if (cnt == NULL || pos == NULL || by == NULL || fold == NULL) {
+        free(cnt);
+        free(pos);
+        free(by);
+        free(fold);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        cnt[groups == 1 ? 0 : (size_t)t->y[i]]++;
+    for (size_t g = 1; g < groups; g++)
+        pos[g] = pos[g - 1] + cnt[g - 1];
+    for (size_t i = 0; i < n; i++)
+        by[pos[groups == 1 ? 0 : (size_t)t->y[i]]++] = i;
+    uint64_t rng = seed ^ 0x5851f42d4c957f2dULL;
+    size_t start = 0;
+    size_t kfold = n <= LAYOUT_KFOLD_MAX;
+    size_t k = kfold ? (n < KFOLD ? n : KFOLD) : 1;
+    size_t counter = 0;
+    for (size_t g = 0; g < groups; g++) {
+        size_t *a = by + start;
+        for (size_t i = cnt[g]; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)(mix(&rng) % i);
+            size_t tmp = a[i - 1];
+            a[i - 1] = a[j];
+            a[j] = tmp;
+        }
+        size_t nvalid = (size_t)llround((double)cnt[g] * HOLDOUT_FRACTION);
+        for (size_t i = 0; i < cnt[g]; i++)
+            fold[a[i]] = kfold ? (unsigned char)(counter++ % k) : (i < nvalid ? 1 : 0);
+        start += cnt[g];
+    }
+    /* Order by fold, stable in the shuffled order. */
+    size_t blocks = kfold ? k : 2, o = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        fold_start[b] = o;
+        for (size_t i = 0; i < n; i++)
+            if (fold[by[i]] == b)
+                order[o++] = by[i];
+    }
+    fold_start[blocks] = n;
+    *n_folds = kfold ? k : 1;
+    free(cnt);
+    free(pos);
+    free(by);
+    free(fold);
+    return 0;
+}
+
+/* --- one field ---------------------------------------------------------- */
+
+static json_object *str_array_with(json_object *base, json_object *more, const char *except)
+{
+    json_object *a = json_object_new_array();
+    json_object *src[2] = {base, more};
+    for (int s = 0; s < 2; s++) {
+        size_t n = src[s] ? json_object_array_length(src[s]) : 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *x = json_object_get_string(json_object_array_get_idx(src[s], i));
+            if (x && strcmp(x, except) != 0)
+                json_object_array_add(a, json_object_new_string(x));
+        }
+    }
+    return a;
+}
+
+typedef struct field_result {
+    json_object *stats, *importance, *story, *task, *dropped, *summary;
+    int reproducible;
+} field_result_t;
+
+static json_object *validation_metrics(const search_out_t *so, const task_info_t *t,
+                                       const float *yv, size_t nv)
+{
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "metric", json_object_new_string(so->metric));
+    json_object_object_add(m, "value", json_object_new_double(so->value));
+    if (t->task == TASK_REGRESSION) {
+        json_object_object_add(m, "rmse", json_object_new_double(metric_rmse(so->valid_pred, yv, nv)));
+        json_object_object_add(m, "mae", json_object_new_double(metric_mae(so->valid_pred, yv, nv)));
+        json_object_object_add(m, "r2", json_object_new_double(metric_r2(so->valid_pred, yv, nv)));
+        return m;
+    }
+    int *yi = malloc((nv + 1) * sizeof(*yi));
+    if (yi == NULL)
+        return m;
+    for (size_t i = 0; i < nv; i++)
+        yi[i] = (int)yv[i];
+    json_object_object_add(m, "accuracy",
+                           json_object_new_double(metric_accuracy(so->valid_pred, yi, nv, t->k)));
+    json_object_object_add(m, "macro_f1",
+                           json_object_new_double(metric_macro_f1(so->valid_pred, yi, nv, t->k)));
+    json_object_object_add(m, "logloss",
+                           json_object_new_double(metric_logloss(so->valid_pred, yi, nv, t->k)));
+    free(yi);
+    return m;
+}
+
+static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, const char *target)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_int(1));
+    json_object_object_add(o, "task", json_object_new_string(ml_task_name(t->task)));
+    json_object_object_add(o, "target", json_object_new_string(target));
+    if (t->task != TASK_REGRESSION) {
+        json_object *c = json_object_new_array();
+        for (size_t i = 0; i < t->k; i++)
+            json_object_array_add(c, json_object_new_string(t->classes[i]));
+        json_object_object_add(o, "classes", c);
+    }
+    json_object_object_add(o, "model", json_object_new_string(p->linear ? "linear" : "tree"));
+    json_object_object_add(o, "n_inputs",
+                           json_object_new_int64((int64_t)(p->linear ? enc_linear_width(p) : p->n)));
+    json_object_object_add(o, "features", enc_plan_to_json(p));
+    return o;
+}
+
+static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double end, double job_start,
+                       double job_end, const ml_callbacks_t *cb, ml_model_out_t *mo,
+                       field_result_t *fr, err_t *e)
+{
+    const char *target = json_object_get_string(json_object_array_get_idx(s->predict, fi));
+    long col = ml_data_find(d, target);
+    task_info_t t;
+    enc_plan_t plan;
+    search_out_t so;
+    memset(&plan, 0, sizeof(plan));
+    memset(&so, 0, sizeof(so));
+    float *F = NULL, *y = NULL, *w = NULL, *share = NULL, *sample = NULL;
+    size_t *order = NULL, *rows = NULL;
+    json_object *ignore = NULL;
+    int rc = -1;
+    double t0 = util_now_monotonic();
+    if (task_detect(d, (size_t)col, s->task, &t, e) < 0)
+        goto out;
+    say(cb, "%s: %s (%s); %zu rows with a value", target, ml_task_name(t.task), t.reason, t.n);
+    fr->dropped = json_object_new_array();
+    ignore = str_array_with(s->ignore, s->predict, target);
+    if (enc_plan_build(&plan, d, (size_t)col, ignore, fr->dropped, e) < 0)
+        goto out;
+    for (size_t i = 0; i < json_object_array_length(fr->dropped); i++) {
+        json_object *o = json_object_array_get_idx(fr->dropped, i), *f, *r;
+        json_object_object_get_ex(o, "field", &f);
+        json_object_object_get_ex(o, "reason", &r);
+        say(cb, "%s: dropped input \"%s\": %s", target, json_object_get_string(f),
+            json_object_get_string(r));
+    }
+    if (plan.n == 0) {
+        err_set(e, 400, "training_invalid", "no usable input field to predict \"%s\" from", target);
+        goto out;
+    }
+    size_t n = t.n, p = plan.n, n_folds = 0, fold_start[KFOLD + 2];
+    order = malloc((n + 1) * sizeof(*order));
+    rows = malloc((n + 1) * sizeof(*rows));
+    y = malloc((n + 1) * sizeof(*y));
+    F = malloc((n * p + 1) * sizeof(*F));
+    if (order == NULL || rows == NULL || y == NULL || F == NULL) {
+        err_set(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    uint64_t seed = s->seeded ? s->seed : 0;
+    if (layout(&t, seed + fi, order, &n_folds, fold_start, e) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = t.rows[order[i]];
+        y[i] = t.y[order[i]];
+    }
+    enc_fill_rows(&plan, d, rows, n, F);
+    free(rows);
+    rows = NULL;
+    if (s->extra_attention && t.task != TASK_REGRESSION) {
+        size_t *cnt = calloc(t.k, sizeof(*cnt));
+        w = malloc((n + 1) * sizeof(*w));
+        if (cnt == NULL || w == NULL) {
+            free(cnt);
+            err_set(e, 500, "internal", "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            cnt[(size_t)y[i]]++;
+        for (size_t i = 0; i < n; i++)
+            w[i] = (float)((double)n / ((double)t.k * (double)cnt[(size_t)y[i]]));
+        free(cnt);
+        say(cb, "%s: extra attention: rare classes weighted up", target);
+    }
+    double budget = end - t0;
+    search_in_t in = {
+        .plan = &plan, .F = F, .y = y, .w = w, .n = n, .n_folds = n_folds,
+        .fold_start = fold_start, .task = t.task, .k = t.k, .end = end,
+        .reserve = 0.15 + 0.03 * (budget > 0 ? budget : 0), .job_start = job_start,
+        .job_end = job_end, .seed = seed, .max_models = s->max_models, .cb = cb,
+        .field = target,
+    };
+    if (search_run(&in, &so, e) < 0)
+        goto out;
+    const enc_plan_t *fp = so.linear ? &so.linear_plan : &plan;
+    size_t nv = n - so.valid_begin, kk = t.task == TASK_REGRESSION ? 1 : t.k;
+    const float *yv = y + so.valid_begin;
+    /* Stats on the validation rows. */
+    if (t.task == TASK_REGRESSION) {
+        fr->stats = metric_regression_stats(col, target, so.valid_pred, yv, nv);
+    } else {
+        int *yi = malloc((nv + 1) * sizeof(*yi));
+        if (yi == NULL) {
+            err_set(e, 500, "internal", "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < nv; i++)
+            yi[i] = (int)yv[i];
+        fr->stats = metric_class_stats(col, target, csv_type_name(d->types[col]),
+                                       (const char *const *)t.classes, so.valid_pred, yi, nv, t.k);
+        free(yi);
+    }
+    (void)kk;
+    if (explain_importance(fp, so.booster, t.k, &share, &fr->importance, e) < 0)
+        goto out;
+    size_t m = nv < EXPLAIN_SAMPLE ? nv : EXPLAIN_SAMPLE;
+    sample = malloc((m * p + 1) * sizeof(*sample));
+    if (sample == NULL) {
+        err_set(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m; i++)
+        memcpy(sample + i * p, F + (so.valid_begin + i * nv / m) * p, p * sizeof(*sample));
+    free(F);
+    F = NULL;
+    if (explain_story(fp, so.booster, t.task, t.k, (const char *const *)t.classes, target, sample,
+                      m, share, &fr->story, e) < 0)
+        goto out;
+    fr->task = json_object_new_object();
+    json_object_object_add(fr->task, "field", json_object_new_string(target));
+    json_object_object_add(fr->task, "task", json_object_new_string(ml_task_name(t.task)));
+    json_object_object_add(fr->task, "reason", json_object_new_string(t.reason));
+    mo->predict_field = strdup(target);
+    mo->task = strdup(ml_task_name(t.task));
+    mo->booster = so.bytes;
+    mo->booster_len = so.len;
+    so.bytes = NULL;
+    mo->preprocess = preprocess_json(fp, &t, target);
+    mo->metrics = validation_metrics(&so, &t, yv, nv);
+    mo->candidates = json_object_get(so.candidates);
+    fr->summary = json_object_new_object();
+    json_object_object_add(fr->summary, "predict_field", json_object_new_string(target));
+    json_object_object_add(fr->summary, "task", json_object_new_string(ml_task_name(t.task)));
+    json_object_object_add(fr->summary, "reason", json_object_new_string(t.reason));
+    json_object_object_add(fr->summary, "model", json_object_new_string(so.linear ? "linear"
+                                                                                  : "tree"));
+    json_object_object_add(fr->summary, "metric", json_object_new_string(so.metric));
+    json_object_object_add(fr->summary, "value", json_object_new_double(so.value));
+    json_object_object_add(fr->summary, "rounds", json_object_new_int(so.rounds));
+    json_object_object_add(fr->summary, "refit", json_object_new_boolean(so.refit));
+    char vbuf[64];
+    if (n_folds == 1)
+        snprintf(vbuf, sizeof(vbuf), "stratified holdout (%zu rows)", nv);
+    else
+        snprintf(vbuf, sizeof(vbuf), "stratified %zu-fold (out-of-fold)", n_folds);
+    json_object_object_add(fr->summary, "validation", json_object_new_string(vbuf));
+    json_object_object_add(fr->summary, "rows", json_object_new_int64((int64_t)n));
+    json_object_object_add(fr->summary, "validation_metrics", json_object_get(mo->metrics));
+    json_object_object_add(fr->summary, "candidates", json_object_get(so.candidates));
+    json_object_object_add(fr->summary, "field_importance", json_object_get(fr->importance));
+    json_object_object_add(fr->summary, "dropped_fields", json_object_get(fr->dropped));
+    fr->reproducible = s->max_models > 0 && !so.truncated;
+    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target, so.linear ? "linear" : "tree",
+        so.metric, so.value, so.rounds, util_now_monotonic() - t0);
+    rc = 0;
+out:
+    json_object_put(ignore);
+    search_out_free(&so);
+    enc_plan_free(&plan);
+    task_info_free(&t);
+    free(F);
+    free(y);
+    free(w);
+    free(order);
+    free(rows);
+    free(share);
+    free(sample);
+    return rc;
+}
+
+static void field_result_free(field_result_t *fr)
+{
+    json_object_put(fr->stats);
+    json_object_put(fr->importance);
+    json_object_put(fr->story);
+    json_object_put(fr->task);
+    json_object_put(fr->dropped);
+    json_object_put(fr->summary);
+}
+
+int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_callbacks_t *cb,
+             ml_result_t *out, err_t *e)
+{
+    memset(out, 0, sizeof(*out));
+    spec_t s;
+    if (d == NULL || !d->finished)
+        return err_set(e, 500, "internal", "dataset not finished");
+    if (spec_read(spec, d, &s, e) < 0)
+        return -1;
+    size_t nf = json_object_array_length(s.predict);
+    field_result_t *fr = calloc(nf, sizeof(*fr));
+    out->models = calloc(nf, sizeof(*out->models));
+    if (fr == NULL || out->models == NULL) {
+        free(fr);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    double job_start = util_now_monotonic();
+    int rc = -1, reproducible = 1;
+    for (size_t i = 0; i < nf; i++) {
+        double now = util_now_monotonic();
+        double end = now + (deadline - now) / (double)(nf - i);
+        if (train_field(d, &s, i, end, job_start, deadline, cb, &out->models[i], &fr[i], e) < 0)
+            goto out;
+        out->n_models++;
+        reproducible &= fr[i].reproducible;
+    }
+    json_object *r = json_object_new_object();
+    json_object_object_add(r, "status", json_object_new_string("success"));
+    json_object *stats = json_object_new_array(), *story = json_object_new_array(),
+                *task = json_object_new_array(), *models = json_object_new_array();
+    for (size_t i = 0; i < nf; i++) {
+        json_object_array_add(stats, json_object_get(fr[i].stats));
+        json_object_array_add(story, json_object_get(fr[i].story));
+        json_object_array_add(task, json_object_get(fr[i].task));
+        json_object_array_add(models, json_object_get(fr[i].summary));
+    }
+    json_object_object_add(r, "stats", stats);
+    json_object_object_add(r, "field_importance", json_object_get(fr[0].importance));
+    json_object_object_add(r, "data_story", story);
+    json_object_object_add(r, "task", task);
+    json_object_object_add(r, "dropped_fields", json_object_get(fr[0].dropped));
+    json_object *metric = NULL;
+    json_object_object_get_ex(fr[0].summary, "metric", &metric);
+    json_object_object_add(r, "metric", json_object_get(metric));
+    json_object *cands = NULL;
+    json_object_object_get_ex(fr[0].summary, "candidates", &cands);
+    json_object_object_add(r, "candidates", json_object_get(cands));
+    json_object_object_add(r, "models", models);
+    json_object_object_add(r, "reproducible", json_object_new_boolean(reproducible));
+    json_object_object_add(r, "seconds",
+                           json_object_new_double(util_now_monotonic() - job_start));
+    out->result = r;
+    rc = 0;
+out:
+    for (size_t i = 0; i < nf; i++)
+        field_result_free(&fr[i]);
+    free(fr);
+    if (rc < 0)
+        ml_result_free(out);
+    return rc;
+}
+
+void ml_result_free(ml_result_t *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_models; i++) {
+        ml_model_out_t *m = &r->models[i];
+        free(m->predict_field);
+        free(m->task);
+        free(m->booster);
+        json_object_put(m->preprocess);
+        json_object_put(m->metrics);
+        json_object_put(m->candidates);
+    }
+    free(r->models);
+    json_object_put(r->result);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,46 @@
+/*
+ * xgb.h — the thin wrapper over XGBoost's C API the engine and the model
+ * loader use: error translation, copies of XGBoost-owned buffers, and the
+ * JSON configs its calls expect.
+ *
+ * Every pointer XGBoost returns is only valid until the next call on the
+ * same thread; these functions copy what they return (malloc'd, caller
+ * frees). Handles are opaque void *. Never call in a process that forks
+ * afterwards (libgomp).
+ */
+#ifndef TRAINYARD_ML_XGB_H
+#define TRAINYARD_ML_XGB_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* Dense row-major floats (NaN = missing), with feature names/types ("q"
+ * or "c") and optional label / weight (NULL = none). */
+int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char *const *types,
+                    const float *label, const float *weight, void **out, err_t *e);
+void xgb_dmatrix_free(void *d);
+
+int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e);
+void xgb_booster_free(void *b);
+int xgb_booster_param(void *b, const char *name, const char *value, err_t *e);
+int xgb_booster_features(void *b, char *const *names, char *const *types, size_t n, err_t *e);
+int xgb_booster_update(void *b, int iter, void *dtrain, err_t *e);
+/* Value of the (first) eval metric on d, from EvalOneIter's text. */
+int xgb_booster_eval(void *b, int iter, void *d, double *value, err_t *e);
+/* Predictions on d using trees [0, iter_end) (0 = all). */
+int xgb_predict_dmatrix(void *b, void *d, int iter_end, float **out, size_t *len, err_t *e);
+/* In-place prediction from dense rows. */
+int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
+                      err_t *e);
+int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e);
+int xgb_booster_load(const void *buf, size_t len, void **out, err_t *e);
+/* A new booster holding rounds [0, end). */
+int xgb_booster_slice(void *b, int end, void **out, err_t *e);
+/* Total gain per feature name; features never split on are absent. Fills
+ * *names (malloc'd array of malloc'd strings) and *scores. */
+int xgb_booster_gain(void *b, char ***names, float **scores, size_t *n, err_t *e);
+/* gblinear weights: (n_features + 1) x n_groups floats, bias last row. */
+int xgb_linear_weights(void *b, size_t n_features, size_t n_groups, float **w, err_t *e);
+
+#endif

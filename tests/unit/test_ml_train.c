@@ -1,0 +1,498 @@
+/*
+ * test_ml_train.c — the training engine end to end (ml_train) and the
+ * served model (ml_model_*): time budget, progress, result document,
+ * determinism, extra attention, several fields, errors, prediction
+ * validation. Datasets are small so the suite stays quick (the one 10 s
+ * test is the time-budget check).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "ml/model.h"
+#include "ml/train.h"
+#include "tests/unit/unit.h"
+
+Suite *suite_ml_train(void);
+
+typedef struct watch {
+    double start, last, max_gap;
+    int progress_calls, log_lines, stop_after;
+} watch_t;
+
+static void w_progress(void *ctx, double f, double left)
+{
+    watch_t *w = ctx;
+    double now = util_now_monotonic();
+    if (now - w->last > w->max_gap)
+        w->max_gap = now - w->last;
+    w->last = now;
+    w->progress_calls++;
+    ck_assert(f >= 0 && f <= 1);
+    (void)left;
+}
+
+static void w_log(void *ctx, const char *line)
+{
+    watch_t *w = ctx;
+    ck_assert(line != NULL && *line);
+    w->log_lines++;
+}
+
+static int w_stop(void *ctx)
+{
+    watch_t *w = ctx;
+    return w->stop_after > 0 && util_now_monotonic() - w->start > 0.3;
+}
+
+static ml_data_t *load_file(const char *name)
+{
+    FILE *f = fopen(unit_dataset_path(name), "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", unit_dataset_path(name));
+    ml_data_t *d = ml_data_new(NULL);
+    err_t e;
+    err_clear(&e);
+    char buf[5000];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
+        ck_assert_int_eq(ml_data_feed(d, buf, k, &e), 0);
+    fclose(f);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    return d;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static double unit_rand(uint64_t *s)
+{
+    return (double)lcg(s) / 2147483648.0;
+}
+
+/* Imbalanced 3-class data with numbers, a category, a boolean, a numeric
+ * second target ("score") and an id. */
+static ml_data_t *synth(size_t n)
+{
+    size_t cap = n * 128 + 128;
+    char *s = malloc(cap);
+    size_t len = (size_t)snprintf(s, cap, "id,x1,x2,x3,color,flag,score,y\n");
+    uint64_t st = 42;
+    static const char *colors[] = {"red", "green", "blue", "teal"};
+    for (size_t i = 0; i < n; i++) {
+        double x1 = unit_rand(&st), x2 = unit_rand(&st), x3 = unit_rand(&st);
+        double noise = (unit_rand(&st) + unit_rand(&st) + unit_rand(&st) - 1.5) * 0.5;
+        size_t c = lcg(&st) % 4;
+        int flag = unit_rand(&st) < 0.5;
+        double sc = x1 + 0.5 * x2 + (c == 2 ? 0.15 : 0) + (flag ? 0.1 : 0) + noise;
+        const char *y = sc > 1.5 ? "rare" : sc > 1.3 ? "mid" : "common";
+        len += (size_t)snprintf(s + len, cap - len, "r%zu,%.4f,%.4f,%.4f,%s,%s,%.4f,%s\n", i, x1,
+                                x2, x3, colors[c], flag ? "yes" : "no", sc * 10, y);
+    }
+    ml_data_t *d = ml_data_new(NULL);
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(ml_data_feed(d, s, len, &e), 0);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    free(s);
+    return d;
+}
+
+static json_object *spec_for(const char *field, int seed, int max_models, int extra)
+{
+    json_object *s = json_object_new_object();
+    json_object *pf = json_object_new_array();
+    json_object_array_add(pf, json_object_new_string(field));
+    json_object_object_add(s, "predict_fields", pf);
+    if (seed >= 0)
+        json_object_object_add(s, "seed", json_object_new_int(seed));
+    if (max_models > 0)
+        json_object_object_add(s, "max_models", json_object_new_int(max_models));
+    json_object_object_add(s, "extra_attention", json_object_new_boolean(extra));
+    return s;
+}
+
+static json_object *get(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    ck_assert_msg(json_object_object_get_ex(o, k, &v), "missing key \"%s\"", k);
+    return v;
+}
+
+START_TEST(ml_train_keeps_time_budget_and_reports_progress)
+{
+    ml_data_t *d = load_file("breast_cancer_train.csv");
+    json_object *spec = spec_for("target", -1, 0, 0);
+    watch_t w = {0};
+    ml_callbacks_t cb = {.progress = w_progress, .log = w_log, .ctx = &w};
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    double dur = 10;
+    w.start = w.last = util_now_monotonic();
+    ck_assert_msg(ml_train(d, spec, w.start + dur, &cb, &r, &e) == 0, "%s", err_message(&e));
+    double took = util_now_monotonic() - w.start;
+    ck_assert_msg(took <= dur * 1.1 + 1, "took %.2f s", took);
+    ck_assert_msg(took >= dur * 0.5, "used only %.2f s of the budget", took);
+    ck_assert_msg(w.max_gap <= 1.0, "progress gap %.2f s", w.max_gap);
+    ck_assert_int_ge(w.log_lines, 4);
+    ck_assert(!json_object_get_boolean(get(r.result, "reproducible")));
+    ck_assert_uint_eq(r.n_models, 1);
+    ck_assert_str_eq(r.models[0].task, "binary");
+    json_object *v = get(r.models[0].metrics, "value");
+    ck_assert(json_object_get_double(v) > 0.95); /* validation AUC */
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+START_TEST(ml_train_result_document_shape)
+{
+    ml_data_t *d = load_file("wine_train.csv");
+    json_object *spec = spec_for("target", 3, 3, 0);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    json_object *res = r.result;
+    ck_assert_str_eq(json_object_get_string(get(res, "status")), "success");
+    ck_assert(json_object_get_boolean(get(res, "reproducible")));
+    ck_assert_str_eq(json_object_get_string(get(res, "metric")), "accuracy");
+    /* stats: one list, one entry per class, Akkio's keys. */
+    json_object *stats = get(res, "stats");
+    ck_assert_uint_eq(json_object_array_length(stats), 1);
+    json_object *s0 = json_object_array_get_idx(stats, 0);
+    ck_assert_uint_eq(json_object_array_length(s0), 3);
+    static const char *keys[] = {"field", "field_name", "field_type", "class", "class_name",
+                                 "count", "true positives", "false positives", "false negatives",
+                                 "precision", "recall", "f1", "frequency"};
+    long total = 0;
+    for (size_t c = 0; c < 3; c++) {
+        json_object *o = json_object_array_get_idx(s0, c);
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            get(o, keys[k]);
+        total += json_object_get_int(get(o, "count"));
+        ck_assert_int_eq(json_object_get_int(get(o, "field")), 13);
+    }
+    ck_assert_int_eq(total, 142); /* 5-fold: every row validated once */
+    /* field_importance over the 13 inputs, summing to 1. */
+    json_object *fi = get(res, "field_importance");
+    ck_assert_int_eq(json_object_object_length(fi), 13);
+    double sum = 0;
+    json_object_object_foreach(fi, key, val)
+    {
+        (void)key;
+        ck_assert(json_object_get_double(val) >= 0);
+        sum += json_object_get_double(val);
+    }
+    ck_assert_double_eq_tol(sum, 1.0, 1e-4);
+    /* data_story: per outcome causes and cases. */
+    json_object *story = json_object_array_get_idx(get(res, "data_story"), 0);
+    ck_assert_str_eq(json_object_get_string(get(story, "name")), "target");
+    json_object *outcomes = get(story, "outcomes");
+    ck_assert_uint_eq(json_object_array_length(outcomes), 3);
+    for (size_t c = 0; c < 3; c++) {
+        json_object *oc = json_object_array_get_idx(outcomes, c);
+        json_object *causes = get(oc, "causes");
+        ck_assert_uint_ge(json_object_array_length(causes), 1);
+        json_object *c0 = json_object_array_get_idx(causes, 0);
+        ck_assert(fi != NULL && json_object_object_get_ex(fi, json_object_get_string(get(c0, "field")),
+                                                          NULL));
+        get(c0, "top_value");
+        get(c0, "bottom_value");
+        double top = json_object_get_double(get(oc, "top_case"));
+        double avg = json_object_get_double(get(oc, "avg_case"));
+        double bot = json_object_get_double(get(oc, "bottom_case"));
+        ck_assert(top >= avg && avg >= bot && bot >= 0 && top <= 1);
+    }
+    /* task and candidates. */
+    json_object *task = json_object_array_get_idx(get(res, "task"), 0);
+    ck_assert_str_eq(json_object_get_string(get(task, "task")), "multiclass");
+    ck_assert(strlen(json_object_get_string(get(task, "reason"))) > 10);
+    json_object *cands = get(res, "candidates");
+    ck_assert_uint_eq(json_object_array_length(cands), 3);
+    for (size_t i = 1; i < 3; i++)
+        ck_assert(json_object_get_double(get(json_object_array_get_idx(cands, i - 1), "value")) >=
+                  json_object_get_double(get(json_object_array_get_idx(cands, i), "value")));
+    get(json_object_array_get_idx(cands, 0), "params");
+    get(json_object_array_get_idx(cands, 0), "seconds");
+    get(json_object_array_get_idx(cands, 0), "trees");
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+static void train_bytes(ml_data_t *d, int seed, void **bytes, size_t *len)
+{
+    json_object *spec = spec_for("target", seed, 3, 0);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 60, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    ck_assert(json_object_get_boolean(get(r.result, "reproducible")));
+    *len = r.models[0].booster_len;
+    *bytes = malloc(*len);
+    memcpy(*bytes, r.models[0].booster, *len);
+    ml_result_free(&r);
+    json_object_put(spec);
+}
+
+START_TEST(ml_train_seed_gives_identical_booster)
+{
+    ml_data_t *d = load_file("breast_cancer_train.csv");
+    void *a, *b, *c;
+    size_t la, lb, lc;
+    train_bytes(d, 7, &a, &la);
+    train_bytes(d, 7, &b, &lb);
+    train_bytes(d, 8, &c, &lc);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg(memcmp(a, b, la) == 0, "same seed, different model bytes");
+    ck_assert(la != lc || memcmp(a, c, la) != 0);
+    free(a);
+    free(b);
+    free(c);
+    ml_data_free(d);
+}
+END_TEST
+
+static double macro_f1_of(json_object *result)
+{
+    json_object *s0 = json_object_array_get_idx(get(result, "stats"), 0);
+    double sum = 0;
+    size_t n = json_object_array_length(s0);
+    for (size_t i = 0; i < n; i++)
+        sum += json_object_get_double(get(json_object_array_get_idx(s0, i), "f1"));
+    return sum / (double)n;
+}
+
+START_TEST(ml_train_extra_attention_raises_macro_f1)
+{
+    ml_data_t *d = synth(1500);
+    double f1[2];
+    for (int extra = 0; extra < 2; extra++) {
+        json_object *spec = spec_for("y", 1, 2, extra);
+        json_object *ign = json_object_new_array(); /* score gives y away */
+        json_object_array_add(ign, json_object_new_string("score"));
+        json_object_object_add(spec, "ignore_fields", ign);
+        ml_result_t r;
+        err_t e;
+        err_clear(&e);
+        ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                      err_message(&e));
+        f1[extra] = macro_f1_of(r.result);
+        ml_result_free(&r);
+        json_object_put(spec);
+    }
+    ck_assert_msg(f1[1] > f1[0] + 0.01, "macro-F1 without %.4f, with %.4f", f1[0], f1[1]);
+    ml_data_free(d);
+}
+END_TEST
+
+START_TEST(ml_train_several_predict_fields)
+{
+    ml_data_t *d = synth(600);
+    json_object *spec = json_object_new_object();
+    json_object *pf = json_object_new_array();
+    json_object_array_add(pf, json_object_new_string("y"));
+    json_object_array_add(pf, json_object_new_string("score"));
+    json_object_object_add(spec, "predict_fields", pf);
+    json_object_object_add(spec, "seed", json_object_new_int(1));
+    json_object_object_add(spec, "max_models", json_object_new_int(2));
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    ck_assert_uint_eq(r.n_models, 2);
+    ck_assert_str_eq(r.models[0].predict_field, "y");
+    ck_assert_str_eq(r.models[0].task, "multiclass");
+    ck_assert_str_eq(r.models[1].task, "regression");
+    ck_assert_uint_eq(json_object_array_length(get(r.result, "stats")), 2);
+    ck_assert_uint_eq(json_object_array_length(get(r.result, "data_story")), 2);
+    json_object *reg = json_object_array_get_idx(json_object_array_get_idx(get(r.result, "stats"), 1), 0);
+    get(reg, "mae");
+    get(reg, "rmse");
+    ck_assert(json_object_get_double(get(reg, "r2")) > 0.5);
+    /* Neither model reads the other predict field; the id is dropped. */
+    for (size_t m = 0; m < 2; m++) {
+        json_object *feats = get(r.models[m].preprocess, "features");
+        for (size_t i = 0; i < json_object_array_length(feats); i++) {
+            const char *nm = json_object_get_string(get(json_object_array_get_idx(feats, i), "name"));
+            ck_assert_str_ne(nm, "y");
+            ck_assert_str_ne(nm, "score");
+            ck_assert_str_ne(nm, "id");
+        }
+    }
+    json_object *dropped = get(r.result, "dropped_fields");
+    ck_assert_uint_ge(json_object_array_length(dropped), 1);
+    ck_assert_str_eq(json_object_get_string(get(json_object_array_get_idx(dropped, 0), "field")),
+                     "id");
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+START_TEST(ml_train_spec_errors)
+{
+    ml_data_t *d = synth(50);
+    ml_result_t r;
+    err_t e;
+    json_object *spec = spec_for("nope", 1, 1, 0);
+    err_clear(&e);
+    ck_assert_int_eq(ml_train(d, spec, util_now_monotonic() + 5, NULL, &r, &e), -1);
+    ck_assert_int_eq(e.status, 400);
+    ck_assert_str_eq(err_message(&e), "predict field \"nope\" is not in the dataset");
+    json_object_put(spec);
+    spec = json_object_new_object();
+    json_object_object_add(spec, "predict_fields", json_object_new_array());
+    err_clear(&e);
+    ck_assert_int_eq(ml_train(d, spec, util_now_monotonic() + 5, NULL, &r, &e), -1);
+    ck_assert_str_eq(e.items[0].field, "predict_fields");
+    json_object_put(spec);
+    /* Every input ignored: nothing to learn from. */
+    spec = spec_for("y", 1, 1, 0);
+    json_object *ign = json_object_new_array();
+    const char *all[] = {"x1", "x2", "x3", "color", "flag", "score"};
+    for (size_t i = 0; i < 6; i++)
+        json_object_array_add(ign, json_object_new_string(all[i]));
+    json_object_object_add(spec, "ignore_fields", ign);
+    err_clear(&e);
+    ck_assert_int_eq(ml_train(d, spec, util_now_monotonic() + 5, NULL, &r, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "no usable input field"));
+    json_object_put(spec);
+    ml_data_free(d);
+    /* A target with a single value. */
+    d = ml_data_new(NULL);
+    const char *csv = "a,t\n1,x\n2,x\n3,x\n";
+    ck_assert_int_eq(ml_data_feed(d, csv, strlen(csv), &e), 0);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    spec = spec_for("t", 1, 1, 0);
+    err_clear(&e);
+    ck_assert_int_eq(ml_train(d, spec, util_now_monotonic() + 5, NULL, &r, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "cannot classify"));
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+START_TEST(ml_train_stops_on_request)
+{
+    ml_data_t *d = synth(1500);
+    json_object *spec = spec_for("y", 1, 0, 0);
+    watch_t w = {.stop_after = 1};
+    ml_callbacks_t cb = {.should_stop = w_stop, .ctx = &w};
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    w.start = util_now_monotonic();
+    ck_assert_int_eq(ml_train(d, spec, w.start + 20, &cb, &r, &e), -1);
+    ck_assert_str_eq(e.items[0].code, "stopped");
+    ck_assert(util_now_monotonic() - w.start < 3);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+static json_object *parse_json(const char *s)
+{
+    json_object *o = json_tokener_parse(s);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+START_TEST(ml_train_model_predicts_and_validates)
+{
+    ml_data_t *d = synth(400);
+    json_object *spec = spec_for("y", 2, 2, 0);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    ml_model_out_t *mo = &r.models[0];
+    ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
+    ck_assert_msg(m != NULL, "%s", err_message(&e));
+    ck_assert_uint_gt(ml_model_size(m), mo->booster_len);
+    /* Good rows: numbers as strings, an unknown category, missing fields. */
+    json_object *rows = parse_json("[{\"x1\":0.9,\"x2\":\"0.8\",\"x3\":0.1,\"color\":\"blue\","
+                                   "\"flag\":true},{\"color\":\"purple\"},{}]");
+    json_object *out = NULL;
+    err_clear(&e);
+    ck_assert_msg(ml_model_predict(m, rows, &out, &e) == 0, "%s", err_message(&e));
+    ck_assert_uint_eq(json_object_array_length(out), 3);
+    json_object *p0 = json_object_array_get_idx(out, 0);
+    const char *label = json_object_get_string(get(p0, "y"));
+    ck_assert(strcmp(label, "common") == 0 || strcmp(label, "mid") == 0 ||
+              strcmp(label, "rare") == 0);
+    double s = json_object_get_double(get(p0, "Probability y is common")) +
+               json_object_get_double(get(p0, "Probability y is mid")) +
+               json_object_get_double(get(p0, "Probability y is rare"));
+    ck_assert_double_eq_tol(s, 1.0, 1e-4);
+    ck_assert_int_eq(json_object_object_length(p0), 4);
+    json_object_put(out);
+    json_object_put(rows);
+    /* Bad rows: every problem reported with its path, nothing predicted. */
+    rows = parse_json("[{\"x1\":\"abc\"},7,{\"flag\":\"maybe\",\"x2\":[1]},{\"x3\":1e300}]");
+    err_clear(&e);
+    out = NULL;
+    ck_assert_int_eq(ml_model_predict(m, rows, &out, &e), -1);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(e.status, 422);
+    ck_assert_int_eq(e.count, 5);
+    ck_assert_str_eq(e.items[0].field, "body/data/0/x1");
+    ck_assert_str_eq(e.items[0].code, "float_parsing");
+    ck_assert_str_eq(e.items[1].field, "body/data/1");
+    ck_assert_str_eq(e.items[2].field, "body/data/2/x2");
+    ck_assert_str_eq(e.items[3].field, "body/data/2/flag");
+    ck_assert_str_eq(e.items[3].code, "bool_parsing");
+    ck_assert_str_eq(e.items[4].field, "body/data/3/x3");
+    json_object_put(rows);
+    /* Not a list; an empty list. */
+    rows = parse_json("{\"x1\":1}");
+    err_clear(&e);
+    ck_assert_int_eq(ml_model_predict(m, rows, &out, &e), -1);
+    ck_assert_str_eq(e.items[0].field, "body/data");
+    json_object_put(rows);
+    rows = json_object_new_array();
+    err_clear(&e);
+    ck_assert_int_eq(ml_model_predict(m, rows, &out, &e), 0);
+    ck_assert_uint_eq(json_object_array_length(out), 0);
+    json_object_put(out);
+    json_object_put(rows);
+    ml_model_free(m);
+    /* Broken models are refused, not crashed on. */
+    err_clear(&e);
+    ck_assert_ptr_null(ml_model_load("garbage", 7, mo->preprocess, &e));
+    ck_assert_int_eq(e.status, 500);
+    json_object *pp = parse_json("{\"task\":\"binary\",\"target\":\"y\",\"features\":[]}");
+    err_clear(&e);
+    ck_assert_ptr_null(ml_model_load(mo->booster, mo->booster_len, pp, &e));
+    json_object_put(pp);
+    err_clear(&e);
+    ck_assert_ptr_null(ml_model_load(mo->booster, mo->booster_len, NULL, &e));
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+Suite *suite_ml_train(void)
+{
+    const TTest *const t[] = {
+        ml_train_keeps_time_budget_and_reports_progress, ml_train_result_document_shape,
+        ml_train_seed_gives_identical_booster, ml_train_extra_attention_raises_macro_f1,
+        ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
+        ml_train_model_predicts_and_validates,
+    };
+    return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
+}
