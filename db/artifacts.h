@@ -43,6 +43,15 @@ int db_artifact_read(db_t *db, const char *artifact_id,
                      int (*sink)(void *ctx, const void *buf, size_t n, err_t *e), void *ctx,
                      err_t *e);
 
+/* Pull-style reading, for consumers that ask for bytes (libarchive via
+ * bundle_extract): one chunk query at a time on db, so db must not be in a
+ * COPY meanwhile (use a second connection to read while writing). */
+typedef struct artifact_reader artifact_reader_t;
+artifact_reader_t *db_artifact_open(db_t *db, const char *artifact_id, err_t *e);
+/* Bytes placed in buf (up to n), 0 at the end, -1 with e filled. */
+long db_artifact_pull(artifact_reader_t *r, void *buf, size_t n, err_t *e);
+void db_artifact_close(artifact_reader_t *r);
+
 /* Reads a whole (small) artifact into arena memory: models, specs. */
 int db_artifact_load(db_t *db, arena_t *arena, const char *artifact_id, void **buf, size_t *n,
                      err_t *e);

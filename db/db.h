@@ -7,6 +7,10 @@
  * (the connection's generation number changes), so callers never think
  * about preparation. Parameters are always passed separately from SQL.
  *
+ * Ownership: every json_object or string a db_* function hands back
+ * (job specs, results, documents, lists) belongs to the arena passed in and
+ * is released with it; callers never json_object_put them.
+ *
  * Connections are opened after fork, never before. When PostgreSQL is
  * unreachable, db_ensure() fails with status 503, code "unavailable" and
  * err.retry_after set; the next call tries again, so a worker recovers on
@@ -58,6 +62,25 @@ int db_query(db_t *db, arena_t *arena, const db_stmt_t *stmt, const char *const 
 /* Same with explicit lengths and formats (1 = binary) for bytea parameters. */
 int db_query_bin(db_t *db, arena_t *arena, const db_stmt_t *stmt, const char *const *params,
                  const int *lengths, const int *formats, PGresult **out, err_t *e);
+
+/* The general form of the two above: lengths/formats may be NULL (all
+ * text); result_format 1 asks for binary results (bytea without hex). */
+int db_query_ex(db_t *db, arena_t *arena, const db_stmt_t *stmt, const char *const *params,
+                const int *lengths, const int *formats, int result_format, PGresult **out,
+                err_t *e);
+
+/* Runs SQL that is not prepared, with text parameters: only for statements
+ * assembled from whitelisted fragments (list filters). Values still travel
+ * as parameters, never in the SQL text. */
+int db_query_sql(db_t *db, arena_t *arena, const char *sql, int n_params,
+                 const char *const *params, PGresult **out, err_t *e);
+
+/* Connection generation: changes on every (re)connect, so that a caller
+ * holding session state (LISTEN) knows to set it up again. 0 = never. */
+unsigned db_generation(const db_t *db);
+
+/* True between db_begin and db_commit/db_rollback. */
+int db_in_transaction(const db_t *db);
 
 /* Plain SQL without parameters (BEGIN, COMMIT, LISTEN, migrations). */
 int db_exec(db_t *db, const char *sql, err_t *e);

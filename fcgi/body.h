@@ -35,7 +35,8 @@
 typedef struct body_limits {
     size_t max_bytes;   /* whole body */
     int max_depth;      /* nesting of objects/arrays/elements */
-    int max_fields;     /* total keys + array items */
+    int max_fields;     /* JSON: keys + array items; form/XML: name-value pairs
+                           (a repeated name becomes one key and an array) */
 } body_limits_t;
 
 extern const body_limits_t body_limits_default; /* 1 MiB, depth 16, 10,000 fields */
