@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "common/cfg.h"
 #include "common/log.h"
 #include "fcgi/server.h"
@@ -58,6 +60,9 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("trainyard-api", level);
+    /* json-c prints doubles with 17 digits (0.81000000000000005); 15 keep
+     * every figure a float32 model or a metric actually has. */
+    json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     if (cfg.workers <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.workers = cores > 0 ? (int)cores : 2;
