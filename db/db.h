@@ -52,8 +52,9 @@ int db_ensure(db_t *db, err_t *e);
 PGconn *db_pg(db_t *db);
 
 /* Runs a prepared statement with text parameters (NULL = SQL NULL).
- * On success *out (if not NULL) holds the result, released with the arena;
- * with out == NULL the result is cleared at once. Errors map SQLSTATEs:
+ * On success *out (if not NULL) holds the result, released with the arena
+ * (with arena == NULL the caller owns it and calls PQclear); with
+ * out == NULL the result is cleared at once. Errors map SQLSTATEs:
  * unique violation -> 409 "conflict", connection loss -> 503, others -> 500
  * with the server's message logged (not sent). */
 int db_query(db_t *db, arena_t *arena, const db_stmt_t *stmt, const char *const *params,

@@ -28,6 +28,8 @@ SUITE(ml_encode)
 SUITE(ml_train)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
+SUITE(db_jobs)
+SUITE(trainer_proto)
 
 /* handlers/ */
 SUITE(handlers)

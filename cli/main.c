@@ -1,0 +1,190 @@
+/*
+ * cli/main.c — `trainyard`, the admin CLI (workspaces, keys, migrations, a
+ * look at the queue).
+ *
+ * It finds the local stack's database without flags: TRAINYARD_DATABASE_URL
+ * from the environment, else from var/env in the checkout (<exe dir>/..,
+ * walking up a level or two so build/<x>/trainyard works too), a file of
+ * KEY=VALUE lines written by the stack script. `workspace create` and
+ * `key create` print only the key on stdout so that scripts can capture it.
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/auth.h"
+#include "db/db.h"
+#include "db/migrate.h"
+
+static const char usage[] =
+    "usage: trainyard COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  migrate                     apply pending sql/ migrations\n"
+    "  workspace create NAME       create a workspace; prints its first API key\n"
+    "  key create WORKSPACE        create another key; prints it\n"
+    "  key revoke KEY_PREFIX       revoke a key (its prefix or the whole key)\n"
+    "  jobs [LIMIT]                recent jobs as a table (default 20)\n"
+    "  --help                      this text\n"
+    "\n"
+    "The database is TRAINYARD_DATABASE_URL, else the one named in the\n"
+    "checkout's var/env (written by `make start`/`make run`).\n";
+
+/* Reads TRAINYARD_DATABASE_URL from var/env near the executable. */
+static int cli_url_from_env_file(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *dir = dirname(exe);
+    for (int up = 0; up < 4; up++) {
+        dir = dirname(dir);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/var/env", dir);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        char line[4096];
+        int found = -1;
+        while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
+            static const char key[] = "TRAINYARD_DATABASE_URL=";
+            if (strncmp(line, key, sizeof(key) - 1) != 0)
+                continue;
+            char *v = line + sizeof(key) - 1;
+            v[strcspn(v, "\r\n")] = '\0';
+            size_t vl = strlen(v);
+            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+                v[vl - 1] = '\0';
+                v++;
+            }
+            snprintf(out, len, "%s", v);
+            found = 0;
+        }
+        fclose(f);
+        if (found == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int cli_fail(const err_t *e)
+{
+    fprintf(stderr, "trainyard: %s\n", err_message(e));
+    return 1;
+}
+
+static int cli_jobs(db_t *db, int limit)
+{
+    static const db_stmt_t stmt = {
+        "cli_jobs",
+        "SELECT id, workspace, state, dialect, coalesce(dataset, '') AS dataset,"
+        " coalesce(predict, '') AS predict, attempts, coalesce(trainer, '') AS trainer,"
+        " progress, to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS created,"
+        " coalesce(ran::text, '') AS ran, coalesce(left(error, 60), '') AS error"
+        " FROM trainyard_jobs LIMIT $1",
+        1};
+    arena_t *arena = arena_create(0);
+    err_t e;
+    err_clear(&e);
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[1] = {lim};
+    PGresult *res;
+    if (db_query(db, arena, &stmt, p, &res, &e) != 0) {
+        arena_destroy(arena);
+        return cli_fail(&e);
+    }
+    int cols = PQnfields(res), rows = PQntuples(res);
+    int width[16] = {0};
+    for (int c = 0; c < cols && c < 16; c++) {
+        width[c] = (int)strlen(PQfname(res, c));
+        for (int r = 0; r < rows; r++)
+            if (PQgetlength(res, r, c) > width[c])
+                width[c] = PQgetlength(res, r, c);
+    }
+    for (int c = 0; c < cols && c < 16; c++)
+        printf("%-*s%s", width[c], PQfname(res, c), c + 1 < cols ? "  " : "\n");
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols && c < 16; c++)
+            printf("%-*s%s", width[c], PQgetvalue(res, r, c), c + 1 < cols ? "  " : "\n");
+    if (rows == 0)
+        printf("(no jobs)\n");
+    arena_destroy(arena);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("trainyard", LOG_WARN);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    char url[4096];
+    const char *env = getenv("TRAINYARD_DATABASE_URL");
+    if (env != NULL && *env != '\0')
+        snprintf(url, sizeof(url), "%s", env);
+    else if (cli_url_from_env_file(url, sizeof(url)) != 0) {
+        fprintf(stderr, "trainyard: no database: set TRAINYARD_DATABASE_URL or start the "
+                        "local stack (make start)\n");
+        return 1;
+    }
+    err_t e;
+    err_clear(&e);
+    db_t *db = db_open(url, &e);
+    if (db == NULL)
+        return cli_fail(&e);
+    int rc = 0;
+    arena_t *arena = arena_create(0);
+    const char *cmd = argv[1];
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *arg = argc > 3 ? argv[3] : NULL;
+    if (strcmp(cmd, "migrate") == 0 && argc == 2) {
+        char dir[PATH_MAX];
+        int applied = 0;
+        if (db_migrate_default_dir(dir, sizeof(dir), &e) != 0 ||
+            db_migrate(db, dir, &applied, &e) != 0)
+            rc = cli_fail(&e);
+        else
+            fprintf(stderr, "trainyard: %d migration(s) applied from %s\n", applied, dir);
+    } else if (strcmp(cmd, "workspace") == 0 && strcmp(sub, "create") == 0 && argc == 4) {
+        char key[AUTH_KEY_MAX];
+        if (db_begin(db, &e) != 0 || db_workspace_create(db, arena, arg, NULL, &e) != 0 ||
+            db_key_create(db, arena, arg, key, &e) != 0 || db_commit(db, &e) != 0) {
+            db_rollback(db);
+            rc = cli_fail(&e);
+        } else {
+            printf("%s\n", key);
+        }
+    } else if (strcmp(cmd, "key") == 0 && strcmp(sub, "create") == 0 && argc == 4) {
+        char key[AUTH_KEY_MAX];
+        if (db_key_create(db, arena, arg, key, &e) != 0)
+            rc = cli_fail(&e);
+        else
+            printf("%s\n", key);
+    } else if (strcmp(cmd, "key") == 0 && strcmp(sub, "revoke") == 0 && argc == 4) {
+        if (db_key_revoke(db, arena, arg, &e) != 0)
+            rc = cli_fail(&e);
+        else
+            fprintf(stderr, "trainyard: key revoked\n");
+    } else if (strcmp(cmd, "jobs") == 0 && argc <= 3) {
+        int limit = argc == 3 ? atoi(argv[2]) : 20;
+        rc = cli_jobs(db, limit > 0 ? limit : 20);
+    } else {
+        fputs(usage, stderr);
+        rc = 2;
+    }
+    arena_destroy(arena);
+    db_close(db);
+    return rc;
+}

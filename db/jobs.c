@@ -1,0 +1,546 @@
+/*
+ * jobs.c — the durable job queue (see jobs.h and DESIGN.md "The core").
+ *
+ * Every transition is one UPDATE whose WHERE clause states the state it
+ * starts from and, on the trainer side, the lease owner: two trainers can
+ * never both finish a job, and a trainer whose lease was reaped writes
+ * nothing. NOTIFY travels inside the same statement or transaction as the
+ * write it announces, so a listener never wakes before the row is visible.
+ *
+ * Enqueue without a dedupe key is a single INSERT ... pg_notify statement
+ * (atomic on its own: no BEGIN/COMMIT round trips on the hot path); with a
+ * key it takes a transaction-scoped advisory lock on (workspace, key) so
+ * that two identical requests racing each other create one job.
+ */
+#include "db/jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const state_names[] = {"queued", "building", "running", "succeeded",
+                                          "failed", "killed", "timed_out"};
+
+const char *job_state_name(job_state_t s)
+{
+    return (unsigned)s < 7 ? state_names[s] : "unknown";
+}
+
+int job_state_parse(const char *s, job_state_t *out)
+{
+    for (int i = 0; s != NULL && i < 7; i++) {
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (job_state_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int job_state_is_final(job_state_t s)
+{
+    return s >= JOB_SUCCEEDED;
+}
+
+/* Every query returning jobs selects these, in this shape. */
+#define JOB_COLS                                                                            \
+    "id, workspace_id, dialect, state, priority, spec::text AS spec, dataset_id, bundle_id, " \
+    "user_name, dedupe_key, attempts, max_attempts, lease_owner, "                           \
+    "extract(epoch FROM lease_expires_at)::float8 AS lease_expires_at, "                     \
+    "extract(epoch FROM kill_requested_at)::float8 AS kill_requested_at, progress, "         \
+    "estimate_seconds, error, result::text AS result, "                                      \
+    "extract(epoch FROM created_at)::float8 AS created_at, "                                 \
+    "extract(epoch FROM started_at)::float8 AS started_at, "                                 \
+    "extract(epoch FROM finished_at)::float8 AS finished_at"
+
+static const db_stmt_t stmt_insert = {
+    "job_insert",
+    "WITH ins AS (INSERT INTO jobs (workspace_id, dialect, priority, spec, dataset_id, "
+    "bundle_id, user_name, dedupe_key, max_attempts) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) RETURNING id, created_at) "
+    "SELECT id, extract(epoch FROM created_at)::float8 AS created_at, "
+    "pg_notify('" JOBS_CHANNEL "', id::text) FROM ins",
+    9};
+static const db_stmt_t stmt_dedupe_lock = {
+    "job_dedupe_lock", "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))", 2};
+static const db_stmt_t stmt_dedupe_find = {
+    "job_dedupe_find",
+    "SELECT id FROM jobs WHERE workspace_id = $1 AND dedupe_key = $2 AND state IN "
+    "('queued', 'building', 'running', 'succeeded') ORDER BY created_at DESC LIMIT 1",
+    2};
+static const db_stmt_t stmt_get = {
+    "job_get", "SELECT " JOB_COLS " FROM jobs WHERE id = $2 AND workspace_id = $1", 2};
+static const db_stmt_t stmt_list = {
+    "job_list",
+    "SELECT " JOB_COLS " FROM jobs WHERE workspace_id = $1 "
+    "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+    3};
+static const db_stmt_t stmt_counts = {
+    "job_counts", "SELECT state, count(*) AS n FROM jobs WHERE workspace_id = $1 GROUP BY state",
+    1};
+static const db_stmt_t stmt_kill = {
+    "job_kill",
+    "WITH u AS (UPDATE jobs SET "
+    " state = CASE WHEN state = 'queued' THEN 'killed' ELSE state END,"
+    " kill_requested_at = coalesce(kill_requested_at, now()),"
+    " finished_at = CASE WHEN state = 'queued' THEN now() ELSE finished_at END,"
+    " error = CASE WHEN state = 'queued' THEN 'killed before it started' ELSE error END,"
+    " updated_at = now()"
+    " WHERE id = $2 AND workspace_id = $1 AND state IN ('queued', 'building', 'running')"
+    " RETURNING id, state),"
+    " n AS (SELECT pg_notify('" KILL_CHANNEL "', id::text) FROM u WHERE state <> 'killed')"
+    " SELECT state, (SELECT count(*) FROM n) AS notified FROM u",
+    2};
+static const db_stmt_t stmt_state = {
+    "job_state", "SELECT state FROM jobs WHERE id = $2 AND workspace_id = $1", 2};
+static const db_stmt_t stmt_log_append = {
+    "job_log_append",
+    "INSERT INTO job_logs (job_id, stream, line) "
+    "SELECT $1, $2, l.value FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY "
+    "AS l(value, ord) ORDER BY l.ord",
+    3};
+static const db_stmt_t stmt_logs = {
+    "job_logs",
+    "SELECT l.id AS seq, extract(epoch FROM l.at)::float8 AS at, l.stream, l.line "
+    "FROM job_logs l JOIN jobs j ON j.id = l.job_id "
+    "WHERE j.workspace_id = $1 AND l.job_id = $2 AND l.id > $3 ORDER BY l.id LIMIT $4",
+    4};
+static const db_stmt_t stmt_claim = {
+    "job_claim",
+    "UPDATE jobs SET"
+    " state = CASE WHEN bundle_id IS NOT NULL AND dataset_id IS NULL"
+    "         THEN 'building' ELSE 'running' END,"
+    " lease_owner = $1, trainer = $1,"
+    " lease_expires_at = now() + make_interval(secs => $2::float8),"
+    " attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()"
+    " WHERE id = (SELECT id FROM jobs WHERE state = 'queued'"
+    "             ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1)"
+    " RETURNING " JOB_COLS,
+    2};
+static const db_stmt_t stmt_heartbeat = {
+    "job_heartbeat",
+    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3::float8),"
+    " progress = $4, estimate_seconds = $5, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running')"
+    " RETURNING kill_requested_at IS NOT NULL AS kill",
+    5};
+static const db_stmt_t stmt_built = {
+    "job_built",
+    "UPDATE jobs SET state = 'running', dataset_id = $3, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND state = 'building' RETURNING id",
+    3};
+static const db_stmt_t stmt_finish = {
+    "job_finish",
+    "UPDATE jobs SET state = $3, error = $4, result = $5::jsonb, finished_at = now(),"
+    " lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),"
+    " progress = CASE WHEN $3 = 'succeeded' THEN 1 ELSE progress END,"
+    " estimate_seconds = CASE WHEN $3 = 'succeeded' THEN 0 ELSE estimate_seconds END"
+    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running') RETURNING id",
+    5};
+static const db_stmt_t stmt_release = {
+    "job_release",
+    "UPDATE jobs SET"
+    " state = CASE WHEN kill_requested_at IS NOT NULL THEN 'killed' ELSE 'queued' END,"
+    " finished_at = CASE WHEN kill_requested_at IS NOT NULL THEN now() END,"
+    " error = CASE WHEN kill_requested_at IS NOT NULL THEN 'killed' ELSE error END,"
+    " lease_owner = NULL, lease_expires_at = NULL, attempts = greatest(attempts - 1, 0),"
+    " updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running')"
+    " RETURNING pg_notify('" JOBS_CHANNEL "', id::text)",
+    2};
+static const db_stmt_t stmt_reap = {
+    "job_reap",
+    "WITH expired AS (SELECT id FROM jobs WHERE state IN ('building', 'running')"
+    "   AND lease_expires_at < now() FOR UPDATE SKIP LOCKED),"
+    " u AS (UPDATE jobs j SET"
+    "   state = CASE WHEN j.kill_requested_at IS NOT NULL THEN 'killed'"
+    "                WHEN j.attempts < j.max_attempts THEN 'queued' ELSE 'timed_out' END,"
+    "   finished_at = CASE WHEN j.kill_requested_at IS NOT NULL"
+    "                        OR j.attempts >= j.max_attempts THEN now() END,"
+    "   error = CASE WHEN j.kill_requested_at IS NOT NULL THEN 'killed'"
+    "                WHEN j.attempts >= j.max_attempts THEN"
+    "                  'the trainer stopped answering ' || j.attempts || ' times; giving up'"
+    "                ELSE j.error END,"
+    "   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+    "   FROM expired WHERE j.id = expired.id RETURNING j.id, j.state),"
+    " n AS (SELECT pg_notify('" JOBS_CHANNEL "', '') FROM u WHERE state = 'queued' LIMIT 1)"
+    " SELECT count(*) FILTER (WHERE state = 'queued') AS requeued,"
+    "        count(*) FILTER (WHERE state <> 'queued') AS finished,"
+    "        count(*) FILTER (WHERE state = 'timed_out') AS timed_out,"
+    "        (SELECT count(*) FROM n) AS notified FROM u",
+    0};
+static const db_stmt_t stmt_trainer_seen = {
+    "trainer_seen",
+    "INSERT INTO trainers (id, host, pid, slots, seen_at) VALUES ($1, $2, $3, $4, now())"
+    " ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, slots = $4, seen_at = now()",
+    4};
+static const db_stmt_t stmt_trainer_age = {
+    "trainer_age", "SELECT extract(epoch FROM now() - max(seen_at))::float8 AS age FROM trainers",
+    0};
+
+/* --- row decoding ------------------------------------------------------ */
+
+static void json_put(void *p)
+{
+    json_object_put(p);
+}
+
+static json_object *json_col(arena_t *arena, const PGresult *res, int row, const char *col)
+{
+    const char *v = db_get(res, row, col);
+    if (v == NULL)
+        return NULL;
+    json_object *j = json_tokener_parse(v);
+    arena_defer(arena, json_put, j);
+    return j;
+}
+
+/* Strings point into res, which the arena owns. */
+static void job_from_row(arena_t *arena, const PGresult *res, int row, job_t *j)
+{
+    memset(j, 0, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", db_get(res, row, "id"));
+    j->workspace_id = db_get_ll(res, row, "workspace_id", 0);
+    j->dialect = db_get(res, row, "dialect");
+    if (job_state_parse(db_get(res, row, "state"), &j->state) != 0)
+        j->state = JOB_FAILED;
+    j->priority = (int)db_get_ll(res, row, "priority", 100);
+    j->spec = json_col(arena, res, row, "spec");
+    j->dataset_id = db_get(res, row, "dataset_id");
+    j->bundle_id = db_get(res, row, "bundle_id");
+    j->user_name = db_get(res, row, "user_name");
+    j->dedupe_key = db_get(res, row, "dedupe_key");
+    j->attempts = (int)db_get_ll(res, row, "attempts", 0);
+    j->max_attempts = (int)db_get_ll(res, row, "max_attempts", 3);
+    j->lease_owner = db_get(res, row, "lease_owner");
+    j->lease_expires_at = db_get_double(res, row, "lease_expires_at", 0);
+    j->kill_requested_at = db_get_double(res, row, "kill_requested_at", 0);
+    j->progress = db_get_double(res, row, "progress", 0);
+    j->estimate_seconds = db_get_double(res, row, "estimate_seconds", -1);
+    j->error = db_get(res, row, "error");
+    j->result = json_col(arena, res, row, "result");
+    j->created_at = db_get_double(res, row, "created_at", 0);
+    j->started_at = db_get_double(res, row, "started_at", 0);
+    j->finished_at = db_get_double(res, row, "finished_at", 0);
+}
+
+static const char *fmt_ll(arena_t *arena, long long v)
+{
+    return arena_sprintf(arena, "%lld", v);
+}
+
+static const char *fmt_double(arena_t *arena, double v)
+{
+    return arena_sprintf(arena, "%.17g", v);
+}
+
+static int job_not_found(err_t *e, const char *code, const char *id)
+{
+    return err_set(e, 404, code, "There is no job with id: %s", id ? id : "");
+}
+
+/* --- API side ------------------------------------------------------------ */
+
+static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
+{
+    const char *ws = fmt_ll(arena, job->workspace_id);
+    if (job->priority <= 0)
+        job->priority = 100;
+    if (job->max_attempts <= 0)
+        job->max_attempts = 3;
+    const char *spec = job->spec ? json_object_to_json_string_ext(job->spec, JSON_C_TO_STRING_PLAIN)
+                                 : "{}";
+    const char *p[9] = {ws,
+                        job->dialect,
+                        fmt_ll(arena, job->priority),
+                        spec,
+                        job->dataset_id,
+                        job->bundle_id,
+                        job->user_name,
+                        job->dedupe_key,
+                        fmt_ll(arena, job->max_attempts)};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
+        return -1;
+    snprintf(job->id, sizeof(job->id), "%s", db_get(res, 0, "id"));
+    job->state = JOB_QUEUED;
+    job->attempts = 0;
+    job->created_at = db_get_double(res, 0, "created_at", 0);
+    return 0;
+}
+
+/* The dedupe path; runs inside a transaction. 1 = an existing job found. */
+static int job_dedupe(db_t *db, arena_t *arena, job_t *job, err_t *e)
+{
+    const char *ws = fmt_ll(arena, job->workspace_id);
+    const char *p[2] = {ws, job->dedupe_key};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_dedupe_lock, p, NULL, e) != 0 ||
+        db_query(db, arena, &stmt_dedupe_find, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return 0;
+    snprintf(job->id, sizeof(job->id), "%s", db_get(res, 0, "id"));
+    return 1;
+}
+
+int db_job_enqueue_in_tx(db_t *db, arena_t *arena, job_t *job, int *existing, err_t *e)
+{
+    if (existing)
+        *existing = 0;
+    if (job->dedupe_key != NULL) {
+        int found = job_dedupe(db, arena, job, e);
+        if (found < 0)
+            return -1;
+        if (found) {
+            if (existing)
+                *existing = 1;
+            return 0;
+        }
+    }
+    return job_insert(db, arena, job, e);
+}
+
+int db_job_enqueue(db_t *db, arena_t *arena, job_t *job, int *existing, err_t *e)
+{
+    if (db_in_transaction(db) || job->dedupe_key == NULL)
+        return db_job_enqueue_in_tx(db, arena, job, existing, e);
+    if (db_begin(db, e) != 0)
+        return -1;
+    if (db_job_enqueue_in_tx(db, arena, job, existing, e) != 0 || db_commit(db, e) != 0) {
+        db_rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+int db_job_get(db_t *db, arena_t *arena, long long workspace_id, const char *id, job_t *out,
+               err_t *e)
+{
+    if (!util_is_uuid(id))
+        return job_not_found(e, "not_found", id);
+    const char *p[2] = {fmt_ll(arena, workspace_id), id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_get, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return job_not_found(e, "not_found", id);
+    job_from_row(arena, res, 0, out);
+    return 0;
+}
+
+int db_job_list(db_t *db, arena_t *arena, long long workspace_id, int limit, int offset,
+                job_t **out, size_t *n, err_t *e)
+{
+    const char *p[3] = {fmt_ll(arena, workspace_id), fmt_ll(arena, limit < 0 ? 100 : limit),
+                        fmt_ll(arena, offset < 0 ? 0 : offset)};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_list, p, &res, e) != 0)
+        return -1;
+    int rows = PQntuples(res);
+    *out = arena_calloc(arena, (size_t)rows + 1, sizeof(job_t));
+    for (int i = 0; i < rows; i++)
+        job_from_row(arena, res, i, &(*out)[i]);
+    *n = (size_t)rows;
+    return 0;
+}
+
+int db_job_counts(db_t *db, arena_t *arena, long long workspace_id, long long counts[7],
+                  err_t *e)
+{
+    const char *p[1] = {fmt_ll(arena, workspace_id)};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_counts, p, &res, e) != 0)
+        return -1;
+    memset(counts, 0, 7 * sizeof(counts[0]));
+    for (int i = 0; i < PQntuples(res); i++) {
+        job_state_t s;
+        if (job_state_parse(db_get(res, i, "state"), &s) == 0)
+            counts[s] = db_get_ll(res, i, "n", 0);
+    }
+    return 0;
+}
+
+int db_job_kill(db_t *db, arena_t *arena, long long workspace_id, const char *id,
+                job_state_t *state_after, err_t *e)
+{
+    if (!util_is_uuid(id))
+        return job_not_found(e, "JOB_NOT_FOUND", id);
+    const char *p[2] = {fmt_ll(arena, workspace_id), id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_kill, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 1) {
+        job_state_t s = JOB_KILLED;
+        job_state_parse(db_get(res, 0, "state"), &s);
+        if (state_after)
+            *state_after = s;
+        return 0;
+    }
+    /* Nothing changed: unknown, or already final. */
+    if (db_query(db, arena, &stmt_state, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return job_not_found(e, "JOB_NOT_FOUND", id);
+    return err_set(e, 400, "JOB_NOT_RUNNING", "Job is not running, id: %s", id);
+}
+
+int db_job_log_append(db_t *db, arena_t *arena, const char *job_id, const char *stream,
+                      const char *const *lines, size_t n, err_t *e)
+{
+    if (n == 0)
+        return 0;
+    json_object *arr = json_object_new_array_ext((int)n);
+    arena_defer(arena, json_put, arr);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, json_object_new_string(lines[i] ? lines[i] : ""));
+    const char *p[3] = {job_id, stream, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN)};
+    return db_query(db, arena, &stmt_log_append, p, NULL, e);
+}
+
+int db_job_logs(db_t *db, arena_t *arena, long long workspace_id, const char *job_id,
+                long long after_seq, int limit, json_object **out, err_t *e)
+{
+    if (!util_is_uuid(job_id))
+        return job_not_found(e, "not_found", job_id);
+    const char *ws = fmt_ll(arena, workspace_id);
+    const char *p0[2] = {ws, job_id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_state, p0, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return job_not_found(e, "not_found", job_id);
+    const char *p[4] = {ws, job_id, fmt_ll(arena, after_seq < 0 ? 0 : after_seq),
+                        fmt_ll(arena, limit <= 0 ? 1000 : limit)};
+    if (db_query(db, arena, &stmt_logs, p, &res, e) != 0)
+        return -1;
+    json_object *arr = json_object_new_array();
+    arena_defer(arena, json_put, arr);
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_object *o = json_object_new_object();
+        char at[32];
+        util_format_time(db_get_double(res, i, "at", 0), at);
+        json_object_object_add(o, "seq", json_object_new_int64(db_get_ll(res, i, "seq", 0)));
+        json_object_object_add(o, "at", json_object_new_string(at));
+        json_object_object_add(o, "stream", json_object_new_string(db_get(res, i, "stream")));
+        json_object_object_add(o, "line", json_object_new_string(db_get(res, i, "line")));
+        json_object_array_add(arr, o);
+    }
+    *out = arr;
+    return 0;
+}
+
+/* --- trainer side ------------------------------------------------------ */
+
+int db_job_claim(db_t *db, arena_t *arena, const char *trainer_id, double lease_seconds,
+                 job_t *out, int *got, err_t *e)
+{
+    *got = 0;
+    const char *p[2] = {trainer_id, fmt_double(arena, lease_seconds)};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_claim, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return 0;
+    job_from_row(arena, res, 0, out);
+    *got = 1;
+    return 0;
+}
+
+int db_job_heartbeat(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                     double lease_seconds, double progress, double estimate_seconds,
+                     int *kill_requested, int *lease_lost, err_t *e)
+{
+    *kill_requested = 0;
+    *lease_lost = 0;
+    if (progress < 0)
+        progress = 0;
+    if (progress > 1)
+        progress = 1;
+    const char *p[5] = {job_id, trainer_id, fmt_double(arena, lease_seconds),
+                        fmt_double(arena, progress),
+                        estimate_seconds < 0 ? NULL : fmt_double(arena, estimate_seconds)};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_heartbeat, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0) {
+        *lease_lost = 1;
+        return 0;
+    }
+    const char *k = db_get(res, 0, "kill");
+    *kill_requested = k != NULL && strcmp(k, "t") == 0;
+    return 0;
+}
+
+int db_job_built(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                 const char *dataset_id, err_t *e)
+{
+    const char *p[3] = {job_id, trainer_id, dataset_id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_built, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return err_set(e, 409, "lease_lost", "job %s is no longer building for this trainer",
+                       job_id);
+    return 0;
+}
+
+int db_job_finish(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                  job_state_t state, const char *error, json_object *result, int *lease_lost,
+                  err_t *e)
+{
+    *lease_lost = 0;
+    if (!job_state_is_final(state))
+        return err_set(e, 500, "internal", "finish with non-final state %s",
+                       job_state_name(state));
+    const char *p[5] = {job_id, trainer_id, job_state_name(state), error,
+                        result ? json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN)
+                               : NULL};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_finish, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        *lease_lost = 1;
+    return 0;
+}
+
+int db_job_release(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                   err_t *e)
+{
+    const char *p[2] = {job_id, trainer_id};
+    return db_query(db, arena, &stmt_release, p, NULL, e);
+}
+
+int db_job_reap(db_t *db, arena_t *arena, int *requeued, int *timed_out, err_t *e)
+{
+    PGresult *res;
+    if (db_query(db, arena, &stmt_reap, NULL, &res, e) != 0)
+        return -1;
+    int rq = (int)db_get_ll(res, 0, "requeued", 0);
+    int to = (int)db_get_ll(res, 0, "timed_out", 0);
+    if (requeued)
+        *requeued = rq;
+    if (timed_out)
+        *timed_out = to;
+    if (rq > 0 || to > 0)
+        log_info("reaper: %d job(s) requeued, %d timed out", rq, to);
+    return 0;
+}
+
+int db_trainer_seen(db_t *db, arena_t *arena, const char *trainer_id, const char *host, int pid,
+                    int slots, err_t *e)
+{
+    const char *p[4] = {trainer_id, host, fmt_ll(arena, pid), fmt_ll(arena, slots)};
+    return db_query(db, arena, &stmt_trainer_seen, p, NULL, e);
+}
+
+int db_trainer_last_seen_age(db_t *db, arena_t *arena, double *age, err_t *e)
+{
+    PGresult *res;
+    if (db_query(db, arena, &stmt_trainer_age, NULL, &res, e) != 0)
+        return -1;
+    *age = db_get_double(res, 0, "age", -1);
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * trainer/main.c — `trainyard-trainer`: reads its settings (one table,
+ * --help prints it), applies pending migrations if asked, and runs the
+ * supervisor loop (trainer/trainer.h).
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cfg.h"
+#include "common/log.h"
+#include "db/migrate.h"
+#include "trainer/trainer.h"
+
+typedef struct trainer_settings {
+    trainer_config_t t;
+    int migrate;
+} trainer_settings_t;
+
+#define OFF(f) offsetof(trainer_settings_t, f)
+
+static const cfg_entry_t settings[] = {
+    {"database-url", "TRAINYARD_DATABASE_URL", "postgresql:///trainyard", CFG_STRING,
+     OFF(t.database_url), "PostgreSQL URL or key=value conninfo"},
+    {"slots", "TRAINYARD_TRAINER_SLOTS", "1", CFG_INT, OFF(t.slots),
+     "jobs trained at once (one child process each)"},
+    {"lease", "TRAINYARD_TRAINER_LEASE", "10", CFG_SECONDS, OFF(t.lease),
+     "seconds a claim stays valid without a heartbeat"},
+    {"heartbeat", "TRAINYARD_TRAINER_HEARTBEAT", "1", CFG_SECONDS, OFF(t.heartbeat),
+     "seconds between heartbeats (lease renewal, progress)"},
+    {"kill-grace", "TRAINYARD_TRAINER_KILL_GRACE", "5", CFG_SECONDS, OFF(t.kill_grace),
+     "seconds between SIGTERM and SIGKILL for a killed job"},
+    {"shutdown-grace", "TRAINYARD_TRAINER_SHUTDOWN_GRACE", "30", CFG_SECONDS,
+     OFF(t.shutdown_grace), "on SIGTERM, seconds running jobs get to finish"},
+    {"reap-interval", "TRAINYARD_TRAINER_REAP_INTERVAL", "2", CFG_SECONDS, OFF(t.reap_interval),
+     "seconds between runs of the expired-lease reaper"},
+    {"poll-interval", "TRAINYARD_TRAINER_POLL_INTERVAL", "2", CFG_SECONDS, OFF(t.poll_interval),
+     "fallback queue poll when no NOTIFY arrives"},
+    {"store-margin", "TRAINYARD_TRAINER_STORE_MARGIN", "1", CFG_SECONDS, OFF(t.store_margin),
+     "seconds of a job's budget kept back for storing its models"},
+    {"trainer-id", "TRAINYARD_TRAINER_ID", NULL, CFG_STRING, OFF(t.trainer_id),
+     "lease owner name (default host:pid)"},
+    {"log-level", "TRAINYARD_LOG_LEVEL", "info", CFG_STRING, OFF(t.log_level),
+     "debug | info | warn | error"},
+    {"migrate", "TRAINYARD_TRAINER_MIGRATE", "0", CFG_INT, OFF(migrate),
+     "1 = apply pending sql/ migrations at start"},
+};
+
+int main(int argc, char **argv)
+{
+    trainer_settings_t s;
+    memset(&s, 0, sizeof(s));
+    err_t e;
+    err_clear(&e);
+    int rc = cfg_load(settings, sizeof(settings) / sizeof(settings[0]), &s, argc, argv,
+                      "trainyard-trainer [--flag=value ...]", &e);
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        fprintf(stderr, "trainyard-trainer: %s\n", err_message(&e));
+        return 2;
+    }
+    log_level_t level = LOG_INFO;
+    if (log_level_parse(s.t.log_level, &level) != 0) {
+        fprintf(stderr, "trainyard-trainer: unknown log level \"%s\"\n", s.t.log_level);
+        return 2;
+    }
+    log_init("trainyard-trainer", level);
+    if (s.t.heartbeat <= 0 || s.t.heartbeat > s.t.lease / 2) {
+        fprintf(stderr, "trainyard-trainer: heartbeat must be > 0 and at most half the lease\n");
+        return 2;
+    }
+    if (s.t.reap_interval <= 0 || s.t.poll_interval <= 0) {
+        fprintf(stderr, "trainyard-trainer: intervals must be > 0\n");
+        return 2;
+    }
+    char id[320];
+    if (s.t.trainer_id == NULL || *s.t.trainer_id == '\0') {
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(id, sizeof(id), "%s:%d", host, (int)getpid());
+        s.t.trainer_id = id;
+    }
+    if (s.migrate) {
+        char dir[PATH_MAX];
+        db_t *db = db_open(s.t.database_url, &e);
+        int applied = 0;
+        if (db == NULL || db_migrate_default_dir(dir, sizeof(dir), &e) != 0 ||
+            db_migrate(db, dir, &applied, &e) != 0) {
+            log_error("migrate: %s", err_message(&e));
+            db_close(db);
+            return 1;
+        }
+        db_close(db); /* before any fork: children open their own */
+    }
+    return trainer_run(&s.t);
+}
