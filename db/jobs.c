@@ -78,7 +78,8 @@ static const db_stmt_t stmt_list = {
     "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
     3};
 static const db_stmt_t stmt_counts = {
-    "job_counts", "SELECT state, count(*) AS n FROM jobs WHERE workspace_id = $1 GROUP BY state",
+    "job_counts",
+    "SELECT state, count(*) AS n FROM jobs WHERE workspace_id = $1 OR $1 = 0 GROUP BY state",
     1};
 static const db_stmt_t stmt_kill = {
     "job_kill",
@@ -133,7 +134,7 @@ static const db_stmt_t stmt_built = {
     3};
 static const db_stmt_t stmt_finish = {
     "job_finish",
-    "UPDATE jobs SET state = $3, error = $4, result = $5::jsonb, finished_at = now(),"
+    "UPDATE jobs SET state = $3, error = $4, result = $5::json, finished_at = now(),"
     " lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),"
     " progress = CASE WHEN $3 = 'succeeded' THEN 1 ELSE progress END,"
     " estimate_seconds = CASE WHEN $3 = 'succeeded' THEN 0 ELSE estimate_seconds END"

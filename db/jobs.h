@@ -84,7 +84,8 @@ int db_job_get(db_t *db, arena_t *arena, long long workspace_id, const char *id,
 int db_job_list(db_t *db, arena_t *arena, long long workspace_id, int limit, int offset,
                 job_t **out, size_t *n, err_t *e);
 
-/* Counts of the workspace's jobs by state (index = job_state_t). */
+/* Counts of the workspace's jobs by state (index = job_state_t);
+ * workspace_id 0 counts every workspace (for /metrics). */
 int db_job_counts(db_t *db, arena_t *arena, long long workspace_id, long long counts[7],
                   err_t *e);
 

@@ -79,7 +79,7 @@ CREATE TABLE jobs (
     progress           double precision NOT NULL DEFAULT 0,
     estimate_seconds   double precision,
     error              text,
-    result             jsonb,
+    result             json,      -- json, not jsonb: keeps the document's key order
     created_at         timestamptz NOT NULL DEFAULT now(),
     started_at         timestamptz,
     finished_at        timestamptz,

@@ -110,6 +110,39 @@ static void json_put(void *p)
     json_object_put(p);
 }
 
+/* The metrics a Strapi training document shows: the model's validation
+ * metrics, plus "precision" (macro average over the first field's classes,
+ * from the Akkio stats) for classification, which the seed's document has
+ * a field for (spelled "precission"). Arena-owned. */
+static json_object *child_document_metrics(arena_t *arena, json_object *metrics,
+                                           json_object *result)
+{
+    json_object *out = json_object_new_object();
+    arena_defer(arena, json_put, out);
+    if (metrics != NULL) {
+        json_object_object_foreach(metrics, key, val) {
+            json_object_object_add(out, key, json_object_get(val));
+        }
+    }
+    json_object *stats, *classes;
+    if (json_object_object_get_ex(out, "precision", NULL) || result == NULL ||
+        !json_object_object_get_ex(result, "stats", &stats) ||
+        (classes = json_object_array_get_idx(stats, 0)) == NULL)
+        return out;
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < json_object_array_length(classes); i++) {
+        json_object *p;
+        if (json_object_object_get_ex(json_object_array_get_idx(classes, i), "precision", &p)) {
+            sum += json_object_get_double(p);
+            n++;
+        }
+    }
+    if (n > 0)
+        json_object_object_add(out, "precision", json_object_new_double(sum / (double)n));
+    return out;
+}
+
 static void data_free(void *p)
 {
     ml_data_free(p);
@@ -257,8 +290,11 @@ static int child_store(child_t *c, const char *dataset_id, ml_result_t *res, int
         json_object_object_add(res->result, "model_id", json_object_new_string(first));
     json_object_object_add(res->result, "model_ids", ids);
     ids = NULL;
-    const char *path = first ? arena_sprintf(c->arena, "/api/v1/models/%s", first) : NULL;
-    if (db_training_job_finished(c->db, c->arena, job->id, first_metrics, path, "1", e) != 0)
+    const char *path =
+        first ? arena_sprintf(c->arena, "/api/v1/models/%s/download", first) : NULL;
+    if (db_training_job_finished(c->db, c->arena, job->id,
+                                 child_document_metrics(c->arena, first_metrics, res->result),
+                                 path, "1", e) != 0)
         goto fail;
     if (db_job_finish(c->db, c->arena, job->id, c->a->trainer_id, JOB_SUCCEEDED, NULL,
                       res->result, lost, e) != 0)

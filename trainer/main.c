@@ -3,9 +3,11 @@
  * --help prints it), applies pending migrations if asked, and runs the
  * supervisor loop (trainer/trainer.h).
  */
+#include <json-c/json.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,8 +50,24 @@ static const cfg_entry_t settings[] = {
      "1 = apply pending sql/ migrations at start"},
 };
 
+/* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, as it loads,
+ * before main. Its default keeps idle threads spinning, which on a small
+ * machine shared with the API and PostgreSQL makes a boosting round up to
+ * 100x slower. Unless the operator chose a policy, the trainer re-executes
+ * itself once with the passive one; if that fails it goes on as it is. */
+static void trainer_ensure_passive_omp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") != NULL)
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "trainyard-trainer: could not re-execute with OMP_WAIT_POLICY=passive\n");
+}
+
 int main(int argc, char **argv)
 {
+    trainer_ensure_passive_omp(argv);
     trainer_settings_t s;
     memset(&s, 0, sizeof(s));
     err_t e;
@@ -68,6 +86,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("trainyard-trainer", level);
+    json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     if (s.t.heartbeat <= 0 || s.t.heartbeat > s.t.lease / 2) {
         fprintf(stderr, "trainyard-trainer: heartbeat must be > 0 and at most half the lease\n");
         return 2;
