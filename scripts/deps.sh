@@ -8,7 +8,7 @@ packages=(
   libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev
   libxgboost-dev check
   postgresql-15 postgresql-contrib nginx-light curl
-  python3 python3-pytest python3-requests python3-xgboost python3-pandas
+  python3 python3-pytest python3-requests python3-xgboost python3-pandas python3-yaml
   wrk clang libclang-rt-14-dev
 )
 

@@ -1,0 +1,30 @@
+# Dockerfile — one image for every trainyard service (api, trainer, nginx, the
+# migrate one-shot); docker-compose.yml picks the command. Debian 12, like the
+# local stack, so the libraries are the same ones `make deps` installs.
+
+FROM debian:12-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential pkg-config \
+      libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev libxgboost-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN make -j"$(nproc)" programs BUILD=/src/build
+
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 \
+      nginx-light postgresql-client ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/trainyard /src/build/trainyard-api /src/build/trainyard-trainer \
+     /opt/trainyard/bin/
+COPY sql/ /opt/trainyard/sql/
+COPY nginx/ /opt/trainyard/nginx/
+ENV PATH=/opt/trainyard/bin:$PATH \
+    TRAINYARD_SQL_DIR=/opt/trainyard/sql
+# The API socket lives on a volume shared with the nginx container.
+RUN mkdir -p /run/trainyard /var/lib/trainyard/nginx/tmp /var/log/trainyard
+WORKDIR /opt/trainyard
+EXPOSE 8080
+CMD ["trainyard-api"]

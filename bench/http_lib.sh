@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# http_lib.sh — shared helpers of the HTTP benchmarks (sourced, not run).
+#
+# Expects the bench stack's coordinates in the environment (scripts/bench.sh
+# exports them): BENCH_URL, BENCH_KEY, BENCH_DB_URL, BENCH_VAR, BENCH_SECONDS.
+# Every figure is printed next to its reference with the ratio and the
+# target; nothing here fails on speed.
+
+: "${BENCH_SECONDS:=10}"
+: "${BENCH_THREADS:=1}"
+
+# wrk_rate CONNS URL [LUA] — prints requests/s (1 thread, as the issue fixes).
+wrk_rate() {
+  local conns=$1 url=$2 lua=${3:-} out
+  if [ -n "$lua" ]; then
+    out=$(wrk -t"$BENCH_THREADS" -c"$conns" -d"${BENCH_SECONDS}s" -s "$lua" "$url" 2>&1)
+  else
+    out=$(wrk -t"$BENCH_THREADS" -c"$conns" -d"${BENCH_SECONDS}s" -H "X-API-Key: $BENCH_KEY" "$url" 2>&1)
+  fi
+  printf '%s\n' "$out" >> "$BENCH_VAR/log/wrk.log"
+  local non2xx
+  non2xx=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses/ {print $NF}')
+  [ -n "$non2xx" ] && echo "  (note: $non2xx non-2xx answers to $url)" >&2
+  printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}'
+}
+
+# ratio A B — A/B as a percentage with one decimal.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
+
+# meets VALUE OP TARGET — "yes"/"no" (for the printed verdict only).
+meets() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+  if (v == "n/a" || v == "") { print "n/a"; exit }
+  ok = (op == ">=") ? (v + 0 >= t + 0) : (v + 0 <= t + 0); print ok ? "yes" : "NO" }'; }
+
+# row NAME VALUE UNIT REFERENCE — one printed line.
+row() { printf '  %-44s %12s %-8s %s\n' "$1" "$2" "$3" "$4"; }
+
+# The API pool's worker pids (children of the master).
+api_workers() {
+  local master
+  master=$(cat "$BENCH_VAR/run/api.pid")
+  ps -o pid= --ppid "$master" | tr -d ' '
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+bench_psql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$BENCH_DB_URL" "$@"; }
+
+api_json() { # METHOD PATH [curl args...]
+  local m=$1 p=$2; shift 2
+  curl -s -X "$m" -H "X-API-Key: $BENCH_KEY" "$@" "$BENCH_URL$p"
+}
+
+json_get() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

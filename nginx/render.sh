@@ -1,0 +1,44 @@
+#!/bin/sh
+# render.sh — renders nginx/trainyard.conf.in to stdout.
+#
+# Used by scripts/stack.sh for the local stack and by the Dockerfile for the
+# container stack, so that both run the same configuration. Every @NAME@
+# marker comes from the environment variable NGINX_NAME; nginx's own $variables
+# are not touched. Fails if a marker is left without a value.
+#
+#   NGINX_PREFIX=... NGINX_LISTEN=127.0.0.1:8080 ... nginx/render.sh > nginx.conf
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+template=${1:-$here/trainyard.conf.in}
+
+: "${NGINX_PREFIX:?}" "${NGINX_LISTEN:?}" "${NGINX_API_SOCKET:?}" "${NGINX_WWW_DIR:?}"
+: "${NGINX_LOG_DIR:=$NGINX_PREFIX}"
+: "${NGINX_ACCESS_LOG:=$NGINX_LOG_DIR/nginx-access.log combined buffer=64k flush=1s}"
+: "${NGINX_WORKERS:=auto}"
+: "${NGINX_RATE_LIMIT:=2000r/s}"
+: "${NGINX_RATE_BURST:=4000}"
+# Workers run unprivileged when the master is root; the API socket's group
+# must be this user's group.
+: "${NGINX_USER_LINE:=}"
+
+esc() { printf '%s' "$1" | sed 's/[|&\\]/\\&/g'; }
+
+sed -e "s|@PREFIX@|$(esc "$NGINX_PREFIX")|g" \
+    -e "s|@LISTEN@|$(esc "$NGINX_LISTEN")|g" \
+    -e "s|@API_SOCKET@|$(esc "$NGINX_API_SOCKET")|g" \
+    -e "s|@WWW_DIR@|$(esc "$NGINX_WWW_DIR")|g" \
+    -e "s|@LOG_DIR@|$(esc "$NGINX_LOG_DIR")|g" \
+    -e "s|@ACCESS_LOG@|$(esc "$NGINX_ACCESS_LOG")|g" \
+    -e "s|@NGINX_WORKERS@|$(esc "$NGINX_WORKERS")|g" \
+    -e "s|@RATE_LIMIT@|$(esc "$NGINX_RATE_LIMIT")|g" \
+    -e "s|@RATE_BURST@|$(esc "$NGINX_RATE_BURST")|g" \
+    -e "s|@USER_LINE@|$(esc "$NGINX_USER_LINE")|g" \
+    "$template" > "${TMPDIR:-/tmp}/trainyard-render.$$"
+if grep -n '@[A-Z_]*@' "${TMPDIR:-/tmp}/trainyard-render.$$" >&2; then
+  rm -f "${TMPDIR:-/tmp}/trainyard-render.$$"
+  echo "render.sh: unrendered markers above" >&2
+  exit 1
+fi
+cat "${TMPDIR:-/tmp}/trainyard-render.$$"
+rm -f "${TMPDIR:-/tmp}/trainyard-render.$$"

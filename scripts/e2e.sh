@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# e2e.sh — the end-to-end suite against a throwaway stack.
+#
+# Starts a separate stack (its own var dir under /tmp, its own free ports, a
+# cluster with fsync off) so that it never touches a developer's `make run`
+# stack, runs `python3 -m pytest -q tests/e2e` through nginx against it, and
+# tears everything down even when the tests fail. Exits with pytest's code.
+#
+#   scripts/e2e.sh [pytest args...]      e.g. scripts/e2e.sh -k trainings -x
+#   TRAINYARD_E2E_KEEP=1                 keep the var dir (logs) afterwards
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PY=/usr/bin/python3
+
+# `make BUILD=x test` exports BUILD; the stack and the tests use the same binaries.
+BUILD_DIR=${TRAINYARD_BUILD:-${BUILD:-build}}
+make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+export TRAINYARD_BUILD=$BUILD_DIR
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+E2E_VAR=$(mktemp -d /tmp/trainyard-e2e.XXXXXX)
+chmod 755 "$E2E_VAR"
+export TRAINYARD_VAR=$E2E_VAR
+TRAINYARD_PORT=$(free_port)
+TRAINYARD_PG_PORT=$(free_port)
+export TRAINYARD_PORT TRAINYARD_PG_PORT
+export TRAINYARD_PG_FAST=1
+export TRAINYARD_QUIET=1
+export TRAINYARD_WORKERS=${TRAINYARD_E2E_WORKERS:-3}
+export TRAINYARD_TRAINERS=1
+export TRAINYARD_TRAINER_SLOTS=${TRAINYARD_E2E_SLOTS:-2}
+# Short leases so that the kill -9 test sees a requeue within seconds.
+export TRAINYARD_TRAINER_LEASE=${TRAINYARD_TRAINER_LEASE:-4}
+export TRAINYARD_TRAINER_REAP_INTERVAL=1
+export TRAINYARD_TRAINER_POLL_INTERVAL=1
+export TRAINYARD_TRAINER_SHUTDOWN_GRACE=5
+export TRAINYARD_RATE_LIMIT=100000r/s
+unset TRAINYARD_DATABASE_URL
+
+teardown() {
+  local rc=$?
+  scripts/stack.sh stop >/dev/null 2>&1 || true
+  # Extra trainers the tests started and did not stop.
+  local f
+  for f in "$E2E_VAR"/run/extra-*.pid; do
+    [ -e "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null || true
+  done
+  if [ "$rc" -ne 0 ]; then
+    for f in "$E2E_VAR"/log/api.log "$E2E_VAR"/log/trainer-1.log "$E2E_VAR"/log/nginx-error.log; do
+      [ -s "$f" ] && { echo "--- last lines of $f"; tail -n 30 "$f"; }
+    done >&2
+  fi
+  if [ "${TRAINYARD_E2E_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+    echo "e2e: stack state kept in $E2E_VAR" >&2
+  else
+    rm -rf "$E2E_VAR"
+  fi
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+echo "e2e: stack in $E2E_VAR on port $TRAINYARD_PORT (PostgreSQL $TRAINYARD_PG_PORT)" >&2
+scripts/stack.sh start >/dev/null
+
+set +e
+paths=(tests/e2e)
+for a in "$@"; do case "$a" in tests/*) paths=() ;; esac; done
+"$PY" -m pytest -q -p no:cacheprovider "${paths[@]}" "$@"
+rc=$?
+set -e
+exit "$rc"

@@ -1,0 +1,501 @@
+#!/usr/bin/env bash
+# stack.sh — the local trainyard stack: PostgreSQL, migrations, API pool,
+# trainer(s) and nginx, all state under one directory (var/ by default).
+#
+#   scripts/stack.sh run         foreground; Ctrl-C stops everything cleanly
+#   scripts/stack.sh start       the same in the background; returns once served
+#   scripts/stack.sh stop        stops whatever of the stack is running
+#   scripts/stack.sh status      what runs, with pids
+#   scripts/stack.sh psql [ARGS] psql on the stack's database
+#   scripts/stack.sh pg-start | pg-stop | pg-restart    PostgreSQL alone
+#   scripts/stack.sh nginx-start                        PostgreSQL-free smoke test
+#
+# Every part is started idempotently: a part already running (checked by pid
+# file and /proc cmdline) is left alone, so `start` twice is harmless and a
+# second `make run` reuses var/ and loses nothing. Each daemon runs in its own
+# session (setsid) so that Ctrl-C reaches only this script, which then stops
+# the parts in order: nginx, API (drains), trainers (grace), PostgreSQL.
+#
+# Settings (environment):
+#   TRAINYARD_VAR            state directory            (<checkout>/var)
+#   TRAINYARD_BUILD          where the binaries are     (<checkout>/build)
+#   TRAINYARD_PORT           nginx port on 127.0.0.1    (8080)
+#   TRAINYARD_PG_PORT        PostgreSQL port on 127.0.0.1 and socket name (5433)
+#   TRAINYARD_WORKERS        API pool size              (number of cores)
+#   TRAINYARD_TRAINERS       trainer processes          (1)
+#   TRAINYARD_TRAINER_SLOTS  jobs per trainer           (the trainer's default)
+#   TRAINYARD_RATE_LIMIT     nginx per-IP rate limit    (2000r/s)
+#   TRAINYARD_NGINX_WORKERS  nginx worker processes     (1: the API pool gets the other cores)
+#   TRAINYARD_NGINX_ACCESS_LOG  access_log arguments    (var/log/nginx-access.log, buffered)
+#   TRAINYARD_PG_FAST=1      fsync off: for throwaway test stacks only
+#   TRAINYARD_QUIET=1        `run` does not follow the logs
+#
+# Assumes Debian's postgresql-15 and nginx-light. PostgreSQL refuses to run as
+# root, so as root the cluster belongs to the `postgres` system user, and
+# nginx workers run as www-data; both need traverse permission on the
+# directories above var/, which this script grants (o+x) where missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VAR=${TRAINYARD_VAR:-$ROOT/var}
+mkdir -p "$VAR"
+VAR=$(cd "$VAR" && pwd)
+BUILD=${TRAINYARD_BUILD:-${BUILD:-build}}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+PORT=${TRAINYARD_PORT:-8080}
+PG_PORT=${TRAINYARD_PG_PORT:-5433}
+WORKERS=${TRAINYARD_WORKERS:-$(nproc 2>/dev/null || echo 2)}
+TRAINERS=${TRAINYARD_TRAINERS:-1}
+RATE_LIMIT=${TRAINYARD_RATE_LIMIT:-2000r/s}
+
+RUN=$VAR/run
+LOG=$VAR/log
+PGDATA=$VAR/pg
+NGX=$VAR/nginx
+API_SOCKET=$RUN/api.sock
+BASE_URL=http://127.0.0.1:$PORT
+
+PG_BIN=/usr/lib/postgresql/15/bin
+[ -x "$PG_BIN/pg_ctl" ] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+
+IS_ROOT=0
+[ "$(id -u)" -eq 0 ] && IS_ROOT=1
+PG_USER=$(id -un)
+WEB_USER=""
+WEB_GROUP=""
+if [ "$IS_ROOT" -eq 1 ]; then
+  PG_USER=postgres
+  id postgres >/dev/null 2>&1 || { echo "stack: no 'postgres' system user (install postgresql-15)" >&2; exit 1; }
+  if id www-data >/dev/null 2>&1; then WEB_USER=www-data; WEB_GROUP=www-data
+  else WEB_USER=nobody; WEB_GROUP=nogroup; fi
+fi
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# The PostgreSQL socket name must fit in sun_path (108 bytes).
+PG_SOCKDIR=$RUN/pg
+if [ $(( ${#PG_SOCKDIR} + 16 )) -gt 100 ]; then
+  PG_SOCKDIR=/tmp/trainyard-pg-$(printf '%s' "$VAR" | md5sum | cut -c1-12)
+fi
+# The socket directory goes in the URL's host part, percent-encoded, so that the
+# URL has no '&' or spaces and var/env needs no quoting.
+urlencode() {
+  local s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case "$c" in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+DB_URL="postgresql://trainyard@$(urlencode "$PG_SOCKDIR"):$PG_PORT/trainyard"
+
+# --- helpers ------------------------------------------------------------------
+
+# Runs a command as the cluster's owner, from a directory it can read.
+as_pg() {
+  if [ "$IS_ROOT" -eq 1 ]; then
+    (cd / && runuser -u "$PG_USER" -- "$@" 9>&-)
+  else
+    (cd / && "$@" 9>&-)
+  fi
+}
+
+# Grants o+x on every directory from $2 up to / that user $1 cannot traverse.
+ensure_traverse() {
+  local user=$1 d=$2
+  [ "$IS_ROOT" -eq 1 ] || return 0
+  while [ -n "$d" ] && [ "$d" != "/" ]; do
+    if ! runuser -u "$user" -- test -x "$d" 2>/dev/null; then
+      chmod o+x "$d" && say "granted traverse permission (o+x) on $d for $user"
+    fi
+    d=$(dirname "$d")
+  done
+}
+
+# pid_alive PIDFILE NAME: the pid in the file runs a command line mentioning NAME.
+pid_alive() {
+  local f=$1 name=$2 pid
+  [ -s "$f" ] || return 1
+  pid=$(cat "$f" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+}
+
+# spawn NAME MATCH CMD...: runs CMD in its own session, logging to var/log/NAME.log.
+spawn() {
+  local name=$1 match=$2; shift 2
+  local pidf=$RUN/$name.pid
+  if pid_alive "$pidf" "$match"; then return 0; fi
+  setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
+  echo $! > "$pidf"
+}
+
+# stop_pid NAME MATCH TIMEOUT: SIGTERM, wait, then SIGKILL its whole session.
+stop_pid() {
+  local name=$1 match=$2 timeout=$3 pidf=$RUN/$1.pid pid i
+  if pid_alive "$pidf" "$match"; then
+    pid=$(cat "$pidf")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < timeout * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name did not stop within ${timeout}s; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # Children left behind by a master that died (workers, job children).
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+http_code() {
+  curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+have_bin() { [ -x "$BUILD/$1" ]; }
+
+layout() {
+  mkdir -p "$RUN" "$LOG" "$NGX/tmp" "$NGX/www"
+  chmod 755 "$VAR" "$RUN" "$LOG" "$NGX"
+}
+
+write_env() {
+  local tmp=$VAR/env.tmp
+  {
+    echo "# written by scripts/stack.sh: the running local stack"
+    echo "TRAINYARD_DATABASE_URL=$DB_URL"
+    echo "TRAINYARD_PORT=$PORT"
+    echo "TRAINYARD_PG_PORT=$PG_PORT"
+    echo "TRAINYARD_BASE_URL=$BASE_URL"
+    echo "TRAINYARD_SOCKET=$API_SOCKET"
+    echo "TRAINYARD_VAR=$VAR"
+  } > "$tmp"
+  mv "$tmp" "$VAR/env"
+}
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+pg_running() { [ -s "$PGDATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }
+
+pg_init() {
+  [ -s "$PGDATA/PG_VERSION" ] && return 0
+  [ -x "$PG_BIN/initdb" ] || die "PostgreSQL binaries not found (run make deps)"
+  say "creating the PostgreSQL cluster in $PGDATA"
+  mkdir -p "$PGDATA"
+  [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$PGDATA"
+  chmod 700 "$PGDATA"
+  ensure_traverse "$PG_USER" "$PGDATA"
+  as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-locale \
+    >>"$LOG/postgres-init.log" 2>&1 || die "initdb failed: see $LOG/postgres-init.log"
+  cat >> "$PGDATA/postgresql.conf" <<EOF
+
+# --- trainyard local stack (port, socket dir and addresses come from stack.sh) ---
+max_connections = 200
+shared_buffers = 128MB
+log_min_duration_statement = -1
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+  if [ "${TRAINYARD_PG_FAST:-0}" = 1 ]; then
+    printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$PGDATA/postgresql.conf"
+  fi
+}
+
+pg_start() {
+  layout
+  pg_init
+  ensure_traverse "$PG_USER" "$PGDATA"
+  mkdir -p "$PG_SOCKDIR"
+  [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$PG_SOCKDIR"
+  chmod 755 "$PG_SOCKDIR"
+  ensure_traverse "$PG_USER" "$PG_SOCKDIR"
+  touch "$LOG/postgres.log"
+  [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$LOG/postgres.log"
+  if ! pg_running; then
+    if port_busy "$PG_PORT"; then
+      die "port $PG_PORT is taken (set TRAINYARD_PG_PORT to another port)"
+    fi
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $PG_SOCKDIR -c listen_addresses=127.0.0.1" start >/dev/null \
+      || { tail -n 20 "$LOG/postgres.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  # The role and the database, created once.
+  local psql_su=("$PG_BIN/psql" -X -q -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
+  if [ "$(as_pg "${psql_su[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'trainyard'")" != 1 ]; then
+    as_pg "${psql_su[@]}" -c "CREATE ROLE trainyard LOGIN"
+  fi
+  if [ "$(as_pg "${psql_su[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'trainyard'")" != 1 ]; then
+    as_pg "${psql_su[@]}" -c "CREATE DATABASE trainyard OWNER trainyard"
+  fi
+  write_env
+}
+
+pg_stop() {
+  if pg_running; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null || true
+  fi
+}
+
+# --- the application ----------------------------------------------------------
+
+app_env() {
+  export TRAINYARD_DATABASE_URL=$DB_URL
+  export TRAINYARD_SOCKET=$API_SOCKET
+  export TRAINYARD_WORKERS=$WORKERS
+  [ -n "$WEB_GROUP" ] && export TRAINYARD_SOCKET_GROUP=$WEB_GROUP
+  export TRAINYARD_VAR=$VAR
+  return 0
+}
+
+migrate() {
+  have_bin trainyard || { say "no $BUILD/trainyard yet: migrations skipped"; return 0; }
+  app_env
+  "$BUILD/trainyard" migrate >>"$LOG/migrate.log" 2>&1 \
+    || { tail -n 20 "$LOG/migrate.log" >&2; die "migrations failed: see $LOG/migrate.log"; }
+}
+
+dev_key() {
+  [ -s "$VAR/dev-api-key" ] && return 0
+  have_bin trainyard || return 0
+  app_env
+  local key
+  key=$("$BUILD/trainyard" workspace create dev 2>>"$LOG/migrate.log") \
+    || key=$("$BUILD/trainyard" key create dev 2>>"$LOG/migrate.log") \
+    || die "could not create the dev workspace or key: see $LOG/migrate.log"
+  key=$(printf '%s\n' "$key" | tail -n1 | tr -d '[:space:]')
+  [ -n "$key" ] || die "the CLI printed no key for the dev workspace"
+  (umask 077 && printf '%s\n' "$key" > "$VAR/dev-api-key")
+}
+
+api_start() {
+  have_bin trainyard-api || { say "no $BUILD/trainyard-api yet: API skipped"; return 0; }
+  pid_alive "$RUN/api.pid" trainyard-api && return 0
+  rm -f "$API_SOCKET"
+  app_env
+  spawn api trainyard-api "$BUILD/trainyard-api"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [ -S "$API_SOCKET" ] && break
+    pid_alive "$RUN/api.pid" trainyard-api || { tail -n 20 "$LOG/api.log" >&2; die "the API exited at start"; }
+    sleep 0.1
+  done
+  [ -S "$API_SOCKET" ] || die "the API did not open $API_SOCKET: see $LOG/api.log"
+  # nginx's workers reach the socket through their group (0660).
+  if [ -n "$WEB_GROUP" ]; then
+    chgrp "$WEB_GROUP" "$API_SOCKET" 2>/dev/null || true
+    chmod 0660 "$API_SOCKET" 2>/dev/null || true
+  fi
+}
+
+trainers_start() {
+  have_bin trainyard-trainer || { say "no $BUILD/trainyard-trainer yet: trainer skipped"; return 0; }
+  app_env
+  [ -n "${TRAINYARD_TRAINER_SLOTS:-}" ] && export TRAINYARD_TRAINER_SLOTS
+  local n
+  for ((n = 1; n <= TRAINERS; n++)); do
+    spawn "trainer-$n" trainyard-trainer "$BUILD/trainyard-trainer"
+  done
+}
+
+# --- nginx --------------------------------------------------------------------
+
+nginx_render() {
+  cp "$ROOT"/nginx/www/* "$NGX/www/"
+  chmod -R a+rX "$NGX/www"
+  local user_line=""
+  [ -n "$WEB_USER" ] && user_line="user $WEB_USER $WEB_GROUP;"
+  NGINX_PREFIX=$NGX NGINX_LISTEN=127.0.0.1:$PORT NGINX_API_SOCKET=$API_SOCKET \
+  NGINX_WWW_DIR=$NGX/www NGINX_LOG_DIR=$LOG NGINX_USER_LINE=$user_line \
+  NGINX_RATE_LIMIT=$RATE_LIMIT NGINX_WORKERS=${TRAINYARD_NGINX_WORKERS:-1} \
+  NGINX_ACCESS_LOG=${TRAINYARD_NGINX_ACCESS_LOG:-$LOG/nginx-access.log combined buffer=64k flush=1s} \
+    "$ROOT/nginx/render.sh" > "$NGX/nginx.conf.tmp"
+  mv "$NGX/nginx.conf.tmp" "$NGX/nginx.conf"
+}
+
+nginx_start() {
+  layout
+  pid_alive "$RUN/nginx.pid" nginx && return 0
+  port_busy "$PORT" && die "port $PORT is taken (set TRAINYARD_PORT to another port)"
+  nginx_render
+  [ -n "$WEB_USER" ] && { ensure_traverse "$WEB_USER" "$NGX/www"; ensure_traverse "$WEB_USER" "$RUN"; }
+  "$NGINX_BIN" -t -q -p "$NGX" -e stderr -c "$NGX/nginx.conf" 2>>"$LOG/nginx-error.log" \
+    || { tail -n 5 "$LOG/nginx-error.log" >&2; die "nginx rejected $NGX/nginx.conf"; }
+  spawn nginx nginx "$NGINX_BIN" -p "$NGX" -e stderr -c "$NGX/nginx.conf"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    port_busy "$PORT" && return 0
+    pid_alive "$RUN/nginx.pid" nginx || break
+    sleep 0.1
+  done
+  tail -n 10 "$LOG/nginx.log" "$LOG/nginx-error.log" >&2 || true
+  die "nginx did not start"
+}
+
+# --- the whole stack ----------------------------------------------------------
+
+# Waits until the stack serves requests: /healthz 200, or at least an answer
+# from the API (a 503 while the first trainer has not reported in yet).
+wait_served() {
+  local code="" i
+  if ! have_bin trainyard-api; then
+    code=$(http_code "$BASE_URL/")
+    [ "$code" = 200 ] || die "nginx does not serve $BASE_URL/ (HTTP $code)"
+    return 0
+  fi
+  for ((i = 0; i < 300; i++)); do
+    code=$(http_code "$BASE_URL/healthz")
+    [ "$code" = 200 ] && return 0
+    # Without trainers /healthz stays 503: an answer from the API is enough.
+    # (nginx's own 503 for an unreachable socket says "service unavailable".)
+    if [ "$TRAINERS" -eq 0 ] && [ "$code" = 503 ] &&
+       ! curl -s -m 5 "$BASE_URL/healthz" | grep -q '"service unavailable"'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  case "$code" in
+    000|502|504|"") tail -n 20 "$LOG/api.log" >&2; die "the stack does not answer on $BASE_URL (HTTP $code)";;
+    *) say "warning: $BASE_URL/healthz answers $code; continuing";;
+  esac
+}
+
+lock() {
+  exec 9>"$VAR/.stack.lock"
+  flock -w 300 9 || die "another stack.sh holds $VAR/.stack.lock"
+}
+unlock() { exec 9>&-; }
+
+stack_start() {
+  lock
+  layout
+  pg_start
+  migrate
+  dev_key
+  api_start
+  trainers_start
+  nginx_start
+  write_env
+  wait_served
+  unlock
+}
+
+stack_stop() {
+  lock
+  stop_pid nginx nginx 10
+  stop_pid api trainyard-api 15
+  local f
+  for f in "$RUN"/trainer-*.pid; do
+    [ -e "$f" ] || continue
+    stop_pid "$(basename "$f" .pid)" trainyard-trainer 40
+  done
+  pg_stop
+  rm -f "$API_SOCKET"
+  unlock
+}
+
+banner() {
+  local key="(none yet: build/trainyard is missing)"
+  [ -s "$VAR/dev-api-key" ] && key=$(cat "$VAR/dev-api-key")
+  cat <<EOF
+
+  trainyard is up
+    base URL      $BASE_URL
+    dev API key   $key        (also in ${VAR#$ROOT/}/dev-api-key)
+    database      source ${VAR#$ROOT/}/env; psql "\$TRAINYARD_DATABASE_URL"   (or: make psql)
+    logs          ${LOG#$ROOT/}/
+
+  try:  curl -H "X-API-Key: $key" $BASE_URL/api/v1/datasets
+
+EOF
+}
+
+status() {
+  local name match f
+  for f in nginx api; do
+    match=$f; [ "$f" = api ] && match=trainyard-api
+    if pid_alive "$RUN/$f.pid" "$match"; then echo "$f: running (pid $(cat "$RUN/$f.pid"))"
+    else echo "$f: stopped"; fi
+  done
+  for f in "$RUN"/trainer-*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if pid_alive "$f" trainyard-trainer; then echo "$name: running (pid $(cat "$f"))"
+    else echo "$name: stopped"; fi
+  done
+  if pg_running; then echo "postgres: running (port $PG_PORT)"; else echo "postgres: stopped"; fi
+}
+
+# Foreground: start, follow the logs, stop everything on Ctrl-C or when a
+# part dies.
+run() {
+  local tail_pid="" stopping=0
+  on_signal() {
+    [ "$stopping" -eq 1 ] && return
+    stopping=1
+    echo >&2
+    say "stopping"
+    [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+    stack_stop
+    say "stopped"
+    exit 0
+  }
+  trap on_signal INT TERM HUP
+  stack_start
+  banner
+  if [ "${TRAINYARD_QUIET:-0}" != 1 ]; then
+    tail -q -n0 -F "$LOG/api.log" "$LOG"/trainer-*.log 2>/dev/null &
+    tail_pid=$!
+  fi
+  local f died=""
+  while :; do
+    sleep 1 &
+    wait $! || true
+    died=""
+    pid_alive "$RUN/nginx.pid" nginx || died="nginx"
+    if have_bin trainyard-api; then pid_alive "$RUN/api.pid" trainyard-api || died="$died api"; fi
+    for f in "$RUN"/trainer-*.pid; do
+      [ -e "$f" ] || continue
+      pid_alive "$f" trainyard-trainer || died="$died $(basename "$f" .pid)"
+    done
+    pg_running || died="$died postgres"
+    if [ -n "$died" ]; then
+      stopping=1
+      [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+      say "exited unexpectedly:$died (logs in $LOG); stopping the rest"
+      stack_stop
+      exit 1
+    fi
+  done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  run) run ;;
+  start) stack_start; banner ;;
+  stop) stack_stop ;;
+  restart) stack_stop; stack_start; banner ;;
+  status) status ;;
+  psql)
+    pg_running || die "PostgreSQL is not running (make start)"
+    exec psql "$DB_URL" "$@" ;;
+  env) cat "$VAR/env" ;;
+  pg-start) lock; pg_start; unlock ;;
+  pg-stop) pg_stop ;;
+  pg-restart)
+    pg_running && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgres.log" -m fast -w -t 60 \
+      -o "-p $PG_PORT -k $PG_SOCKDIR -c listen_addresses=127.0.0.1" restart >/dev/null \
+      || pg_start ;;
+  nginx-start) nginx_start ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
+    exit 2 ;;
+esac

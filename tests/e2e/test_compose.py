@@ -1,0 +1,125 @@
+"""docker-compose.yml and the Dockerfile, checked statically (no Docker engine
+runs here): the services, the settings the binaries really read, the shared
+API socket, and nginx rendered from the same template as the local stack
+(and accepted by `nginx -t`)."""
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+@pytest.fixture(scope="module")
+def compose():
+    with open(os.path.join(ROOT, "docker-compose.yml")) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(scope="module")
+def dockerfile():
+    with open(os.path.join(ROOT, "Dockerfile")) as f:
+        return f.read()
+
+
+def settings_read_by(main_c):
+    """The environment variables a program's cfg table declares."""
+    with open(os.path.join(ROOT, main_c)) as f:
+        return set(re.findall(r'"(TRAINYARD_[A-Z_]+)"', f.read()))
+
+
+def env_of(service):
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_services_present(compose):
+    for s in ("postgres", "api", "trainer", "nginx"):
+        assert s in compose["services"], s
+    assert str(compose["services"]["postgres"]["image"]).startswith("postgres:15")
+
+
+def test_settings_are_ones_the_binaries_read(compose):
+    api_vars = settings_read_by("handlers/main.c")
+    trainer_vars = settings_read_by("trainer/main.c")
+    cli_vars = settings_read_by("cli/main.c") | {"TRAINYARD_SQL_DIR"}
+    services = compose["services"]
+    for name, known in (("api", api_vars), ("trainer", trainer_vars), ("migrate", cli_vars)):
+        env = env_of(services[name])
+        assert "TRAINYARD_DATABASE_URL" in env, name
+        assert "@postgres:" in env["TRAINYARD_DATABASE_URL"], name
+        unknown = {k for k in env if k.startswith("TRAINYARD_")} - known
+        assert not unknown, (name, unknown)
+
+
+def test_database_credentials_match(compose):
+    pg = env_of(compose["services"]["postgres"])
+    url = env_of(compose["services"]["api"])["TRAINYARD_DATABASE_URL"]
+    m = re.match(r"postgresql://([^:]+):([^@]+)@postgres:5432/(\w+)$", url)
+    assert m, url
+    assert m.group(1) == pg["POSTGRES_USER"]
+    assert m.group(2) == pg["POSTGRES_PASSWORD"]
+    assert m.group(3) == pg["POSTGRES_DB"]
+
+
+def test_api_and_nginx_share_the_socket(compose):
+    api, nginx = compose["services"]["api"], compose["services"]["nginx"]
+    sock = env_of(api)["TRAINYARD_SOCKET"]
+    assert env_of(nginx)["NGINX_API_SOCKET"] == sock
+    assert env_of(api)["TRAINYARD_SOCKET_GROUP"] == "www-data"
+    assert "www-data" in env_of(nginx)["NGINX_USER_LINE"]
+    api_vols = {v.split(":")[0]: v.split(":")[1] for v in api["volumes"]}
+    ngx_vols = {v.split(":")[0]: v.split(":")[1] for v in nginx["volumes"]}
+    shared = [k for k in api_vols if k in ngx_vols and api_vols[k] == ngx_vols[k]]
+    assert shared and os.path.dirname(sock) == api_vols[shared[0]]
+    assert shared[0] in compose["volumes"]
+
+
+def test_nginx_uses_the_template_and_port(compose):
+    nginx = compose["services"]["nginx"]
+    cmd = " ".join(nginx["command"]) if isinstance(nginx["command"], list) else nginx["command"]
+    assert "nginx/render.sh" in cmd and "trainyard.conf.in" in cmd
+    assert "-e stderr" in cmd and "-p " in cmd
+    listen = env_of(nginx)["NGINX_LISTEN"]
+    ports = nginx["ports"]
+    assert any(str(p).endswith(":" + listen.split(":")[-1]) for p in ports), ports
+
+
+def test_rendered_compose_nginx_config_passes_nginx_t(compose, tmp_path):
+    env = dict(os.environ)
+    env.update(env_of(compose["services"]["nginx"]))
+    # Same config, with writable paths and no user switch for the syntax check.
+    env["NGINX_PREFIX"] = str(tmp_path)
+    env["NGINX_LOG_DIR"] = str(tmp_path)
+    env["NGINX_WWW_DIR"] = os.path.join(ROOT, "nginx", "www")
+    env["NGINX_USER_LINE"] = ""
+    env["NGINX_LISTEN"] = "127.0.0.1:1"
+    out = subprocess.run([os.path.join(ROOT, "nginx", "render.sh")], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert "fastcgi_pass trainyard_api" in out
+    assert "unix:" + env_of(compose["services"]["api"])["TRAINYARD_SOCKET"] in out
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(out)
+    (tmp_path / "tmp").mkdir()
+    p = subprocess.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-e", "stderr", "-c", str(conf)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_dockerfile(dockerfile):
+    assert re.search(r"^FROM debian:12", dockerfile, re.M)
+    assert "make" in dockerfile and "programs" in dockerfile
+    for piece in ("trainyard-api", "trainyard-trainer", "COPY sql/", "COPY nginx/",
+                  "nginx-light", "libxgboost0"):
+        assert piece in dockerfile, piece
+    assert os.path.exists(os.path.join(ROOT, ".dockerignore"))
+
+
+def test_compose_build_context_has_what_the_dockerfile_copies(dockerfile):
+    for src in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
+        if src != ".":
+            assert os.path.exists(os.path.join(ROOT, src)), src

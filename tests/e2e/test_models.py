@@ -1,0 +1,182 @@
+"""Models: show, predict (JSON, XML, form, legacy /v1/models), download, and
+the downloaded model reloaded with Debian's python3-xgboost giving the same
+predictions as the API (the encoding comes from tests/e2e/trainyard_preprocess.py,
+which reads the archive's preprocess.json)."""
+import csv
+import io
+import json
+import os
+import tarfile
+import zipfile
+from urllib.parse import urlencode
+
+import pytest
+
+HERE = os.path.dirname(__file__)
+
+
+@pytest.fixture(scope="module")
+def churn_model(api, background):
+    task = background.task("churn")
+    api.wait_success(task, timeout=180)
+    return api.result(task)["model_id"]
+
+
+@pytest.fixture(scope="module")
+def wine_model(api, background):
+    task = background.task("wine")
+    api.wait_success(task, timeout=180)
+    return api.result(task)["model_id"]
+
+
+def churn_rows(churn_csv, n=20):
+    rows = list(csv.DictReader(io.StringIO(churn_csv)))[:n]
+    for r in rows:
+        r.pop("churn")
+    return rows
+
+
+def test_model_show(api, churn_model):
+    r = api.get("/api/v1/models/%s" % churn_model)
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["model_id"] == churn_model
+    assert doc["metrics"]
+    assert isinstance(doc["candidates"], list) and doc["candidates"]
+
+
+def test_predict_binary(api, churn_model, churn_csv):
+    rows = churn_rows(churn_csv)
+    r = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": rows})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["status"] == "success"
+    preds = doc["predictions"]
+    assert len(preds) == len(rows)
+    for p in preds:
+        assert p["churn"] in ("No", "Yes")
+        pn, py = p["Probability churn is No"], p["Probability churn is Yes"]
+        assert abs(pn + py - 1) < 1e-4
+        assert (p["churn"] == "Yes") == (py > pn) or abs(py - pn) < 1e-6
+
+
+def test_predict_missing_fields_are_missing_values(api, churn_model):
+    r = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": [{"tenure": 3}, {}]})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["predictions"]) == 2
+
+
+def test_predict_bad_values_reported_per_row(api, churn_model, churn_csv, api_worker_pids):
+    before = api_worker_pids()
+    rows = churn_rows(churn_csv, 2)
+    rows[1]["tenure"] = "lots"
+    rows[1]["contract"] = "Eleven years"
+    r = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": rows})
+    assert r.status_code == 422, r.text
+    text = json.dumps(r.json())
+    assert "tenure" in text
+    # Nothing crashed.
+    assert api_worker_pids() == before
+
+
+@pytest.mark.parametrize("body", [{}, {"data": "x"}, {"data": [1, 2]}])
+def test_predict_bad_body(api, churn_model, body):
+    r = api.post("/api/v1/models/%s/predict" % churn_model, json=body)
+    assert r.status_code == 422
+    assert isinstance(r.json()["detail"], list)
+
+
+def test_predict_unknown_model(api, other):
+    r = api.post("/api/v1/models/00000000-0000-0000-0000-000000000000/predict",
+                 json={"data": [{}]})
+    assert r.status_code == 404
+
+
+def test_predict_other_workspace_model_is_404(other, churn_model):
+    _, _, them = other
+    assert them.post("/api/v1/models/%s/predict" % churn_model,
+                     json={"data": [{}]}).status_code == 404
+    assert them.get("/api/v1/models/%s" % churn_model).status_code == 404
+    assert them.get("/api/v1/models/%s/download" % churn_model).status_code == 404
+
+
+def test_predict_xml_and_form_single_row(api, churn_model, churn_csv):
+    row = churn_rows(churn_csv, 1)[0]
+    js = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": [row]}).json()
+    xml = "<item>" + "".join("<%s>%s</%s>" % (k, v, k) for k, v in row.items()) + "</item>"
+    rx = api.post("/api/v1/models/%s/predict" % churn_model, data=xml.encode(),
+                  headers={"Content-Type": "application/xml"})
+    assert rx.status_code == 200, rx.text
+    rf = api.post("/api/v1/models/%s/predict" % churn_model, data=urlencode(row),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert rf.status_code == 200, rf.text
+    p = js["predictions"][0]["Probability churn is Yes"]
+    assert abs(rx.json()["predictions"][0]["Probability churn is Yes"] - p) < 1e-6
+    assert abs(rf.json()["predictions"][0]["Probability churn is Yes"] - p) < 1e-6
+
+
+def test_legacy_v1_models(api, anon, churn_model, churn_csv, dev_key):
+    rows = churn_rows(churn_csv, 3)
+    r = anon.post("/v1/models", no_key=True,
+                  json={"id": churn_model, "data": rows, "api_key": dev_key})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "success" and len(r.json()["predictions"]) == 3
+    r = anon.post("/v1/models", no_key=True, json={"id": churn_model, "data": rows,
+                                                   "api_key": "wrong"})
+    assert r.status_code == 401
+
+
+def test_predict_multiclass(api, wine_model):
+    with open("/work/shared/datasets/wine_test.csv") as f:
+        rows = list(csv.DictReader(f))[:5]
+    for r in rows:
+        r.pop("target")
+    resp = api.post("/api/v1/models/%s/predict" % wine_model, json={"data": rows})
+    assert resp.status_code == 200, resp.text
+    for p in resp.json()["predictions"]:
+        probs = [v for k, v in p.items() if k.startswith("Probability target is")]
+        assert len(probs) == 3 and abs(sum(probs) - 1) < 1e-4
+
+
+def unpack(data):
+    """{name: bytes} of a tar (any compression) or zip archive."""
+    out = {}
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for n in z.namelist():
+                out[os.path.basename(n)] = z.read(n)
+        return out
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
+        for m in t.getmembers():
+            if m.isfile():
+                out[os.path.basename(m.name)] = t.extractfile(m).read()
+    return out
+
+
+def test_download_roundtrip_with_python_xgboost(api, churn_model, churn_csv, tmp_path):
+    import numpy as np
+    import xgboost
+    import sys
+    sys.path.insert(0, HERE)
+    import trainyard_preprocess as tp
+
+    r = api.get("/api/v1/models/%s/download" % churn_model)
+    assert r.status_code == 200
+    files = unpack(r.content)
+    ubj = [n for n in files if n.endswith(".ubj")]
+    assert ubj and "preprocess.json" in files, list(files)
+    model_path = tmp_path / ubj[0]
+    model_path.write_bytes(files[ubj[0]])
+    booster = xgboost.Booster()
+    booster.load_model(str(model_path))
+    pre = json.loads(files["preprocess.json"])
+
+    rows = churn_rows(churn_csv, 50)
+    api_preds = api.post("/api/v1/models/%s/predict" % churn_model,
+                         json={"data": rows}).json()["predictions"]
+    local = np.asarray(tp.predict(str(model_path), pre, rows))
+    api_yes = np.array([p["Probability churn is Yes"] for p in api_preds])
+    if local.ndim == 2:
+        classes = [str(c) for c in pre.get("classes", ["No", "Yes"])]
+        local = local[:, classes.index("Yes")]
+    assert np.allclose(local, api_yes, atol=1e-5), (local[:5], api_yes[:5])
