@@ -27,7 +27,7 @@ static const db_stmt_t stmt_key_insert = {
 static const db_stmt_t stmt_key_revoke = {
     "key_revoke",
     "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = $1 "
-    "RETURNING id",
+    "RETURNING id, pg_notify('" AUTH_KEYS_CHANNEL "', prefix)",
     1};
 static const db_stmt_t stmt_key_lookup = {
     "key_lookup",

@@ -14,6 +14,10 @@
 
 #define AUTH_KEY_MAX 96
 
+/* Revoking a key sends NOTIFY on this channel (payload: the prefix), so that
+ * processes caching key checks drop them at once. */
+#define AUTH_KEYS_CHANNEL "trainyard_keys"
+
 /* Creates a workspace; 409 "conflict" if the name exists. Names are
  * [A-Za-z0-9_-]{1,64} (400 otherwise). */
 int db_workspace_create(db_t *db, arena_t *arena, const char *name, long long *id, err_t *e);

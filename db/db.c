@@ -337,6 +337,11 @@ int db_wait_notify(db_t *db, double timeout, char *channel, size_t channel_len, 
 {
     if (db_ensure(db, e) != 0)
         return -1;
+    if (timeout <= 0 && PQconsumeInput(db->conn) == 0) {
+        /* A poll without waiting still reads what has arrived. */
+        db_drop(db);
+        return db_unavailable(e, "connection lost");
+    }
     double deadline = util_now_monotonic() + timeout;
     for (;;) {
         PGnotify *n = PQnotifies(db->conn);

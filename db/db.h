@@ -91,8 +91,8 @@ int db_commit(db_t *db, err_t *e);
 /* Rolls back if a transaction is open; never fails loudly. */
 void db_rollback(db_t *db);
 
-/* Waits up to timeout seconds for a NOTIFY on a channel this connection
- * LISTENs to. Returns 1 if one arrived (its channel and payload copied into
+/* Waits up to timeout seconds (0: just looks at what has arrived, without
+ * blocking) for a NOTIFY on a channel this connection LISTENs to. Returns 1 if one arrived (its channel and payload copied into
  * the given buffers, which may be NULL), 0 on timeout, -1 with e filled. */
 int db_wait_notify(db_t *db, double timeout, char *channel, size_t channel_len, char *payload,
                    size_t payload_len, err_t *e);

@@ -54,6 +54,17 @@ int job_state_is_final(job_state_t s)
     "extract(epoch FROM created_at)::float8 AS created_at, "                                 \
     "extract(epoch FROM started_at)::float8 AS started_at, "                                 \
     "extract(epoch FROM finished_at)::float8 AS finished_at"
+/* The same shape without the result document, which can be large (candidates,
+ * data story): status polls and listings never need it. */
+#define JOB_COLS_NO_RESULT                                                                  \
+    "id, workspace_id, dialect, state, priority, spec::text AS spec, dataset_id, bundle_id, " \
+    "user_name, dedupe_key, attempts, max_attempts, lease_owner, "                           \
+    "extract(epoch FROM lease_expires_at)::float8 AS lease_expires_at, "                     \
+    "extract(epoch FROM kill_requested_at)::float8 AS kill_requested_at, progress, "         \
+    "estimate_seconds, error, NULL::text AS result, "                                        \
+    "extract(epoch FROM created_at)::float8 AS created_at, "                                 \
+    "extract(epoch FROM started_at)::float8 AS started_at, "                                 \
+    "extract(epoch FROM finished_at)::float8 AS finished_at"
 
 static const db_stmt_t stmt_insert = {
     "job_insert",
@@ -72,9 +83,12 @@ static const db_stmt_t stmt_dedupe_find = {
     2};
 static const db_stmt_t stmt_get = {
     "job_get", "SELECT " JOB_COLS " FROM jobs WHERE id = $2 AND workspace_id = $1", 2};
+static const db_stmt_t stmt_get_summary = {
+    "job_get_summary",
+    "SELECT " JOB_COLS_NO_RESULT " FROM jobs WHERE id = $2 AND workspace_id = $1", 2};
 static const db_stmt_t stmt_list = {
     "job_list",
-    "SELECT " JOB_COLS " FROM jobs WHERE workspace_id = $1 "
+    "SELECT " JOB_COLS_NO_RESULT " FROM jobs WHERE workspace_id = $1 "
     "ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
     3};
 static const db_stmt_t stmt_counts = {
@@ -317,19 +331,31 @@ int db_job_enqueue(db_t *db, arena_t *arena, job_t *job, int *existing, err_t *e
     return 0;
 }
 
-int db_job_get(db_t *db, arena_t *arena, long long workspace_id, const char *id, job_t *out,
-               err_t *e)
+static int job_get_with(db_t *db, arena_t *arena, const db_stmt_t *stmt, long long workspace_id,
+                        const char *id, job_t *out, err_t *e)
 {
     if (!util_is_uuid(id))
         return job_not_found(e, "not_found", id);
     const char *p[2] = {fmt_ll(arena, workspace_id), id};
     PGresult *res;
-    if (db_query(db, arena, &stmt_get, p, &res, e) != 0)
+    if (db_query(db, arena, stmt, p, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
         return job_not_found(e, "not_found", id);
     job_from_row(arena, res, 0, out);
     return 0;
+}
+
+int db_job_get(db_t *db, arena_t *arena, long long workspace_id, const char *id, job_t *out,
+               err_t *e)
+{
+    return job_get_with(db, arena, &stmt_get, workspace_id, id, out, e);
+}
+
+int db_job_get_summary(db_t *db, arena_t *arena, long long workspace_id, const char *id,
+                       job_t *out, err_t *e)
+{
+    return job_get_with(db, arena, &stmt_get_summary, workspace_id, id, out, e);
 }
 
 int db_job_list(db_t *db, arena_t *arena, long long workspace_id, int limit, int offset,

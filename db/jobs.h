@@ -80,7 +80,11 @@ int db_job_enqueue_in_tx(db_t *db, arena_t *arena, job_t *job, int *existing, er
 int db_job_get(db_t *db, arena_t *arena, long long workspace_id, const char *id, job_t *out,
                err_t *e);
 
-/* Lists the workspace's jobs, newest first. */
+/* Same without the result document (result = NULL): for status polls. */
+int db_job_get_summary(db_t *db, arena_t *arena, long long workspace_id, const char *id,
+                       job_t *out, err_t *e);
+
+/* Lists the workspace's jobs, newest first (without their result documents). */
 int db_job_list(db_t *db, arena_t *arena, long long workspace_id, int limit, int offset,
                 job_t **out, size_t *n, err_t *e);
 

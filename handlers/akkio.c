@@ -51,12 +51,14 @@ int akkio_train_new(request_t *r)
     return req_reply_json(r, 201, doc);
 }
 
-/* Loads the caller's job named in the path, as Akkio's 404 when unknown. */
-static int akkio_load_task(request_t *r, job_t *job)
+/* Loads the caller's job named in the path, as Akkio's 404 when unknown;
+ * with_result also fetches the (large) result document. */
+static int akkio_load_task(request_t *r, job_t *job, int with_result)
 {
+    int (*get)(db_t *, arena_t *, long long, const char *, job_t *, err_t *) =
+        with_result ? db_job_get : db_job_get_summary;
     if (!util_is_uuid(r->params[0]) ||
-        db_job_get(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], job,
-                   &r->err) != 0) {
+        get(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], job, &r->err) != 0) {
         if (r->err.status >= 500)
             return -1;
         err_clear(&r->err);
@@ -93,7 +95,7 @@ static const char *akkio_failure_text(const job_t *job)
 int akkio_status(request_t *r)
 {
     job_t job;
-    if (akkio_load_task(r, &job) != 0)
+    if (akkio_load_task(r, &job, 0) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object *meta = json_object_new_object();
@@ -132,7 +134,7 @@ int akkio_status(request_t *r)
 int akkio_result(request_t *r)
 {
     job_t job;
-    if (akkio_load_task(r, &job) != 0)
+    if (akkio_load_task(r, &job, 1) != 0)
         return -1;
     if (job.state != JOB_SUCCEEDED || job.result == NULL) {
         if (job_state_is_final(job.state))

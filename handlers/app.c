@@ -6,14 +6,25 @@
  * its stored hash, and a failure is rendered in the route's dialect — 401
  * everywhere except the Strapi collection, whose documented answer to a
  * missing or bad token is 403.
+ *
+ * Key cache: checking a key costs a database round trip, as much as the
+ * work of a status poll itself, so each worker remembers the keys it has
+ * seen (by SHA-256, for a minute at most). Revocation must still be
+ * immediate: the worker's connection LISTENs on trainyard_keys, revoking
+ * sends NOTIFY there, and before every check the worker reads what has
+ * arrived (a non-blocking poll) and forgets every cached key on any
+ * notification. After a reconnect, notifications may have been missed, so
+ * the cache is emptied too.
  */
 #include "handlers/app.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "db/auth.h"
 #include "fcgi/router.h"
 
@@ -63,19 +74,84 @@ static int auth_fail(const request_t *r, err_t *e, const char *why)
     return err_set(e, 401, "unauthorized", "%s", why);
 }
 
+#define APP_KEY_TTL 60.0
+
+static void app_keys_forget(app_t *app)
+{
+    for (size_t i = 0; i < APP_KEY_SLOTS; i++)
+        app->keys[i].expires = 0;
+}
+
+/* Brings the cache in step with revocations; see "Key cache" above. */
+static void app_keys_sync(app_t *app)
+{
+    err_t e;
+    err_clear(&e);
+    unsigned gen = db_generation(app->db);
+    if (gen != app->keys_generation) {
+        app_keys_forget(app);
+        if (gen != 0 && db_exec(app->db, "LISTEN " AUTH_KEYS_CHANNEL, &e) == 0)
+            app->keys_generation = gen;
+        return;
+    }
+    int rc;
+    while ((rc = db_wait_notify(app->db, 0, NULL, 0, NULL, 0, &e)) == 1)
+        app_keys_forget(app);
+    if (rc < 0)
+        app_keys_forget(app);
+}
+
+static const app_key_entry_t *app_keys_find(app_t *app, const unsigned char digest[32])
+{
+    double now = util_now_monotonic();
+    for (size_t i = 0; i < APP_KEY_SLOTS; i++) {
+        const app_key_entry_t *k = &app->keys[i];
+        if (k->expires > now && util_ct_memcmp(k->digest, digest, 32) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+static void app_keys_remember(app_t *app, const unsigned char digest[32], const auth_t *auth)
+{
+    if (app->keys_generation == 0 || app->keys_generation != db_generation(app->db))
+        return; /* not listening for revocations: do not cache */
+    app_key_entry_t *k = &app->keys[app->next_key_slot++ % APP_KEY_SLOTS];
+    memcpy(k->digest, digest, 32);
+    k->workspace_id = auth->workspace_id;
+    snprintf(k->workspace_name, sizeof(k->workspace_name), "%s", auth->workspace_name);
+    snprintf(k->key_prefix, sizeof(k->key_prefix), "%s",
+             auth->key_prefix ? auth->key_prefix : "");
+    k->expires = util_now_monotonic() + APP_KEY_TTL;
+}
+
 int app_authenticate_key(request_t *r, const char *key, err_t *e)
 {
     if (key == NULL || *key == '\0')
         return auth_fail(r, e, "missing API key: send it as X-API-Key or Authorization: Bearer");
+    app_t *app = app_of(r);
+    app_keys_sync(app);
+    sha256_t *h = sha256_new();
+    sha256_update(h, key, strlen(key));
+    unsigned char digest[32];
+    sha256_finish_raw(h, digest);
+    const app_key_entry_t *hit = app_keys_find(app, digest);
+    if (hit != NULL) {
+        r->auth.workspace_id = hit->workspace_id;
+        r->auth.workspace_name = arena_strdup(r->arena, hit->workspace_name);
+        r->auth.key_prefix = arena_strdup(r->arena, hit->key_prefix);
+        return 0;
+    }
     err_t check;
     err_clear(&check);
-    if (db_key_check(app_of(r)->db, r->arena, key, &r->auth, &check) != 0) {
+    if (db_key_check(app->db, r->arena, key, &r->auth, &check) != 0) {
         if (check.status == 503 || check.status >= 500) {
             *e = check;
             return -1;
         }
         return auth_fail(r, e, "invalid or revoked API key");
     }
+    app_keys_remember(app, digest, &r->auth);
     return 0;
 }
 

@@ -36,11 +36,25 @@ typedef struct app_metrics {
     unsigned long long db_unavailable;    /* 503s for a down database */
 } app_metrics_t;
 
+/* A key check this worker remembers (see app.c, "Key cache"). */
+typedef struct app_key_entry {
+    unsigned char digest[32];     /* SHA-256 of the presented key */
+    long long workspace_id;
+    char workspace_name[72];
+    char key_prefix[40];
+    double expires;               /* monotonic seconds; 0 = empty slot */
+} app_key_entry_t;
+
+#define APP_KEY_SLOTS 64
+
 typedef struct app {
     const app_config_t *config;
     db_t *db;
     model_cache_t *models;
     app_metrics_t metrics;
+    app_key_entry_t keys[APP_KEY_SLOTS];
+    unsigned next_key_slot;       /* round-robin replacement */
+    unsigned keys_generation;     /* db generation the LISTEN was issued on */
 } app_t;
 
 /* Runtime hooks (fcgi/server.h). */
