@@ -38,8 +38,8 @@ UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/mai
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all programs bench-programs deps build run start stop test test-unit test-asan test-e2e bench clean psql \
-	fuzz lint
+.PHONY: all programs bench-programs deps build run start stop test test-unit test-asan test-e2e \
+	test-db test-fuzz-regress bench clean psql fuzz
 all: build
 
 deps:
@@ -108,7 +108,17 @@ psql:
 test: build
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-fuzz-regress
+	@$(MAKE) --no-print-directory test-db
 	@$(MAKE) --no-print-directory test-e2e
+
+# The database layer and trainers against a throwaway PostgreSQL.
+test-db: build
+	@BUILD=$(BUILD) tests/db/run.sh
+
+# Every fuzz target replays its committed corpus once (no fuzzing).
+test-fuzz-regress: deps
+	@scripts/fuzz.sh --regress
 
 test-unit: deps
 	@$(MAKE) --no-print-directory $(UNIT)

@@ -20,7 +20,7 @@ BUILD_DIR=${TRAINYARD_BUILD:-${BUILD:-build}}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 export TRAINYARD_BUILD=$BUILD_DIR BENCH_ROOT=$ROOT
 export BENCH_SECONDS=${BENCH_SECONDS:-10}
-[ -d /work/shared/datasets ] && export TRAINYARD_DATASETS=${TRAINYARD_DATASETS:-/work/shared/datasets}
+export TRAINYARD_DATASETS=${TRAINYARD_DATASETS:-$(cd "$ROOT/.." && pwd)/shared/datasets}
 PY=/usr/bin/python3
 
 parts=("$@")

@@ -27,7 +27,8 @@ import pytest
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DATASETS = "/work/shared/datasets"
+# The shared datasets sit beside the checkout (../shared), as in CI.
+DATASETS = os.environ.get("TRAINYARD_DATASETS") or os.path.join(ROOT, "..", "shared", "datasets")
 FINAL_STATES = ("SUCCEEDED", "FAILED", "UNKNOWN_TIMEOUT")
 
 
