@@ -60,6 +60,8 @@ typedef struct trainer {
     const trainer_config_t *cfg;
     db_t *db;
     unsigned listen_gen;            /* generation LISTEN was issued on */
+    double reconnect_wait;          /* seconds until the next try while the db is down */
+    int db_down;                    /* the last attempt to reach the db failed */
     slot_t slots[SLOTS_MAX];
     int n_slots;
     int wake[2];                    /* self-pipe written by signal handlers */
@@ -575,6 +577,14 @@ int trainer_run(const trainer_config_t *cfg)
         err_t e;
         err_clear(&e);
         int connected = trainer_listen(t, &e) == 0;
+        if (!connected && !t->db_down) {
+            log_warn("database unavailable: %s; retrying with backoff", err_message(&e));
+            t->db_down = 1;
+            t->reconnect_wait = 0.25;
+        } else if (connected && t->db_down) {
+            log_info("database connection restored");
+            t->db_down = 0;
+        }
         if (connected) {
             trainer_drain_notifies(t);
             if (t->want_claim && !t->stopping) {
@@ -605,13 +615,18 @@ int trainer_run(const trainer_config_t *cfg)
             }
         }
         double wait = t->cfg->heartbeat;
-        if (!connected)
-            wait = 1.0; /* retry the connection */
-        double until_claim = t->next_claim - util_now_monotonic();
-        if (until_claim < wait)
-            wait = until_claim;
-        if (t->want_claim && connected && !t->stopping && trainer_free_slot(t))
-            wait = 0;
+        if (connected) {
+            double until_claim = t->next_claim - util_now_monotonic();
+            if (until_claim < wait)
+                wait = until_claim;
+            if (t->want_claim && !t->stopping && trainer_free_slot(t))
+                wait = 0;
+        } else {
+            /* Down: wake for children's output, but try the database only
+             * with a growing pause (0.25 s doubling to 5 s), never in a spin. */
+            wait = t->reconnect_wait;
+            t->reconnect_wait = t->reconnect_wait * 2 > 5.0 ? 5.0 : t->reconnect_wait * 2;
+        }
         if (wait < 0)
             wait = 0;
         int rc = poll(pfd, (nfds_t)n, (int)(wait * 1000.0));
