@@ -5,6 +5,8 @@
  * true/false/yes/no -> boolean; more than COL_DICT_CAP distinct texts ->
  * string; at most 20 distinct texts, or at most one distinct text per two
  * non-missing cells -> category; otherwise string (free text, ids).
+ * "Distinct" is column_distinct(): exact, or the HyperLogLog estimate past
+ * COL_EXACT_DISTINCT, in both modes alike.
  * Numeric cells of a mixed column count as cells but not as levels, so the
  * rule depends only on counters both modes keep identically.
  */
@@ -26,6 +28,7 @@ void column_init(column_t *c, int store)
 void column_free(column_t *c)
 {
     dict_free(&c->dict);
+    free(c->hll);
     free(c->vals);
     free(c->codes);
     memset(c, 0, sizeof(*c));
@@ -49,17 +52,101 @@ static int grow(column_t *c, err_t *e)
     return 0;
 }
 
+/* --- distinct counting ---------------------------------------------------- */
+
+#define HLL_BITS 12
+#define HLL_M (1u << HLL_BITS)
+
+/* 64-bit FNV-1a, finalised (splitmix64) so that the top bits are well mixed. */
+static uint64_t hll_hash(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+static void hll_add(uint8_t *reg, const char *p, size_t n)
+{
+    uint64_t h = hll_hash(p, n);
+    uint32_t idx = (uint32_t)(h >> (64 - HLL_BITS));
+    uint64_t rest = (h << HLL_BITS) | (1ULL << (HLL_BITS - 1));
+    uint8_t rank = (uint8_t)(__builtin_clzll(rest) + 1);
+    if (rank > reg[idx])
+        reg[idx] = rank;
+}
+
+/* A new distinct text: count it, and past the exact range feed the sketch
+ * (seeded with every text seen so far when it is created). */
+static int note_text(column_t *c, const char *p, size_t n, err_t *e)
+{
+    c->n_texts++;
+    if (c->hll == NULL && c->n_texts >= COL_EXACT_DISTINCT) {
+        c->hll = calloc(HLL_M, 1);
+        if (c->hll == NULL)
+            return err_set(e, 500, "internal", "out of memory");
+        for (size_t i = 0; i < c->dict.n; i++)
+            if (!c->dict.e[i].flag)
+                hll_add(c->hll, dict_text(&c->dict, i), c->dict.e[i].len);
+        return 0; /* the text itself was interned, so it is in the seed */
+    }
+    if (c->hll != NULL)
+        hll_add(c->hll, p, n);
+    return 0;
+}
+
+double column_distinct(const column_t *c)
+{
+    if (c->hll == NULL)
+        return (double)c->n_texts;
+    double sum = 0;
+    unsigned zeros = 0;
+    for (uint32_t i = 0; i < HLL_M; i++) {
+        sum += ldexp(1.0, -(int)c->hll[i]);
+        zeros += c->hll[i] == 0;
+    }
+    double m = HLL_M, alpha = 0.7213 / (1.0 + 1.079 / m);
+    double est = alpha * m * m / sum;
+    if (est <= 2.5 * m && zeros > 0)
+        est = m * log(m / (double)zeros); /* small-range correction */
+    return est;
+}
+
 static uint32_t intern(column_t *c, const char *p, size_t n, int flag, err_t *e, int *fail)
 {
-    if (c->dict.n >= COL_DICT_CAP && dict_find(&c->dict, p, n) < 0) {
-        if (!flag)
-            c->n_overflow++;
+    if (!c->store && c->n_texts >= COL_EXACT_DISTINCT) {
+        /* Inference past the exact range: known texts are free, new ones
+         * only feed the sketch (it may count a repeat again: harmless). */
+        if (dict_find(&c->dict, p, n) < 0) {
+            c->n_spilled++;
+            hll_add(c->hll, p, n);
+        }
         return COL_OVERFLOW;
     }
+    if (c->dict.n >= COL_DICT_CAP && dict_find(&c->dict, p, n) < 0) {
+        if (!flag) {
+            c->n_overflow++;
+            if (c->hll != NULL)
+                hll_add(c->hll, p, n); /* keep the estimate in step with inference */
+        }
+        return COL_OVERFLOW;
+    }
+    size_t before = c->dict.n;
     long id = dict_intern(&c->dict, p, n, flag);
     if (id < 0) {
         *fail = 1;
         err_set(e, 500, "internal", "out of memory");
+        return COL_MISSING;
+    }
+    if (c->dict.n > before && !flag && note_text(c, p, n, e) != 0) {
+        *fail = 1;
         return COL_MISSING;
     }
     return (uint32_t)id;
@@ -130,20 +217,18 @@ csv_type_t column_type(const column_t *c)
     unsigned long long nonmissing = c->n_numeric + c->n_text;
     if (c->n_text == 0)
         return CSV_NUMBER;
-    size_t distinct = 0;
-    int all_bool = c->n_numeric == 0 && c->n_overflow == 0;
-    for (size_t i = 0; i < c->dict.n; i++) {
-        if (c->dict.e[i].flag)
-            continue;
-        distinct++;
-        if (all_bool && num_bool_word(dict_text(&c->dict, i), c->dict.e[i].len) < 0)
+    int all_bool = c->n_numeric == 0 && c->hll == NULL;
+    for (size_t i = 0; i < c->dict.n && all_bool; i++) {
+        if (!c->dict.e[i].flag &&
+            num_bool_word(dict_text(&c->dict, i), c->dict.e[i].len) < 0)
             all_bool = 0;
     }
     if (all_bool)
         return CSV_BOOLEAN;
-    if (c->n_overflow > 0)
+    double distinct = column_distinct(c);
+    if (distinct > COL_DICT_CAP)
         return CSV_STRING;
-    if (distinct <= 20 || distinct * 2 <= nonmissing)
+    if (distinct <= 20 || distinct * 2 <= (double)nonmissing)
         return CSV_CATEGORY;
     return CSV_STRING;
 }

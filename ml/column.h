@@ -7,6 +7,12 @@
  * far are turned back into text (shortest round-trip form) and interned, so
  * "1.50" read before the switch becomes level "1.5". Type inference (csv.h)
  * runs the same counters without storing, so both see the same type.
+ *
+ * Distinct texts are counted exactly up to COL_EXACT_DISTINCT; past that
+ * both modes switch to a HyperLogLog estimate (4 KiB per column) fed with
+ * the same set of texts, so they still agree. Inference keeps no more than
+ * COL_EXACT_DISTINCT texts in its dictionary: its memory does not grow with
+ * the file, which the dataset upload streams through it.
  */
 #ifndef TRAINYARD_ML_COLUMN_H
 #define TRAINYARD_ML_COLUMN_H
@@ -21,12 +27,17 @@
 #define COL_MISSING UINT32_MAX        /* code of a missing cell */
 #define COL_OVERFLOW (UINT32_MAX - 1) /* code of a level past the dictionary cap */
 #define COL_DICT_CAP 1000000          /* distinct levels kept per column */
+#define COL_EXACT_DISTINCT 2048       /* exact distinct count up to here, estimate beyond */
 
 typedef struct column {
     unsigned long long n_missing;
     unsigned long long n_numeric;   /* non-missing cells that are numbers */
     unsigned long long n_text;      /* non-missing cells that are not */
-    unsigned long long n_overflow;  /* text cells past the dictionary cap */
+    unsigned long long n_overflow;  /* text cells past the dictionary cap (storing) */
+    unsigned long long n_spilled;   /* text cells inference did not intern (not storing) */
+    size_t n_texts;                 /* distinct non-numeric texts interned (flag 0) */
+    uint8_t *hll;                   /* HyperLogLog registers once n_texts reached
+                                       COL_EXACT_DISTINCT, else NULL */
     dict_t dict;                    /* non-numeric texts (flag 0); numeric texts after the switch (flag 1) */
     int store;                      /* keep values */
     int is_codes;                   /* storage switched to codes */
@@ -40,5 +51,7 @@ void column_free(column_t *c);
 int column_add(column_t *c, const char *p, size_t n, err_t *e);
 /* The type the counters decide (same rule for inference and training). */
 csv_type_t column_type(const column_t *c);
+/* Distinct non-numeric texts: exact up to COL_EXACT_DISTINCT, estimated beyond. */
+double column_distinct(const column_t *c);
 
 #endif

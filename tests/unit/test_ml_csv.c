@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/column.h"
 #include "ml/csv.h"
 #include "ml/data.h"
 #include "ml/num.h"
@@ -340,13 +341,64 @@ START_TEST(ml_csv_infer_agrees_with_data_on_real_file)
 }
 END_TEST
 
+/* Columns with many distinct texts: inference (which streams uploads and
+ * must not grow with the file) and training reach the same types, and
+ * inference keeps at most COL_EXACT_DISTINCT texts per column. */
+START_TEST(ml_csv_high_cardinality_bounded_and_consistent)
+{
+    err_t e;
+    err_clear(&e);
+    csv_infer_t *ci = csv_infer_new(NULL);
+    ml_data_t *d = ml_data_new(NULL);
+    const char *header = "half,unique,few\n";
+    ck_assert_int_eq(csv_infer_feed(ci, header, strlen(header), &e), 0);
+    ck_assert_int_eq(ml_data_feed(d, header, strlen(header), &e), 0);
+    unsigned long long x = 88172645463325252ULL;
+    for (int i = 0; i < 60000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char line[96];
+        /* half: ~12k levels over 60k rows; unique: one per row; few: 3000 levels */
+        int n = snprintf(line, sizeof(line), "h%llu,u%d,f%llu\n", (x >> 8) % 12000, i,
+                         (x >> 24) % 3000);
+        ck_assert_int_eq(csv_infer_feed(ci, line, (size_t)n, &e), 0);
+        ck_assert_int_eq(ml_data_feed(d, line, (size_t)n, &e), 0);
+    }
+    json_object *s = NULL;
+    ck_assert_int_eq(csv_infer_finish(ci, &s, &e), 0);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    int64_t miss;
+    ck_assert_str_eq(field_type(s, 0, &miss), "category");
+    ck_assert_str_eq(field_type(s, 1, &miss), "string");
+    ck_assert_str_eq(field_type(s, 2, &miss), "category");
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_str_eq(field_type(s, i, &miss), csv_type_name(d->types[i]));
+    json_object_put(s);
+    csv_infer_free(ci);
+    ml_data_free(d);
+
+    /* The inference column itself: a bounded dictionary, a close estimate. */
+    column_t col;
+    column_init(&col, 0);
+    for (int i = 0; i < 60000; i++) {
+        char cell[32];
+        int n = snprintf(cell, sizeof(cell), "id-%d", i % 30000);
+        ck_assert_int_eq(column_add(&col, cell, (size_t)n, &e), 0);
+    }
+    ck_assert_uint_le(col.dict.n, COL_EXACT_DISTINCT);
+    double est = column_distinct(&col);
+    ck_assert_msg(est > 28500 && est < 31500, "estimate %f", est);
+    ck_assert_int_eq(column_type(&col), CSV_CATEGORY); /* 30k levels over 60k cells */
+    column_free(&col);
+}
+END_TEST
+
 Suite *suite_ml_csv(void)
 {
     const TTest *const t[] = {
         ml_csv_quotes_crlf_bom_and_blank_lines, ml_csv_chunked_at_every_split_point,
         ml_csv_malformed_inputs_name_their_line, ml_csv_limits, ml_csv_missing_cells,
         ml_csv_number_parsing, ml_csv_infer_types, ml_csv_data_typed_columns_and_switch,
-        ml_csv_infer_agrees_with_data_on_real_file,
+        ml_csv_infer_agrees_with_data_on_real_file, ml_csv_high_cardinality_bounded_and_consistent,
     };
     return unit_suite("ml_csv", t, sizeof(t) / sizeof(t[0]));
 }
