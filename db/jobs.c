@@ -70,12 +70,12 @@ static const db_stmt_t stmt_insert = {
     "job_insert",
     "WITH ins AS (INSERT INTO jobs (workspace_id, dialect, priority, spec, dataset_id, "
     "bundle_id, user_name, dedupe_key, max_attempts) "
-    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) RETURNING id, created_at) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN "
+    "('queued', 'building', 'running', 'succeeded') DO NOTHING RETURNING id, created_at) "
     "SELECT id, extract(epoch FROM created_at)::float8 AS created_at, "
     "pg_notify('" JOBS_CHANNEL "', id::text) FROM ins",
     9};
-static const db_stmt_t stmt_dedupe_lock = {
-    "job_dedupe_lock", "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))", 2};
 static const db_stmt_t stmt_dedupe_find = {
     "job_dedupe_find",
     "SELECT id FROM jobs WHERE workspace_id = $1 AND dedupe_key = $2 AND state IN "
@@ -279,6 +279,8 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
     PGresult *res;
     if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
         return -1;
+    if (PQntuples(res) == 0)
+        return 1; /* a live job with the same dedupe key exists */
     snprintf(job->id, sizeof(job->id), "%s", db_get(res, 0, "id"));
     job->state = JOB_QUEUED;
     job->attempts = 0;
@@ -286,14 +288,13 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
     return 0;
 }
 
-/* The dedupe path; runs inside a transaction. 1 = an existing job found. */
-static int job_dedupe(db_t *db, arena_t *arena, job_t *job, err_t *e)
+/* The live job holding job->dedupe_key: 1 and its id in job->id, or 0 if
+ * none is live any more. */
+static int job_dedupe_find(db_t *db, arena_t *arena, job_t *job, err_t *e)
 {
-    const char *ws = fmt_ll(arena, job->workspace_id);
-    const char *p[2] = {ws, job->dedupe_key};
+    const char *p[2] = {fmt_ll(arena, job->workspace_id), job->dedupe_key};
     PGresult *res;
-    if (db_query(db, arena, &stmt_dedupe_lock, p, NULL, e) != 0 ||
-        db_query(db, arena, &stmt_dedupe_find, p, &res, e) != 0)
+    if (db_query(db, arena, &stmt_dedupe_find, p, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
         return 0;
@@ -305,30 +306,27 @@ int db_job_enqueue_in_tx(db_t *db, arena_t *arena, job_t *job, int *existing, er
 {
     if (existing)
         *existing = 0;
-    if (job->dedupe_key != NULL) {
-        int found = job_dedupe(db, arena, job, e);
-        if (found < 0)
-            return -1;
-        if (found) {
-            if (existing)
+    /* The insert yields to a live job with the same dedupe key (waiting for
+     * it to commit if it is in flight); that job may finish between the
+     * insert and the lookup, hence the retry. */
+    for (int tries = 0; tries < 3; tries++) {
+        int rc = job_insert(db, arena, job, e);
+        if (rc <= 0)
+            return rc;
+        int found = job_dedupe_find(db, arena, job, e);
+        if (found != 0) {
+            if (found > 0 && existing)
                 *existing = 1;
-            return 0;
+            return found > 0 ? 0 : -1;
         }
     }
-    return job_insert(db, arena, job, e);
+    return err_set(e, 409, "conflict", "an identical request is changing state; try again");
 }
 
 int db_job_enqueue(db_t *db, arena_t *arena, job_t *job, int *existing, err_t *e)
 {
-    if (db_in_transaction(db) || job->dedupe_key == NULL)
-        return db_job_enqueue_in_tx(db, arena, job, existing, e);
-    if (db_begin(db, e) != 0)
-        return -1;
-    if (db_job_enqueue_in_tx(db, arena, job, existing, e) != 0 || db_commit(db, e) != 0) {
-        db_rollback(db);
-        return -1;
-    }
-    return 0;
+    /* One statement: no transaction of its own is needed. */
+    return db_job_enqueue_in_tx(db, arena, job, existing, e);
 }
 
 static int job_get_with(db_t *db, arena_t *arena, const db_stmt_t *stmt, long long workspace_id,

@@ -66,8 +66,9 @@ typedef struct job {
 } job_t;
 
 /* Inserts job (id generated into job->id, state queued) and notifies, in one
- * transaction. If job->dedupe_key is set and a job of the same workspace
- * with that key is queued/building/running/succeeded, nothing is inserted:
+ * statement (so in one transaction). If job->dedupe_key is set and a job of
+ * the same workspace with that key is queued/building/running/succeeded,
+ * nothing is inserted:
  * *existing = 1 and job->id is that job's id. The arena owns any strings. */
 int db_job_enqueue(db_t *db, arena_t *arena, job_t *job, int *existing, err_t *e);
 

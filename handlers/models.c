@@ -21,6 +21,7 @@
 #include "handlers/app.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
+#include "common/util.h"
 
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
@@ -129,6 +130,7 @@ static int models_rows(request_t *r, json_object **rows)
 
 static int models_predict_with(request_t *r, const char *model_id)
 {
+    double started = util_now_monotonic();
     model_rec_t m;
     if (models_load(r, model_id, &m) != 0)
         return -1;
@@ -144,6 +146,11 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);
+    /* How long the model lookup and prediction took, for clients and the
+     * benchmark (the body's decoding happened before and is not included). */
+    req_header_add(r, "Server-Timing",
+                   arena_sprintf(r->arena, "predict;dur=%.3f",
+                                 (util_now_monotonic() - started) * 1000.0));
     return req_reply_json(r, 200, doc);
 }
 

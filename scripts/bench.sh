@@ -67,7 +67,8 @@ run_http() {
   BENCH_KEY=$(cat "$BENCH_VAR/dev-api-key")
   export BENCH_KEY
   local s
-  for s in bench/http_reads.sh bench/http_writes.sh bench/http_rss.sh bench/http_upload.sh; do
+  for s in bench/http_reads.sh bench/http_writes.sh bench/http_rss.sh bench/http_upload.sh \
+           bench/http_predict.sh; do
     [ -x "$s" ] || continue
     section "$(basename "$s")"
     "$s" || { echo "bench: $s failed" >&2; failures=$((failures + 1)); }

@@ -90,7 +90,10 @@ CREATE INDEX jobs_claim ON jobs (priority, created_at) WHERE state = 'queued';
 -- The reaper's scan.
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state IN ('building', 'running');
 CREATE INDEX jobs_workspace ON jobs (workspace_id, created_at DESC);
-CREATE INDEX jobs_dedupe ON jobs (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
+-- At most one live job per Akkio "identical request": enqueue inserts with
+-- ON CONFLICT DO NOTHING against this index, in one statement, no lock.
+CREATE UNIQUE INDEX jobs_dedupe ON jobs (workspace_id, dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'building', 'running', 'succeeded');
 CREATE INDEX jobs_dataset ON jobs (dataset_id) WHERE state IN ('queued', 'building', 'running');
 
 -- One row per line; the global id doubles as the "after" cursor.

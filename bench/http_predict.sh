@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# http_predict.sh — predictions through nginx: single-row requests against
+# nginx's static-file rate (target >= 30%), and a 10,000-row batch (target
+# <= 100 ms of server time, read from the Server-Timing header, with the
+# client's total beside it).
+#
+# It trains the model it needs: a trainer runs just long enough for one
+# 10-second job on wa_churn, then stops, so nothing competes for the CPU.
+set -euo pipefail
+. "$(dirname "$0")/http_lib.sh"
+
+PY=/usr/bin/python3
+train_csv=$TRAINYARD_DATASETS/wa_churn_train.csv
+test_csv=$TRAINYARD_DATASETS/wa_churn_test.csv
+
+ds=$(api_json POST "/api/v1/datasets?name=churn" -H 'Content-Type: text/csv' \
+       --data-binary @"$train_csv" | json_get dataset_id)
+TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
+  --trainer-id=bench-predict >> "$BENCH_VAR/log/predict-trainer.log" 2>&1 &
+trainer=$!
+task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
+         -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"churn\"],\"duration\":10}" | json_get task_id)
+for _ in $(seq 1 120); do
+  st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
+  [ "$st" = SUCCEEDED ] || [ "$st" = FAILED ] && break
+  sleep 0.5
+done
+kill -TERM "$trainer" 2>/dev/null; wait "$trainer" 2>/dev/null || true
+[ "$st" = SUCCEEDED ] || { echo "http_predict: training ended $st" >&2; exit 1; }
+model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
+
+# Bodies from the test split: one row, and 10,000 rows (the split repeated).
+"$PY" - "$test_csv" "$BENCH_VAR" <<'PYEOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+def typed(r):
+    out = {}
+    for k, v in r.items():
+        if k == "churn":
+            continue
+        try:
+            out[k] = float(v) if v != "" else None
+        except ValueError:
+            out[k] = v
+    return out
+rows = [typed(r) for r in rows]
+json.dump({"data": rows[:1]}, open(sys.argv[2] + "/predict1.json", "w"))
+batch = (rows * (10000 // len(rows) + 1))[:10000]
+json.dump({"data": batch}, open(sys.argv[2] + "/predict10k.json", "w"))
+PYEOF
+
+lua=$BENCH_VAR/predict.lua
+body=$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$BENCH_VAR/predict1.json")
+cat > "$lua" <<LUA
+wrk.method = "POST"
+wrk.body = $body
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$BENCH_KEY"
+LUA
+
+static=$(wrk_rate 32 "$BENCH_URL/")
+single=$(wrk_rate 32 "$BENCH_URL/api/v1/models/$model/predict" "$lua")
+pct=$(ratio "$single" "$static")
+echo "  predict: model $model (wa_churn, 10 s)"
+row "nginx static file (reference)" "$static" "req/s" ""
+row "POST …/predict, one row" "$single" "req/s" \
+    "$pct% of static (target >= 30%: $(meets "$pct" '>=' 30))"
+
+size=$(stat -c %s "$BENCH_VAR/predict10k.json")
+best=""
+for _ in 1 2 3 4 5; do
+  out=$(curl -s -o /dev/null -D - -w 'TOTAL %{time_total}\n' -X POST \
+          -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
+          --data-binary @"$BENCH_VAR/predict10k.json" "$BENCH_URL/api/v1/models/$model/predict")
+  ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
+  total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
+  if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+    best=$ms; best_total=$total
+  fi
+done
+row "POST …/predict, 10,000 rows (server)" "$best" "ms" \
+    "target <= 100 ms: $(meets "$best" '<=' 100) (client total incl. $((size / 1024)) KiB upload + parse: $best_total ms; best of 5)"
