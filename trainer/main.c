@@ -59,9 +59,14 @@ static void trainer_ensure_passive_omp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") != NULL)
         return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+    /* Exec the real path, not /proc/self/exe, so that ps and top still
+     * show the program's name. */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0 || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
         return;
-    execv("/proc/self/exe", argv);
+    self[n] = '\0';
+    execv(self, argv);
     fprintf(stderr, "trainyard-trainer: could not re-execute with OMP_WAIT_POLICY=passive\n");
 }
 
