@@ -107,6 +107,17 @@ int util_ct_memcmp(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) != 0;
 }
 
+int util_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void util_hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -38,6 +38,9 @@ void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
 /* Compares n bytes in time independent of where they differ; 0 if equal. */
 int util_ct_memcmp(const void *a, const void *b, size_t n);
 
+/* The value of one hex digit (either case), or -1 if c is not one. */
+int util_hex_value(char c);
+
 /* Hex-encodes n bytes into out (2n + 1 chars). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 

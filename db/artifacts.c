@@ -45,24 +45,13 @@ static const db_stmt_t stmt_stat = {
 static const unsigned char copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r',
                                               '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void uuid_to_raw(const char *s, unsigned char out[16])
 {
     int k = 0;
     for (const char *p = s; *p && k < 16; p++) {
         if (*p == '-')
             continue;
-        out[k++] = (unsigned char)(hexval(p[0]) << 4 | hexval(p[1]));
+        out[k++] = (unsigned char)(util_hex_value(p[0]) << 4 | util_hex_value(p[1]));
         p++;
     }
 }

@@ -15,17 +15,6 @@
 #include "common/util.h"
 #include "fcgi/body_internal.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) into out (at least n + 1 bytes). Returns -1 on a
  * malformed escape or a NUL. */
 static int form_decode(const char *s, size_t n, char *out)
@@ -38,7 +27,7 @@ static int form_decode(const char *s, size_t n, char *out)
         } else if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = util_hex_value(s[i + 1]), lo = util_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);

@@ -58,24 +58,6 @@ int dialect_error_status(dialect_t d, const err_t *e)
     return s;
 }
 
-static const char *reason_default(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
-    }
-}
-
 /* A JSON string from text that may not be UTF-8 (library messages can echo
  * client bytes): invalid bytes become '?'. */
 static json_object *safe_string(const char *s)
@@ -166,7 +148,7 @@ static void joined_message(const err_t *e, char *out, size_t n)
     int status = safe_status(e);
     out[0] = '\0';
     if (e->count == 0) {
-        snprintf(out, n, "%s", reason_default(status));
+        snprintf(out, n, "%s", req_reason_phrase(status));
         return;
     }
     if (status >= 500 && status != 503) {
@@ -281,7 +263,7 @@ json_object *dialect_error_doc(dialect_t d, const err_t *e)
         if (first != NULL)
             item_text(first, status, one, sizeof(one));
         else
-            snprintf(one, sizeof(one), "%s", reason_default(status));
+            snprintf(one, sizeof(one), "%s", req_reason_phrase(status));
         json_object_object_add(err, "message", safe_string(one));
         json_object *details = json_object_new_array();
         for (int i = 0; !hide && i < e->count; i++) {

@@ -35,7 +35,7 @@ static const char *env_get(char **envp, const char *name)
     return NULL;
 }
 
-static const char *reason_phrase(int status)
+const char *req_reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -308,7 +308,7 @@ int req_reply_begin(request_t *r, int status, const char *content_type, long lon
     if (content_type == NULL || strpbrk(content_type, "\r\n") != NULL)
         content_type = "application/octet-stream";
     char *head = arena_sprintf(r->arena, "Status: %d %s\r\nContent-Type: %s\r\n", status,
-                               reason_phrase(status), content_type);
+                               req_reason_phrase(status), content_type);
     if (io_write(im, head, strlen(head)) != 0)
         return -1;
     if (length >= 0) {

@@ -107,6 +107,9 @@ int req_reply_end(request_t *r);
 /* Renders e in the route's dialect and sends it. */
 int req_reply_error(request_t *r, const err_t *e);
 
+/* The standard reason phrase of an HTTP status ("Not Found"). */
+const char *req_reason_phrase(int status);
+
 /* True once a response has been started. */
 int req_replied(const request_t *r);
 

@@ -10,6 +10,7 @@
  * route. Tables are small (tens of routes): a linear scan is the fastest and
  * the simplest thing that works.
  */
+#include "common/util.h"
 #include "fcgi/router.h"
 
 #include <stdio.h>
@@ -23,17 +24,6 @@ typedef struct segments {
     int bad;                               /* 1 if any segment is unusable */
 } segments_t;
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *router_percent_decode(arena_t *arena, const char *s, size_t n, int plus_as_space)
 {
     char *out = arena_alloc(arena, n + 1);
@@ -45,7 +35,7 @@ char *router_percent_decode(arena_t *arena, const char *s, size_t n, int plus_as
         if (c == '%') {
             if (i + 2 >= n)
                 return NULL;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+            int hi = util_hex_value(s[i + 1]), lo = util_hex_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return NULL;
             c = (char)(hi * 16 + lo);
