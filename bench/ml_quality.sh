@@ -2,6 +2,7 @@
 # ml_quality.sh — the training engine's test-split quality on every shared
 # dataset at a 10 s budget, next to the best reference figure of
 # /work/shared/datasets/README.md. Prints figures; never fails on quality.
+# ml_bench runs itself with OMP_WAIT_POLICY=passive, as the trainer does.
 #
 #   bench/ml_quality.sh [duration] [build dir]
 set -u

@@ -142,7 +142,9 @@ static int header_check(csv_reader_t *r, const csv_cell_t *c, size_t n, err_t *e
             all_numeric = 0;
     }
     if (all_numeric)
-        return fail(r, e, 400, "csv_invalid", 1, "no header (the first row holds only numbers)");
+        return fail(r, e, 400, "csv_invalid", 1,
+                    "no header: the first row holds only numbers, so it is data; put a row of "
+                    "column names first (a name may contain digits: \"y2019\", not \"2019\")");
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
             if (c[i].len == c[j].len && memcmp(c[i].ptr, c[j].ptr, c[i].len) == 0) {

@@ -11,7 +11,11 @@
  * "csv_invalid" (400): a ragged row, a quote in an unquoted field or text
  * after a closing quote, an unterminated quote at EOF, no header, an empty
  * or duplicate column name, bytes that are not UTF-8, and limit breaches
- * (columns, line length: code "too_large", 413).
+ * (columns, line length: code "too_large", 413). A first row made only of
+ * numbers counts as no header: a header names columns, and a row that
+ * parses as numbers in every cell is far more often data (a headerless
+ * export) than names; guessing would silently train on a misread file.
+ * The error says so and how to fix it (a name with a letter: "y2019").
  *
  * csv_infer_* builds the dataset summary the API reports on upload:
  * row count and, per column, the type (number, category, boolean, string)

@@ -23,7 +23,11 @@
 
 typedef struct search_in {
     const enc_plan_t *plan;    /* tree plan (linear = 0) */
-    const float *F;            /* n x plan->n field rows, layout order */
+    const float *F;            /* n x plan->n field rows, layout order, or NULL: */
+    /* then fill gives rows [first, first + n) on demand (big data; no
+     * linear candidate then: its one-hot rows would be bigger still). */
+    void (*fill)(void *ctx, size_t first, size_t n, float *out);
+    void *fill_ctx;
     const float *y;            /* class index or target value per row */
     const float *w;            /* sample weights or NULL */
     size_t n;

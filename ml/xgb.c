@@ -1,9 +1,11 @@
 /*
  * xgb.c — XGBoost C API wrapper (see xgb.h).
  *
- * The linear weights are read from the model's JSON form
- * (learner.gradient_booster.model.weights) because the C API has no call
- * for them; that is the one place the saved format is parsed here.
+ * The linear weights are read from, and written into, the model's JSON
+ * form (learner.gradient_booster.model.weights) because the C API has no
+ * call for them; those are the only places the saved format is touched.
+ * Quantised matrices are fed through XGBoost's data-iterator callbacks
+ * (proxy DMatrix, batches of QBATCH rows), which is how they avoid a copy.
  */
 #include "ml/xgb.h"
 
@@ -46,6 +48,130 @@ void xgb_dmatrix_free(void *d)
 {
     if (d)
         XGDMatrixFree(d);
+}
+
+#define QBATCH 65536 /* rows per batch XGBoost reads while quantising */
+
+typedef struct qiter {
+    const xgb_rows_t *rows;
+    DMatrixHandle proxy;
+    size_t range, pos;
+    float *buf;                /* QBATCH rows when they come from fill */
+} qiter_t;
+
+static void qiter_reset(DataIterHandle h)
+{
+    qiter_t *it = h;
+    it->range = 0;
+    it->pos = it->rows->begin[0];
+}
+
+static int qiter_next(DataIterHandle h)
+{
+    qiter_t *it = h;
+    const xgb_rows_t *r = it->rows;
+    while (it->range < r->n_ranges && it->pos >= r->end[it->range]) {
+        it->range++;
+        if (it->range < r->n_ranges)
+            it->pos = r->begin[it->range];
+    }
+    if (it->range >= r->n_ranges)
+        return 0;
+    size_t a = it->pos, n = r->end[it->range] - a;
+    n = n > QBATCH ? QBATCH : n;
+    const float *X = r->X ? r->X + a * r->w : it->buf;
+    if (r->X == NULL)
+        r->fill(r->fill_ctx, a, n, it->buf);
+    char arr[200];
+    snprintf(arr, sizeof(arr),
+             "{\"data\":[%llu,true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
+             (unsigned long long)(uintptr_t)X, n, r->w);
+    /* A failing setter leaves XGBoost's error set; returning 0 ends the
+     * iteration and the create call reports a shape mismatch. */
+    if (XGProxyDMatrixSetDataDense(it->proxy, arr) != 0 ||
+        (r->label && XGDMatrixSetFloatInfo(it->proxy, "label", r->label + a, (bst_ulong)n) != 0) ||
+        (r->weight &&
+         XGDMatrixSetFloatInfo(it->proxy, "weight", r->weight + a, (bst_ulong)n) != 0) ||
+        (r->names && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", (const char **)r->names,
+                                                (bst_ulong)r->w) != 0) ||
+        (r->types && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", (const char **)r->types,
+                                                (bst_ulong)r->w) != 0))
+        return 0;
+    it->pos = a + n;
+    return 1;
+}
+
+int xgb_rows_dmatrix_new(const xgb_rows_t *rows, void **out, err_t *e)
+{
+    size_t n = 0, w = rows->w;
+    for (size_t r = 0; r < rows->n_ranges; r++)
+        n += rows->end[r] - rows->begin[r];
+    if (rows->n_ranges == 1 && rows->X) {
+        size_t a = rows->begin[0];
+        return xgb_dmatrix_new(rows->X + a * w, n, w, rows->names, rows->types,
+                               rows->label ? rows->label + a : NULL,
+                               rows->weight ? rows->weight + a : NULL, out, e);
+    }
+    float *X = malloc((n * w + 1) * sizeof(float));
+    float *y = rows->label ? malloc((n + 1) * sizeof(float)) : NULL;
+    float *wt = rows->weight ? malloc((n + 1) * sizeof(float)) : NULL;
+    int rc = -1;
+    if (X == NULL || (rows->label && y == NULL) || (rows->weight && wt == NULL)) {
+        err_set(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    size_t o = 0;
+    for (size_t r = 0; r < rows->n_ranges; r++) {
+        size_t a = rows->begin[r], k = rows->end[r] - a;
+        if (rows->X)
+            memcpy(X + o * w, rows->X + a * w, k * w * sizeof(float));
+        else
+            rows->fill(rows->fill_ctx, a, k, X + o * w);
+        if (y)
+            memcpy(y + o, rows->label + a, k * sizeof(float));
+        if (wt)
+            memcpy(wt + o, rows->weight + a, k * sizeof(float));
+        o += k;
+    }
+    rc = xgb_dmatrix_new(X, n, w, rows->names, rows->types, y, wt, out, e);
+out:
+    free(X);
+    free(y);
+    free(wt);
+    return rc;
+}
+
+int xgb_qmatrix_new(const xgb_rows_t *rows, void *ref, void **out, err_t *e)
+{
+    qiter_t it = {.rows = rows};
+    DMatrixHandle d = NULL;
+    *out = NULL;
+    if (rows->X == NULL && (it.buf = malloc(QBATCH * (rows->w ? rows->w : 1) * sizeof(float))) ==
+                               NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    if (XGProxyDMatrixCreate(&it.proxy) != 0) {
+        free(it.buf);
+        return xfail(e, "create proxy matrix");
+    }
+    qiter_reset(&it);
+    int rc = XGQuantileDMatrixCreateFromCallback(&it, it.proxy, ref, qiter_reset, qiter_next,
+                                                 "{\"missing\":NaN,\"nthread\":2}", &d);
+    XGDMatrixFree(it.proxy);
+    free(it.buf);
+    if (rc != 0)
+        return xfail(e, "create quantile matrix");
+    /* Names and types also on the result (the proxy's travel with the
+     * batches in 1.7, but saying it again costs nothing). */
+    if ((rows->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)rows->names,
+                                                   (bst_ulong)rows->w) != 0) ||
+        (rows->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)rows->types,
+                                                   (bst_ulong)rows->w) != 0)) {
+        xfail(e, "matrix info");
+        XGDMatrixFree(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
 }
 
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e)
@@ -244,4 +370,54 @@ int xgb_linear_weights(void *b, size_t n_features, size_t n_groups, float **w, e
         (*w)[i] = (float)json_object_get_double(json_object_array_get_idx(wt, i));
     json_object_put(root);
     return 0;
+}
+
+/* Margin the booster adds to every output: base_score through the
+ * objective's link (logit for binary:logistic, identity otherwise). */
+static double base_margin(json_object *lrn)
+{
+    json_object *mp, *bs, *obj, *name;
+    double base = 0.5;
+    if (json_object_object_get_ex(lrn, "learner_model_param", &mp) &&
+        json_object_object_get_ex(mp, "base_score", &bs))
+        base = strtod(json_object_get_string(bs), NULL);
+    if (json_object_object_get_ex(lrn, "objective", &obj) &&
+        json_object_object_get_ex(obj, "name", &name) &&
+        strcmp(json_object_get_string(name), "binary:logistic") == 0)
+        return base > 0 && base < 1 ? log(base / (1 - base)) : 0.0;
+    return base;
+}
+
+int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t n_groups,
+                            void **out, err_t *e)
+{
+    bst_ulong len = 0;
+    const char *p = NULL;
+    *out = NULL;
+    if (XGBoosterSaveModelToBuffer(b, "{\"format\":\"json\"}", &len, &p) != 0)
+        return xfail(e, "save model");
+    json_tokener *tok = json_tokener_new();
+    json_object *root = tok ? json_tokener_parse_ex(tok, p, (int)len) : NULL;
+    json_tokener_free(tok);
+    json_object *lrn, *gb, *model, *wt;
+    size_t n = (n_features + 1) * n_groups;
+    if (root == NULL || !json_object_object_get_ex(root, "learner", &lrn) ||
+        !json_object_object_get_ex(lrn, "gradient_booster", &gb) ||
+        !json_object_object_get_ex(gb, "model", &model) ||
+        !json_object_object_get_ex(model, "weights", &wt) || json_object_array_length(wt) != n) {
+        json_object_put(root);
+        return err_set(e, 500, "xgboost", "not a linear model of that shape");
+    }
+    double shift = base_margin(lrn);
+    json_object *nw = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(nw, json_object_new_double(i >= n_features * n_groups ? w[i] - shift
+                                                                                   : w[i]));
+    json_object_object_add(model, "weights", nw);
+    size_t tlen = 0;
+    const char *txt = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                       &tlen);
+    int rc = xgb_booster_load(txt, tlen, out, e);
+    json_object_put(root);
+    return rc;
 }

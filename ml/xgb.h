@@ -21,6 +21,30 @@ int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char
                     const float *label, const float *weight, void **out, err_t *e);
 void xgb_dmatrix_free(void *d);
 
+/* Rows for a quantised matrix: up to two row ranges of a dense row-major
+ * X (the training rows around a validation block), with their labels and
+ * weights taken at the same offsets. */
+typedef struct xgb_rows {
+    const float *X;                /* NULL: rows come from fill */
+    /* Fills out with the n rows from row first (when X is NULL): big data
+     * never holds its rows as one float matrix (see train.c). */
+    void (*fill)(void *ctx, size_t first, size_t n, float *out);
+    void *fill_ctx;
+    size_t w;
+    char *const *names, *const *types;
+    const float *label, *weight;   /* may be NULL */
+    size_t begin[2], end[2];
+    size_t n_ranges;
+} xgb_rows_t;
+
+/* A QuantileDMatrix (hist only: 1 byte per cell instead of the 8 of a
+ * DMatrix, and no copy of X: XGBoost reads it in batches). ref: NULL, or
+ * the training matrix whose bins a validation matrix must share. */
+int xgb_qmatrix_new(const xgb_rows_t *rows, void *ref, void **out, err_t *e);
+/* The same rows as a plain DMatrix (two ranges are copied together first):
+ * quicker to build than a QuantileDMatrix, so the choice for small data. */
+int xgb_rows_dmatrix_new(const xgb_rows_t *rows, void **out, err_t *e);
+
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e);
 void xgb_booster_free(void *b);
 int xgb_booster_param(void *b, const char *name, const char *value, err_t *e);
@@ -42,5 +66,10 @@ int xgb_booster_slice(void *b, int end, void **out, err_t *e);
 int xgb_booster_gain(void *b, char ***names, float **scores, size_t *n, err_t *e);
 /* gblinear weights: (n_features + 1) x n_groups floats, bias last row. */
 int xgb_linear_weights(void *b, size_t n_features, size_t n_groups, float **w, err_t *e);
+/* A new booster: gblinear booster b with its weights replaced by w (same
+ * layout as above, the bias row as output margins: base_score is taken
+ * out). How the engine's own linear solver (linfit.h) becomes a model. */
+int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t n_groups,
+                            void **out, err_t *e);
 
 #endif

@@ -26,6 +26,7 @@ SUITE(bundle)
 SUITE(ml_csv)
 SUITE(ml_encode)
 SUITE(ml_train)
+SUITE(ml_linfit)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)

@@ -116,6 +116,8 @@ START_TEST(ml_csv_malformed_inputs_name_their_line)
         {"a,b\n1,2\n\"abc,1\n", 400, "line 3: unterminated quote"},
         {"", 400, "line 1: no header"},
         {"1,2\n3,4\n", 400, "line 1: no header"},
+        {"2019,2020\n3,4\n", 400, "only numbers, so it is data; put a row of column names first"},
+        {"-1,1e3,0.5\n3,4,5\n", 400, "line 1: no header"},
         {"a,a\n1,2\n", 400, "line 1: duplicate column name \"a\""},
         {"a,,c\n1,2,3\n", 400, "line 1: empty column name (column 2)"},
         {"a,b\n1,\xff\n", 400, "line 2: not valid UTF-8"},
