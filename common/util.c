@@ -4,6 +4,9 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -152,6 +155,33 @@ void util_format_time(double epoch, char out[32])
         ms = 0;
     size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, 32 - n, ".%03dZ", ms % 1000);
+}
+
+void util_exec_with_env_defaults(char **argv, const char *const *defaults, size_t n)
+{
+    int missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(defaults[i], '=');
+        if (eq == NULL)
+            continue;
+        char name[64];
+        size_t len = (size_t)(eq - defaults[i]);
+        if (len >= sizeof(name))
+            continue;
+        memcpy(name, defaults[i], len);
+        name[len] = '\0';
+        if (getenv(name) == NULL && setenv(name, eq + 1, 1) == 0)
+            missing = 1;
+    }
+    if (!missing)
+        return;
+    /* The real path, not /proc/self/exe, so that ps and top keep the name. */
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len <= 0)
+        return;
+    self[len] = '\0';
+    execv(self, argv);
 }
 
 int util_utf8_valid(const char *s, size_t n)

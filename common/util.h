@@ -53,6 +53,13 @@ double util_now_wall(void);
 /* Formats an epoch time as RFC 3339 UTC with milliseconds into out[32]. */
 void util_format_time(double epoch, char out[32]);
 
+/* Sets each "NAME=value" in defaults that the environment does not set yet
+ * and, if any was missing, re-executes the running program (its real path,
+ * same argv) so that libraries reading the environment as they load — libgomp
+ * reads OMP_* before main — see them. Returns only when nothing was missing
+ * or the exec failed (the program then goes on as it is). */
+void util_exec_with_env_defaults(char **argv, const char *const *defaults, size_t n);
+
 /* True if the n bytes at s are valid UTF-8 (no overlongs, no surrogates). */
 int util_utf8_valid(const char *s, size_t n);
 

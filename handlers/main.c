@@ -15,6 +15,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "fcgi/server.h"
 #include "handlers/app.h"
 #include "handlers/handlers.h"
@@ -43,8 +44,14 @@ static const cfg_entry_t api_settings[] = {
      "debug | info | warn | error"},
 };
 
+/* API workers are single-threaded: predictions must not start OpenMP
+ * teams whose idle threads spin (80% of a worker's time in libgomp under
+ * load, measured). libgomp reads these before main, hence the re-exec. */
+static const char *const api_env_defaults[] = {"OMP_NUM_THREADS=1", "OMP_WAIT_POLICY=passive"};
+
 int main(int argc, char **argv)
 {
+    util_exec_with_env_defaults(argv, api_env_defaults, 2);
     static app_config_t cfg;
     err_t e;
     err_clear(&e);

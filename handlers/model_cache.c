@@ -14,6 +14,7 @@
 typedef struct cache_entry {
     struct cache_entry *prev, *next; /* most recently used first */
     char id[UUID_STR_LEN + 1];
+    long long workspace_id;
     ml_model_t *model;               /* owned */
     size_t bytes;
 } cache_entry_t;
@@ -76,27 +77,35 @@ void model_cache_free(model_cache_t *c)
     free(c);
 }
 
-ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, const model_rec_t *rec,
-                            err_t *e)
+ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long long workspace_id,
+                            const char *model_id, err_t *e)
 {
     for (cache_entry_t *en = c->head; en != NULL; en = en->next) {
-        if (strcmp(en->id, rec->id) == 0) {
+        if (en->workspace_id == workspace_id && strcmp(en->id, model_id) == 0) {
             cache_unlink(c, en);
             cache_push_front(c, en);
             return en->model;
         }
     }
+    model_rec_t rec;
+    if (!util_is_uuid(model_id)) {
+        err_set(e, 404, "not_found", "There is no model with id: %s", model_id);
+        return NULL;
+    }
+    if (db_model_get(db, arena, workspace_id, model_id, &rec, e) != 0)
+        return NULL;
     void *booster;
     size_t len;
-    if (db_artifact_load(db, arena, rec->artifact_id, &booster, &len, e) != 0)
+    if (db_artifact_load(db, arena, rec.artifact_id, &booster, &len, e) != 0)
         return NULL;
-    ml_model_t *m = ml_model_load(booster, len, rec->preprocess, e);
+    ml_model_t *m = ml_model_load(booster, len, rec.preprocess, e);
     if (m == NULL)
         return NULL;
     cache_entry_t *en = calloc(1, sizeof(*en));
     if (en == NULL)
         abort();
-    memcpy(en->id, rec->id, sizeof(en->id));
+    memcpy(en->id, rec.id, sizeof(en->id));
+    en->workspace_id = workspace_id;
     en->model = m;
     en->bytes = ml_model_size(m);
     cache_push_front(c, en);

@@ -4,8 +4,9 @@
  * Loading a model means two database reads and building an XGBoost booster,
  * far more than a prediction costs, so workers keep recently used models,
  * evicting the least recently used beyond a byte budget. Entries are keyed
- * by model id; a workspace check happens before the cache is consulted
- * (db_model_get), so the cache never serves another workspace's model.
+ * by model id and remember their workspace: a model never changes once
+ * trained, so a hit needs no database work at all, and a model of another
+ * workspace is a miss that goes to the database, which answers 404.
  * Boosters are created lazily in the worker, never in the prefork master.
  */
 #ifndef TRAINYARD_MODEL_CACHE_H
@@ -23,11 +24,12 @@ typedef struct model_cache model_cache_t;
 model_cache_t *model_cache_new(size_t max_bytes);
 void model_cache_free(model_cache_t *c);
 
-/* Returns the loaded model for rec, loading it (booster artifact +
- * preprocess) on a miss. The model stays owned by the cache and valid until
- * the next call. */
-ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, const model_rec_t *rec,
-                            err_t *e);
+/* Returns the loaded model model_id of the workspace, loading it (model
+ * row, booster artifact, preprocess) on a miss; 404 "not_found" if there is
+ * no such model in the workspace. The model stays owned by the cache and
+ * valid until the next call. */
+ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long long workspace_id,
+                            const char *model_id, err_t *e);
 
 /* Models currently held and their approximate bytes (for /metrics). */
 size_t model_cache_count(const model_cache_t *c);

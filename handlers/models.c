@@ -131,13 +131,11 @@ static int models_rows(request_t *r, json_object **rows)
 static int models_predict_with(request_t *r, const char *model_id)
 {
     double started = util_now_monotonic();
-    model_rec_t m;
-    if (models_load(r, model_id, &m) != 0)
-        return -1;
     json_object *rows = NULL;
     if (models_rows(r, &rows) != 0)
         return -1;
-    ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena, &m, &r->err);
+    ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                        r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
         return -1;
     json_object *predictions;

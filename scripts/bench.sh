@@ -12,6 +12,7 @@
 #
 #   scripts/bench.sh [http|ml|queue]...   (default: all)
 #   BENCH_SECONDS=10                       wrk / pgbench duration per figure
+#   BENCH_HTTP="http_reads http_predict"   only these HTTP benchmarks
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,8 +68,10 @@ run_http() {
   BENCH_KEY=$(cat "$BENCH_VAR/dev-api-key")
   export BENCH_KEY
   local s
-  for s in bench/http_reads.sh bench/http_writes.sh bench/http_rss.sh bench/http_upload.sh \
-           bench/http_predict.sh; do
+  # BENCH_HTTP="http_predict" (names without .sh) runs only those.
+  local wanted=${BENCH_HTTP:-http_reads http_writes http_rss http_upload http_predict}
+  for s in $wanted; do
+    s=bench/$s.sh
     [ -x "$s" ] || continue
     section "$(basename "$s")"
     "$s" || { echo "bench: $s failed" >&2; failures=$((failures + 1)); }

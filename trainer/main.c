@@ -13,6 +13,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "db/migrate.h"
 #include "trainer/trainer.h"
 
@@ -53,26 +54,13 @@ static const cfg_entry_t settings[] = {
 /* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, as it loads,
  * before main. Its default keeps idle threads spinning, which on a small
  * machine shared with the API and PostgreSQL makes a boosting round up to
- * 100x slower. Unless the operator chose a policy, the trainer re-executes
- * itself once with the passive one; if that fails it goes on as it is. */
-static void trainer_ensure_passive_omp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") != NULL)
-        return;
-    /* Exec the real path, not /proc/self/exe, so that ps and top still
-     * show the program's name. */
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0 || setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
-        return;
-    self[n] = '\0';
-    execv(self, argv);
-    fprintf(stderr, "trainyard-trainer: could not re-execute with OMP_WAIT_POLICY=passive\n");
-}
+ * 100x slower; unless the operator chose a policy, the trainer re-executes
+ * itself with the passive one. */
+static const char *const trainer_env_defaults[] = {"OMP_WAIT_POLICY=passive"};
 
 int main(int argc, char **argv)
 {
-    trainer_ensure_passive_omp(argv);
+    util_exec_with_env_defaults(argv, trainer_env_defaults, 1);
     trainer_settings_t s;
     memset(&s, 0, sizeof(s));
     err_t e;
