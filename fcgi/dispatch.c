@@ -13,6 +13,7 @@
  * that fails without replying gets the same treatment. 500s are logged with
  * their real message and shown without it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,6 +96,12 @@ static int body_decode_into(request_t *r, err_t *e)
     body_limits_t lim = body_limits_default;
     if (r->route->body_limit > lim.max_bytes)
         lim.max_bytes = r->route->body_limit;
+    /* The field cap follows the route's size cap (one field per 16 bytes at
+     * most): a 32 MB batch of prediction rows legitimately holds hundreds of
+     * thousands of fields, a 64 KB training request never needs 10,000. */
+    if (r->route->body_limit / 16 > (size_t)lim.max_fields)
+        lim.max_fields = r->route->body_limit / 16 > INT_MAX ? INT_MAX
+                                                              : (int)(r->route->body_limit / 16);
     json_object *doc = NULL;
     if (body_decode(media, r->content_type, buf, n, &lim, &doc, &r->body_untyped, e) != 0)
         return -1;

@@ -79,7 +79,7 @@ CREATE TABLE jobs (
     progress           double precision NOT NULL DEFAULT 0,
     estimate_seconds   double precision,
     error              text,
-    result             json,      -- json, not jsonb: keeps the document's key order
+    result             jsonb,
     created_at         timestamptz NOT NULL DEFAULT now(),
     started_at         timestamptz,
     finished_at        timestamptz,
@@ -90,10 +90,7 @@ CREATE INDEX jobs_claim ON jobs (priority, created_at) WHERE state = 'queued';
 -- The reaper's scan.
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state IN ('building', 'running');
 CREATE INDEX jobs_workspace ON jobs (workspace_id, created_at DESC);
--- At most one live job per Akkio "identical request": enqueue inserts with
--- ON CONFLICT DO NOTHING against this index, in one statement, no lock.
-CREATE UNIQUE INDEX jobs_dedupe ON jobs (workspace_id, dedupe_key)
-    WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'building', 'running', 'succeeded');
+CREATE INDEX jobs_dedupe ON jobs (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX jobs_dataset ON jobs (dataset_id) WHERE state IN ('queued', 'building', 'running');
 
 -- One row per line; the global id doubles as the "after" cursor.
