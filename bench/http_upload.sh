@@ -41,9 +41,11 @@ echo 0 > "$peak_file"
 ) &
 sampler=$!
 rm -f "$BENCH_VAR/upload_done"
+# -T streams the file as it sends (--data-binary @file would first read all
+# 500 MB into curl's memory, and time that too).
 t=$(curl -s -o "$BENCH_VAR/upload_answer.json" -w '%{http_code} %{time_total}' \
       -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: text/csv' \
-      --data-binary @"$csv" "$BENCH_URL/api/v1/datasets?name=bench-upload")
+      -X POST -T "$csv" "$BENCH_URL/api/v1/datasets?name=bench-upload")
 touch "$BENCH_VAR/upload_done"
 wait "$sampler" || true
 code=${t%% *}

@@ -2,7 +2,7 @@
  * artifacts.h — large blobs (datasets, bundles, models) stored in PostgreSQL.
  *
  * An artifact is a row in `artifacts` plus ordered chunks in
- * `artifact_chunks` (bytea, 1 MiB each, stored uncompressed). Writing
+ * `artifact_chunks` (bytea, 64 KiB each, stored uncompressed). Writing
  * streams: the writer buffers one chunk and sends it with COPY, so neither
  * the API nor the trainer ever holds a whole file. Size and SHA-256 are
  * computed from the bytes actually written.
