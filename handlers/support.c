@@ -55,14 +55,14 @@ int support_query_bool(request_t *r, const char *name, int dflt, int *out, err_t
         *out = dflt;
         return 0;
     }
-    static const char *const yes[] = {"", "1", "true", "yes", "on"};
-    static const char *const no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = 1, 0;
-    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = 0, 0;
+    /* A bare "?include-data" means true, as a flag does. */
+    static const char *const words[] = {"", "1", "true", "yes", "on", "0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcasecmp(v, words[i]) == 0) {
+            *out = i < 5;
+            return 0;
+        }
+    }
     char field[ERR_FIELD_MAX] = "query";
     err_path_append(field, sizeof(field), name);
     return err_add(e, 422, "bool_parsing", field,

@@ -346,7 +346,11 @@ static int ws_candidate_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* sort_by values and the candidate field each sorts on, ascending. "metric"
+ * sorts best first whatever the metric's direction, which is what "rank"
+ * records. */
 static const char *const ws_sort_keys[] = {"rank", "metric", "seconds", "trees"};
+static const char *const ws_sort_fields[] = {"rank", "rank", "seconds", "trees"};
 
 int ws_job_info(request_t *r)
 {
@@ -384,11 +388,7 @@ int ws_job_info(request_t *r)
             json_object *c = json_object_array_get_idx(models[i].candidates, j);
             json_object *v = NULL;
             double sk = (double)k;
-            if (key == 1 && json_object_object_get_ex(c, "rank_value", &v))
-                sk = json_object_get_double(v);
-            else if (key == 2 && json_object_object_get_ex(c, "seconds", &v))
-                sk = json_object_get_double(v);
-            else if (key == 3 && json_object_object_get_ex(c, "trees", &v))
+            if (json_object_object_get_ex(c, ws_sort_fields[key], &v))
                 sk = json_object_get_double(v);
             cands[k].doc = c;
             cands[k].sort_key = sk;
