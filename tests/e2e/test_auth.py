@@ -55,13 +55,17 @@ def test_bearer_and_x_api_key_both_work(stack, dev_key):
 
 def test_revoked_key_is_refused(stack, make_workspace):
     name, key, c = make_workspace("revoke")
-    assert c.get("/api/v1/datasets").status_code == 200
+    # Enough requests that every API worker has checked, and cached, the key:
+    # revocation must reach the caches at once (NOTIFY), not after they expire.
+    for _ in range(12):
+        assert c.get("/api/v1/datasets").status_code == 200
     # A second key of the same workspace survives the revocation of the first.
     key2 = stack.cli("key", "create", name).stdout.strip().splitlines()[-1].strip()
     prefix = key.split("_")[1] if key.count("_") >= 2 else key
     stack.cli("key", "revoke", prefix)
-    r = c.get("/api/v1/datasets")
-    assert r.status_code == 401
+    for _ in range(12):
+        r = c.get("/api/v1/datasets")
+        assert r.status_code == 401
     assert c.get("/trainings").status_code == 403
     assert c.get("/api/v1/datasets", key=key2).status_code == 200
 

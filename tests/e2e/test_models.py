@@ -60,6 +60,20 @@ def test_predict_binary(api, churn_model, churn_csv):
         assert (p["churn"] == "Yes") == (py > pn) or abs(py - pn) < 1e-6
 
 
+def test_predict_large_batch(api, churn_model, churn_csv):
+    # 10,000 rows of the wide churn table is ~5 MB and ~200,000 fields: past
+    # nginx's default body size and a fixed per-body field cap, both of which
+    # once refused it.
+    rows = churn_rows(churn_csv, n=1000)
+    batch = (rows * (10000 // len(rows) + 1))[:10000]
+    r = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": batch})
+    assert r.status_code == 200, r.text[:300]
+    assert len(r.json()["predictions"]) == 10000
+    timing = r.headers.get("Server-Timing", "")
+    assert timing.startswith("predict;dur="), timing
+    assert float(timing.split("=", 1)[1]) > 0
+
+
 def test_predict_missing_fields_are_missing_values(api, churn_model):
     r = api.post("/api/v1/models/%s/predict" % churn_model, json={"data": [{"tenure": 3}, {}]})
     assert r.status_code == 200, r.text
