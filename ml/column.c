@@ -38,7 +38,7 @@ static int grow(column_t *c, err_t *e)
 {
     size_t cap = c->cap ? c->cap * 2 : 1024;
     if (c->is_codes) {
-        uint32_t *nc = realloc(c->codes, cap * sizeof(*nc));
+        void *nc = realloc(c->codes, cap * c->code_bytes);
         if (nc == NULL)
             return err_set(e, 500, "internal", "out of memory");
         c->codes = nc;
@@ -152,26 +152,74 @@ static uint32_t intern(column_t *c, const char *p, size_t n, int flag, err_t *e,
     return (uint32_t)id;
 }
 
+/* --- code storage (column_code() in column.h reads it) ------------------ */
+
+static unsigned code_width(uint32_t code)
+{
+    return code >= COL_OVERFLOW ? 1 : code < 0xFEu ? 1 : code < 0xFFFEu ? 2 : 4;
+}
+
+static void code_put(column_t *c, size_t i, uint32_t code)
+{
+    if (c->code_bytes == 4) {
+        ((uint32_t *)c->codes)[i] = code;
+        return;
+    }
+    uint32_t top = c->code_bytes == 1 ? 0xFFu : 0xFFFFu;
+    uint32_t v = code >= COL_OVERFLOW ? top - (COL_MISSING - code) : code;
+    if (c->code_bytes == 1)
+        ((uint8_t *)c->codes)[i] = (uint8_t)v;
+    else
+        ((uint16_t *)c->codes)[i] = (uint16_t)v;
+}
+
+/* Row n is about to get code: widen the stored codes first if it does not
+ * fit. Converting from the last row down never overwrites a row not yet
+ * read (each new slot starts at or past its old one). */
+static int code_fit(column_t *c, uint32_t code, err_t *e)
+{
+    unsigned w = code_width(code);
+    if (w <= c->code_bytes)
+        return 0;
+    void *nc = realloc(c->codes, (c->cap ? c->cap : 1) * w);
+    if (nc == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    column_t old = *c;
+    old.codes = nc;
+    c->codes = nc;
+    c->code_bytes = w;
+    for (size_t i = c->n; i-- > 0;)
+        code_put(c, i, column_code(&old, i));
+    return 0;
+}
+
 /* The first text cell: turn the floats stored so far into codes. */
 static int switch_to_codes(column_t *c, err_t *e)
 {
-    uint32_t *codes = malloc((c->cap ? c->cap : 1) * sizeof(*codes));
-    if (codes == NULL)
+    float *vals = c->vals;
+    size_t n = c->n;
+    c->codes = malloc(c->cap ? c->cap : 1);
+    if (c->codes == NULL)
         return err_set(e, 500, "internal", "out of memory");
-    int fail = 0;
-    for (size_t i = 0; i < c->n && !fail; i++) {
-        if (isnan(c->vals[i])) {
-            codes[i] = COL_MISSING;
-            continue;
-        }
-        char buf[32];
-        int k = num_format_float(c->vals[i], buf, sizeof(buf));
-        codes[i] = intern(c, buf, (size_t)k, 1, e, &fail);
-    }
-    free(c->vals);
     c->vals = NULL;
-    c->codes = codes;
     c->is_codes = 1;
+    c->code_bytes = 1;
+    c->n = 0;
+    int fail = 0;
+    for (size_t i = 0; i < n && !fail; i++) {
+        uint32_t code = COL_MISSING;
+        if (!isnan(vals[i])) {
+            char buf[32];
+            int k = num_format_float(vals[i], buf, sizeof(buf));
+            code = intern(c, buf, (size_t)k, 1, e, &fail);
+        }
+        if (!fail && code_fit(c, code, e) < 0)
+            fail = 1;
+        if (!fail)
+            code_put(c, c->n++, code);
+    }
+    c->n = n;
+    free(vals);
     return fail ? -1 : 0;
 }
 
@@ -206,9 +254,9 @@ int column_add(column_t *c, const char *p, size_t n, err_t *e)
     }
     int fail = 0;
     uint32_t code = missing ? COL_MISSING : intern(c, p, n, numeric, e, &fail);
-    if (fail)
+    if (fail || code_fit(c, code, e) < 0)
         return -1;
-    c->codes[c->n++] = code;
+    code_put(c, c->n++, code);
     return 0;
 }
 

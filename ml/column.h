@@ -42,9 +42,26 @@ typedef struct column {
     int store;                      /* keep values */
     int is_codes;                   /* storage switched to codes */
     float *vals;                    /* while numeric: value or NaN per row */
-    uint32_t *codes;                /* after the switch: dict id, COL_MISSING or COL_OVERFLOW */
+    void *codes;                    /* after the switch: dict id, COL_MISSING or COL_OVERFLOW,
+                                       code_bytes each: read with column_code() */
+    unsigned code_bytes;            /* 1, 2 or 4: widened as the dictionary grows */
     size_t n, cap;                  /* rows stored */
 } column_t;
+
+/* Row i's code (a dict id, COL_MISSING or COL_OVERFLOW) of a column that
+ * switched to codes. Codes take 1 byte while the dictionary has fewer than
+ * 254 entries and 2 below 65534 (the top two values of each width stand
+ * for missing and overflow): categories with few levels cost a quarter of
+ * 4-byte codes (the memory bar). */
+static inline uint32_t column_code(const column_t *c, size_t i)
+{
+    if (c->code_bytes == 4)
+        return ((const uint32_t *)c->codes)[i];
+    uint32_t v = c->code_bytes == 1 ? ((const uint8_t *)c->codes)[i]
+                                    : ((const uint16_t *)c->codes)[i];
+    uint32_t top = c->code_bytes == 1 ? 0xFFu : 0xFFFFu;
+    return v + 1 >= top ? COL_MISSING - (top - v) : v; /* top: missing, top - 1: overflow */
+}
 
 void column_init(column_t *c, int store);
 void column_free(column_t *c);

@@ -216,7 +216,7 @@ void enc_fill_rows(const enc_plan_t *p, const ml_data_t *d, const size_t *rows, 
             continue;
         }
         for (size_t i = 0; i < n; i++) {
-            uint32_t code = c->codes[rows[i]];
+            uint32_t code = column_code(c, rows[i]);
             float v;
             if (code == COL_MISSING)
                 v = NAN;

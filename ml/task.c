@@ -178,7 +178,7 @@ int task_detect(const ml_data_t *d, size_t col, const char *override, task_info_
             return -1;
         }
         for (size_t i = 0; i < c->n; i++) {
-            uint32_t code = c->codes[i];
+            uint32_t code = column_code(c, i);
             if (code == COL_MISSING)
                 continue;
             t->rows[t->n] = i;

@@ -291,12 +291,12 @@ START_TEST(ml_csv_data_typed_columns_and_switch)
     /* The floats before the switch came back as text: "3", "1.5", then "abc", "3". */
     const column_t *m = &d->cols[1];
     ck_assert(m->is_codes);
-    ck_assert_str_eq(dict_text(&m->dict, m->codes[0]), "3");
-    ck_assert_str_eq(dict_text(&m->dict, m->codes[1]), "1.5");
-    ck_assert_str_eq(dict_text(&m->dict, m->codes[2]), "abc");
-    ck_assert_uint_eq(m->codes[3], m->codes[0]);
+    ck_assert_str_eq(dict_text(&m->dict, column_code(m, 0)), "3");
+    ck_assert_str_eq(dict_text(&m->dict, column_code(m, 1)), "1.5");
+    ck_assert_str_eq(dict_text(&m->dict, column_code(m, 2)), "abc");
+    ck_assert_uint_eq(column_code(m, 3), column_code(m, 0));
     ck_assert_int_eq(d->types[2], CSV_BOOLEAN);
-    ck_assert_uint_eq(d->cols[2].codes[3], COL_MISSING);
+    ck_assert_uint_eq(column_code(&d->cols[2], 3), COL_MISSING);
     ck_assert_int_eq(ml_data_find(d, "b"), 2);
     ck_assert_int_eq(ml_data_find(d, "nope"), -1);
     ml_data_free(d);
@@ -394,6 +394,42 @@ START_TEST(ml_csv_high_cardinality_bounded_and_consistent)
 }
 END_TEST
 
+/* Codes start at 1 byte and widen to 2, then 4, as levels arrive; every
+ * row (missing ones included) reads back the same through each widening. */
+START_TEST(ml_csv_codes_widen_with_levels)
+{
+    err_t e;
+    err_clear(&e);
+    column_t col;
+    column_init(&col, 1);
+    ck_assert_int_eq(column_add(&col, "7", 1, &e), 0); /* numeric first: the switch path */
+    const int n = 90000; /* 72,000 levels: past 2-byte codes */
+    for (int i = 0; i < n; i++) {
+        char cell[32];
+        int k = i % 5 == 4 ? 0 : snprintf(cell, sizeof(cell), "v%d", i);
+        ck_assert_int_eq(column_add(&col, cell, (size_t)k, &e), 0);
+        if (i == 100)
+            ck_assert_uint_eq(col.code_bytes, 1);
+        if (i == 1000)
+            ck_assert_uint_eq(col.code_bytes, 2);
+    }
+    ck_assert_uint_eq(col.code_bytes, 4);
+    ck_assert(col.is_codes);
+    ck_assert_str_eq(dict_text(&col.dict, column_code(&col, 0)), "7");
+    for (int i = 0; i < n; i++) {
+        uint32_t code = column_code(&col, (size_t)i + 1);
+        if (i % 5 == 4) {
+            ck_assert_uint_eq(code, COL_MISSING);
+            continue;
+        }
+        char want[32];
+        snprintf(want, sizeof(want), "v%d", i);
+        ck_assert_str_eq(dict_text(&col.dict, code), want);
+    }
+    column_free(&col);
+}
+END_TEST
+
 Suite *suite_ml_csv(void)
 {
     const TTest *const t[] = {
@@ -401,6 +437,7 @@ Suite *suite_ml_csv(void)
         ml_csv_malformed_inputs_name_their_line, ml_csv_limits, ml_csv_missing_cells,
         ml_csv_number_parsing, ml_csv_infer_types, ml_csv_data_typed_columns_and_switch,
         ml_csv_infer_agrees_with_data_on_real_file, ml_csv_high_cardinality_bounded_and_consistent,
+        ml_csv_codes_widen_with_levels,
     };
     return unit_suite("ml_csv", t, sizeof(t) / sizeof(t[0]));
 }
