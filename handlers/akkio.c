@@ -67,7 +67,7 @@ static int akkio_load_task(request_t *r, job_t *job, int with_result)
     return 0;
 }
 
-const char *akkio_status_name(job_state_t s)
+static const char *akkio_status_name(job_state_t s)
 {
     switch (s) {
     case JOB_QUEUED: return "PENDING";

@@ -23,7 +23,6 @@
 #include "handlers/support.h"
 #include "ml/csv.h"
 
-#define UPLOAD_CHUNK (256 * 1024)
 #define DATASET_NAME_MAX 200
 
 /* One upload in flight: the checker and the writer fed in lockstep. */
@@ -38,8 +37,9 @@ typedef struct upload {
     int in_name_part;
 } upload_t;
 
-static int upload_chunk(upload_t *up, const char *buf, size_t n, err_t *e)
+static int upload_chunk(void *ctx, const char *buf, size_t n, err_t *e)
 {
+    upload_t *up = ctx;
     if (csv_infer_feed(up->infer, buf, n, e) != 0)
         return -1;
     return db_artifact_write(up->writer, buf, n, e);
@@ -105,36 +105,11 @@ static const multipart_callbacks_t upload_multipart = {mp_part_begin, mp_part_da
 /* Pumps the request body through the CSV checker and the artifact writer. */
 static int upload_stream(upload_t *up, int multipart, err_t *e)
 {
-    request_t *r = up->r;
-    multipart_t *mp = NULL;
-    if (multipart) {
-        mp = multipart_new(r->content_type, &upload_multipart, up, 64, 16 * 1024, e);
-        if (mp == NULL)
-            return -1;
-    }
-    char *buf = arena_alloc(r->arena, UPLOAD_CHUNK);
-    int rc = -1;
-    for (;;) {
-        ssize_t got = req_body_read(r, buf, UPLOAD_CHUNK, e);
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
-        if ((mp ? multipart_feed(mp, buf, (size_t)got, e) : upload_chunk(up, buf, (size_t)got, e)) != 0)
-            goto out;
-    }
-    if (mp != NULL) {
-        if (multipart_finish(mp, e) != 0)
-            goto out;
-        if (!up->saw_file) {
-            err_add(e, 422, "missing", "body/file", "Field required");
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    multipart_free(mp);
-    return rc;
+    if (support_body_stream(up->r, multipart ? &upload_multipart : NULL, upload_chunk, up, e) != 0)
+        return -1;
+    if (multipart && !up->saw_file)
+        return err_add(e, 422, "missing", "body/file", "Field required");
+    return 0;
 }
 
 static json_object *dataset_doc(const dataset_rec_t *ds)

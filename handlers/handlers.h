@@ -21,7 +21,6 @@ extern const size_t routes_count;
 int akkio_train_new(request_t *r);
 int akkio_status(request_t *r);
 int akkio_result(request_t *r);
-const char *akkio_status_name(job_state_t s);
 
 /* datasets.c */
 int datasets_upload(request_t *r);

@@ -14,9 +14,13 @@
 static const long long spec_durations[] = {10, 60, 300, 1800};
 static const char *const spec_tasks[] = {"binary", "multiclass", "regression"};
 
-#define SPEC_COMMON_FIELDS                                                                      \
+/* The fields every way of asking for a training shares; what names the
+ * data (dataset_id, or a bundle's dataset path) and whether duration is
+ * required differ per table below. */
+#define SPEC_DATASET_ID                                                                         \
     {.name = "dataset_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY,      \
-     .max_len = 64},                                                                            \
+     .max_len = 64}
+#define SPEC_COMMON_FIELDS                                                                      \
     {.name = "predict_fields", .type = FIELD_STRING_ARRAY,                                      \
      .flags = FIELD_REQUIRED | FIELD_NONEMPTY, .max_len = 64},                                  \
     {.name = "ignore_fields", .type = FIELD_STRING_ARRAY, .max_len = 4096},                     \
@@ -28,6 +32,7 @@ static const char *const spec_tasks[] = {"binary", "multiclass", "regression"};
      .n_allowed_strings = 3}
 
 const field_spec_t spec_fields_akkio[] = {
+    SPEC_DATASET_ID,
     SPEC_COMMON_FIELDS,
     {.name = "duration", .type = FIELD_INT, .flags = FIELD_REQUIRED,
      .allowed_ints = spec_durations, .n_allowed_ints = 4},
@@ -35,13 +40,24 @@ const field_spec_t spec_fields_akkio[] = {
 _Static_assert(sizeof(spec_fields_akkio) / sizeof(spec_fields_akkio[0]) == SPEC_FIELDS_AKKIO_COUNT,
                "SPEC_FIELDS_AKKIO_COUNT is out of date");
 
+#define SPEC_OPTIONAL_DURATION                                                                  \
+    {.name = "duration", .type = FIELD_INT, .allowed_ints = spec_durations, .n_allowed_ints = 4}
+
 const field_spec_t spec_fields_optional_duration[] = {
+    SPEC_DATASET_ID,
     SPEC_COMMON_FIELDS,
-    {.name = "duration", .type = FIELD_INT, .allowed_ints = spec_durations,
-     .n_allowed_ints = 4},
+    SPEC_OPTIONAL_DURATION,
 };
 const size_t spec_fields_optional_duration_count =
     sizeof(spec_fields_optional_duration) / sizeof(spec_fields_optional_duration[0]);
+
+const field_spec_t spec_fields_bundle[] = {
+    {.name = "dataset", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY,
+     .max_len = 500},
+    SPEC_COMMON_FIELDS,
+    SPEC_OPTIONAL_DURATION,
+};
+const size_t spec_fields_bundle_count = sizeof(spec_fields_bundle) / sizeof(spec_fields_bundle[0]);
 
 /* Index of the dataset column named name, or -1. */
 static int spec_column_index(const dataset_rec_t *ds, const char *name)

@@ -24,6 +24,9 @@
 extern const field_spec_t spec_fields_akkio[];
 extern const field_spec_t spec_fields_optional_duration[];
 extern const size_t spec_fields_optional_duration_count;
+/* trainyard.json in a workspace bundle: `dataset` names a CSV in the bundle. */
+extern const field_spec_t spec_fields_bundle[];
+extern const size_t spec_fields_bundle_count;
 
 /* Builds a new spec from validated fields and checks it against the
  * workspace's dataset (loaded into *ds). where is the error path prefix

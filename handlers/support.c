@@ -69,6 +69,32 @@ int support_query_bool(request_t *r, const char *name, int dflt, int *out, err_t
                    "Input should be a valid boolean, unable to interpret input");
 }
 
+#define SUPPORT_BODY_CHUNK (256 * 1024)
+
+int support_body_stream(request_t *r, const multipart_callbacks_t *mp, support_sink_fn sink,
+                        void *ctx, err_t *e)
+{
+    multipart_t *parser = NULL;
+    if (mp != NULL && (parser = multipart_new(r->content_type, mp, ctx, 64, 16 * 1024, e)) == NULL)
+        return -1;
+    char *buf = arena_alloc(r->arena, SUPPORT_BODY_CHUNK);
+    int rc = -1;
+    for (;;) {
+        ssize_t got = req_body_read(r, buf, SUPPORT_BODY_CHUNK, e);
+        if (got < 0)
+            goto out;
+        if (got == 0)
+            break;
+        if ((parser ? multipart_feed(parser, buf, (size_t)got, e)
+                    : sink(ctx, buf, (size_t)got, e)) != 0)
+            goto out;
+    }
+    rc = parser != NULL ? multipart_finish(parser, e) : 0;
+out:
+    multipart_free(parser);
+    return rc;
+}
+
 void support_json_str(json_object *obj, const char *key, const char *s)
 {
     json_object_object_add(obj, key, s ? json_object_new_string(s) : NULL);

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "fcgi/multipart.h"
 #include "fcgi/request.h"
 
 /* Reads an integer query parameter in [min, max]; absent -> dflt. A bad
@@ -30,6 +31,17 @@ void support_json_double(json_object *obj, const char *key, double v);
 /* The workspace dialect names the workspace in the path: it must be the
  * key's own (another workspace is 404, never 403, so names do not leak). */
 int support_workspace_matches(const request_t *r, const char *workspace, err_t *e);
+
+/* Receives the bytes of a streamed body (ROUTE_STREAM_BODY). */
+typedef int (*support_sink_fn)(void *ctx, const char *buf, size_t n, err_t *e);
+
+/* Streams the request body chunk by chunk: through a multipart parser
+ * calling mp's callbacks when mp is not NULL, else straight into sink.
+ * Returns 0 once the whole body (and, for multipart, the closing boundary)
+ * is in; -1 with e filled on a short or oversized body, malformed multipart
+ * or a callback's error. */
+int support_body_stream(request_t *r, const multipart_callbacks_t *mp, support_sink_fn sink,
+                        void *ctx, err_t *e);
 
 /* Registers json_object_put for obj on the request's arena and returns obj. */
 json_object *support_own(request_t *r, json_object *obj);

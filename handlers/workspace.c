@@ -42,22 +42,6 @@
 #define WS_PAGE_SIZE 20
 #define WS_CHUNK (256 * 1024)
 
-/* trainyard.json inside a bundle: the spec with `dataset` naming a CSV. */
-static const long long ws_durations[] = {10, 60, 300, 1800};
-static const char *const ws_tasks[] = {"binary", "multiclass", "regression"};
-static const field_spec_t ws_bundle_spec_fields[] = {
-    {.name = "dataset", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY,
-     .max_len = 500},
-    {.name = "predict_fields", .type = FIELD_STRING_ARRAY,
-     .flags = FIELD_REQUIRED | FIELD_NONEMPTY, .max_len = 64},
-    {.name = "ignore_fields", .type = FIELD_STRING_ARRAY, .max_len = 4096},
-    {.name = "duration", .type = FIELD_INT, .allowed_ints = ws_durations, .n_allowed_ints = 4},
-    {.name = "extra_attention", .type = FIELD_BOOL},
-    {.name = "seed", .type = FIELD_INT, .min = 0, .max = 2147483647},
-    {.name = "max_models", .type = FIELD_INT, .min = 1, .max = 1000},
-    {.name = "task", .type = FIELD_STRING, .allowed_strings = ws_tasks, .n_allowed_strings = 3},
-};
-
 static int ws_check(request_t *r)
 {
     return support_workspace_matches(r, r->params[0], &r->err);
@@ -166,8 +150,9 @@ typedef struct ws_upload {
     int saw_data;
 } ws_upload_t;
 
-static int ws_tee(ws_upload_t *up, const char *buf, size_t n, err_t *e)
+static int ws_tee(void *ctx, const char *buf, size_t n, err_t *e)
 {
+    ws_upload_t *up = ctx;
     if (fwrite(buf, 1, n, up->spool) != n)
         return err_set(e, 500, "internal", "could not spool the bundle");
     return db_artifact_write(up->writer, buf, n, e);
@@ -203,31 +188,12 @@ static const multipart_callbacks_t ws_multipart = {ws_part_begin, ws_part_data, 
 static int ws_receive(request_t *r, ws_upload_t *up, err_t *e)
 {
     int multipart = strcmp(r->media_type, "multipart/form-data") == 0;
-    multipart_t *mp = NULL;
-    if (multipart && (mp = multipart_new(r->content_type, &ws_multipart, up, 16, 16 * 1024, e)) == NULL)
+    if (support_body_stream(r, multipart ? &ws_multipart : NULL, ws_tee, up, e) != 0)
         return -1;
-    char *buf = arena_alloc(r->arena, WS_CHUNK);
-    int rc = -1;
-    for (;;) {
-        ssize_t got = req_body_read(r, buf, WS_CHUNK, e);
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
-        if ((mp ? multipart_feed(mp, buf, (size_t)got, e) : ws_tee(up, buf, (size_t)got, e)) != 0)
-            goto out;
-    }
-    if (mp != NULL && multipart_finish(mp, e) != 0)
-        goto out;
-    if (multipart && !up->saw_data) {
-        err_set(e, 400, "BUNDLE_INVALID", "data: the source bundle is missing (send it as the "
-                                          "`data` part)");
-        goto out;
-    }
-    rc = 0;
-out:
-    multipart_free(mp);
-    return rc;
+    if (multipart && !up->saw_data)
+        return err_set(e, 400, "BUNDLE_INVALID",
+                       "data: the source bundle is missing (send it as the `data` part)");
+    return 0;
 }
 
 static ssize_t ws_spool_read(void *ctx, void *buf, size_t n, err_t *e)
@@ -279,9 +245,7 @@ int ws_submit(request_t *r)
     support_own(r, info.spec);
     err_t spec_err;
     err_clear(&spec_err);
-    if (validate_body(info.spec, ws_bundle_spec_fields,
-                      sizeof(ws_bundle_spec_fields) / sizeof(ws_bundle_spec_fields[0]), 0,
-                      &spec_err) != 0) {
+    if (validate_body(info.spec, spec_fields_bundle, spec_fields_bundle_count, 0, &spec_err) != 0) {
         spec_rebase_errors(&spec_err, "trainyard.json");
         err_clear(&r->err);
         err_set(&r->err, 400, "BUNDLE_INVALID", "%s: %s", spec_err.items[0].field,
