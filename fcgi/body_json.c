@@ -88,24 +88,33 @@ int body_decode_json(const char *buf, size_t n, const body_limits_t *lim, json_o
         return err_add(e, 400, "json_invalid", "body/0", "json: empty body");
 
     /* json-c counts the outermost value as one level and fails when the
-     * count reaches the cap, hence + 1. A NUL terminator is fed with the
-     * text so that a bare top-level number is complete. */
+     * count reaches the cap, hence + 1. The text is fed in slices, straight
+     * from the caller's buffer (no copy of a 32 MB body), then a NUL so that
+     * a bare top-level number is complete. */
     struct json_tokener *tok = json_tokener_new_ex(lim->max_depth + 1);
     if (tok == NULL)
         return err_set(e, 500, "internal_error", "json: out of memory");
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    char *copy = malloc(n + 1);
-    if (copy == NULL) {
-        json_tokener_free(tok);
-        return err_set(e, 500, "internal_error", "json: out of memory");
+    json_object *obj = NULL;
+    enum json_tokener_error jerr = json_tokener_continue;
+    size_t end = 0;
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < 65536 ? n - off : 65536;
+        obj = json_tokener_parse_ex(tok, buf + off, (int)k);
+        jerr = json_tokener_get_error(tok);
+        if (jerr != json_tokener_continue) {
+            end = off + json_tokener_get_parse_end(tok);
+            break;
+        }
+        off += k;
+        end = off;
     }
-    memcpy(copy, buf, n);
-    copy[n] = '\0';
-    json_object *obj = json_tokener_parse_ex(tok, copy, (int)n + 1);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        obj = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+        end = n + json_tokener_get_parse_end(tok);
+    }
     json_tokener_free(tok);
-    free(copy);
 
     char path[32];
     if (jerr == json_tokener_error_depth) {

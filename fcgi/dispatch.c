@@ -4,24 +4,35 @@
  * The order is fixed and the same for every route, so handlers can rely on
  * it: route (404/405 in the closest route's dialect) → Content-Length
  * against the route's limit (413 before reading a byte) → ensure_db (unless
- * ROUTE_NO_DB) → authenticate (ROUTE_AUTH) → body read and decoded (unless
- * ROUTE_STREAM_BODY) → validation → handler. Routes flagged
- * ROUTE_KEY_IN_BODY have their body decoded before authentication, since the
- * key may be in it; they are validated after it all the same.
+ * ROUTE_NO_DB) → authenticate (ROUTE_AUTH), before a body byte is read →
+ * body read, its shape counted as it arrives (fcgi/bodyscan.h), and decoded
+ * (unless ROUTE_STREAM_BODY) → validation → handler. Routes flagged
+ * ROUTE_KEY_IN_BODY take the key from a header or the query first; without
+ * one, the body is spooled to a temporary file while the key is picked out
+ * of it, and decoded only once that key is valid.
  *
  * Whatever fails is rendered from an err_t in the route's dialect; a handler
  * that fails without replying gets the same treatment. 500s are logged with
  * their real message and shown without it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "fcgi/body.h"
+#include "fcgi/bodyscan.h"
 #include "fcgi/runtime.h"
 #include "fcgi/validate.h"
+
+#define BODY_SLICE (256 * 1024)           /* bytes read between two scans */
+#define LONG_BODY_BYTES (1024 * 1024)     /* a body this large makes a long request */
 
 static void put_json(void *p)
 {
@@ -36,10 +47,47 @@ static int body_too_large(err_t *e, size_t limit)
                    limit);
 }
 
-/* Reads the whole (bounded) body into the arena. *len is 0 for none. */
-static int body_read_all(request_t *r, char **out, size_t *len, err_t *e)
+/* The decoders' limits on a route: its size cap, and a field cap that
+ * follows it (one field per 16 bytes at most): a 32 MB batch of prediction
+ * rows legitimately holds hundreds of thousands of fields, a 64 KB training
+ * request never needs 10,000. */
+static body_limits_t route_body_limits(const route_t *rt)
 {
-    size_t limit = r->route->body_limit;
+    body_limits_t lim = body_limits_default;
+    if (rt->body_limit > lim.max_bytes)
+        lim.max_bytes = rt->body_limit;
+    if (rt->body_limit / 16 > (size_t)lim.max_fields)
+        lim.max_fields = rt->body_limit / 16 > INT_MAX ? INT_MAX : (int)(rt->body_limit / 16);
+    return lim;
+}
+
+static const char *request_media(const request_t *r)
+{
+    return r->media_type[0] ? r->media_type : "application/json";
+}
+
+/* Reads the next piece of the body and counts its shape; 0 at the end. */
+static ssize_t body_read_counted(request_t *r, bodyscan_t *scan, char *buf, size_t n, err_t *e)
+{
+    ssize_t got = req_body_read(r, buf, n, e);
+    if (got < 0) {
+        if (e->status == 413 && ((req_impl_t *)r->impl)->body_limit == 0) {
+            err_clear(e);
+            return body_too_large(e, 0);
+        }
+        return -1;
+    }
+    if (got > 0 && bodyscan_feed(scan, buf, (size_t)got) != 0)
+        return bodyscan_error(scan, e);
+    return got;
+}
+
+/* Reads the whole (bounded) body into the arena, a slice at a time so that
+ * the scan stops a body past the field or depth cap before a decoder ever
+ * sees it. *len is 0 for none. */
+static int body_read_all(request_t *r, bodyscan_t *scan, char **out, size_t *len, err_t *e)
+{
+    size_t limit = ((req_impl_t *)r->impl)->body_limit;
     size_t cap = r->content_length >= 0 ? (size_t)r->content_length : 4096;
     if (cap > limit)
         cap = limit;
@@ -58,14 +106,10 @@ static int body_read_all(request_t *r, char **out, size_t *len, err_t *e)
             buf = nbuf;
             cap = ncap;
         }
-        ssize_t got = req_body_read(r, buf + n, cap - n, e);
-        if (got < 0) {
-            if (e->status == 413 && limit == 0) {
-                err_clear(e);
-                return body_too_large(e, limit);
-            }
+        size_t want = cap - n < BODY_SLICE ? cap - n : BODY_SLICE;
+        ssize_t got = body_read_counted(r, scan, buf + n, want, e);
+        if (got < 0)
             return -1;
-        }
         if (got == 0)
             break;
         n += (size_t)got;
@@ -76,37 +120,155 @@ static int body_read_all(request_t *r, char **out, size_t *len, err_t *e)
     return 0;
 }
 
-static int any_required(const route_t *rt)
+static int body_decode_buffer(request_t *r, const char *buf, size_t n, err_t *e)
 {
-    for (size_t i = 0; i < rt->n_fields; i++)
-        if (rt->fields[i].flags & FIELD_REQUIRED)
-            return 1;
+    if (n == 0)
+        return 0;
+    body_limits_t lim = route_body_limits(r->route);
+    json_object *doc = NULL;
+    if (body_decode(request_media(r), r->content_type, buf, n, &lim, &doc, &r->body_untyped, e) !=
+        0)
+        return -1;
+    arena_defer(r->arena, put_json, doc);
+    r->body = doc;
     return 0;
 }
 
 static int body_decode_into(request_t *r, err_t *e)
 {
+    body_limits_t lim = route_body_limits(r->route);
+    bodyscan_t scan;
+    bodyscan_init(&scan, body_format_of(request_media(r)), &lim, NULL);
     char *buf = NULL;
     size_t n = 0;
-    if (body_read_all(r, &buf, &n, e) != 0)
+    if (body_read_all(r, &scan, &buf, &n, e) != 0)
         return -1;
-    if (n == 0)
+    return body_decode_buffer(r, buf, n, e);
+}
+
+/* --- a key that travels in the body ---------------------------------------
+ * Akkio v1 clients send api_key inside a JSON or form body that may be 32 MB
+ * of prediction rows. Without a key in a header or the query, the body is
+ * spooled to an unlinked temporary file while a bodyscan picks out api_key;
+ * only once that key is valid is the file mapped and decoded. An
+ * unauthenticated request so costs this worker a few kilobytes of memory,
+ * whatever it sends. */
+
+typedef struct spool {
+    int fd;
+    char *map;
+    size_t len;
+} spool_t;
+
+static void spool_release(void *p)
+{
+    spool_t *sp = p;
+    if (sp->map != NULL)
+        munmap(sp->map, sp->len);
+    if (sp->fd >= 0)
+        close(sp->fd);
+}
+
+static int spool_open(err_t *e)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/trainyard-body.XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    if (fd < 0)
+        return err_set(e, 500, "internal_error", "body spool in %s: %s", dir, strerror(errno));
+    return fd;
+}
+
+static int spool_write(int fd, const char *buf, size_t n, err_t *e)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, buf, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return err_set(e, 500, "internal_error", "body spool: %s",
+                           k < 0 ? strerror(errno) : "short write");
+        buf += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Spools the body, scanning it for the key. Fills *sp (released with the
+ * arena) and r->body_key when the body holds exactly one plain key. */
+static int body_spool_scan(request_t *r, spool_t *sp, err_t *e)
+{
+    body_limits_t lim = route_body_limits(r->route);
+    bodyscan_t *scan = arena_alloc(r->arena, sizeof(*scan));
+    bodyscan_init(scan, body_format_of(request_media(r)), &lim, "api_key");
+    sp->fd = spool_open(e);
+    if (sp->fd < 0)
+        return -1;
+    arena_defer(r->arena, spool_release, sp);
+    char *chunk = arena_alloc(r->arena, BODY_SLICE);
+    for (;;) {
+        ssize_t got = body_read_counted(r, scan, chunk, BODY_SLICE, e);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (spool_write(sp->fd, chunk, (size_t)got, e) != 0)
+            return -1;
+        sp->len += (size_t)got;
+    }
+    bodyscan_finish(scan);
+    const char *key = bodyscan_found(scan);
+    if (key != NULL)
+        r->body_key = arena_strdup(r->arena, key);
+    return 0;
+}
+
+static int body_decode_spool(request_t *r, spool_t *sp, err_t *e)
+{
+    if (sp->len == 0)
         return 0;
-    const char *media = r->media_type[0] ? r->media_type : "application/json";
-    body_limits_t lim = body_limits_default;
-    if (r->route->body_limit > lim.max_bytes)
-        lim.max_bytes = r->route->body_limit;
-    /* The field cap follows the route's size cap (one field per 16 bytes at
-     * most): a 32 MB batch of prediction rows legitimately holds hundreds of
-     * thousands of fields, a 64 KB training request never needs 10,000. */
-    if (r->route->body_limit / 16 > (size_t)lim.max_fields)
-        lim.max_fields = r->route->body_limit / 16 > INT_MAX ? INT_MAX
-                                                              : (int)(r->route->body_limit / 16);
-    json_object *doc = NULL;
-    if (body_decode(media, r->content_type, buf, n, &lim, &doc, &r->body_untyped, e) != 0)
+    void *map = mmap(NULL, sp->len, PROT_READ, MAP_PRIVATE, sp->fd, 0);
+    if (map == MAP_FAILED)
+        return err_set(e, 500, "internal_error", "body spool: mmap: %s", strerror(errno));
+    sp->map = map;
+    return body_decode_buffer(r, sp->map, sp->len, e);
+}
+
+/* Authenticates a ROUTE_KEY_IN_BODY request and decodes its body. */
+static int body_key_authenticate(request_t *r, const server_hooks_t *hooks, err_t *e)
+{
+    if (hooks->authenticate == NULL || hooks->authenticate(r, e) == 0)
+        return body_decode_into(r, e);
+    if (e->status != 401)
         return -1;
-    arena_defer(r->arena, put_json, doc);
-    r->body = doc;
+    err_t first = *e;
+    err_clear(e);
+    spool_t *sp = arena_calloc(r->arena, 1, sizeof(*sp));
+    sp->fd = -1;
+    if (body_spool_scan(r, sp, e) != 0)
+        return -1;
+    if (r->body_key == NULL) {
+        *e = first;
+        return -1;
+    }
+    if (hooks->authenticate(r, e) != 0)
+        return -1;
+    return body_decode_spool(r, sp, e);
+}
+
+static int any_required(const route_t *rt)
+{
+    for (size_t i = 0; i < rt->n_fields; i++)
+        if (rt->fields[i].flags & FIELD_REQUIRED)
+            return 1;
     return 0;
 }
 
@@ -146,19 +308,34 @@ static int prepare(request_t *r, const route_t *routes, size_t n_routes,
 
     if (im->bad_length)
         return err_set(e, 400, "bad_request", "invalid Content-Length header");
-    if (r->content_length > 0 && (unsigned long long)r->content_length > rt->body_limit)
-        return body_too_large(e, rt->body_limit);
+    /* Streamed bodies (uploads) are capped by the configured upload limit
+     * when it is below the route table's ceiling. */
+    im->body_limit = rt->body_limit;
+    if ((rt->flags & ROUTE_STREAM_BODY) && im->upload_limit > 0 &&
+        im->upload_limit < im->body_limit)
+        im->body_limit = im->upload_limit;
+    if (r->content_length > 0 && (unsigned long long)r->content_length > im->body_limit)
+        return body_too_large(e, im->body_limit);
 
     if (!(rt->flags & ROUTE_NO_DB) && hooks->ensure_db != NULL && hooks->ensure_db(r, e) != 0)
         return -1;
     int streamed = (rt->flags & ROUTE_STREAM_BODY) != 0;
-    int early_body = !streamed && (rt->flags & ROUTE_KEY_IN_BODY);
-    if (early_body && body_decode_into(r, e) != 0)
-        return -1;
-    if ((rt->flags & ROUTE_AUTH) && hooks->authenticate != NULL && hooks->authenticate(r, e) != 0)
-        return -1;
-    if (!streamed && !early_body && body_decode_into(r, e) != 0)
-        return -1;
+    /* A request that will hold this worker a while lets its other idle
+     * connections go to idle workers first (fcgi/server.c). */
+    if (im->on_long_request != NULL &&
+        (streamed || (rt->flags & ROUTE_LONG) || r->content_length > LONG_BODY_BYTES))
+        im->on_long_request();
+    if (rt->flags & ROUTE_KEY_IN_BODY) {
+        if (!streamed && body_key_authenticate(r, hooks, e) != 0)
+            return -1;
+    } else {
+        /* The key is checked before a body byte is read. */
+        if ((rt->flags & ROUTE_AUTH) && hooks->authenticate != NULL &&
+            hooks->authenticate(r, e) != 0)
+            return -1;
+        if (!streamed && body_decode_into(r, e) != 0)
+            return -1;
+    }
     if (!streamed && body_validate(r, e) != 0)
         return -1;
     return 0;

@@ -228,7 +228,7 @@ void req_query_each(request_t *r, void (*fn)(const char *name, const char *value
 ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e)
 {
     req_impl_t *im = impl_of(r);
-    size_t limit = r->route ? r->route->body_limit : 0;
+    size_t limit = r->route ? im->body_limit : 0;
     if ((size_t)im->body_read > limit)
         return err_set(e, 413, "too_large", "body exceeds the limit of %zu bytes for this route",
                        limit);

@@ -60,6 +60,8 @@ typedef struct request {
     json_object *body;          /* decoded + validated body; NULL if none or streamed.
                                    Owned by the arena (released by a cleanup). */
     int body_untyped;           /* 1 if the body came as XML or form (all strings) */
+    const char *body_key;       /* ROUTE_KEY_IN_BODY: the api_key the runtime found in the
+                                   body (arena-owned), NULL if none */
     auth_t auth;
     err_t err;                  /* filled by a failing handler */
 

@@ -21,7 +21,9 @@ enum route_flags {
     ROUTE_AUTH = 1 << 0,        /* needs a valid API key (401/403 per dialect otherwise) */
     ROUTE_STREAM_BODY = 1 << 1, /* the handler reads the body itself (req_body_read) */
     ROUTE_NO_DB = 1 << 2,       /* must answer even while PostgreSQL is down */
-    ROUTE_KEY_IN_BODY = 1 << 3  /* key may also come as api_key in query or body (Akkio /v1) */
+    ROUTE_KEY_IN_BODY = 1 << 3, /* key may also come as api_key in query or body (Akkio /v1) */
+    ROUTE_LONG = 1 << 4         /* answers at length (downloads): the worker frees its other
+                                   kept connections first (fcgi/server.c) */
 };
 
 typedef struct route {

@@ -40,12 +40,19 @@ typedef struct req_impl {
     resp_header_t *headers;   /* extra response headers, in order */
     resp_header_t **headers_tail;
     int head_only;            /* HEAD: send headers, drop bodies */
+    /* Called once routing shows a request that will keep the worker busy
+     * for a while (streamed body, download, large body): the worker gives
+     * its other idle connections to the pool. NULL in tests. */
+    void (*on_long_request)(void);
     int replied;              /* a response has been started */
     int status;               /* its status */
     long long reply_length;   /* declared Content-Length, -1 if none */
     long long reply_sent;     /* body bytes written */
     int write_failed;         /* the client went away while we wrote */
     long long body_read;      /* request body bytes read so far */
+    size_t body_limit;        /* the route's limit, or the upload limit for streamed
+                                 bodies when that is lower (set by dispatch) */
+    size_t upload_limit;      /* server_config_t.upload_limit; 0 = the routes' own */
     int body_eof;             /* the whole request body has been read */
     int query_parsed;
     size_t n_query;

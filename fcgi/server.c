@@ -13,22 +13,36 @@
  * and holds no database connection or XGBoost state: app_init runs in each
  * worker after fork.
  *
- * Worker: SIGTERM stays blocked except while the worker waits for work in
- * ppoll(), so a signal can interrupt only the wait, never a read or write in
- * the middle of a request; a worker that is busy finishes its request and
- * then sees the pending signal at its next wait. The listening socket is
- * non-blocking: when several idle workers wake for one connection, the ones
- * that lose the race get EAGAIN from accept and go back to waiting. With
- * nginx's fastcgi_keep_conn, an idle worker waits on its kept connection and
- * on the listening socket, and gives the kept one up when a new connection
- * is waiting (nginx retries a request that fails on a cached connection).
- * PR_SET_PDEATHSIG makes workers drain if the master dies.
+ * Worker: one process serving one request at a time, over any number of
+ * FastCGI connections. nginx keeps connections alive (fastcgi_keep_conn +
+ * an upstream keepalive pool) and may open more of them than there are
+ * workers, so a worker holds up to WORKER_MAX_CONNS and waits in one ppoll()
+ * on all of them, on the listening socket and on the pool's hand-off
+ * channel: whichever is ready is served, and an idle kept connection never
+ * blocks the worker. A request that nginx sends on a connection held by a
+ * busy worker waits only for that worker's current request; before a long
+ * one (streamed uploads, downloads, big bodies: the dispatcher says so) the
+ * worker passes its other idle connections through the hand-off channel (a
+ * SOCK_SEQPACKET pair inherited by every worker, fds sent with SCM_RIGHTS)
+ * to whichever worker is idle. Handing over never closes a connection, so
+ * a request already in its socket buffer is not lost, which closing would
+ * risk (nginx does not retry a POST on a failed kept connection). A worker
+ * that retires (max_requests, or memory that stayed high after a large
+ * request and malloc_trim) serves what is already waiting, hands its idle
+ * connections over and exits; the master starts a fresh one.
+ *
+ * SIGTERM stays blocked except while the worker waits in ppoll(), so a
+ * signal interrupts only the wait, never a read or write in the middle of a
+ * request. The listening socket is non-blocking: when several idle workers
+ * wake for one connection, the ones that lose the race get EAGAIN and go
+ * back to waiting. PR_SET_PDEATHSIG makes workers drain if the master dies.
  */
 #include "fcgi/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -53,6 +67,8 @@
 #define QUICK_DEATH_SECONDS 1.0
 #define BACKOFF_MAX_SECONDS 5.0
 #define DRAIN_LEFTOVER_BYTES (256 * 1024)
+#define WORKER_MAX_CONNS 64                    /* kept connections one worker holds */
+#define WORKER_TRIM_AFTER_BYTES (1024 * 1024)  /* a request this large returns memory */
 
 static volatile sig_atomic_t worker_stop;
 
@@ -100,8 +116,16 @@ static int fcgx_write(void *ctx, const void *buf, size_t n)
 
 /* --- worker -------------------------------------------------------------- */
 
+/* One FastCGI connection a worker holds. nginx keeps connections alive
+ * (fastcgi_keep_conn) and sends one request at a time on each. */
+typedef struct conn {
+    FCGX_Request req; /* ipcFd < 0: the slot is free */
+} conn_t;
+
 typedef struct worker_ctx {
     int listen_fd;
+    int handoff_send; /* SOCK_SEQPACKET pair shared by the pool: idle */
+    int handoff_recv; /* connections a worker gives up, any worker takes */
     const server_config_t *cfg;
     const route_t *routes;
     size_t n_routes;
@@ -110,6 +134,15 @@ typedef struct worker_ctx {
     pid_t master;
     void *master_mem; /* the master's slot table, freed in each worker */
 } worker_ctx_t;
+
+typedef struct worker {
+    const worker_ctx_t *ctx;
+    conn_t conns[WORKER_MAX_CONNS];
+    int serving;      /* index of the connection being served, -1 when idle */
+    long long rss_base;
+} worker_t;
+
+static worker_t *worker_self; /* the process's one worker, for the long-request hook */
 
 /* A body the handler did not read would be taken for the next request on a
  * kept connection: read a little of it, or give up the connection. */
@@ -131,16 +164,150 @@ static void leftover_body(FCGX_Request *req, const req_impl_t *im)
     req->keepConnection = 0;
 }
 
-static void worker_serve(FCGX_Request *req, arena_t *arena, void *app, const worker_ctx_t *w)
+/* Passes an idle connection to whichever worker takes it next. The fd
+ * travels with SCM_RIGHTS, so the connection is never closed and a request
+ * nginx already wrote on it waits, intact, in its socket buffer. Returns 0
+ * once sent (the slot is then free), -1 if the channel is full. */
+static int conn_hand_off(const worker_ctx_t *w, conn_t *c)
 {
+    int fd = c->req.ipcFd;
+    char tag = 'c';
+    struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    if (sendmsg(w->handoff_send, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+        return -1;
+    /* Our copy only: the one in flight keeps the connection open. */
+    close(fd);
+    c->req.ipcFd = -1;
+    return 0;
+}
+
+/* Takes one handed-off connection into a free slot; 0 if the channel was
+ * empty (another worker was quicker) or no slot is free. */
+static int conn_take_over(worker_t *wk)
+{
+    conn_t *slot = NULL;
+    for (int i = 0; i < WORKER_MAX_CONNS && slot == NULL; i++)
+        if (wk->conns[i].req.ipcFd < 0)
+            slot = &wk->conns[i];
+    if (slot == NULL)
+        return 0;
+    char tag;
+    struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    if (recvmsg(wk->ctx->handoff_recv, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+        return 0;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+        return 0;
+    int fd;
+    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    slot->req.ipcFd = fd;
+    return 1;
+}
+
+/* True when nginx has closed an idle connection (nothing to read, EOF). */
+static int conn_closed_by_peer(const conn_t *c)
+{
+    char b;
+    ssize_t k = recv(c->req.ipcFd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void conn_close(conn_t *c)
+{
+    /* detached: close without libfcgi's shutdown-and-wait, nginx has gone. */
+    c->req.detached = 1;
+    FCGX_Free(&c->req, 1);
+}
+
+/* Gives every idle connection but the one being served to the pool, so that
+ * a request nginx sends on one of them never waits behind a long request
+ * here. Connections the channel cannot take stay. */
+static void worker_release_idle(worker_t *wk)
+{
+    for (int i = 0; i < WORKER_MAX_CONNS; i++) {
+        conn_t *c = &wk->conns[i];
+        if (i == wk->serving || c->req.ipcFd < 0)
+            continue;
+        if (conn_closed_by_peer(c))
+            conn_close(c);
+        else if (conn_hand_off(wk->ctx, c) != 0)
+            break;
+    }
+}
+
+static void worker_on_long_request(void)
+{
+    if (worker_self != NULL)
+        worker_release_idle(worker_self);
+}
+
+static long long worker_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long total = 0, rss = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &total, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+/* Serves the request waiting on c (or on the listening socket, for a free
+ * slot). Returns 1 if the worker should now retire (its memory stayed high
+ * after a large request), 0 after a request, or libfcgi's negative errno
+ * when no request could be read. */
+static int worker_serve(worker_t *wk, conn_t *c, arena_t *arena, void *app)
+{
+    const worker_ctx_t *w = wk->ctx;
+    /* On a held connection this reads the next request; on a free slot it
+     * accepts from the non-blocking listening socket first (-EAGAIN when
+     * another worker won the race). A held connection that nginx closed is
+     * freed by libfcgi, which then tries the listening socket too. */
+    int rc = FCGX_Accept_r(&c->req);
+    if (rc < 0)
+        return rc;
+    wk->serving = (int)(c - wk->conns);
     request_t r;
     req_impl_t im;
-    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .ctx = req};
-    request_init(&r, &im, arena, req->envp, &io, app);
+    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .ctx = &c->req};
+    request_init(&r, &im, arena, c->req.envp, &io, app);
+    im.on_long_request = worker_on_long_request;
+    im.upload_limit = w->cfg->upload_limit;
     request_dispatch(&r, w->routes, w->n_routes, w->hooks);
-    leftover_body(req, &im);
+    leftover_body(&c->req, &im);
     if (im.write_failed)
-        req->keepConnection = 0;
+        c->req.keepConnection = 0;
+    int big = arena_used(arena) > WORKER_TRIM_AFTER_BYTES || im.body_read > WORKER_TRIM_AFTER_BYTES;
+    FCGX_Finish_r(&c->req);
+    arena_reset(arena);
+    wk->serving = -1;
+    if (!big)
+        return 0;
+    /* A large request's memory goes back to the system at once (glibc keeps
+     * freed heap otherwise); a worker still far above its baseline after
+     * that holds memory something leaked or fragmented: it retires. */
+    malloc_trim(0);
+    long long rss = worker_rss_bytes();
+    return w->cfg->rss_slack > 0 && rss > wk->rss_base + (long long)w->cfg->rss_slack;
 }
 
 static void worker_signals(sigset_t *wait_mask)
@@ -164,6 +331,25 @@ static void worker_signals(sigset_t *wait_mask)
     sigemptyset(wait_mask);
 }
 
+/* Before leaving: requests already written on held connections are served,
+ * the idle connections go to the rest of the pool (a recycled worker drops
+ * nothing); when the whole pool stops they are simply closed. */
+static void worker_retire(worker_t *wk, arena_t *arena, void *app, int pool_stopping)
+{
+    for (int i = 0; i < WORKER_MAX_CONNS; i++) {
+        conn_t *c = &wk->conns[i];
+        if (c->req.ipcFd < 0)
+            continue;
+        struct pollfd p = {.fd = c->req.ipcFd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1 && !conn_closed_by_peer(c))
+            (void)worker_serve(wk, c, arena, app);
+        if (c->req.ipcFd < 0)
+            continue;
+        if (pool_stopping || conn_closed_by_peer(c) || conn_hand_off(wk->ctx, c) != 0)
+            conn_close(c);
+    }
+}
+
 static void worker_run(const worker_ctx_t *w)
 {
     sigset_t wait_mask;
@@ -173,6 +359,11 @@ static void worker_run(const worker_ctx_t *w)
     if (getppid() != w->master)
         _exit(0); /* the master died before prctl took effect */
 
+    /* Blocks above 256 KiB (bodies, big arena blocks) come from mmap and go
+     * back to the system when freed; a fixed threshold also stops glibc
+     * from raising it after the first large free. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     void *app = NULL;
     if (w->hooks->app_init != NULL) {
         app = w->hooks->app_init(w->app_config);
@@ -182,65 +373,88 @@ static void worker_run(const worker_ctx_t *w)
         }
     }
     FCGX_Init();
-    FCGX_Request req;
-    if (FCGX_InitRequest(&req, w->listen_fd, 0) != 0) {
-        log_error("worker: cannot set up a FastCGI request");
-        exit(1);
+    static worker_t wk;
+    wk.ctx = w;
+    wk.serving = -1;
+    for (int i = 0; i < WORKER_MAX_CONNS; i++) {
+        if (FCGX_InitRequest(&wk.conns[i].req, w->listen_fd, 0) != 0) {
+            log_error("worker: cannot set up a FastCGI request");
+            exit(1);
+        }
     }
+    worker_self = &wk;
     arena_t *arena = arena_create(64 * 1024);
+    wk.rss_base = worker_rss_bytes();
     long served = 0;
-    int errors = 0, exit_code = 0;
-    while (!worker_stop) {
-        /* On a kept connection, watch the listening socket too: nginx may
-         * open a new connection while this one idles in its cache, and a
-         * worker that only waited here would leave that request queued. */
-        struct pollfd pfd[2] = {{.fd = w->listen_fd, .events = POLLIN},
-                                {.fd = req.ipcFd, .events = POLLIN}};
-        nfds_t nfds = req.ipcFd >= 0 ? 2 : 1;
-        int rc = ppoll(pfd, nfds, NULL, &wait_mask);
+    int errors = 0, exit_code = 0, retire = 0;
+    struct pollfd pfd[WORKER_MAX_CONNS + 2];
+    int owner[WORKER_MAX_CONNS + 2];
+    while (!worker_stop && !retire) {
+        /* Wait on every held connection, the hand-off channel and, while a
+         * slot is free, the listening socket: whichever is ready is served.
+         * The worker never blocks on one idle connection. */
+        nfds_t n = 0;
+        int held = 0;
+        for (int i = 0; i < WORKER_MAX_CONNS; i++) {
+            if (wk.conns[i].req.ipcFd < 0)
+                continue;
+            pfd[n] = (struct pollfd){.fd = wk.conns[i].req.ipcFd, .events = POLLIN | POLLRDHUP};
+            owner[n++] = i;
+            held++;
+        }
+        if (held < WORKER_MAX_CONNS) {
+            pfd[n] = (struct pollfd){.fd = w->listen_fd, .events = POLLIN};
+            owner[n++] = -1;
+            pfd[n] = (struct pollfd){.fd = w->handoff_recv, .events = POLLIN};
+            owner[n++] = -2;
+        }
+        int rc = ppoll(pfd, n, NULL, &wait_mask);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
             log_error("worker: poll: %s", strerror(errno));
+            exit_code = 1;
             break;
         }
         if (worker_stop)
             break;
-        if (nfds == 2 && pfd[1].revents == 0) {
-            /* A short grace first: nginx usually reuses a kept connection
-             * at once, and closing one it is about to write to costs it a
-             * retry. */
-            struct timespec grace = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
-            rc = ppoll(&pfd[1], 1, &grace, &wait_mask);
-            if (worker_stop)
-                break;
-            if (rc == 0)
-                FCGX_Free(&req, 1); /* give up the idle kept connection, take the new one */
-        }
-        rc = FCGX_Accept_r(&req);
-        if (rc < 0) {
-            /* Lost the race for a connection (EAGAIN), or a kept connection
-             * that nginx closed (libfcgi then tries the listening socket):
-             * both normal. Anything else repeated is a broken socket, and
-             * exiting lets the master see it. */
-            if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+        for (nfds_t k = 0; k < n && !retire; k++) {
+            if (pfd[k].revents == 0)
                 continue;
-            if (++errors > 100) {
+            if (owner[k] == -2) {
+                conn_take_over(&wk);
+                continue;
+            }
+            conn_t *c = NULL;
+            if (owner[k] >= 0) {
+                c = &wk.conns[owner[k]];
+                if (!(pfd[k].revents & POLLIN) || conn_closed_by_peer(c)) {
+                    conn_close(c);
+                    continue;
+                }
+            } else {
+                for (int i = 0; i < WORKER_MAX_CONNS && c == NULL; i++)
+                    if (wk.conns[i].req.ipcFd < 0)
+                        c = &wk.conns[i];
+                if (c == NULL)
+                    continue;
+            }
+            rc = worker_serve(&wk, c, arena, app);
+            if (rc >= 0) {
+                errors = 0;
+                retire = rc;
+                served++;
+            } else if (owner[k] < 0 && rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR &&
+                       ++errors > 100) {
                 log_error("worker: accept keeps failing: %s", strerror(-rc));
                 exit_code = 1;
-                break;
+                retire = 1;
             }
-            continue;
         }
-        errors = 0;
-        worker_serve(&req, arena, app, w);
-        FCGX_Finish_r(&req);
-        arena_reset(arena);
-        if (w->cfg->max_requests > 0 && ++served >= w->cfg->max_requests)
-            break;
+        if (w->cfg->max_requests > 0 && served >= w->cfg->max_requests)
+            retire = 1;
     }
-    if (req.ipcFd >= 0)
-        FCGX_Free(&req, 1);
+    worker_retire(&wk, arena, app, worker_stop);
     arena_destroy(arena);
     if (w->hooks->app_fini != NULL)
         w->hooks->app_fini(app);
@@ -422,12 +636,23 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
 
-    worker_ctx_t w = {.listen_fd = fd, .cfg = cfg, .routes = routes, .n_routes = n_routes,
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        int saved = errno;
+        close(fd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return err_set(e, 500, "socket", "server: socketpair: %s", strerror(saved));
+    }
+    fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK);
+    worker_ctx_t w = {.listen_fd = fd, .handoff_send = pair[0], .handoff_recv = pair[1],
+                      .cfg = cfg, .routes = routes, .n_routes = n_routes,
                       .hooks = hooks ? hooks : &no_hooks, .app_config = app_config,
                       .master = getpid()};
     slot_t *slots = calloc((size_t)cfg->workers, sizeof(*slots));
     if (slots == NULL) {
         close(fd);
+        close(pair[0]);
+        close(pair[1]);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return err_set(e, 500, "internal_error", "server: out of memory");
     }
@@ -470,6 +695,8 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
     drain(slots, cfg->workers, cfg->drain_seconds, &set);
     free(slots);
     close(fd);
+    close(pair[0]);
+    close(pair[1]);
     unlink(cfg->socket_path);
     sigprocmask(SIG_SETMASK, &old, NULL);
     log_info("master: stopped");

@@ -42,6 +42,10 @@ typedef struct server_config {
     long max_requests;        /* per worker before recycling; 0 = unlimited */
     double drain_seconds;     /* grace for in-flight requests on SIGTERM */
     const char *socket_group; /* group to chown the socket to, NULL = keep */
+    size_t upload_limit;      /* caps ROUTE_STREAM_BODY routes below their table
+                                 limit; 0 = the table's */
+    size_t rss_slack;         /* a worker whose RSS stays this far above its
+                                 start after a large request retires; 0 = never */
 } server_config_t;
 
 /* Runs the master until SIGTERM/SIGINT. Returns 0 on a clean drain, -1 with

@@ -167,8 +167,11 @@ int app_authenticate(request_t *r, err_t *e)
         }
     }
     if ((key == NULL || *key == '\0') && r->route != NULL &&
-        (r->route->flags & ROUTE_KEY_IN_BODY))
+        (r->route->flags & ROUTE_KEY_IN_BODY)) {
         key = req_query(r, "api_key");
+        if (key == NULL || *key == '\0')
+            key = r->body_key; /* picked out of the body by the runtime */
+    }
     return app_authenticate_key(r, key, e);
 }
 

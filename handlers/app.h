@@ -24,7 +24,10 @@ typedef struct app_config {
     int max_requests;          /* TRAINYARD_MAX_REQUESTS per worker, 0 = unlimited */
     size_t model_cache_bytes;  /* TRAINYARD_MODEL_CACHE */
     size_t upload_limit;       /* TRAINYARD_UPLOAD_LIMIT: dataset and bundle bodies */
+    int uploads_per_key;       /* TRAINYARD_UPLOADS_PER_KEY: uploads in flight per key */
     double drain_seconds;      /* TRAINYARD_DRAIN_SECONDS */
+    size_t worker_rss_slack;   /* TRAINYARD_WORKER_RSS_SLACK: retire a worker this far
+                                  above its starting RSS after a large request */
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
 } app_config_t;
@@ -47,6 +50,15 @@ typedef struct app_key_entry {
 
 #define APP_KEY_SLOTS 64
 
+/* /healthz's last database check, reused for up to a second: a health
+ * probe at thousands of requests a second needs no query each time. */
+typedef struct app_health {
+    double checked_at;            /* monotonic seconds; 0 = never */
+    int db_ok;
+    double trainer_age;           /* seconds since a trainer was seen, at checked_at; -1 */
+    char error[200];              /* why the database check failed */
+} app_health_t;
+
 typedef struct app {
     const app_config_t *config;
     db_t *db;
@@ -55,6 +67,7 @@ typedef struct app {
     app_key_entry_t keys[APP_KEY_SLOTS];
     unsigned next_key_slot;       /* round-robin replacement */
     unsigned keys_generation;     /* db generation the LISTEN was issued on */
+    app_health_t health;
 } app_t;
 
 /* Runtime hooks (fcgi/server.h). */

@@ -135,6 +135,8 @@ int datasets_upload(request_t *r)
         return err_set(&r->err, 415, "unsupported_media_type",
                        "send the CSV as text/csv or as a multipart/form-data `file` part, "
                        "not %s", r->media_type);
+    if (support_upload_slot(r, &r->err) != 0)
+        return -1;
     upload_t up;
     memset(&up, 0, sizeof(up));
     up.r = r;

@@ -35,6 +35,12 @@ static const cfg_entry_t api_settings[] = {
      offsetof(app_config_t, model_cache_bytes), "bytes of loaded models each worker keeps"},
     {"upload-limit", "TRAINYARD_UPLOAD_LIMIT", "2g", CFG_SIZE,
      offsetof(app_config_t, upload_limit), "largest dataset or bundle upload"},
+    {"worker-rss-slack", "TRAINYARD_WORKER_RSS_SLACK", "24m", CFG_SIZE,
+     offsetof(app_config_t, worker_rss_slack),
+     "a worker this far above its starting memory after a large request is recycled; 0 = never"},
+    {"uploads-per-key", "TRAINYARD_UPLOADS_PER_KEY", "2", CFG_INT,
+     offsetof(app_config_t, uploads_per_key),
+     "uploads one API key may have in flight at once (429 past it); 0 = no cap"},
     {"drain-seconds", "TRAINYARD_DRAIN_SECONDS", "10", CFG_SECONDS,
      offsetof(app_config_t, drain_seconds), "grace for in-flight requests on SIGTERM"},
     {"trainer-stale-seconds", "TRAINYARD_TRAINER_STALE_SECONDS", "30", CFG_SECONDS,
@@ -81,6 +87,8 @@ int main(int argc, char **argv)
         .max_requests = cfg.max_requests,
         .drain_seconds = cfg.drain_seconds,
         .socket_group = cfg.socket_group,
+        .rss_slack = cfg.worker_rss_slack,
+        .upload_limit = cfg.upload_limit,
     };
     static const server_hooks_t hooks = {
         .app_init = app_init,

@@ -159,14 +159,8 @@ int models_predict(request_t *r)
 
 int models_predict_legacy(request_t *r)
 {
-    const char *key = req_header(r, "X-API-Key");
-    json_object *v;
-    if ((key == NULL || *key == '\0') && json_object_object_get_ex(r->body, "api_key", &v))
-        key = json_object_get_string(v);
-    if (key == NULL || *key == '\0')
-        key = req_query(r, "api_key");
-    if (app_authenticate_key(r, key, &r->err) != 0)
-        return -1;
+    /* Authenticated by the runtime (header, query or the body's api_key). */
+    json_object *v = NULL;
     json_object_object_get_ex(r->body, "id", &v);
     return models_predict_with(r, json_object_get_string(v));
 }

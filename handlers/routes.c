@@ -36,8 +36,8 @@ const route_t routes[] = {
 
     /* Models. */
     {"GET", "/api/v1/models/{model_id}", models_show, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
-    {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO, ROUTE_AUTH,
-     NULL, 0},
+    {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO,
+     ROUTE_AUTH | ROUTE_LONG, NULL, 0},
     {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,
      ROUTE_AUTH, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
     {"POST", "/v1/models", models_predict_legacy, 32 * MB, DIALECT_AKKIO, ROUTE_KEY_IN_BODY,
@@ -64,8 +64,8 @@ const route_t routes[] = {
      0},
     {"DELETE", "/train/{workspace}/{job_id}", ws_kill, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
      0},
-    {"GET", "/train/{workspace}/{job_id}/bundle", ws_bundle, 0, DIALECT_WORKSPACE, ROUTE_AUTH,
-     NULL, 0},
+    {"GET", "/train/{workspace}/{job_id}/bundle", ws_bundle, 0, DIALECT_WORKSPACE,
+     ROUTE_AUTH | ROUTE_LONG, NULL, 0},
     {"GET", "/train/{workspace}/{model_id}/provenance", ws_provenance, 0, DIALECT_WORKSPACE,
      ROUTE_AUTH, NULL, 0},
     {"GET", "/train/{workspace}/{job_id}/logs", ws_logs, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,

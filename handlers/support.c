@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include "common/util.h"
+#include "db/slots.h"
+#include "handlers/app.h"
 
 static void put_json(void *p)
 {
@@ -121,4 +123,41 @@ int support_workspace_matches(const request_t *r, const char *workspace, err_t *
     if (r->auth.workspace_name != NULL && strcmp(r->auth.workspace_name, workspace) == 0)
         return 0;
     return err_set(e, 404, "WORKSPACE_NOT_FOUND", "There is no workspace named: %s", workspace);
+}
+
+typedef struct upload_slot {
+    db_t *db;
+    arena_t *arena;
+    const char *name;
+    int slot;
+} upload_slot_t;
+
+static void upload_slot_give(void *p)
+{
+    upload_slot_t *u = p;
+    db_slot_give(u->db, u->arena, u->name, u->slot);
+}
+
+int support_upload_slot(request_t *r, err_t *e)
+{
+    app_t *app = app_of(r);
+    int cap = app->config->uploads_per_key;
+    if (cap <= 0)
+        return 0;
+    upload_slot_t *u = arena_calloc(r->arena, 1, sizeof(*u));
+    u->db = app->db;
+    u->arena = r->arena;
+    u->name = arena_sprintf(r->arena, "trainyard-upload:%s",
+                            r->auth.key_prefix ? r->auth.key_prefix : "");
+    int rc = db_slot_take(app->db, r->arena, u->name, cap, &u->slot, e);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        req_header_add(r, "Retry-After", "5");
+        return err_set(e, 429, "too_many_uploads",
+                       "this API key already has %d uploads in progress; wait until one "
+                       "finishes (TRAINYARD_UPLOADS_PER_KEY)", cap);
+    }
+    arena_defer(r->arena, upload_slot_give, u);
+    return 0;
 }

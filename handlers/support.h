@@ -43,6 +43,11 @@ typedef int (*support_sink_fn)(void *ctx, const char *buf, size_t n, err_t *e);
 int support_body_stream(request_t *r, const multipart_callbacks_t *mp, support_sink_fn sink,
                         void *ctx, err_t *e);
 
+/* Takes one of the calling key's upload slots (TRAINYARD_UPLOADS_PER_KEY at
+ * once, across every worker), held until the request ends. Returns 0, or -1
+ * with e filled: 429 when the key already has that many uploads in flight. */
+int support_upload_slot(request_t *r, err_t *e);
+
 /* Registers json_object_put for obj on the request's arena and returns obj. */
 json_object *support_own(request_t *r, json_object *obj);
 

@@ -218,6 +218,8 @@ int ws_submit(request_t *r)
     const char *user = req_query(r, "user");
     if (user != NULL && strlen(user) > 200)
         return err_set(&r->err, 400, "INVALID_REQUEST", "user: at most 200 characters");
+    if (support_upload_slot(r, &r->err) != 0)
+        return -1;
     ws_upload_t up = {0};
     up.spool = tmpfile();
     if (up.spool == NULL)

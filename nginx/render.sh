@@ -18,6 +18,11 @@ template=${1:-$here/trainyard.conf.in}
 : "${NGINX_WORKERS:=auto}"
 : "${NGINX_RATE_LIMIT:=2000r/s}"
 : "${NGINX_RATE_BURST:=4000}"
+# Per key: the per-IP figures unless set (a lifted per-IP limit lifts both).
+: "${NGINX_KEY_RATE_LIMIT:=$NGINX_RATE_LIMIT}"
+: "${NGINX_KEY_RATE_BURST:=$NGINX_RATE_BURST}"
+# Largest upload nginx lets through (TRAINYARD_UPLOAD_LIMIT, nginx's units).
+: "${NGINX_UPLOAD_LIMIT:=2g}"
 # Workers run unprivileged when the master is root; the API socket's group
 # must be this user's group.
 : "${NGINX_USER_LINE:=}"
@@ -33,6 +38,9 @@ sed -e "s|@PREFIX@|$(esc "$NGINX_PREFIX")|g" \
     -e "s|@NGINX_WORKERS@|$(esc "$NGINX_WORKERS")|g" \
     -e "s|@RATE_LIMIT@|$(esc "$NGINX_RATE_LIMIT")|g" \
     -e "s|@RATE_BURST@|$(esc "$NGINX_RATE_BURST")|g" \
+    -e "s|@KEY_RATE_LIMIT@|$(esc "$NGINX_KEY_RATE_LIMIT")|g" \
+    -e "s|@KEY_RATE_BURST@|$(esc "$NGINX_KEY_RATE_BURST")|g" \
+    -e "s|@UPLOAD_LIMIT@|$(esc "$NGINX_UPLOAD_LIMIT")|g" \
     -e "s|@USER_LINE@|$(esc "$NGINX_USER_LINE")|g" \
     "$template" > "${TMPDIR:-/tmp}/trainyard-render.$$"
 if grep -n '@[A-Z_]*@' "${TMPDIR:-/tmp}/trainyard-render.$$" >&2; then

@@ -43,6 +43,7 @@ fuzz_module_files = $(foreach m,$(1),$(FUZZ_LIB_DIR)/lib$(m).a)
 FUZZ_MODS_fuzz_json := fcgi common
 FUZZ_MODS_fuzz_xml := fcgi common
 FUZZ_MODS_fuzz_form := fcgi common
+FUZZ_MODS_fuzz_bodyscan := fcgi common
 FUZZ_MODS_fuzz_multipart := fcgi common
 FUZZ_MODS_fuzz_router := fcgi common
 FUZZ_MODS_fuzz_validate := fcgi common

@@ -188,3 +188,16 @@ for name, (c, text) in {
     "long": (0, '{"name":"' + "\u00e9" * 70 + '","predict_fields":["a","b","c","d","e","f","g","h","i"]}'),
 }.items():
     put("fuzz_validate", name, bytes([c]) + text.encode())
+
+
+# --- bodyscan (first byte: 0 JSON, 1 form, 2 XML; second: chunking seed) ----
+for name, fmt, text in [
+    ("json_key", 0, '{"id":"m","api_key":"ty_a_b","data":[{"x":1,"y":"a,b"}]}'),
+    ("json_nested_key", 0, '{"data":[{"api_key":"no"}],"api_key":"a\\/b"}'),
+    ("json_dup_key", 0, '{"api_key":"a","api_key":"b"}'),
+    ("json_deep", 0, "[" * 40 + "]" * 40),
+    ("form_key", 1, "id=m&api%5Fkey=ty_a%5Fb&data=%5B%5D&x"),
+    ("form_json", 1, ' {"api_key":"j"}'),
+    ("xml_items", 2, '<?xml version="1.0"?><item><a>1</a><b/><!-- c --></item>'),
+]:
+    put("fuzz_bodyscan", name, bytes([fmt, 7]) + text.encode())

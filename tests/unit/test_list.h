@@ -16,6 +16,7 @@ SUITE(cfg)
 SUITE(fcgi_router)
 SUITE(fcgi_validate)
 SUITE(fcgi_body)
+SUITE(fcgi_bodyscan)
 SUITE(fcgi_dialect)
 SUITE(fcgi_request)
 
