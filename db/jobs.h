@@ -27,6 +27,7 @@
 
 #define JOBS_CHANNEL "trainyard_jobs"
 #define KILL_CHANNEL "trainyard_kill"
+#define JOB_DONE_CHANNEL "trainyard_job_done" /* a job reached a final state (sql/0020) */
 
 typedef enum job_state {
     JOB_QUEUED,

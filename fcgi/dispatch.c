@@ -325,6 +325,11 @@ static int prepare(request_t *r, const route_t *routes, size_t n_routes,
     if (im->on_long_request != NULL &&
         (streamed || (rt->flags & ROUTE_LONG) || r->content_length > LONG_BODY_BYTES))
         im->on_long_request();
+    if (im->resumed != REQ_FRESH) {
+        /* A parked request coming back: authenticated the first time (the
+         * worker restored r->auth), its body consumed then. */
+        return 0;
+    }
     if (rt->flags & ROUTE_KEY_IN_BODY) {
         if (!streamed && body_key_authenticate(r, hooks, e) != 0)
             return -1;
@@ -374,7 +379,7 @@ int request_dispatch(request_t *r, const route_t *routes, size_t n_routes,
         } else if (rc != 0) {
             log_warn("request: %s %s: handler failed after replying: %s", r->method, r->path,
                      err_message(&r->err));
-        } else if (!im->replied) {
+        } else if (!im->replied && !im->parked) {
             err_t none_sent;
             err_clear(&none_sent);
             err_set(&none_sent, 500, "internal_error", "handler returned without replying");

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "fcgi/dialect.h"
 #include "fcgi/router.h"
 #include "fcgi/runtime.h"
@@ -391,4 +392,39 @@ int req_reply_error(request_t *r, const err_t *e)
 int req_replied(const request_t *r)
 {
     return impl_of(r)->replied;
+}
+
+int req_park(request_t *r, const char *wake_key, double seconds, const char *note)
+{
+    req_impl_t *im = impl_of(r);
+    if (!im->can_park || im->replied || im->parked)
+        return -1;
+    /* The body must have been read to its end: the connection then holds
+     * nothing but the next request nginx will send after our answer. */
+    if (!im->body_eof && !(r->content_length >= 0 && im->body_read >= r->content_length))
+        return -1;
+    if (wake_key == NULL || strlen(wake_key) >= 96 || (note != NULL && strlen(note) >= 256))
+        return -1;
+    if (seconds > 240.0)
+        seconds = 240.0;
+    if (seconds < 0)
+        seconds = 0;
+    im->parked = 1;
+    im->park_key = arena_strdup(r->arena, wake_key);
+    im->park_note = arena_strdup(r->arena, note ? note : "");
+    im->park_deadline = util_now_monotonic() + seconds;
+    if (im->park_deadline_cap > 0 && im->park_deadline > im->park_deadline_cap)
+        im->park_deadline = im->park_deadline_cap;
+    return 0;
+}
+
+int req_resumed(const request_t *r)
+{
+    return impl_of(r)->resumed;
+}
+
+const char *req_resume_note(const request_t *r)
+{
+    const char *n = impl_of(r)->resume_note;
+    return n ? n : "";
 }

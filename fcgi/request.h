@@ -115,4 +115,25 @@ const char *req_reason_phrase(int status);
 /* True once a response has been started. */
 int req_replied(const request_t *r);
 
+/* Long waits (fcgi/park.h). Instead of answering now, a handler may park
+ * its request: the worker is freed at once, the runtime's parker holds the
+ * connection until wake_key is notified (the app's waiter hooks decide what
+ * notifies which key) or `seconds` pass (capped at 240), and then a worker
+ * calls the same route's handler again with req_resumed(r) saying why and
+ * req_resume_note(r) returning note. A resumed request has no body; its
+ * r->auth is the first call's. Only before any reply. A request woken
+ * before its deadline may park again, never past the first deadline.
+ * Returns 0 (the handler then returns 0 without replying), or -1 when the
+ * request cannot be parked (no parker in this pool, a body not read to its
+ * end, or its time is up): the handler then answers now. */
+int req_park(request_t *r, const char *wake_key, double seconds, const char *note);
+
+enum { REQ_FRESH = 0, REQ_RESUMED_WOKEN = 1, REQ_RESUMED_TIMEOUT = 2 };
+
+/* REQ_FRESH, or why a parked request came back: its key was notified
+ * (WOKEN) or its time ran out or parking failed (TIMEOUT: answer with what
+ * is known now). */
+int req_resumed(const request_t *r);
+const char *req_resume_note(const request_t *r);
+
 #endif

@@ -44,6 +44,14 @@ typedef struct req_impl {
      * for a while (streamed body, download, large body): the worker gives
      * its other idle connections to the pool. NULL in tests. */
     void (*on_long_request)(void);
+    int can_park;             /* the pool has a parker (set by the worker) */
+    int parked;               /* req_park was called: hand the connection over */
+    double park_deadline;     /* monotonic seconds */
+    double park_deadline_cap; /* a resumed request parks again only until this; 0 = none */
+    const char *park_key;     /* arena-owned */
+    const char *park_note;
+    int resumed;              /* REQ_FRESH / REQ_RESUMED_* */
+    const char *resume_note;
     int replied;              /* a response has been started */
     int status;               /* its status */
     long long reply_length;   /* declared Content-Length, -1 if none */

@@ -61,6 +61,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "fcgi/park.h"
 #include "fcgi/runtime.h"
 
 #define WORKER_EXIT_INIT 3        /* app_init failed */
@@ -125,7 +126,9 @@ typedef struct conn {
 typedef struct worker_ctx {
     int listen_fd;
     int handoff_send; /* SOCK_SEQPACKET pair shared by the pool: idle */
-    int handoff_recv; /* connections a worker gives up, any worker takes */
+    int handoff_recv; /* connections a worker gives up (and resumed requests), any worker takes */
+    int park_send;    /* to the parker (fcgi/park.h); -1 when the pool has none */
+    int park_recv;    /* the parker's end */
     const server_config_t *cfg;
     const route_t *routes;
     size_t n_routes;
@@ -143,6 +146,9 @@ typedef struct worker {
 } worker_t;
 
 static worker_t *worker_self; /* the process's one worker, for the long-request hook */
+
+static int worker_serve_resumed(worker_t *wk, conn_t *c, const park_ticket_t *t,
+                                const char *env, size_t env_len, arena_t *arena, void *app);
 
 /* A body the handler did not read would be taken for the next request on a
  * kept connection: read a little of it, or give up the connection. */
@@ -171,21 +177,7 @@ static void leftover_body(FCGX_Request *req, const req_impl_t *im)
 static int conn_hand_off(const worker_ctx_t *w, conn_t *c)
 {
     int fd = c->req.ipcFd;
-    char tag = 'c';
-    struct iovec iov = {.iov_base = &tag, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof(control));
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    if (sendmsg(w->handoff_send, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+    if (park_send(w->handoff_send, PARK_TAG_CONN, fd, NULL, NULL, 0) != 0)
         return -1;
     /* Our copy only: the one in flight keeps the connection open. */
     close(fd);
@@ -193,9 +185,11 @@ static int conn_hand_off(const worker_ctx_t *w, conn_t *c)
     return 0;
 }
 
-/* Takes one handed-off connection into a free slot; 0 if the channel was
- * empty (another worker was quicker) or no slot is free. */
-static int conn_take_over(worker_t *wk)
+/* Takes one message from the hand-off channel: an idle connection another
+ * worker gave up (kept here from now on), or a parked request coming back
+ * (served at once). Returns 0 if the channel was empty (another worker was
+ * quicker) or no slot is free, else what serving returned. */
+static int conn_take_over(worker_t *wk, arena_t *arena, void *app)
 {
     conn_t *slot = NULL;
     for (int i = 0; i < WORKER_MAX_CONNS && slot == NULL; i++)
@@ -203,23 +197,21 @@ static int conn_take_over(worker_t *wk)
             slot = &wk->conns[i];
     if (slot == NULL)
         return 0;
+    static char buf[PARK_MESSAGE_MAX];
     char tag;
-    struct iovec iov = {.iov_base = &tag, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf)};
-    if (recvmsg(wk->ctx->handoff_recv, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
-        return 0;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (cm == NULL || cm->cmsg_type != SCM_RIGHTS)
-        return 0;
     int fd;
-    memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    park_ticket_t t;
+    const char *env = NULL;
+    size_t env_len = 0;
+    if (park_recv(wk->ctx->handoff_recv, buf, &tag, &fd, &t, &env, &env_len) != 1)
+        return 0;
     slot->req.ipcFd = fd;
-    return 1;
+    /* libfcgi's next accept on this slot first "finishes" the previous
+     * request and closes the connection unless it was kept. */
+    slot->req.keepConnection = 1;
+    if (tag == PARK_TAG_RESUME)
+        return worker_serve_resumed(wk, slot, &t, env, env_len, arena, app);
+    return 0;
 }
 
 /* True when nginx has closed an idle connection (nothing to read, EOF). */
@@ -271,6 +263,81 @@ static long long worker_rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
+/* After a request: a large one's memory goes back to the system at once
+ * (glibc keeps freed heap otherwise); a worker still far above its
+ * baseline after that holds memory something leaked or fragmented, and
+ * retires. Returns 1 to retire. */
+static int worker_after(worker_t *wk, arena_t *arena, long long body_bytes)
+{
+    int big = arena_used(arena) > WORKER_TRIM_AFTER_BYTES || body_bytes > WORKER_TRIM_AFTER_BYTES;
+    arena_reset(arena);
+    wk->serving = -1;
+    if (!big)
+        return 0;
+    malloc_trim(0);
+    long long rss = worker_rss_bytes();
+    return wk->ctx->cfg->rss_slack > 0 &&
+           rss > wk->rss_base + (long long)wk->ctx->cfg->rss_slack;
+}
+
+static void ticket_from(park_ticket_t *t, const request_t *r, const req_impl_t *im,
+                        int request_id, int keep_conn)
+{
+    memset(t, 0, sizeof(*t));
+    t->request_id = request_id;
+    t->keep_conn = keep_conn;
+    t->deadline = im->park_deadline;
+    t->workspace_id = r->auth.workspace_id;
+    snprintf(t->workspace_name, sizeof(t->workspace_name), "%s",
+             r->auth.workspace_name ? r->auth.workspace_name : "");
+    snprintf(t->key_prefix, sizeof(t->key_prefix), "%s",
+             r->auth.key_prefix ? r->auth.key_prefix : "");
+    snprintf(t->wake_key, sizeof(t->wake_key), "%s", im->park_key);
+    snprintf(t->note, sizeof(t->note), "%s", im->park_note);
+}
+
+/* Sends connection fd with its ticket and parameters to the parker. */
+static int park_hand_over(const worker_ctx_t *w, int fd, const park_ticket_t *t,
+                          const char *env, size_t env_len)
+{
+    if (env_len == 0 || park_send(w->park_send, PARK_TAG_PARK, fd, t, env, env_len) != 0)
+        return -1;
+    return 0;
+}
+
+/* Hands a parked request's connection to the parker. Returns 0 once it is
+ * gone from this worker, -1 if it must be answered here after all. */
+static int worker_park(worker_t *wk, conn_t *c, const request_t *r, const req_impl_t *im)
+{
+    /* The end of stdin (an empty record) must not stay in the socket. */
+    char sink[4096];
+    while (FCGX_GetStr(sink, sizeof(sink), c->req.in) > 0) {
+    }
+    if (FCGX_GetError(c->req.in) != 0)
+        return -1;
+    static char env[PARK_MESSAGE_MAX];
+    size_t env_len = park_env_pack(c->req.envp, env, sizeof(env) - sizeof(park_ticket_t) - 1);
+    park_ticket_t t;
+    ticket_from(&t, r, im, c->req.requestId, c->req.keepConnection);
+    if (park_hand_over(wk->ctx, c->req.ipcFd, &t, env, env_len) != 0)
+        return -1;
+    /* libfcgi forgets the request without writing a byte; our copy of the
+     * descriptor closes, the parker's keeps the connection open. */
+    int fd = c->req.ipcFd;
+    c->req.keepConnection = 1;
+    FCGX_Free(&c->req, 0);
+    close(fd);
+    c->req.ipcFd = -1;
+    return 0;
+}
+
+static void request_restore_auth(request_t *r, const park_ticket_t *t)
+{
+    r->auth.workspace_id = t->workspace_id;
+    r->auth.workspace_name = arena_strdup(r->arena, t->workspace_name);
+    r->auth.key_prefix = arena_strdup(r->arena, t->key_prefix);
+}
+
 /* Serves the request waiting on c (or on the listening socket, for a free
  * slot). Returns 1 if the worker should now retire (its memory stayed high
  * after a large request), 0 after a request, or libfcgi's negative errno
@@ -292,22 +359,77 @@ static int worker_serve(worker_t *wk, conn_t *c, arena_t *arena, void *app)
     request_init(&r, &im, arena, c->req.envp, &io, app);
     im.on_long_request = worker_on_long_request;
     im.upload_limit = w->cfg->upload_limit;
+    im.can_park = w->park_send >= 0;
     request_dispatch(&r, w->routes, w->n_routes, w->hooks);
+    if (im.parked) {
+        if (worker_park(wk, c, &r, &im) == 0)
+            return worker_after(wk, arena, im.body_read);
+        /* Could not park: the handler answers now with what it knows. */
+        auth_t auth = r.auth;
+        long long body_read = im.body_read;
+        request_init(&r, &im, arena, c->req.envp, &io, app);
+        r.auth = auth;
+        im.body_read = body_read;
+        im.body_eof = 1;
+        im.resumed = REQ_RESUMED_TIMEOUT;
+        request_dispatch(&r, w->routes, w->n_routes, w->hooks);
+    }
     leftover_body(&c->req, &im);
     if (im.write_failed)
         c->req.keepConnection = 0;
-    int big = arena_used(arena) > WORKER_TRIM_AFTER_BYTES || im.body_read > WORKER_TRIM_AFTER_BYTES;
     FCGX_Finish_r(&c->req);
-    arena_reset(arena);
-    wk->serving = -1;
-    if (!big)
-        return 0;
-    /* A large request's memory goes back to the system at once (glibc keeps
-     * freed heap otherwise); a worker still far above its baseline after
-     * that holds memory something leaked or fragmented: it retires. */
-    malloc_trim(0);
-    long long rss = worker_rss_bytes();
-    return w->cfg->rss_slack > 0 && rss > wk->rss_base + (long long)w->cfg->rss_slack;
+    return worker_after(wk, arena, im.body_read);
+}
+
+static ssize_t read_nothing(void *ctx, void *buf, size_t n)
+{
+    (void)ctx;
+    (void)buf;
+    (void)n;
+    return 0;
+}
+
+/* Serves a parked request that came back: the same route's handler runs
+ * again, resumed, and its answer goes out as FastCGI records written here
+ * (park_out_t). The connection stays with this worker if nginx keeps it. */
+static int worker_serve_resumed(worker_t *wk, conn_t *c, const park_ticket_t *t,
+                                const char *env, size_t env_len, arena_t *arena, void *app)
+{
+    const worker_ctx_t *w = wk->ctx;
+    wk->serving = (int)(c - wk->conns);
+    park_out_t *out = arena_calloc(arena, 1, sizeof(*out));
+    out->fd = c->req.ipcFd;
+    out->request_id = t->request_id;
+    req_io_t io = {.read = read_nothing, .write = park_out_write, .ctx = out};
+    char **envp = park_env_unpack(arena, env, env_len);
+    request_t r;
+    req_impl_t im;
+    int reason = t->reason == REQ_RESUMED_WOKEN ? REQ_RESUMED_WOKEN : REQ_RESUMED_TIMEOUT;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        request_init(&r, &im, arena, envp, &io, app);
+        request_restore_auth(&r, t);
+        im.body_eof = 1;
+        im.resumed = reason;
+        im.resume_note = arena_strdup(arena, t->note);
+        /* Woken early (say, after the parker reconnected) with time left:
+         * the handler may park again, within the first deadline. */
+        im.can_park = attempt == 0 && reason == REQ_RESUMED_WOKEN && w->park_send >= 0;
+        im.park_deadline_cap = t->deadline;
+        request_dispatch(&r, w->routes, w->n_routes, w->hooks);
+        if (!im.parked)
+            break;
+        park_ticket_t again;
+        ticket_from(&again, &r, &im, t->request_id, t->keep_conn);
+        if (park_hand_over(w, c->req.ipcFd, &again, env, env_len) == 0) {
+            close(c->req.ipcFd);
+            c->req.ipcFd = -1;
+            return worker_after(wk, arena, 0);
+        }
+        reason = REQ_RESUMED_TIMEOUT; /* could not park: answer now */
+    }
+    if (park_out_end(out) != 0 || !t->keep_conn)
+        conn_close(c);
+    return worker_after(wk, arena, 0);
 }
 
 static void worker_signals(sigset_t *wait_mask)
@@ -422,7 +544,9 @@ static void worker_run(const worker_ctx_t *w)
             if (pfd[k].revents == 0)
                 continue;
             if (owner[k] == -2) {
-                conn_take_over(&wk);
+                rc = conn_take_over(&wk, arena, app);
+                retire = rc > 0;
+                served += rc >= 0;
                 continue;
             }
             conn_t *c = NULL;
@@ -519,15 +643,39 @@ static int socket_open(const server_config_t *cfg, err_t *e)
     return fd;
 }
 
-static pid_t spawn(const worker_ctx_t *w)
+static void close_pair(int p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+}
+
+/* The parker: no FastCGI, no application but its waiter hooks. */
+static void parker_run(const worker_ctx_t *w)
+{
+    sigset_t wait_mask;
+    free(w->master_mem);
+    worker_signals(&wait_mask);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != w->master)
+        _exit(0);
+    close(w->listen_fd);
+    sigprocmask(SIG_SETMASK, &wait_mask, NULL); /* SIGTERM ends its poll at any time */
+    park_run(w->park_recv, w->handoff_send, w->hooks, w->app_config, &worker_stop);
+}
+
+static pid_t spawn(const worker_ctx_t *w, int parker)
 {
     pid_t pid = fork();
     if (pid < 0) {
         log_error("master: fork: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        if (parker)
+            parker_run(w);
         worker_run(w); /* never returns */
+    }
     return pid;
 }
 
@@ -636,23 +784,38 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
 
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    /* Two SOCK_SEQPACKET pairs: the hand-off channel every worker reads
+     * (idle connections, resumed requests) and, when the app has waiter
+     * hooks, the park channel to the parker. Sending ends are non-blocking
+     * by MSG_DONTWAIT; receiving ends by O_NONBLOCK, since several
+     * processes read them. */
+    if (hooks == NULL)
+        hooks = &no_hooks;
+    int pair[2] = {-1, -1}, park[2] = {-1, -1};
+    int has_parker = hooks->waiter_init != NULL;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0 ||
+        (has_parker && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, park) != 0)) {
         int saved = errno;
         close(fd);
+        close_pair(pair);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return err_set(e, 500, "socket", "server: socketpair: %s", strerror(saved));
     }
     fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK);
+    if (has_parker)
+        fcntl(park[1], F_SETFL, fcntl(park[1], F_GETFL) | O_NONBLOCK);
     worker_ctx_t w = {.listen_fd = fd, .handoff_send = pair[0], .handoff_recv = pair[1],
+                      .park_send = park[0], .park_recv = park[1],
                       .cfg = cfg, .routes = routes, .n_routes = n_routes,
-                      .hooks = hooks ? hooks : &no_hooks, .app_config = app_config,
+                      .hooks = hooks, .app_config = app_config,
                       .master = getpid()};
-    slot_t *slots = calloc((size_t)cfg->workers, sizeof(*slots));
+    /* Slot n_slots - 1 is the parker's when there is one. */
+    int n_slots = cfg->workers + has_parker;
+    slot_t *slots = calloc((size_t)n_slots, sizeof(*slots));
     if (slots == NULL) {
         close(fd);
-        close(pair[0]);
-        close(pair[1]);
+        close_pair(pair);
+        close_pair(park);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return err_set(e, 500, "internal_error", "server: out of memory");
     }
@@ -664,10 +827,10 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
     while (!stop) {
         double now = util_now_monotonic();
         if (now >= next_spawn) {
-            for (int i = 0; i < cfg->workers; i++) {
+            for (int i = 0; i < n_slots; i++) {
                 if (slots[i].pid != 0)
                     continue;
-                pid_t pid = spawn(&w);
+                pid_t pid = spawn(&w, has_parker && i == n_slots - 1);
                 if (pid < 0)
                     break;
                 slots[i].pid = pid;
@@ -677,11 +840,11 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
             }
         }
         double wait = 1.0;
-        if (live_workers(slots, cfg->workers) < cfg->workers && next_spawn > now)
+        if (live_workers(slots, n_slots) < n_slots && next_spawn > now)
             wait = next_spawn - now;
         wait_signal(&set, wait, &stop);
         int before = quick_deaths;
-        reap(slots, cfg->workers, &quick_deaths, 0);
+        reap(slots, n_slots, &quick_deaths, 0);
         if (quick_deaths > before) {
             double delay = 0.05 * pow(2, quick_deaths - 1);
             if (delay > BACKOFF_MAX_SECONDS)
@@ -692,11 +855,11 @@ int server_run(const server_config_t *cfg, const route_t *routes, size_t n_route
         }
     }
     log_info("master: stopping, draining for up to %.1f s", cfg->drain_seconds);
-    drain(slots, cfg->workers, cfg->drain_seconds, &set);
+    drain(slots, n_slots, cfg->drain_seconds, &set);
     free(slots);
     close(fd);
-    close(pair[0]);
-    close(pair[1]);
+    close_pair(pair);
+    close_pair(park);
     unlink(cfg->socket_path);
     sigprocmask(SIG_SETMASK, &old, NULL);
     log_info("master: stopped");

@@ -33,6 +33,17 @@ typedef struct server_hooks {
     int (*ensure_db)(request_t *r, err_t *e);
     /* Called after each request (metrics). status is what was sent. */
     void (*after_request)(request_t *r, int status, double seconds);
+    /* Wake-ups for parked requests (req_park; fcgi/park.h). All NULL: the
+     * pool has no parker and req_park answers -1. waiter_init runs in the
+     * parker process after fork and returns its state (NULL: none). */
+    void *(*waiter_init)(void *config);
+    /* The descriptor to poll for wake-ups, -1 when there is none right now
+     * (the database is down: waiter_poll is then called every second). */
+    int (*waiter_fd)(void *waiter);
+    /* Consumes what arrived: wake(ctx, key) for every key that fired, and
+     * wake(ctx, NULL) for all of them when notifications may have been
+     * missed (after a reconnect). */
+    void (*waiter_poll)(void *waiter, void (*wake)(void *ctx, const char *key), void *ctx);
 } server_hooks_t;
 
 typedef struct server_config {

@@ -97,6 +97,17 @@ int akkio_status(request_t *r)
     job_t job;
     if (akkio_load_task(r, &job, 0) != 0)
         return -1;
+    /* ?wait=N (trainyard's addition, at most 240): a task not yet final is
+     * answered when it ends or after N seconds, whichever comes first,
+     * without holding a worker meanwhile (req_park). */
+    if (req_resumed(r) != REQ_RESUMED_TIMEOUT && !job_state_is_final(job.state)) {
+        long long wait = 0;
+        if (support_query_int(r, "wait", 0, 0, 240, &wait, &r->err) != 0)
+            return -1;
+        if (wait > 0 &&
+            req_park(r, arena_sprintf(r->arena, "job:%s", job.id), (double)wait, job.id) == 0)
+            return 0;
+    }
     json_object *doc = support_own(r, json_object_new_object());
     json_object *meta = json_object_new_object();
     const char *status = akkio_status_name(job.state);

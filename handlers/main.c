@@ -19,6 +19,7 @@
 #include "fcgi/server.h"
 #include "handlers/app.h"
 #include "handlers/handlers.h"
+#include "handlers/waiter.h"
 
 static const cfg_entry_t api_settings[] = {
     {"database-url", "TRAINYARD_DATABASE_URL", "postgresql:///trainyard", CFG_STRING,
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
         .authenticate = app_authenticate,
         .ensure_db = app_ensure_db,
         .after_request = app_after_request,
+        .waiter_init = app_waiter_init,
+        .waiter_fd = app_waiter_fd,
+        .waiter_poll = app_waiter_poll,
     };
     log_info("starting %d workers on %s", server.workers, server.socket_path);
     if (server_run(&server, routes, routes_count, &hooks, &cfg, &e) != 0) {
