@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -134,14 +135,74 @@ static int body_decode_buffer(request_t *r, const char *buf, size_t n, err_t *e)
     return 0;
 }
 
+typedef struct body_map {
+    char *addr;
+    size_t len;
+} body_map_t;
+
+static void body_unmap(void *p)
+{
+    body_map_t *m = p;
+    munmap(m->addr, m->len);
+}
+
+/* A body nginx handed over by path, mapped read-only (no copy in this
+ * worker's heap, whatever its size) and counted as read. *len is 0 for an
+ * empty body. Returns 0 or -1 with e filled (413 past the route's limit). */
+static int body_map_file(request_t *r, int fd, const char **addr, size_t *len, err_t *e)
+{
+    req_impl_t *im = r->impl;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return err_set(e, 500, "internal_error", "body file: %s", strerror(errno));
+    if ((unsigned long long)st.st_size > im->body_limit)
+        return body_too_large(e, im->body_limit);
+    *addr = NULL;
+    *len = (size_t)st.st_size;
+    im->body_read = st.st_size;
+    im->body_eof = 1;
+    if (*len == 0)
+        return 0;
+    void *m = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return err_set(e, 500, "internal_error", "body file: mmap: %s", strerror(errno));
+    body_map_t *bm = arena_alloc(r->arena, sizeof(*bm));
+    bm->addr = m;
+    bm->len = *len;
+    arena_defer(r->arena, body_unmap, bm);
+    *addr = m;
+    return 0;
+}
+
+/* The whole body in memory: mapped from nginx's file, or read from the
+ * FastCGI stream into the arena; its shape counted either way. */
+static int body_load(request_t *r, bodyscan_t *scan, const char **buf, size_t *n, err_t *e)
+{
+    int fd = request_body_file(r, e);
+    if (fd == -2)
+        return -1;
+    if (fd >= 0) {
+        if (body_map_file(r, fd, buf, n, e) != 0)
+            return -1;
+        if (*n > 0 && bodyscan_feed(scan, *buf, *n) != 0)
+            return bodyscan_error(scan, e);
+        return 0;
+    }
+    char *b = NULL;
+    if (body_read_all(r, scan, &b, n, e) != 0)
+        return -1;
+    *buf = b;
+    return 0;
+}
+
 static int body_decode_into(request_t *r, err_t *e)
 {
     body_limits_t lim = route_body_limits(r->route);
     bodyscan_t scan;
     bodyscan_init(&scan, body_format_of(request_media(r)), &lim, NULL);
-    char *buf = NULL;
+    const char *buf = NULL;
     size_t n = 0;
-    if (body_read_all(r, &scan, &buf, &n, e) != 0)
+    if (body_load(r, &scan, &buf, &n, e) != 0)
         return -1;
     return body_decode_buffer(r, buf, n, e);
 }
@@ -155,8 +216,9 @@ static int body_decode_into(request_t *r, err_t *e)
  * whatever it sends. */
 
 typedef struct spool {
-    int fd;
-    char *map;
+    int fd;           /* our temporary file, -1 when nginx's file serves */
+    char *map;        /* our file mapped (for decoding) */
+    const char *view; /* nginx's file, mapped by body_map_file */
     size_t len;
 } spool_t;
 
@@ -209,6 +271,23 @@ static int body_spool_scan(request_t *r, spool_t *sp, err_t *e)
     body_limits_t lim = route_body_limits(r->route);
     bodyscan_t *scan = arena_alloc(r->arena, sizeof(*scan));
     bodyscan_init(scan, body_format_of(request_media(r)), &lim, "api_key");
+    int body_fd = request_body_file(r, e);
+    if (body_fd == -2)
+        return -1;
+    if (body_fd >= 0) {
+        /* nginx's file is the spool already: map and scan it. */
+        const char *addr = NULL;
+        if (body_map_file(r, body_fd, &addr, &sp->len, e) != 0)
+            return -1;
+        sp->view = addr;
+        if (sp->len > 0 && bodyscan_feed(scan, addr, sp->len) != 0)
+            return bodyscan_error(scan, e);
+        bodyscan_finish(scan);
+        const char *key = bodyscan_found(scan);
+        if (key != NULL)
+            r->body_key = arena_strdup(r->arena, key);
+        return 0;
+    }
     sp->fd = spool_open(e);
     if (sp->fd < 0)
         return -1;
@@ -235,6 +314,8 @@ static int body_decode_spool(request_t *r, spool_t *sp, err_t *e)
 {
     if (sp->len == 0)
         return 0;
+    if (sp->view != NULL)
+        return body_decode_buffer(r, sp->view, sp->len, e);
     void *map = mmap(NULL, sp->len, PROT_READ, MAP_PRIVATE, sp->fd, 0);
     if (map == MAP_FAILED)
         return err_set(e, 500, "internal_error", "body spool: mmap: %s", strerror(errno));

@@ -11,10 +11,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -154,6 +158,11 @@ void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
         else
             r->content_length = v;
     }
+    impl->body_fd = -1;
+    const char *by_path = env_get(envp, "TRAINYARD_BODY_BY_PATH");
+    const char *body_file = env_get(envp, "TRAINYARD_BODY_FILE");
+    if (by_path != NULL && strcmp(by_path, "1") == 0 && body_file != NULL && *body_file != '\0')
+        impl->body_path = arena_strdup(arena, body_file);
     const char *addr = env_get(envp, "REMOTE_ADDR");
     r->remote_addr = arena_strdup(arena, addr ? addr : "");
 }
@@ -226,6 +235,66 @@ void req_query_each(request_t *r, void (*fn)(const char *name, const char *value
         fn(im->query_names[i], im->query_values[i], ctx);
 }
 
+static void close_fd(void *p)
+{
+    close((int)(intptr_t)p - 1);
+}
+
+int request_body_file(request_t *r, err_t *e)
+{
+    req_impl_t *im = impl_of(r);
+    if (im->body_path == NULL)
+        return -1;
+    if (im->body_fd >= 0)
+        return im->body_fd;
+    if (im->body_dir != NULL && *im->body_dir != '\0') {
+        size_t n = strlen(im->body_dir);
+        if (strncmp(im->body_path, im->body_dir, n) != 0 || im->body_path[n] != '/' ||
+            strstr(im->body_path + n, "/..") != NULL) {
+            log_error("request: body file %s is outside %s", im->body_path, im->body_dir);
+            err_set(e, 500, "internal_error", "the request body was handed over from an "
+                    "unexpected place");
+            return -2;
+        }
+    }
+    int fd = open(im->body_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        log_error("request: body file %s: %s", im->body_path, fd < 0 ? strerror(errno)
+                                                                        : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        err_set(e, 500, "internal_error", "the request body file could not be read");
+        return -2;
+    }
+    im->body_fd = fd;
+    arena_defer(r->arena, close_fd, (void *)(intptr_t)(fd + 1));
+    return fd;
+}
+
+/* Reads up to want bytes of the body from wherever it is. */
+static ssize_t body_source_read(request_t *r, void *buf, size_t want, err_t *e)
+{
+    req_impl_t *im = impl_of(r);
+    if (im->body_path == NULL)
+        return im->io.read(im->io.ctx, buf, want);
+    int fd = request_body_file(r, e);
+    if (fd < 0)
+        return -2;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t k = read(fd, (char *)buf + got, want - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
 ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e)
 {
     req_impl_t *im = impl_of(r);
@@ -248,7 +317,9 @@ ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e)
     /* Never read more than one byte past the limit: that byte is the proof. */
     if (want > limit + 1 - (size_t)im->body_read)
         want = limit + 1 - (size_t)im->body_read;
-    ssize_t got = im->io.read(im->io.ctx, buf, want);
+    ssize_t got = body_source_read(r, buf, want, e);
+    if (got == -2)
+        return -1;
     if (got < 0) {
         im->body_eof = 1;
         return err_set(e, 400, "body_incomplete", "could not read the request body");

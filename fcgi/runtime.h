@@ -61,6 +61,10 @@ typedef struct req_impl {
     size_t body_limit;        /* the route's limit, or the upload limit for streamed
                                  bodies when that is lower (set by dispatch) */
     size_t upload_limit;      /* server_config_t.upload_limit; 0 = the routes' own */
+    const char *body_path;    /* nginx wrote the body to this file and sent none
+                                 (TRAINYARD_BODY_BY_PATH=1), NULL otherwise */
+    const char *body_dir;     /* server_config_t.body_dir: where such files must be */
+    int body_fd;              /* body_path opened, -1 until then */
     int body_eof;             /* the whole request body has been read */
     int query_parsed;
     size_t n_query;
@@ -72,6 +76,12 @@ typedef struct req_impl {
  * the CGI parameters in envp. impl, arena and envp must outlive r. */
 void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
                   const req_io_t *io, void *app);
+
+/* The body's file when nginx handed the body over by path: opens it on
+ * first use (checked: a regular file under im->body_dir when that is set).
+ * Returns the descriptor (owned by the request), -1 when the body came
+ * over FastCGI, -2 with e filled when the file cannot be used. */
+int request_body_file(request_t *r, err_t *e);
 
 /* Runs one request: route, ensure_db, authenticate, body, validate,
  * handler, error rendering, after_request. Returns the status sent (0 if

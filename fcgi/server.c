@@ -154,7 +154,9 @@ static int worker_serve_resumed(worker_t *wk, conn_t *c, const park_ticket_t *t,
  * kept connection: read a little of it, or give up the connection. */
 static void leftover_body(FCGX_Request *req, const req_impl_t *im)
 {
-    if (im->body_eof || !req->keepConnection)
+    /* A body nginx handed over by path leaves only the end of an empty
+     * stdin on the connection; read that too. */
+    if ((im->body_eof && im->body_path == NULL) || !req->keepConnection)
         return;
     char buf[8192];
     size_t total = 0;
@@ -359,6 +361,7 @@ static int worker_serve(worker_t *wk, conn_t *c, arena_t *arena, void *app)
     request_init(&r, &im, arena, c->req.envp, &io, app);
     im.on_long_request = worker_on_long_request;
     im.upload_limit = w->cfg->upload_limit;
+    im.body_dir = w->cfg->body_dir;
     im.can_park = w->park_send >= 0;
     request_dispatch(&r, w->routes, w->n_routes, w->hooks);
     if (im.parked) {

@@ -55,6 +55,8 @@ typedef struct server_config {
     const char *socket_group; /* group to chown the socket to, NULL = keep */
     size_t upload_limit;      /* caps ROUTE_STREAM_BODY routes below their table
                                  limit; 0 = the table's */
+    const char *body_dir;     /* nginx's client body temp dir: bodies handed over by
+                                 path must be under it (NULL: not checked) */
     size_t rss_slack;         /* a worker whose RSS stays this far above its
                                  start after a large request retires; 0 = never */
 } server_config_t;

@@ -24,6 +24,7 @@ typedef struct app_config {
     int max_requests;          /* TRAINYARD_MAX_REQUESTS per worker, 0 = unlimited */
     size_t model_cache_bytes;  /* TRAINYARD_MODEL_CACHE */
     size_t upload_limit;       /* TRAINYARD_UPLOAD_LIMIT: dataset and bundle bodies */
+    const char *body_dir;      /* TRAINYARD_BODY_DIR: nginx's client body temp dir */
     int uploads_per_key;       /* TRAINYARD_UPLOADS_PER_KEY: uploads in flight per key */
     double drain_seconds;      /* TRAINYARD_DRAIN_SECONDS */
     size_t worker_rss_slack;   /* TRAINYARD_WORKER_RSS_SLACK: retire a worker this far

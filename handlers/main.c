@@ -39,6 +39,8 @@ static const cfg_entry_t api_settings[] = {
     {"worker-rss-slack", "TRAINYARD_WORKER_RSS_SLACK", "24m", CFG_SIZE,
      offsetof(app_config_t, worker_rss_slack),
      "a worker this far above its starting memory after a large request is recycled; 0 = never"},
+    {"body-dir", "TRAINYARD_BODY_DIR", NULL, CFG_STRING, offsetof(app_config_t, body_dir),
+     "nginx's client_body_temp_path: bodies it hands over by path must be in it"},
     {"uploads-per-key", "TRAINYARD_UPLOADS_PER_KEY", "2", CFG_INT,
      offsetof(app_config_t, uploads_per_key),
      "uploads one API key may have in flight at once (429 past it); 0 = no cap"},
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         .socket_group = cfg.socket_group,
         .rss_slack = cfg.worker_rss_slack,
         .upload_limit = cfg.upload_limit,
+        .body_dir = cfg.body_dir,
     };
     static const server_hooks_t hooks = {
         .app_init = app_init,

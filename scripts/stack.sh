@@ -252,6 +252,9 @@ app_env() {
   export TRAINYARD_WORKERS=$WORKERS
   [ -n "$WEB_GROUP" ] && export TRAINYARD_SOCKET_GROUP=$WEB_GROUP
   export TRAINYARD_VAR=$VAR
+  # nginx hands large bodies over by path (nginx/trainyard.conf.in); the API
+  # accepts paths under this directory only.
+  export TRAINYARD_BODY_DIR=$NGX/tmp/client_body
   return 0
 }
 
@@ -314,6 +317,7 @@ nginx_render() {
   [ -n "$WEB_USER" ] && user_line="user $WEB_USER $WEB_GROUP;"
   NGINX_PREFIX=$NGX NGINX_LISTEN=127.0.0.1:$PORT NGINX_API_SOCKET=$API_SOCKET \
   NGINX_WWW_DIR=$NGX/www NGINX_LOG_DIR=$LOG NGINX_USER_LINE=$user_line \
+  NGINX_UPLOAD_LIMIT=${TRAINYARD_UPLOAD_LIMIT:-2g} \
   NGINX_RATE_LIMIT=$RATE_LIMIT NGINX_WORKERS=${TRAINYARD_NGINX_WORKERS:-1} \
   NGINX_ACCESS_LOG=${TRAINYARD_NGINX_ACCESS_LOG:-$LOG/nginx-access.log combined buffer=64k flush=1s} \
     "$ROOT/nginx/render.sh" > "$NGX/nginx.conf.tmp"
