@@ -219,6 +219,7 @@ typedef struct spool {
     int fd;           /* our temporary file, -1 when nginx's file serves */
     char *map;        /* our file mapped (for decoding) */
     const char *view; /* nginx's file, mapped by body_map_file */
+    int from_nginx;   /* the body is nginx's file (request_body_file) */
     size_t len;
 } spool_t;
 
@@ -274,24 +275,16 @@ static int body_spool_scan(request_t *r, spool_t *sp, err_t *e)
     int body_fd = request_body_file(r, e);
     if (body_fd == -2)
         return -1;
-    if (body_fd >= 0) {
-        /* nginx's file is the spool already: map and scan it. */
-        const char *addr = NULL;
-        if (body_map_file(r, body_fd, &addr, &sp->len, e) != 0)
+    /* A body nginx handed over by path is its own spool. Either way it is
+     * read through one small buffer, never mapped, until the key is known
+     * to be good: an unauthenticated request keeps no 32 MB in this worker. */
+    sp->from_nginx = body_fd >= 0;
+    if (!sp->from_nginx) {
+        sp->fd = spool_open(e);
+        if (sp->fd < 0)
             return -1;
-        sp->view = addr;
-        if (sp->len > 0 && bodyscan_feed(scan, addr, sp->len) != 0)
-            return bodyscan_error(scan, e);
-        bodyscan_finish(scan);
-        const char *key = bodyscan_found(scan);
-        if (key != NULL)
-            r->body_key = arena_strdup(r->arena, key);
-        return 0;
+        arena_defer(r->arena, spool_release, sp);
     }
-    sp->fd = spool_open(e);
-    if (sp->fd < 0)
-        return -1;
-    arena_defer(r->arena, spool_release, sp);
     char *chunk = arena_alloc(r->arena, BODY_SLICE);
     for (;;) {
         ssize_t got = body_read_counted(r, scan, chunk, BODY_SLICE, e);
@@ -299,7 +292,7 @@ static int body_spool_scan(request_t *r, spool_t *sp, err_t *e)
             return -1;
         if (got == 0)
             break;
-        if (spool_write(sp->fd, chunk, (size_t)got, e) != 0)
+        if (!sp->from_nginx && spool_write(sp->fd, chunk, (size_t)got, e) != 0)
             return -1;
         sp->len += (size_t)got;
     }
@@ -314,8 +307,12 @@ static int body_decode_spool(request_t *r, spool_t *sp, err_t *e)
 {
     if (sp->len == 0)
         return 0;
-    if (sp->view != NULL)
+    if (sp->from_nginx) {
+        int fd = request_body_file(r, e);
+        if (fd < 0 || body_map_file(r, fd, &sp->view, &sp->len, e) != 0)
+            return -1;
         return body_decode_buffer(r, sp->view, sp->len, e);
+    }
     void *map = mmap(NULL, sp->len, PROT_READ, MAP_PRIVATE, sp->fd, 0);
     if (map == MAP_FAILED)
         return err_set(e, 500, "internal_error", "body spool: mmap: %s", strerror(errno));
