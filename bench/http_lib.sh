@@ -24,6 +24,9 @@ wrk_rate() {
   printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}'
 }
 
+# figure NAME VALUE — keeps a figure of this run for bench/peer.sh.
+figure() { [ -n "${BENCH_FIGURES:-}" ] && echo "$1 $2" >> "$BENCH_FIGURES"; return 0; }
+
 # ratio A B — A/B as a percentage with one decimal.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
 

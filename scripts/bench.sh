@@ -10,7 +10,7 @@
 # bench/ml_quality.sh and bench/ml_ingest.sh and the queue benchmark
 # ($BUILD/bench/queue_bench) run, if present.
 #
-#   scripts/bench.sh [http|ml|queue]...   (default: all)
+#   scripts/bench.sh [http|peer|ml|queue]...   (default: all)
 #   BENCH_SECONDS=10                       wrk / pgbench duration per figure
 #   BENCH_HTTP="http_reads http_predict"   only these HTTP benchmarks
 set -uo pipefail
@@ -25,7 +25,7 @@ export TRAINYARD_DATASETS=${TRAINYARD_DATASETS:-$(cd "$ROOT/.." && pwd)/shared/d
 PY=/usr/bin/python3
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(http ml queue)
+[ ${#parts[@]} -eq 0 ] && parts=(http peer ml queue)
 want() { local p; for p in "${parts[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 
 make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null || exit 1
@@ -33,6 +33,9 @@ make --no-print-directory -s BUILD="$BUILD_DIR" bench-programs >/dev/null 2>&1 |
 
 failures=0
 section() { printf '\n== %s ==\n' "$1"; }
+# Figures of this run that bench/peer.sh compares with the peer's.
+export BENCH_FIGURES=$BUILD_DIR/bench-figures.txt
+want http && : > "$BENCH_FIGURES"
 
 free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -81,6 +84,15 @@ run_http() {
 }
 
 if want http; then run_http; fi
+
+if want peer; then
+  section "peer.sh"
+  scripts/deps.sh bench || true
+  peer_var=$(mktemp -d /tmp/trainyard-peerfig.XXXXXX)
+  BENCH_VAR=$peer_var bench/peer.sh \
+    || { echo "bench: bench/peer.sh failed" >&2; failures=$((failures + 1)); }
+  rm -rf "$peer_var"
+fi
 
 if want ml; then
   for s in bench/ml_quality.sh bench/ml_ingest.sh; do

@@ -12,6 +12,14 @@ packages=(
   wrk clang libclang-rt-14-dev
 )
 
+# `deps.sh bench`: also what the benchmarks' Python peer runs on
+# (../shared/peers/fastapi_celery/run.sh names these).
+if [ "${1:-}" = bench ]; then
+  packages+=(python3-fastapi python3-uvicorn python3-uvloop python3-httptools
+             python3-asyncpg python3-celery python3-redis python3-hiredis
+             python3-psycopg2 redis-server jq)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)

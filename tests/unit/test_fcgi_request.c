@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcgi/runtime.h"
 #include "tests/unit/unit.h"
@@ -110,6 +111,23 @@ static int h_big_reply(request_t *r)
     return req_reply_end(r);
 }
 
+static int calls_park_handler;
+
+/* Parks on first call (when it can), answers once resumed. */
+static int h_park(request_t *r)
+{
+    calls_park_handler++;
+    if (req_resumed(r) == REQ_FRESH && req_park(r, "job:1", 30, "note-1") == 0)
+        return 0;
+    json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "resumed", json_object_new_int(req_resumed(r)));
+    json_object_object_add(doc, "note", json_object_new_string(req_resume_note(r)));
+    json_object_object_add(doc, "ws", json_object_new_int64(r->auth.workspace_id));
+    int rc = req_reply_json(r, 200, doc);
+    json_object_put(doc);
+    return rc;
+}
+
 static const long long durations[] = {10, 60, 300, 1800};
 static const field_spec_t train_fields[] = {
     {.name = "dataset_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED},
@@ -126,6 +144,8 @@ static const route_t routes[] = {
     {"GET", "/healthz", h_echo, 0, DIALECT_PLAIN, ROUTE_NO_DB, NULL, 0},
     {"GET", "/quiet", h_crash_quietly, 0, DIALECT_PLAIN, 0, NULL, 0},
     {"GET", "/csv", h_big_reply, 0, DIALECT_PLAIN, 0, NULL, 0},
+    {"POST", "/v1/models", h_echo, 4096, DIALECT_AKKIO, ROUTE_KEY_IN_BODY, NULL, 0},
+    {"GET", "/wait", h_park, 0, DIALECT_PLAIN, ROUTE_AUTH, NULL, 0},
 };
 
 static int hook_ensure_db(request_t *r, err_t *e)
@@ -144,6 +164,8 @@ static int hook_auth(request_t *r, err_t *e)
 {
     calls_auth++;
     const char *k = req_header(r, "X-API-Key");
+    if (k == NULL)
+        k = r->body_key;
     if (k == NULL || strcmp(k, "good") != 0)
         return err_set(e, 401, "unauthorized", "Invalid API key");
     r->auth.workspace_id = 1;
@@ -178,6 +200,28 @@ static int dispatch(char **env, fake_io_t *io)
     req_io_t rio = {.read = fake_read, .write = fake_write, .ctx = io};
     request_init(&r, &im, a, env, &rio, NULL);
     int status = request_dispatch(&r, routes, sizeof(routes) / sizeof(routes[0]), &hooks);
+    arena_destroy(a);
+    return status;
+}
+
+/* The same with the pool's parking switched on; *parked tells whether the
+ * handler parked instead of answering. resumed: REQ_FRESH or how it came back. */
+static int dispatch_parking(char **env, fake_io_t *io, int resumed, int *parked)
+{
+    arena_t *a = arena_create(0);
+    request_t r;
+    req_impl_t im;
+    req_io_t rio = {.read = fake_read, .write = fake_write, .ctx = io};
+    request_init(&r, &im, a, env, &rio, NULL);
+    im.can_park = 1;
+    if (resumed != REQ_FRESH) {
+        im.resumed = resumed;
+        im.resume_note = "note-1";
+        im.body_eof = 1;
+        r.auth.workspace_id = 7; /* what the first call authenticated */
+    }
+    int status = request_dispatch(&r, routes, sizeof(routes) / sizeof(routes[0]), &hooks);
+    *parked = im.parked;
     arena_destroy(a);
     return status;
 }
@@ -414,11 +458,104 @@ START_TEST(request_query_and_headers)
 }
 END_TEST
 
+START_TEST(request_key_in_body_checked_before_decoding)
+{
+    fake_io_t io;
+    char cl[32];
+    const char *good = "{\"data\":[1,2],\"api_key\":\"good\"}";
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(good));
+    char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/models",
+                   "CONTENT_TYPE=application/json", cl, NULL};
+    io_reset(&io, good);
+    calls_auth = 0;
+    ck_assert_int_eq(dispatch(env, &io), 200);
+    ck_assert_int_eq(calls_auth, 2); /* no header key, then the body's */
+    ck_assert_ptr_nonnull(strstr(body_of(&io), "\"api_key\":\"good\""));
+
+    /* No key: refused after the scan, the malformed tail never decoded. */
+    const char *none = "{\"data\":[1,2], \"x\": nonsense";
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(none));
+    io_reset(&io, none);
+    ck_assert_int_eq(dispatch(env, &io), 401);
+    /* A good key, then a malformed body: decoded only now, and refused. */
+    const char *bad = "{\"api_key\":\"good\", \"x\": nonsense";
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(bad));
+    io_reset(&io, bad);
+    ck_assert_int_eq(dispatch(env, &io), 422);
+    /* Nested past any decoder's cap: 413 while scanning, before the key. */
+    char many[128] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(many, "[");
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(many));
+    io_reset(&io, many);
+    ck_assert_int_eq(dispatch(env, &io), 413);
+}
+END_TEST
+
+START_TEST(request_body_handed_over_by_path)
+{
+    char path[] = "/tmp/ty-unit-body.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *body = "{\"dataset_id\":\"from-file\",\"duration\":60}";
+    ck_assert_int_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    close(fd);
+    char cl[32], file[64];
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(body));
+    snprintf(file, sizeof(file), "TRAINYARD_BODY_FILE=%s", path);
+    char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/api/v1/models/train/new",
+                   "CONTENT_TYPE=application/json", cl, "HTTP_X_API_KEY=good",
+                   "TRAINYARD_BODY_BY_PATH=1", file, NULL};
+    fake_io_t io;
+    io_reset(&io, "{\"dataset_id\":\"from-socket\"}");
+    ck_assert_int_eq(dispatch(env, &io), 200);
+    ck_assert_ptr_nonnull(strstr(body_of(&io), "from-file"));
+    /* Without the switch the file is ignored (nginx sent the body). */
+    env[5] = "TRAINYARD_BODY_BY_PATH=0";
+    const char *sock = "{\"dataset_id\":\"from-socket\",\"duration\":10}";
+    snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", strlen(sock));
+    io_reset(&io, sock);
+    ck_assert_int_eq(dispatch(env, &io), 200);
+    ck_assert_ptr_nonnull(strstr(body_of(&io), "from-socket"));
+    unlink(path);
+    /* A file that is gone is a server fault, said plainly. */
+    env[5] = "TRAINYARD_BODY_BY_PATH=1";
+    io_reset(&io, NULL);
+    ck_assert_int_eq(dispatch(env, &io), 500);
+}
+END_TEST
+
+START_TEST(request_park_and_resume)
+{
+    char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/wait", "HTTP_X_API_KEY=good", NULL};
+    fake_io_t io;
+    int parked = 0;
+    /* Without a parker in the pool, the handler answers at once. */
+    io_reset(&io, NULL);
+    calls_park_handler = 0;
+    ck_assert_int_eq(dispatch(env, &io), 200);
+    ck_assert_ptr_nonnull(strstr(body_of(&io), "\"resumed\":0"));
+    /* With one: nothing is written, the request is marked parked. */
+    io_reset(&io, NULL);
+    ck_assert_int_eq(dispatch_parking(env, &io, REQ_FRESH, &parked), 0);
+    ck_assert_int_eq(parked, 1);
+    ck_assert_int_eq((int)io.out_len, 0);
+    /* Resumed: the same handler, its note, the first call's identity. */
+    io_reset(&io, NULL);
+    calls_auth = 0;
+    ck_assert_int_eq(dispatch_parking(env, &io, REQ_RESUMED_WOKEN, &parked), 200);
+    ck_assert_int_eq(calls_auth, 0);
+    ck_assert_str_eq(body_of(&io), "{\"resumed\":1,\"note\":\"note-1\",\"ws\":7}");
+}
+END_TEST
+
 Suite *suite_fcgi_request(void)
 {
     const TTest *const t[] = {request_good_post_validated_and_echoed, request_routing_errors_in_dialect,
                               request_413_before_reading, request_stream_body_and_short_body,
                               request_validation_and_decode_errors, request_hooks_order_auth_db,
-                              request_handler_errors_and_streams, request_query_and_headers};
+                              request_handler_errors_and_streams, request_query_and_headers,
+                              request_key_in_body_checked_before_decoding,
+                              request_body_handed_over_by_path, request_park_and_resume};
     return unit_suite("fcgi_request", t, sizeof(t) / sizeof(t[0]));
 }

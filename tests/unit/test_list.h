@@ -19,6 +19,7 @@ SUITE(fcgi_body)
 SUITE(fcgi_bodyscan)
 SUITE(fcgi_dialect)
 SUITE(fcgi_request)
+SUITE(fcgi_park)
 
 /* bundle/ */
 SUITE(bundle)
