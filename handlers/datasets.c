@@ -15,7 +15,9 @@
 
 #include <string.h>
 
+#include "common/feeder.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
 #include "fcgi/multipart.h"
@@ -28,7 +30,8 @@
 /* One upload in flight: the checker and the writer fed in lockstep. */
 typedef struct upload {
     request_t *r;
-    csv_infer_t *infer;          /* owned; freed at the end */
+    csv_infer_t *infer;          /* owned; freed at the end; fed by `checker` */
+    feeder_t *checker;           /* runs csv_infer_feed on its own thread */
     artifact_writer_t *writer;   /* owned until finish/abort */
     int in_file_part;            /* multipart: inside the `file` part */
     int saw_file;                /* multipart: a `file` part was seen */
@@ -37,10 +40,17 @@ typedef struct upload {
     int in_name_part;
 } upload_t;
 
+static int upload_check(void *ctx, const char *buf, size_t n, err_t *e)
+{
+    return csv_infer_feed(ctx, buf, n, e);
+}
+
+/* Each chunk is checked on the checker's thread while this one stores it:
+ * the two costliest steps of an upload run on two cores. */
 static int upload_chunk(void *ctx, const char *buf, size_t n, err_t *e)
 {
     upload_t *up = ctx;
-    if (csv_infer_feed(up->infer, buf, n, e) != 0)
+    if (feeder_put(up->checker, buf, n, e) != 0)
         return -1;
     return db_artifact_write(up->writer, buf, n, e);
 }
@@ -137,6 +147,7 @@ int datasets_upload(request_t *r)
                        "not %s", r->media_type);
     if (support_upload_slot(r, &r->err) != 0)
         return -1;
+    double started = util_now_monotonic();
     upload_t up;
     memset(&up, 0, sizeof(up));
     up.r = r;
@@ -150,7 +161,13 @@ int datasets_upload(request_t *r)
         up.name_len = len;
     }
     up.infer = csv_infer_new(&csv_limits_default);
+    up.checker = feeder_start(upload_check, up.infer, 8, 256 * 1024, &r->err);
+    if (up.checker == NULL) {
+        csv_infer_free(up.infer);
+        return -1;
+    }
     if (db_begin(app->db, &r->err) != 0) {
+        feeder_finish(up.checker, NULL);
         csv_infer_free(up.infer);
         return -1;
     }
@@ -160,6 +177,11 @@ int datasets_upload(request_t *r)
     if (up.writer == NULL)
         goto out;
     if (upload_stream(&up, multipart, &r->err) != 0)
+        goto out;
+    /* The checker's verdict on the whole file before anything commits. */
+    feeder_t *checker = up.checker;
+    up.checker = NULL;
+    if (feeder_finish(checker, &r->err) != 0)
         goto out;
     artifact_info_t info;
     artifact_writer_t *w = up.writer;
@@ -185,10 +207,13 @@ int datasets_upload(request_t *r)
     if (db_commit(app->db, &r->err) != 0)
         goto out;
     rc = 0;
-    log_info("dataset %s uploaded: %lld rows, %llu bytes", ds.id, ds.rows, ds.size);
+    double secs = util_now_monotonic() - started;
+    log_info("dataset %s uploaded: %lld rows, %llu bytes in %.2f s (%.1f MB/s)", ds.id, ds.rows,
+             ds.size, secs, secs > 0 ? (double)ds.size / 1048576.0 / secs : 0.0);
     json_object *doc = support_own(r, dataset_doc(&ds));
     req_reply_json(r, 201, doc);
 out:
+    feeder_finish(up.checker, NULL);
     if (up.writer != NULL)
         db_artifact_abort(up.writer);
     if (rc != 0)

@@ -10,6 +10,7 @@
 SUITE(arena)
 SUITE(err)
 SUITE(util)
+SUITE(feeder)
 SUITE(cfg)
 
 /* fcgi/ (runtime, decoders, validator, router) */
