@@ -220,6 +220,16 @@ static void path_set_free(path_set_t *set)
     set->cap = set->used = 0;
 }
 
+int bundle_archive_formats(struct archive *a)
+{
+    /* ARCHIVE_WARN here would mean an external program: refuse to run one. */
+    return archive_read_support_filter_gzip(a) == ARCHIVE_OK &&
+                   archive_read_support_filter_xz(a) == ARCHIVE_OK &&
+                   archive_read_support_format_tar(a) == ARCHIVE_OK
+               ? 0
+               : -1;
+}
+
 /* --- the walk shared by inspection and extraction -------------------------- */
 
 typedef struct walk {
@@ -288,10 +298,7 @@ static int walk_open(walk_t *w, bundle_read_fn read_fn, void *ctx, const bundle_
     }
     w->src->read_fn = read_fn;
     w->src->ctx = ctx;
-    /* ARCHIVE_WARN here would mean an external program: refuse to run one. */
-    if (archive_read_support_filter_gzip(w->a) != ARCHIVE_OK ||
-        archive_read_support_filter_xz(w->a) != ARCHIVE_OK ||
-        archive_read_support_format_tar(w->a) != ARCHIVE_OK)
+    if (bundle_archive_formats(w->a) != 0)
         return err_set(e, 500, "internal", "bundle reader: libarchive lacks gzip, xz or tar");
     if (archive_read_open(w->a, w->src, NULL, src_read, NULL) != ARCHIVE_OK)
         return walk_fail_archive(w, "open", e);

@@ -22,6 +22,13 @@
 
 #include "common/err.h"
 
+struct archive;
+
+/* Lets reader a open exactly what bundle uploads accept: tar, plain or
+ * compressed with gzip or xz, decoded in-process (never a filter that runs
+ * an external program, as libarchive's "all" would allow). 0, or -1. */
+int bundle_archive_formats(struct archive *a);
+
 typedef struct bundle_limits {
     size_t max_entries;          /* default 1000 */
     unsigned long long max_total;/* uncompressed bytes, default 2 GiB */

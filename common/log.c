@@ -49,6 +49,7 @@ void log_msg(log_level_t level, const char *fmt, ...)
                      (int)getpid(), log_names[level]);
     va_list ap;
     va_start(ap, fmt);
+    int head = n;
     if (n > 0 && (size_t)n < sizeof(line))
         n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
@@ -56,6 +57,12 @@ void log_msg(log_level_t level, const char *fmt, ...)
         return;
     if ((size_t)n >= sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
+    /* One event, one line: a request path or a value quoted into a message
+     * may hold newlines or terminal escapes (log injection); they show as
+     * '?' instead. */
+    for (int i = head > 0 ? head : 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w; /* nowhere left to report a failed log write */

@@ -162,6 +162,11 @@ int body_decode_xml(const char *buf, size_t n, const body_limits_t *lim, json_ob
     /* xmlReadMemory takes an int size. */
     if (n > lim->max_bytes || n > INT_MAX / 2)
         return err_set(e, 413, "too_large", "xml: body larger than %zu bytes", lim->max_bytes);
+    /* The DOCTYPE pre-scan below reads bytes as ASCII: a UTF-16 or UTF-32
+     * body (whose ASCII characters carry NUL bytes) would hide "<!DOCTYPE"
+     * from it. Only UTF-8 is accepted, and the parser is told so. */
+    if (memchr(buf, '\0', n) != NULL)
+        return err_add(e, 400, "xml_invalid", "body", "xml: only UTF-8 bodies are accepted");
     if (raw_has(buf, n, "<!DOCTYPE") || raw_has(buf, n, "<!doctype"))
         return err_add(e, 400, "xml_invalid", "body", "xml: DOCTYPE is not allowed");
     if (raw_has(buf, n, "<!ENTITY"))
@@ -177,7 +182,7 @@ int body_decode_xml(const char *buf, size_t n, const body_limits_t *lim, json_ob
         return err_set(e, 500, "internal_error", "xml: out of memory");
     const int options = XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                         XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)n, "body.xml", NULL, options);
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)n, "body.xml", "UTF-8", options);
     int rc = -1;
     if (doc == NULL) {
         const xmlError *xe = xmlCtxtGetLastError(ctxt);

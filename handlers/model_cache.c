@@ -6,6 +6,7 @@
  */
 #include "handlers/model_cache.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,16 @@ void model_cache_free(model_cache_t *c)
 ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long long workspace_id,
                             const char *model_id, err_t *e)
 {
+    /* UUIDs compare in PostgreSQL's canonical (lower-case) form: an
+     * upper-case id must hit the same cache entry. */
+    char canon[40];
+    if (model_id != NULL && strlen(model_id) < sizeof(canon)) {
+        size_t i = 0;
+        for (; model_id[i] != '\0'; i++)
+            canon[i] = (char)tolower((unsigned char)model_id[i]);
+        canon[i] = '\0';
+        model_id = canon;
+    }
     for (cache_entry_t *en = c->head; en != NULL; en = en->next) {
         if (en->workspace_id == workspace_id && strcmp(en->id, model_id) == 0) {
             cache_unlink(c, en);

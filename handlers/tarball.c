@@ -5,6 +5,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 
@@ -51,8 +52,46 @@ tarball_t *tarball_begin(request_t *r, const char *filename, err_t *e)
     return t;
 }
 
+const char *tarball_safe_name(arena_t *arena, const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 100)
+        n = 100;
+    char *out = arena_alloc(arena, n + 2);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        out[i] = (isalnum(c) || c == '-' || c == '_' || c == '.') ? (char)c : '_';
+    }
+    out[n] = '\0';
+    /* "", "." and ".." would name no directory or the parent. */
+    if (n == 0 || strspn(out, ".") == n) {
+        out[0] = '_';
+        out[1] = '\0';
+    }
+    return out;
+}
+
+/* An entry path this module writes never leaves the archive's root, even
+ * if a caller built it from untrusted text. */
+static int tarball_path_ok(const char *path)
+{
+    if (path[0] == '/' || path[0] == '\0')
+        return 0;
+    for (const char *p = path; *p != '\0';) {
+        size_t seg = strcspn(p, "/");
+        if ((seg == 2 && p[0] == '.' && p[1] == '.') || seg == 0)
+            return 0;
+        p += seg;
+        if (*p == '/')
+            p++;
+    }
+    return 1;
+}
+
 int tarball_add_header(tarball_t *t, const char *path, size_t size, err_t *e)
 {
+    if (!tarball_path_ok(path))
+        return err_set(e, 500, "internal", "archive: refusing the entry path \"%s\"", path);
     struct archive_entry *entry = archive_entry_new();
     archive_entry_set_pathname(entry, path);
     archive_entry_set_size(entry, (la_int64_t)size);

@@ -22,11 +22,18 @@ typedef struct tarball tarball_t;
  * (nothing sent yet). */
 tarball_t *tarball_begin(request_t *r, const char *filename, err_t *e);
 
+/* name (a column name, say) made fit for one path segment: letters,
+ * digits, '-', '_' and '.' kept, anything else '_', never "." or "..";
+ * at most 100 bytes. In arena. */
+const char *tarball_safe_name(arena_t *arena, const char *name);
+
 /* Adds a file from memory. */
 int tarball_add_bytes(tarball_t *t, const char *path, const void *buf, size_t n, err_t *e);
 
 /* Adds a file of a known size whose bytes the caller then writes with
  * tarball_write (exactly size bytes in all). */
+/* Paths are relative, without "." or ".." segments or empty ones (else a
+ * 500: the caller built a bad path). */
 int tarball_add_header(tarball_t *t, const char *path, size_t size, err_t *e);
 int tarball_write(tarball_t *t, const void *buf, size_t n, err_t *e);
 

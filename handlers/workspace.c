@@ -532,9 +532,11 @@ static int ws_copy_bundle(request_t *r, tarball_t *t, const job_t *job, int incl
     json_object_object_get_ex(job->spec, "dataset_path", &dp);
     const char *dataset_path = dp ? json_object_get_string(dp) : "";
     struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
     int rc = 0;
+    if (a == NULL || bundle_archive_formats(a) != 0) {
+        rc = err_set(e, 500, "internal", "bundle reader: libarchive lacks gzip, xz or tar");
+        goto out;
+    }
     if (archive_read_open_FILE(a, f) != ARCHIVE_OK) {
         rc = err_set(e, 500, "internal", "stored bundle unreadable: %s", archive_error_string(a));
         goto out;
@@ -618,7 +620,9 @@ int ws_bundle(request_t *r)
     if (rc == 0 && have_ds)
         rc = tarball_add_artifact(t, app->db, "data/dataset.csv", ds.artifact_id, &e);
     for (size_t i = 0; rc == 0 && i < n_models; i++) {
-        const char *dir = arena_sprintf(r->arena, "model/%s", models[i].predict_field);
+        /* A column name is user text: never a path of its own. */
+        const char *dir = arena_sprintf(r->arena, "model/%s",
+                                        tarball_safe_name(r->arena, models[i].predict_field));
         const char *pre = json_object_to_json_string_ext(models[i].preprocess,
                                                          JSON_C_TO_STRING_PRETTY);
         rc = tarball_add_artifact(t, app->db, arena_sprintf(r->arena, "%s/model.ubj", dir),

@@ -55,6 +55,7 @@ struct csv_reader {
     int bom_pos;               /* bytes of a leading BOM matched so far, -1 done */
     int failed;                /* an error was returned; refuse further input */
     int ascii_only;            /* current record held only bytes < 0x80 */
+    int has_nul;               /* current record held a NUL byte */
 };
 
 csv_reader_t *csv_reader_new(const csv_limits_t *lim, csv_record_fn fn, void *ctx)
@@ -166,6 +167,10 @@ static int end_record(csv_reader_t *r, err_t *e)
         r->in_record = 0;
         return 0;
     }
+    /* A NUL would cut a name or level short downstream (C strings): two
+     * distinct headers could become one. */
+    if (r->has_nul)
+        return fail(r, e, 400, "csv_invalid", r->rec_line, "a NUL byte is not allowed");
     if (!r->ascii_only && !util_utf8_valid(r->buf, r->len))
         return fail(r, e, 400, "csv_invalid", r->rec_line, "not valid UTF-8");
     if (r->n_cells > r->cap_out) {
@@ -205,6 +210,7 @@ static int end_record(csv_reader_t *r, err_t *e)
     r->raw_bytes = 0;
     r->in_record = 0;
     r->ascii_only = 1;
+    r->has_nul = 0;
     return 0;
 }
 
@@ -238,6 +244,8 @@ static int append(csv_reader_t *r, const char *p, size_t k, err_t *e)
     for (size_t i = 0; i < k && r->ascii_only; i++)
         if ((unsigned char)p[i] >= 0x80)
             r->ascii_only = 0;
+    if (k > 0 && memchr(p, '\0', k) != NULL)
+        r->has_nul = 1;
     r->len += k;
     return 0;
 }

@@ -188,6 +188,14 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
     if (!json_object_is_type(rows, json_type_array))
         return err_add(e, 422, "list_type", "body/data", "Input should be a valid list");
     size_t n = json_object_array_length(rows), p = m->plan.n;
+    /* The feature matrix and XGBoost's own copy of the margins grow with
+     * rows x features: a batch is bounded by that product, not by its
+     * bytes alone (a wide model turns a 32 MB body into gigabytes). */
+    if (p > 0 && n > ML_PREDICT_MAX_CELLS / p)
+        return err_set(e, 413, "too_large",
+                       "this batch needs %zu rows x %zu model features = %zu cells; a request "
+                       "takes at most %zu: send fewer rows per request",
+                       n, p, n * p, (size_t)ML_PREDICT_MAX_CELLS);
     float *F = malloc((n * p + 1) * sizeof(*F));
     if (F == NULL)
         return err_set(e, 500, "internal", "out of memory");

@@ -47,6 +47,10 @@ void ml_model_free(ml_model_t *m);
  * is predicted. */
 int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e);
 
+/* Rows x features one prediction request may hold (16M floats = 64 MB):
+ * past it, ml_model_predict answers 413 without allocating. */
+#define ML_PREDICT_MAX_CELLS ((size_t)16 * 1024 * 1024)
+
 /* Approximate bytes held (for the worker's bounded cache). */
 size_t ml_model_size(const ml_model_t *m);
 

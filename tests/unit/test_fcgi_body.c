@@ -170,7 +170,7 @@ START_TEST(body_xml_refuses_dtd_and_entities)
     const char *undeclared = "<item><a>&x;</a></item>";
     ck_assert_int_eq(decode_bad(BODY_XML, undeclared, strlen(undeclared), NULL, &e), 400);
     ck_assert_str_eq(e.items[0].code, "xml_invalid");
-    /* UTF-16 hides the DOCTYPE from the byte scan; the tree check catches it */
+    /* UTF-16 would hide the DOCTYPE from the byte scan: refused before parsing */
     const char *ascii = "<!DOCTYPE a [<!ENTITY x \"y\">]><a><b>&x;</b></a>";
     size_t n = strlen(ascii);
     char *u16 = malloc(2 * n + 2);
@@ -181,6 +181,10 @@ START_TEST(body_xml_refuses_dtd_and_entities)
         u16[3 + 2 * i] = 0;
     }
     ck_assert_int_eq(decode_bad(BODY_XML, u16, 2 * n + 2, NULL, &e), 400);
+    ck_assert_str_eq(e.items[0].message, "xml: only UTF-8 bodies are accepted");
+    /* UTF-16 without a BOM (the parser would guess it from "<\0?\0"). */
+    ck_assert_int_eq(decode_bad(BODY_XML, u16 + 2, 2 * n, NULL, &e), 400);
+    ck_assert_str_eq(e.items[0].message, "xml: only UTF-8 bodies are accepted");
     free(u16);
 }
 END_TEST

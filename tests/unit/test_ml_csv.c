@@ -141,6 +141,15 @@ START_TEST(ml_csv_malformed_inputs_name_their_line)
                           "case %zu split %zu: got \"%s\"", i, split, err_message(&e));
         }
     }
+    /* A NUL would cut "ab\0x" and "ab\0y" to one name "ab" downstream. */
+    static const char nul_header[] = "ab\0x,ab\0y\n1,2\n";
+    static const char nul_cell[] = "a,b\n1,x\0y\n";
+    sink_t s;
+    err_t e;
+    ck_assert_int_eq(parse(nul_header, sizeof(nul_header) - 1, 0, NULL, &s, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "line 1: a NUL byte is not allowed"));
+    ck_assert_int_eq(parse(nul_cell, sizeof(nul_cell) - 1, 3, NULL, &s, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "line 2: a NUL byte is not allowed"));
 }
 END_TEST
 
