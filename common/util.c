@@ -110,6 +110,18 @@ int util_ct_memcmp(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) != 0;
 }
 
+long long util_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages_total = 0, pages_rss = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &pages_total, &pages_rss) != 2)
+        pages_rss = 0;
+    fclose(f);
+    return pages_rss * sysconf(_SC_PAGESIZE);
+}
+
 int util_hex_value(char c)
 {
     if (c >= '0' && c <= '9')

@@ -41,6 +41,9 @@ int util_ct_memcmp(const void *a, const void *b, size_t n);
 /* The value of one hex digit (either case), or -1 if c is not one. */
 int util_hex_value(char c);
 
+/* Resident set size of this process in bytes (0 if unknown). */
+long long util_rss_bytes(void);
+
 /* Hex-encodes n bytes into out (2n + 1 chars). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 

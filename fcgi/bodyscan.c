@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 enum { ROLE_NONE, ROLE_NAME, ROLE_VALUE };
 enum { M_KEY_NEXT, M_IN_KEY, M_COLON_NEXT, M_VALUE_NEXT, M_IN_VALUE, M_AFTER_VALUE };
 
@@ -232,17 +234,6 @@ static void json_byte(bodyscan_t *s, unsigned char c)
 
 /* --- form ------------------------------------------------------------------- */
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void form_decoded_byte(bodyscan_t *s, unsigned char c)
 {
     if (s->form_in_value)
@@ -277,7 +268,7 @@ static void form_byte(bodyscan_t *s, unsigned char c)
     if (s->name_len == 0 && !s->name_long && !s->form_in_value)
         count_field(s); /* the first byte of a non-empty pair */
     if (s->pct > 0) {
-        int h = hex_value(c);
+        int h = util_hex_value((char)c);
         if (h < 0) {
             s->pct = 0;
             if (s->form_in_value)

@@ -253,18 +253,6 @@ static void worker_on_long_request(void)
         worker_release_idle(worker_self);
 }
 
-static long long worker_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long long total = 0, rss = 0;
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%lld %lld", &total, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 /* After a request: a large one's memory goes back to the system at once
  * (glibc keeps freed heap otherwise); a worker still far above its
  * baseline after that holds memory something leaked or fragmented, and
@@ -277,7 +265,7 @@ static int worker_after(worker_t *wk, arena_t *arena, long long body_bytes)
     if (!big)
         return 0;
     malloc_trim(0);
-    long long rss = worker_rss_bytes();
+    long long rss = util_rss_bytes();
     return wk->ctx->cfg->rss_slack > 0 &&
            rss > wk->rss_base + (long long)wk->ctx->cfg->rss_slack;
 }
@@ -509,7 +497,7 @@ static void worker_run(const worker_ctx_t *w)
     }
     worker_self = &wk;
     arena_t *arena = arena_create(64 * 1024);
-    wk.rss_base = worker_rss_bytes();
+    wk.rss_base = util_rss_bytes();
     long served = 0;
     int errors = 0, exit_code = 0, retire = 0;
     struct pollfd pfd[WORKER_MAX_CONNS + 2];

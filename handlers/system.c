@@ -62,19 +62,6 @@ int system_healthz(request_t *r)
     return req_reply_json(r, db_ok && trainers_ok ? 200 : 503, doc);
 }
 
-/* Resident set size of this process in bytes (0 if unknown). */
-static long long system_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long long pages_total = 0, pages_rss = 0;
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%lld %lld", &pages_total, &pages_rss) != 2)
-        pages_rss = 0;
-    fclose(f);
-    return pages_rss * sysconf(_SC_PAGESIZE);
-}
-
 int system_metrics(request_t *r)
 {
     app_t *app = app_of(r);
@@ -101,7 +88,7 @@ int system_metrics(request_t *r)
         "# TYPE trainyard_model_cache_models gauge\n"
         "trainyard_model_cache_models{worker=\"%d\"} %zu\n",
         pid, m->by_class[2], pid, m->by_class[3], pid, m->by_class[4], pid, m->by_class[5], pid,
-        m->seconds_total, pid, m->db_unavailable, pid, system_rss_bytes(), pid,
+        m->seconds_total, pid, m->db_unavailable, pid, util_rss_bytes(), pid,
         model_cache_count(app->models));
     err_t e;
     err_clear(&e);
