@@ -33,14 +33,33 @@ as_pg() {
     fi
 }
 
+# The throwaway cluster is set up like the local stack's (scripts/stack.sh):
+# no trust, the socket in a private directory, the superuser by peer only,
+# and two password roles: trainyard owns the database and migrates,
+# trainyard_app (everything else here) has only sql/0010's grants.
 if [ -z "${TRAINYARD_DATABASE_URL:-}" ]; then
-    [ "$(id -u)" = 0 ] && chown postgres "$TMP"
-    as_pg "$PGBIN/initdb" -D "$TMP/data" -A trust -U postgres >"$TMP/initdb.log" 2>&1
+    OSUSER=$(id -un)
+    [ "$(id -u)" = 0 ] && OSUSER=postgres
+    mkdir -p "$TMP/sock"
+    chmod 700 "$TMP/sock"
+    [ "$(id -u)" = 0 ] && chown postgres "$TMP" "$TMP/sock"
+    as_pg "$PGBIN/initdb" -D "$TMP/data" -U postgres --auth-local=peer \
+        --auth-host=scram-sha-256 >"$TMP/initdb.log" 2>&1
+    as_pg sh -c "printf 'local all postgres peer map=owner\nlocal all all scram-sha-256\n' \
+        > '$TMP/data/pg_hba.conf' && printf 'owner $OSUSER postgres\n' > '$TMP/data/pg_ident.conf'"
     as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/pg.log" -w -o \
-        "-c listen_addresses= -c unix_socket_directories=$TMP -c fsync=off" start >/dev/null
+        "-c listen_addresses= -c unix_socket_directories=$TMP/sock -c fsync=off" start >/dev/null
     STARTED=1
-    "$PGBIN/createdb" -h "$TMP" -U postgres trainyard_test
-    export TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP&user=postgres"
+    OWNER_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    APP_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    (umask 077 && printf '*:*:*:trainyard:%s\n*:*:*:trainyard_app:%s\n' "$OWNER_PW" "$APP_PW" \
+        > "$TMP/pgpass")
+    as_pg "$PGBIN/psql" -X -q -h "$TMP/sock" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+        -c "CREATE ROLE trainyard LOGIN PASSWORD '$OWNER_PW'" \
+        -c "CREATE ROLE trainyard_app LOGIN NOINHERIT PASSWORD '$APP_PW'" \
+        -c "CREATE DATABASE trainyard_test OWNER trainyard" >/dev/null
+    export TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=trainyard_app&passfile=$TMP/pgpass"
+    export TRAINYARD_OWNER_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=trainyard&passfile=$TMP/pgpass"
 fi
 
 make --no-print-directory BUILD="$BUILD" "$BUILD/libtrainyard.a" >/dev/null
