@@ -6,6 +6,7 @@
 #   scripts/stack.sh start       the same in the background; returns once served
 #   scripts/stack.sh stop        stops whatever of the stack is running
 #   scripts/stack.sh status      what runs, with pids
+#   scripts/stack.sh rotate-logs rotate var/log/*.log over TRAINYARD_LOG_MAX_MB
 #   scripts/stack.sh psql [ARGS] psql on the stack's database
 #   scripts/stack.sh pg-start | pg-stop | pg-restart    PostgreSQL alone
 #   scripts/stack.sh nginx-start                        PostgreSQL-free smoke test
@@ -29,6 +30,8 @@
 #   TRAINYARD_NGINX_ACCESS_LOG  access_log arguments    (var/log/nginx-access.log, buffered)
 #   TRAINYARD_PG_FAST=1      fsync off: for throwaway test stacks only
 #   TRAINYARD_QUIET=1        `run` does not follow the logs
+#   TRAINYARD_LOG_MAX_MB     rotate a log past this size (50)
+#   TRAINYARD_LOG_KEEP       rotated generations kept    (3)
 #
 # PostgreSQL: the socket sits in a private directory (0700, the cluster
 # owner's), local and TCP logins need a SCRAM password except the superuser,
@@ -137,12 +140,23 @@ ensure_traverse() {
 }
 
 # pid_alive PIDFILE NAME: the pid in the file runs a command line mentioning NAME.
+# A command line that reads empty belongs to a process in the middle of an
+# exec (the API and the trainer re-execute themselves once): look again.
 pid_alive() {
-  local f=$1 name=$2 pid
+  local f=$1 name=$2 pid cmd i
   [ -s "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+  [ -n "$pid" ] || return 1
+  for ((i = 0; i < 50; i++)); do
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+    if [ -n "$cmd" ]; then
+      case "$cmd" in *"$name"*) return 0 ;; *) return 1 ;; esac
+    fi
+    proc_gone "$pid" && return 1
+    sleep 0.02
+  done
+  return 1
 }
 
 # spawn NAME MATCH CMD...: runs CMD in its own session, logging to var/log/NAME.log.
@@ -151,7 +165,22 @@ spawn() {
   local pidf=$RUN/$name.pid
   if pid_alive "$pidf" "$match"; then return 0; fi
   setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! > "$pidf"
+  local pid=$! i
+  echo "$pid" > "$pidf"
+  # Until the forked shell has exec'd, /proc/PID/cmdline still shows this
+  # script, and pid_alive would call a daemon that is starting dead ("the API
+  # exited at start"): wait for the exec, or for the process to be gone.
+  for ((i = 0; i < 250; i++)); do
+    pid_alive "$pidf" "$match" && return 0
+    proc_gone "$pid" && return 0
+    sleep 0.02
+  done
+}
+
+# proc_gone PID: the process has exited (or is a zombie waiting for us).
+proc_gone() {
+  [ -r "/proc/$1/status" ] || return 0
+  grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
 # stop_pid NAME MATCH TIMEOUT: SIGTERM, wait, then SIGKILL its whole session.
@@ -378,7 +407,9 @@ api_start() {
   local i
   for ((i = 0; i < 100; i++)); do
     [ -S "$API_SOCKET" ] && break
-    pid_alive "$RUN/api.pid" trainyard-api || { tail -n 20 "$LOG/api.log" >&2; die "the API exited at start"; }
+    # Gone, not merely "cmdline does not match": the API re-executes itself
+    # once at start, and /proc/PID/cmdline can read empty during an exec.
+    proc_gone "$(cat "$RUN/api.pid")" && { tail -n 20 "$LOG/api.log" >&2; die "the API exited at start"; }
     sleep 0.1
   done
   [ -S "$API_SOCKET" ] || die "the API did not open $API_SOCKET: see $LOG/api.log"
@@ -426,11 +457,59 @@ nginx_start() {
   local i
   for ((i = 0; i < 100; i++)); do
     port_busy "$PORT" && return 0
-    pid_alive "$RUN/nginx.pid" nginx || break
+    proc_gone "$(cat "$RUN/nginx.pid")" && break
     sleep 0.1
   done
   tail -n 10 "$LOG/nginx.log" "$LOG/nginx-error.log" >&2 || true
   die "nginx did not start"
+}
+
+# --- logs -----------------------------------------------------------------------
+
+# Size-based rotation: a log over TRAINYARD_LOG_MAX_MB (50) becomes NAME.1,
+# older ones shift up to TRAINYARD_LOG_KEEP (3) generations. The daemons
+# started here write to their log through an O_APPEND descriptor they keep,
+# so those logs are copied and truncated in place (a line written between the
+# copy and the truncation can be lost); nginx's own access and error logs are
+# renamed and nginx reopens them on SIGUSR1. Runs on every start, every
+# minute under `run`, and on `rotate-logs` (make rotate-logs, e.g. from cron).
+LOG_MAX_MB=${TRAINYARD_LOG_MAX_MB:-50}
+LOG_KEEP=${TRAINYARD_LOG_KEEP:-3}
+
+log_shift() { # file
+  local f=$1 i
+  rm -f "$f.$LOG_KEEP"
+  for ((i = LOG_KEEP - 1; i >= 1; i--)); do
+    [ -e "$f.$i" ] && mv -f "$f.$i" "$f.$((i + 1))"
+  done
+  return 0
+}
+
+rotate_logs() {
+  local f limit=$((LOG_MAX_MB * 1024 * 1024)) reopen=0 size
+  [ -d "$LOG" ] || return 0
+  for f in "$LOG"/*.log; do
+    [ -f "$f" ] || continue
+    size=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    [ "$size" -gt "$limit" ] || continue
+    log_shift "$f"
+    case "$(basename "$f")" in
+      nginx-access.log|nginx-error.log)
+        if pid_alive "$RUN/nginx.pid" nginx; then
+          mv -f "$f" "$f.1"
+          reopen=1
+        else
+          mv -f "$f" "$f.1"
+        fi ;;
+      *)
+        cp -p "$f" "$f.1" && : > "$f" ;;
+    esac
+    say "rotated $f ($((size / 1024 / 1024)) MB)"
+  done
+  if [ "$reopen" -eq 1 ]; then
+    kill -USR1 "$(cat "$RUN/nginx.pid")" 2>/dev/null || true
+  fi
+  return 0
 }
 
 # --- the whole stack ----------------------------------------------------------
@@ -470,6 +549,7 @@ unlock() { exec 9>&-; }
 stack_start() {
   lock
   layout
+  rotate_logs
   pg_start
   migrate
   dev_key
@@ -548,10 +628,12 @@ run() {
     tail -q -n0 -F "$LOG/api.log" "$LOG"/trainer-*.log 2>/dev/null &
     tail_pid=$!
   fi
-  local f died=""
+  local f died="" ticks=0
   while :; do
     sleep 1 &
     wait $! || true
+    ticks=$((ticks + 1))
+    [ $((ticks % 60)) -eq 0 ] && rotate_logs
     died=""
     pid_alive "$RUN/nginx.pid" nginx || died="nginx"
     if have_bin trainyard-api; then pid_alive "$RUN/api.pid" trainyard-api || died="$died api"; fi
@@ -582,6 +664,7 @@ case "$cmd" in
     pg_running || die "PostgreSQL is not running (make start)"
     exec psql "$DB_URL" "$@" ;;
   env) cat "$VAR/env" ;;
+  rotate-logs) lock; rotate_logs; unlock ;;
   pg-start) lock; pg_start; unlock ;;
   pg-stop) pg_stop ;;
   pg-restart)
