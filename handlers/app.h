@@ -27,6 +27,7 @@ typedef struct app_config {
     double drain_seconds;      /* TRAINYARD_DRAIN_SECONDS */
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
+    const char *metrics_access; /* TRAINYARD_METRICS: public | local | key */
 } app_config_t;
 
 typedef struct app_metrics {

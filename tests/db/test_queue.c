@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "db/artifacts.h"
 #include "db/auth.h"
+#include "db/counters.h"
 #include "db/datasets.h"
 #include "db/db.h"
 #include "db/jobs.h"
@@ -664,6 +665,29 @@ static void test_race(db_t *db, arena_t *a, long long ws, const char *dataset_id
           "each job once: %s of %s", db_get(res, 0, "ok"), db_get(res, 0, "n"));
 }
 
+/* The trigger-kept counts (sql/0011) agree with counting the jobs table,
+ * per workspace and overall, before and after folding the deltas. */
+static void test_counts(db_t *db, arena_t *a, long long ws)
+{
+    err_t e;
+    err_clear(&e);
+    long long want[7], got[7];
+    const long long scopes[2] = {ws, 0};
+    for (int fold = 0; fold < 2; fold++) {
+        long long folded = -1;
+        if (fold)
+            CHECK(db_job_counts_compact(db, &folded, &e) == 0 && folded >= 0, "fold: %s",
+                  err_message(&e));
+        for (int k = 0; k < 2; k++) {
+            CHECK(db_job_counts(db, a, scopes[k], want, &e) == 0, "%s", err_message(&e));
+            CHECK(db_job_counts_cached(db, a, scopes[k], got, &e) == 0, "%s", err_message(&e));
+            for (int st = 0; st < 7; st++)
+                CHECK(want[st] == got[st], "fold %d scope %lld state %d: %lld counted, %lld kept",
+                      fold, scopes[k], st, want[st], got[st]);
+        }
+    }
+}
+
 int main(void)
 {
     url = getenv("TRAINYARD_DATABASE_URL");
@@ -696,6 +720,7 @@ int main(void)
     test_models(db, a, ws, other, dataset, artifact);
     test_trainings(db, a, ws, other);
     test_reconnect(db, a, ws);
+    test_counts(db, a, ws);
     arena_reset(a);
     long long race_ws = make_workspace(db, a, "race", NULL);
     test_race(db, a, race_ws, dataset);

@@ -93,3 +93,25 @@ def test_rotate_logs(stack):
     assert p.returncode == 0, p.stderr
     assert os.path.getsize(log + ".1") > 1024 * 1024
     assert os.path.getsize(log) < 1024 * 1024
+
+
+def test_metrics_counts_come_from_the_counters_and_agree(anon, sql):
+    import re as _re
+    import time as _time
+    for _ in range(20):
+        before = sql("SELECT state, count(*) FROM jobs GROUP BY state")
+        r = anon.get("/metrics")
+        after = sql("SELECT state, count(*) FROM jobs GROUP BY state")
+        assert r.status_code == 200
+        if before != after:
+            _time.sleep(0.2)
+            continue
+        shown = {m.group(1): int(m.group(2)) for m in
+                 _re.finditer(r'^trainyard_jobs\{state="(\w+)"\} (\d+)$', r.text, _re.M)}
+        counted = {s: int(n) for s, n in before}
+        assert {s: n for s, n in shown.items() if n} == counted, (shown, counted)
+        break
+    else:
+        pytest.skip("jobs kept changing under the scrape")
+    # The scrape folded the deltas: what is left is only what arrived since.
+    assert int(sql("SELECT count(*) FROM job_count_deltas")[0][0]) < 1000
