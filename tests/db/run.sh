@@ -73,6 +73,7 @@ cc $CFLAGS ${SAN:-} -o "$BUILD/test_queue" tests/db/test_queue.c "$BUILD/libtrai
 TRAINER=${TRAINER:-$BUILD/trainyard-trainer}
 if [ -x "$TRAINER" ]; then
     TRAINER=$TRAINER N=${TRAINER_N:-20} STUB=${STUB:-0} tests/db/trainer.sh
+    TRAINER=$TRAINER tests/db/child.sh
 else
     echo "run.sh: no trainer at $TRAINER; trainer checks skipped"
 fi
