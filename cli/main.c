@@ -22,6 +22,7 @@
 #include "db/auth.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/retention.h"
 #include "db/roles.h"
 
 static const char usage[] =
@@ -33,13 +34,22 @@ static const char usage[] =
     "  key create WORKSPACE        create another key; prints it\n"
     "  key revoke KEY_PREFIX       revoke a key (its prefix or the whole key)\n"
     "  jobs [LIMIT]                recent jobs as a table (default 20)\n"
+    "  gc                          delete what retention no longer keeps, and\n"
+    "                              artifacts nothing refers to; prints the counts\n"
+    "  retention WORKSPACE DAYS MODELS\n"
+    "                              keep that workspace's finished jobs DAYS days and\n"
+    "                              MODELS models per dataset (0 = forever/all,\n"
+    "                              default = the trainers' setting)\n"
+    "  model pin|unpin MODEL_ID    a pinned model is never deleted by retention\n"
     "  --help                      this text\n"
     "\n"
     "The database is TRAINYARD_DATABASE_URL, else the one named in\n"
     "$TRAINYARD_VAR/env, else in the checkout's var/env (written by `make start`).\n"
     "`migrate` connects as the owner: TRAINYARD_OWNER_DATABASE_URL if set (or in\n"
     "the env file); with TRAINYARD_APP_DB_PASSWORD (or _FILE) it then creates the\n"
-    "application role " DB_APP_ROLE " if missing and sets its login password.\n";
+    "application role " DB_APP_ROLE " if missing and sets its login password.\n"
+    "`gc` reads TRAINYARD_RETENTION_DAYS (30), TRAINYARD_RETENTION_MODELS (10) and\n"
+    "TRAINYARD_GC_ORPHAN_GRACE (3600 s), as the trainers do.\n";
 
 /* Looks for key=value in one env file; 0 if found. */
 static int cli_env_file_get(const char *path, const char *key, char *out, size_t len)
@@ -134,6 +144,31 @@ static int cli_app_password(char *out, size_t len)
     fclose(f);
     out[strcspn(out, "\r\n")] = '\0';
     return *out ? 0 : -1;
+}
+
+static double cli_env_number(const char *name, double dflt)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    char *end;
+    double d = strtod(v, &end);
+    return *end == '\0' && d >= 0 ? d : dflt;
+}
+
+/* "default" (or "-") = NULL in workspace_retention; else a count >= 0. */
+static int cli_retention_value(const char *s, int *out)
+{
+    if (strcmp(s, "default") == 0 || strcmp(s, "-") == 0) {
+        *out = -1;
+        return 0;
+    }
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 1000000)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 static int cli_fail(const err_t *e)
@@ -245,6 +280,31 @@ int main(int argc, char **argv)
             rc = cli_fail(&e);
         else
             fprintf(stderr, "trainyard: key revoked\n");
+    } else if (strcmp(cmd, "gc") == 0 && argc == 2) {
+        gc_policy_t policy = {(int)cli_env_number("TRAINYARD_RETENTION_DAYS", 30),
+                              (int)cli_env_number("TRAINYARD_RETENTION_MODELS", 10),
+                              cli_env_number("TRAINYARD_GC_ORPHAN_GRACE", 3600), 0};
+        gc_report_t rep;
+        if (db_gc_run(db, &policy, &rep, &e) != 0)
+            rc = cli_fail(&e);
+        else if (!rep.ran)
+            fprintf(stderr, "trainyard: another process is collecting; try again later\n");
+        else
+            printf("deleted %lld model(s), %lld job(s), %lld log line(s), %lld artifact(s) "
+                   "(%lld bytes)\n",
+                   rep.models, rep.jobs, rep.logs, rep.artifacts, rep.bytes);
+    } else if (strcmp(cmd, "retention") == 0 && argc == 5) {
+        int days, models;
+        if (cli_retention_value(argv[3], &days) != 0 || cli_retention_value(argv[4], &models) != 0) {
+            fputs(usage, stderr);
+            rc = 2;
+        } else if (db_retention_set(db, arena, argv[2], days, models, &e) != 0) {
+            rc = cli_fail(&e);
+        }
+    } else if (strcmp(cmd, "model") == 0 && argc == 4 &&
+               (strcmp(sub, "pin") == 0 || strcmp(sub, "unpin") == 0)) {
+        if (db_model_pin(db, arena, arg, strcmp(sub, "pin") == 0, &e) != 0)
+            rc = cli_fail(&e);
     } else if (strcmp(cmd, "jobs") == 0 && argc <= 3) {
         int limit = argc == 3 ? atoi(argv[2]) : 20;
         rc = cli_jobs(db, limit > 0 ? limit : 20);

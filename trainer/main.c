@@ -60,6 +60,16 @@ static const cfg_entry_t settings[] = {
      "largest file a training process may write, and largest result it may hand back"},
     {"child-wall-factor", "TRAINYARD_CHILD_WALL_FACTOR", "1.5", CFG_SECONDS,
      OFF(t.child.wall_factor), "wall-clock limit of a job = duration x this + grace"},
+    {"gc-interval", "TRAINYARD_GC_INTERVAL", "600", CFG_SECONDS, OFF(t.housekeep.gc_interval),
+     "seconds between storage collector passes (retention, orphaned artifacts); 0 = never"},
+    {"retention-days", "TRAINYARD_RETENTION_DAYS", "30", CFG_INT, OFF(t.housekeep.keep_days),
+     "days finished jobs and their logs are kept (0 = forever; per workspace: trainyard "
+     "retention)"},
+    {"retention-models", "TRAINYARD_RETENTION_MODELS", "10", CFG_INT,
+     OFF(t.housekeep.keep_models), "models kept per dataset, newest first, pinned ones aside "
+     "(0 = all)"},
+    {"gc-orphan-grace", "TRAINYARD_GC_ORPHAN_GRACE", "3600", CFG_SECONDS,
+     OFF(t.housekeep.orphan_grace), "seconds an artifact nothing refers to is left alone"},
     {"child-wall-grace", "TRAINYARD_CHILD_WALL_GRACE", "60", CFG_SECONDS,
      OFF(t.child.wall_grace), "seconds added to duration x factor (ingest, matrices, storing)"},
 };

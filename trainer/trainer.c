@@ -493,6 +493,7 @@ static void trainer_periodic(trainer_t *t, double now)
             log_warn("reaper: %s", err_message(&e));
         arena_destroy(a);
         t->next_reap = now + t->cfg->reap_interval;
+        trainer_housekeep(t->db, &t->cfg->housekeep, now);
     }
     if (now >= t->next_claim) {
         t->want_claim = 1;

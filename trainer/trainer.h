@@ -16,6 +16,7 @@
 #ifndef TRAINYARD_TRAINER_H
 #define TRAINYARD_TRAINER_H
 
+#include "trainer/housekeep.h"
 #include "trainer/limits.h"
 
 typedef struct trainer_config {
@@ -31,6 +32,7 @@ typedef struct trainer_config {
     const char *trainer_id;    /* default host:pid */
     const char *log_level;
     child_limits_t child;      /* what each job's training process may use */
+    housekeep_config_t housekeep; /* job counts, retention, orphaned artifacts */
 } trainer_config_t;
 
 /* Runs until a stop signal; 0 on a clean stop, 1 on a fatal error. */

@@ -70,6 +70,8 @@ cc $CFLAGS ${SAN:-} -o "$BUILD/test_queue" tests/db/test_queue.c "$BUILD/libtrai
     $(pkg-config --libs json-c libpq libcrypto) -lm
 "$BUILD/test_queue" 2>"$TMP/test_queue.log" || { cat "$TMP/test_queue.log"; exit 1; }
 
+CLI=$BUILD/trainyard tests/db/gc.sh
+
 TRAINER=${TRAINER:-$BUILD/trainyard-trainer}
 if [ -x "$TRAINER" ]; then
     TRAINER=$TRAINER N=${TRAINER_N:-20} STUB=${STUB:-0} tests/db/trainer.sh
