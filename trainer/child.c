@@ -468,6 +468,10 @@ static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int exe_f
             _exit(126);
         if (setuid(0) == 0)
             _exit(126); /* root could be regained: refuse to run */
+        /* A change of credentials clears the parent-death signal: again. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != runner)
+            _exit(CHILD_EXIT_LOST);
     }
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (chdir("/") != 0)
@@ -478,13 +482,15 @@ static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int exe_f
 }
 
 /* The worker's environment: the OpenMP settings the trainer had (libgomp
- * reads them as it loads), and nothing else. */
+ * reads them as it loads), and nothing else but MALLOC_ARENA_MAX: glibc
+ * reserves 64 MiB of address space per thread's arena, which on a machine
+ * with many cores would eat the address-space limit without a byte used. */
 static char **child_worker_env(arena_t *arena)
 {
     size_t n = 0;
     for (char **p = environ; *p; p++)
         n++;
-    char **out = arena_alloc(arena, (n + 2) * sizeof(*out));
+    char **out = arena_alloc(arena, (n + 3) * sizeof(*out));
     size_t k = 0;
     int policy = 0;
     for (char **p = environ; *p; p++) {
@@ -495,6 +501,7 @@ static char **child_worker_env(arena_t *arena)
     }
     if (!policy)
         out[k++] = arena_strdup(arena, "OMP_WAIT_POLICY=passive");
+    out[k++] = arena_strdup(arena, "MALLOC_ARENA_MAX=2");
     out[k] = NULL;
     return out;
 }
@@ -823,6 +830,10 @@ worker_failed:;
 
 int trainer_child_run(const child_args_t *a)
 {
+    /* Where the worker runs as our own user (a trainer that is not root),
+     * this keeps our memory and /proc/<pid>/environ (the database URL) out
+     * of its reach: not dumpable = no ptrace, no environ, no mem. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = child_on_term;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/cfg.h"
@@ -88,6 +89,9 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], WORKER_ARG) == 0)
         return trainer_worker_main();
     util_exec_with_env_defaults(argv, trainer_env_defaults, 1);
+    /* Job workers may run as this same user (a trainer that is not root):
+     * our environment and memory hold the database URL. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     trainer_settings_t s;
     memset(&s, 0, sizeof(s));
     err_t e;
