@@ -355,6 +355,12 @@ pg_start() {
       || { tail -n 20 "$LOG/postgres.log" >&2; die "PostgreSQL did not start"; }
   elif [ "$auth_changed" -eq 1 ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" reload >/dev/null || die "PostgreSQL did not reload pg_hba.conf"
+    # Parts started by an older version still hold the old, passwordless URL:
+    # their next connection would be refused.
+    if pid_alive "$RUN/api.pid" trainyard-api || ls "$RUN"/trainer-*.pid >/dev/null 2>&1; then
+      say "PostgreSQL now requires passwords; the API and trainers that are running use the old"
+      say "URL: run 'make stop && make start' (or scripts/stack.sh restart) to restart them"
+    fi
   fi
   pg_roles
   write_env

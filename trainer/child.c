@@ -622,9 +622,14 @@ static int child_worker_verdict(child_t *c, int status, err_t *e)
         case CHILD_EXIT_FAILED:
             return CHILD_WORKER_REPORTED;
         case 126:
-        case 127:
-            return err_set(e, 500, "internal", "could not start the training process "
-                                               "(limits, user or exec failed)");
+        case 127: {
+            char mem[32];
+            fmt_bytes(mem, sizeof(mem), c->lim->memory);
+            return err_set(e, 500, "internal",
+                           "could not start the training process (status %d; its memory limit "
+                           "is %s, TRAINYARD_CHILD_MEMORY)",
+                           WEXITSTATUS(status), mem);
+        }
         default:
             return err_set(e, 500, "internal", "training process exited with status %d",
                            WEXITSTATUS(status));
@@ -794,9 +799,13 @@ static int child_work(child_t *c, int *lost, err_t *e)
     char *frame = NULL;
     size_t frame_len = 0;
     rc = child_read_result(c, &frame, &frame_len, e);
-    int verdict = child_worker_verdict(c, child_worker_wait(c, rc != 0), e);
+    err_t theirs; /* err_set adds to an error: keep the worker's apart */
+    err_clear(&theirs);
+    int verdict = child_worker_verdict(c, child_worker_wait(c, rc != 0), &theirs);
     if (rc != 0 || verdict != 0) {
         free(frame);
+        if (verdict == -1)
+            *e = theirs;
         return verdict == CHILD_WORKER_REPORTED ? verdict : -1;
     }
     if (child_stop) {
@@ -815,16 +824,16 @@ static int child_work(child_t *c, int *lost, err_t *e)
 worker_failed:;
     /* The worker's own account of a failure (a CSV error it reported, the
      * wall clock) beats ours ("ended early"). */
-    err_t mine = *e;
-    int v = child_worker_verdict(c, child_worker_wait(c, 1), e);
-    if (wall_expired)
-        return -1; /* e: the wall-clock message */
-    if (v == CHILD_WORKER_REPORTED && mine.count > 0 &&
-        strcmp(mine.items[0].code, "worker_gone") == 0)
+    err_t theirs_too;
+    err_clear(&theirs_too);
+    int v = child_worker_verdict(c, child_worker_wait(c, 1), &theirs_too);
+    int gone = e->count > 0 && strcmp(e->items[0].code, "worker_gone") == 0;
+    if (wall_expired || (gone && v == -1)) {
+        *e = theirs_too; /* the wall clock, or the worker's exit status: says more */
+        return -1;
+    }
+    if (gone && v == CHILD_WORKER_REPORTED)
         return CHILD_WORKER_REPORTED;
-    if (v == -1 && mine.count > 0 && strcmp(mine.items[0].code, "worker_gone") == 0)
-        return -1; /* e: the worker's exit status, which says more */
-    *e = mine;
     return -1;
 }
 

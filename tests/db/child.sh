@@ -8,7 +8,8 @@
 # as TRAINYARD_CHILD_USER's uid when the trainer is root, its environment
 # holds no TRAINYARD_ setting (no database URL), it holds no socket and only
 # the descriptors it was given, its address space is capped; and a job over
-# its wall-clock limit fails saying so.
+# its wall-clock limit fails saying so, and one whose memory limit is too
+# small fails naming it.
 set -u
 : "${TRAINYARD_DATABASE_URL:?set TRAINYARD_DATABASE_URL (scratch database)}"
 TRAINER=${TRAINER:-build/trainyard-trainer}
@@ -100,6 +101,15 @@ J=$(enqueue '{"predict_fields":["y"],"duration":60}')
 wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "wall clock: $(psqlq "SELECT state FROM jobs WHERE id = '$J'")"
 psqlq "SELECT error FROM jobs WHERE id = '$J'" | grep -q '^training exceeded its wall-clock limit of 2 s' \
     || fail "wall clock: error $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
+kill -TERM "$LAST_PID"; wait "$LAST_PID"; PIDS=()
+
+# 3. A memory limit too small to even load the program: the job fails at
+#    once, naming the limit (not "ended early").
+start_trainer starved --child-memory=16m
+J=$(enqueue '{"predict_fields":["y"],"duration":10}')
+wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "memory: $(psqlq "SELECT state FROM jobs WHERE id = '$J'")"
+psqlq "SELECT error FROM jobs WHERE id = '$J'" | grep -q 'memory limit is 16 MiB' \
+    || fail "memory: error $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
 kill -TERM "$LAST_PID"; wait "$LAST_PID"; PIDS=()
 
 if [ $fails -ne 0 ]; then
