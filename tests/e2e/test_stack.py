@@ -115,3 +115,15 @@ def test_metrics_counts_come_from_the_counters_and_agree(anon, sql):
         pytest.skip("jobs kept changing under the scrape")
     # The scrape folded the deltas: what is left is only what arrived since.
     assert int(sql("SELECT count(*) FROM job_count_deltas")[0][0]) < 1000
+
+
+def test_old_var_is_converted_and_restarts_back_to_back(stack):
+    """A var/ from before least privilege (trust, one passwordless role): `start`
+    converts it and keeps its data; stop then start works three times running.
+    Runs its own stack (tests/stack/upgrade.sh)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINYARD_")}
+    env["TRAINYARD_BUILD"] = stack.build
+    p = subprocess.run([os.path.join(root, "tests", "stack", "upgrade.sh")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
