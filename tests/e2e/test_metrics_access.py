@@ -4,6 +4,7 @@ client address: `local` (the default) refuses others; `key` (a second API pool
 started for the test) wants a key and shows only that key's workspace."""
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -84,6 +85,7 @@ def key_mode_api(stack):
     yield sock
     p.terminate()
     p.wait(timeout=20)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def test_key_mode_shows_the_keys_workspace_only(key_mode_api, make_workspace, sql):
