@@ -9,13 +9,15 @@
  * three descriptors: the input pipe, the result pipe and the protocol pipe.
  * The worker never sees the database URL, a connection or another job.
  *
- * Steps: connect; for a bundle job read trainyard.json from the bundle (the
- * spec); start the worker; while the job is still building, extract the
- * named CSV once, streaming it at the same time into a new dataset
- * artifact, into the type inference that summarises it, and down the input
- * pipe; otherwise stream the dataset artifact down the pipe. Then read the
- * worker's result frame and store every model plus the job's result in one
- * transaction.
+ * Steps: connect; for a bundle job copy the bundle into an unlinked file for
+ * the worker (the worker, not the runner, parses the untrusted archive);
+ * start the worker; for a bundle job read back what the worker found in it
+ * (trainyard.json over the job's spec, the dataset's path) and, while the
+ * job is still building, the named CSV as the worker extracts and trains on
+ * it, streaming it into a new dataset artifact and into the type inference
+ * that summarises it; otherwise stream the dataset artifact down the input
+ * pipe. Then read the worker's result frame and store every model plus the
+ * job's result in one transaction.
  *
  * A wall-clock limit (duration x factor + grace, from the worker's start, so
  * ingest and matrix building count) ends a worker that overruns, and the
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -90,6 +93,10 @@ typedef struct child {
     int res_fd;                  /* read end of the worker's result, -1 when closed */
     pid_t pid;                   /* the worker, 0 once reaped */
     int we_killed;               /* we sent the worker SIGKILL ourselves */
+    int bundle_fd;               /* bundle jobs: the bundle's bytes for the worker, else -1 */
+    int ds_fd;                   /* bundle jobs: read end of what the worker found in the
+                                    bundle (spec, then the dataset's CSV when building) */
+    double started;              /* monotonic time the worker started */
     double wall_limit;           /* seconds */
 } child_t;
 
@@ -149,14 +156,9 @@ static int sink_build(void *ctx, const void *buf, size_t n, err_t *e)
     child_t *c = ctx;
     if (child_stop)
         return stopped(e);
-    if (db_artifact_write(c->writer, buf, n, e) != 0 || csv_infer_feed(c->infer, buf, n, e) != 0)
-        return -1;
-    return child_to_worker(c, buf, n, e);
-}
-
-static ssize_t bundle_pull(void *ctx, void *buf, size_t n, err_t *e)
-{
-    return (ssize_t)db_artifact_pull(ctx, buf, n, e);
+    return db_artifact_write(c->writer, buf, n, e) != 0 || csv_infer_feed(c->infer, buf, n, e) != 0
+               ? -1
+               : 0;
 }
 
 static void json_put(void *p)
@@ -202,41 +204,118 @@ static void db_free(void *p)
     db_close(p);
 }
 
-/* The job spec with the bundle's trainyard.json keys laid over it (the
- * bundle is the workspace dialect's source of truth). Arena-owned. */
-static json_object *spec_merge(arena_t *arena, json_object *job_spec, json_object *bundle_spec)
+/* Reads exactly n bytes; -1 at EOF or on an error. */
+static int child_read_exact(int fd, void *buf, size_t n)
 {
-    json_object *out = json_object_new_object();
-    arena_defer(arena, json_put, out);
-    if (json_object_is_type(job_spec, json_type_object)) {
-        json_object_object_foreach(job_spec, k, v)
-            json_object_object_add(out, k, json_object_get(v));
+    char *p = buf;
+    while (n > 0) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
     }
-    if (json_object_is_type(bundle_spec, json_type_object)) {
-        json_object_object_foreach(bundle_spec, k, v)
-            json_object_object_add(out, k, json_object_get(v));
-    }
-    return out;
+    return 0;
 }
 
-/* Reads trainyard.json from the bundle (a full validating pass). */
-static int child_bundle_inspect(child_t *c, db_t *rdb, bundle_info_t *info, err_t *e)
+/* One frame from the worker's bundle pipe (trainer/worker.h): its length
+ * in *n (0 = the end), its bytes in buf (at most cap). */
+static int child_read_frame(child_t *c, char *buf, size_t cap, size_t *n, err_t *e)
 {
-    artifact_reader_t *r = db_artifact_open(rdb, c->a->job->bundle_id, e);
-    if (r == NULL)
+    unsigned char len[4];
+    if (child_read_exact(c->ds_fd, len, 4) != 0)
+        return err_set(e, 500, "worker_gone", "the training process ended early");
+    *n = (size_t)len[0] << 24 | (size_t)len[1] << 16 | (size_t)len[2] << 8 | len[3];
+    if (*n > cap)
+        return err_set(e, 500, "internal", "the training process sent a %zu-byte frame", *n);
+    if (*n > 0 && child_read_exact(c->ds_fd, buf, *n) != 0)
+        return err_set(e, 500, "worker_gone", "the training process ended early");
+    return 0;
+}
+
+static int sink_fd(void *ctx, const void *buf, size_t n, err_t *e)
+{
+    const char *p = buf;
+    int fd = *(int *)ctx;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return err_set(e, 500, "internal", "copying the bundle: %s", strerror(errno));
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The bundle's bytes in an unlinked file (a memfd where O_TMPFILE is not
+ * supported) that only the worker reads: the runner never parses it. */
+static int child_bundle_copy(child_t *c, err_t *e)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        fd = memfd_create("trainyard-bundle", MFD_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, 500, "internal", "no temporary file for the bundle: %s",
+                       strerror(errno));
+    if (db_artifact_read(c->db, c->a->job->bundle_id, sink_fd, &fd, e) != 0) {
+        close(fd);
         return -1;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) { /* the worker shares this offset */
+        close(fd);
+        return err_set(e, 500, "internal", "rewinding the bundle: %s", strerror(errno));
+    }
+    c->bundle_fd = fd;
+    return 0;
+}
+
+/* What the worker found in the bundle: trainyard.json laid over the job's
+ * spec, and the dataset's path in the bundle. */
+static int child_bundle_head(child_t *c, bundle_info_t *info, json_object **spec, err_t *e)
+{
+    size_t n = 0;
+    char *buf = arena_alloc(c->arena, 256 * 1024 + 1);
+    if (child_read_frame(c, buf, 256 * 1024, &n, e) != 0)
+        return -1;
+    buf[n] = '\0';
+    json_object *head = json_tokener_parse(buf), *v;
+    if (head == NULL || !json_object_object_get_ex(head, "spec", spec)) {
+        json_object_put(head);
+        return err_set(e, 500, "internal", "the training process sent no bundle description");
+    }
+    arena_defer(c->arena, json_put, head);
     memset(info, 0, sizeof(*info));
-    int rc = bundle_inspect(bundle_pull, r, &bundle_limits_default, info, e);
-    db_artifact_close(r);
-    if (rc == 0)
-        arena_defer(c->arena, json_put, info->spec);
+    snprintf(info->dataset_path, sizeof(info->dataset_path), "%s",
+             json_object_object_get_ex(head, "dataset_path", &v) ? json_object_get_string(v) : "");
+    return 0;
+}
+
+/* The dataset's CSV as the worker extracts it, into sink_build. */
+static int child_bundle_csv(child_t *c, err_t *e)
+{
+    char *buf = malloc(WORKER_FRAME_MAX);
+    if (buf == NULL)
+        abort();
+    int rc = 0;
+    for (;;) {
+        size_t n = 0;
+        if ((rc = child_read_frame(c, buf, WORKER_FRAME_MAX, &n, e)) != 0 || n == 0)
+            break;
+        if ((rc = sink_build(c, buf, n, e)) != 0)
+            break;
+    }
+    free(buf);
     return rc;
 }
 
-/* building -> running: the bundle's CSV becomes a dataset, and the
- * training data at the same time. */
-static int child_build(child_t *c, db_t *rdb, const bundle_info_t *info, char *dataset_id,
-                       err_t *e)
+/* building -> running: the bundle's CSV, as the worker extracts it (and
+ * trains on it), becomes a dataset. */
+static int child_build(child_t *c, const bundle_info_t *info, char *dataset_id, err_t *e)
 {
     const job_t *job = c->a->job;
     if (db_begin(c->db, e) != 0)
@@ -245,11 +324,7 @@ static int child_build(child_t *c, db_t *rdb, const bundle_info_t *info, char *d
     if (c->writer == NULL)
         goto fail;
     c->infer = csv_infer_new(&csv_limits_default);
-    artifact_reader_t *r = db_artifact_open(rdb, job->bundle_id, e);
-    int rc = r ? bundle_extract(bundle_pull, r, &bundle_limits_default, info->dataset_path,
-                                sink_build, c, e)
-               : -1;
-    db_artifact_close(r);
+    int rc = child_bundle_csv(c, e);
     if (rc != 0) {
         db_artifact_abort(c->writer);
         c->writer = NULL;
@@ -359,7 +434,7 @@ fail:
     return -1;
 }
 
-static double child_duration(json_object *spec)
+double trainer_job_duration(json_object *spec)
 {
     json_object *v;
     double duration = 10;
@@ -369,17 +444,14 @@ static double child_duration(json_object *spec)
     return duration > 0 ? duration : 10;
 }
 
-/* Budget: the spec's duration counted from the job's start, less the
- * margin for storing; a retry (started long ago) gets a fresh budget. The
- * worker turns this wall time into its deadline once its data is in. */
-static double child_budget_end(const child_args_t *a, json_object *spec)
+double trainer_budget_end(double started_at, double store_margin, json_object *spec)
 {
-    double duration = child_duration(spec);
+    double duration = trainer_job_duration(spec);
     double now_wall = util_now_wall();
-    double end_wall = a->job->started_at + duration;
-    if (a->job->started_at <= 0 || end_wall < now_wall + duration / 2)
+    double end_wall = started_at + duration;
+    if (started_at <= 0 || end_wall < now_wall + duration / 2)
         end_wall = now_wall + duration;
-    return end_wall - a->store_margin;
+    return end_wall - store_margin;
 }
 
 /* --- the worker ------------------------------------------------------------ */
@@ -432,25 +504,30 @@ static void set_limit(int resource, rlim_t soft, rlim_t hard)
 
 /* In the forked child: descriptors into place, limits, identity, exec.
  * Only async-signal-safe calls from here on; never returns. */
-static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int exe_fd,
+static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int found_wr, int exe_fd,
                               const worker_ids_t *ids, char *const envp[], pid_t runner)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != runner)
         _exit(CHILD_EXIT_LOST);
-    int hi[4] = {fcntl(in_rd, F_DUPFD, 10), fcntl(res_wr, F_DUPFD, 10),
-                 fcntl(c->a->proto_fd, F_DUPFD, 10), fcntl(exe_fd, F_DUPFD, 10)};
+    int hi[6] = {fcntl(in_rd, F_DUPFD, 10), fcntl(res_wr, F_DUPFD, 10),
+                 fcntl(c->a->proto_fd, F_DUPFD, 10), fcntl(exe_fd, F_DUPFD, 10),
+                 c->bundle_fd >= 0 ? fcntl(c->bundle_fd, F_DUPFD, 10) : -1,
+                 found_wr >= 0 ? fcntl(found_wr, F_DUPFD, 10) : -1};
     if (hi[0] < 0 || hi[1] < 0 || hi[2] < 0 || hi[3] < 0 ||
         dup2(hi[0], WORKER_FD_INPUT) < 0 || dup2(hi[1], WORKER_FD_RESULT) < 0 ||
-        dup2(hi[2], WORKER_FD_PROTO) < 0 || dup2(hi[3], 6) < 0)
+        dup2(hi[2], WORKER_FD_PROTO) < 0 || dup2(hi[3], 6) < 0 ||
+        (hi[4] >= 0 && dup2(hi[4], WORKER_FD_BUNDLE) < 0) ||
+        (hi[5] >= 0 && dup2(hi[5], WORKER_FD_FOUND) < 0))
         _exit(126);
     fcntl(6, F_SETFD, FD_CLOEXEC);
+    int first_free = hi[4] >= 0 ? WORKER_FD_FOUND + 1 : 7;
     int null = open("/dev/null", O_RDONLY);
     if (null >= 0 && null != STDIN_FILENO)
         dup2(null, STDIN_FILENO);
     /* Everything else (the runner's database socket, other pipes) goes. */
-    if (close_range(7, ~0U, 0) != 0)
-        for (int fd = 7; fd < 4096; fd++)
+    if (close_range((unsigned)first_free, ~0U, 0) != 0)
+        for (int fd = first_free; fd < 4096; fd++)
             close(fd);
 
     rlim_t mem = (rlim_t)c->lim->memory;
@@ -516,22 +593,35 @@ static void fmt_bytes(char *buf, size_t n, size_t v)
         snprintf(buf, n, "%zu MiB", v >> 20);
 }
 
+/* (Re)arms the wall clock: wall_limit seconds from the worker's start. */
+static void child_wall_arm(const child_t *c)
+{
+    double left = c->wall_limit - (util_now_monotonic() - c->started);
+    if (left < 0.001)
+        left = 0.001;
+    struct itimerval it;
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = (time_t)left;
+    it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
 /* Starts the worker and sends it the job's description. */
 static int child_worker_start(child_t *c, json_object *spec, err_t *e)
 {
     worker_ids_t ids;
     if (child_worker_ids(c->lim, &ids, e) != 0)
         return -1;
-    c->wall_limit = child_duration(spec) * c->lim->wall_factor + c->lim->wall_grace;
+    c->wall_limit = trainer_job_duration(spec) * c->lim->wall_factor + c->lim->wall_grace;
     int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (exe < 0)
         return err_set(e, 500, "internal", "open /proc/self/exe: %s", strerror(errno));
-    int in[2], res[2];
+    int in[2], res[2], found[2] = {-1, -1};
     if (pipe2(in, O_CLOEXEC) != 0) {
         close(exe);
         return err_set(e, 500, "internal", "pipe: %s", strerror(errno));
     }
-    if (pipe2(res, O_CLOEXEC) != 0) {
+    if (pipe2(res, O_CLOEXEC) != 0 || (c->bundle_fd >= 0 && pipe2(found, O_CLOEXEC) != 0)) {
         close(exe), close(in[0]), close(in[1]);
         return err_set(e, 500, "internal", "pipe: %s", strerror(errno));
     }
@@ -539,32 +629,36 @@ static int child_worker_start(child_t *c, json_object *spec, err_t *e)
     pid_t runner = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_worker_exec(c, in[0], res[1], exe, &ids, envp, runner);
+        child_worker_exec(c, in[0], res[1], found[1], exe, &ids, envp, runner);
     close(exe);
     close(in[0]);
     close(res[1]);
+    if (found[1] >= 0)
+        close(found[1]);
     if (pid < 0) {
         close(in[1]), close(res[0]);
+        if (found[0] >= 0)
+            close(found[0]);
         return err_set(e, 500, "internal", "fork: %s", strerror(errno));
     }
     c->pid = pid;
     worker_pid = pid;
     c->in_fd = in[1];
     c->res_fd = res[0];
-    struct itimerval it;
-    memset(&it, 0, sizeof(it));
-    it.it_value.tv_sec = (time_t)c->wall_limit;
-    it.it_value.tv_usec = (suseconds_t)((c->wall_limit - (double)(time_t)c->wall_limit) * 1e6);
-    if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
-        it.it_value.tv_usec = 1000;
-    setitimer(ITIMER_REAL, &it, NULL);
+    c->ds_fd = found[0];
+    c->started = util_now_monotonic();
+    child_wall_arm(c);
 
     char mem[32], fsz[32];
     fmt_bytes(mem, sizeof(mem), c->lim->memory);
     fmt_bytes(fsz, sizeof(fsz), c->lim->file_size);
     json_object *head = json_object_new_object();
     json_object_object_add(head, "spec", json_object_get(spec));
-    json_object_object_add(head, "end_wall", json_object_new_double(child_budget_end(c->a, spec)));
+    json_object_object_add(head, "started_at", json_object_new_double(c->a->job->started_at));
+    json_object_object_add(head, "store_margin", json_object_new_double(c->a->store_margin));
+    json_object_object_add(head, "bundle", json_object_new_boolean(c->bundle_fd >= 0));
+    json_object_object_add(head, "building",
+                           json_object_new_boolean(c->a->job->state == JOB_BUILDING));
     json_object_object_add(head, "limits",
                            json_object_new_string(arena_sprintf(
                                c->arena, "memory %s, cpu %.0f s, file size %s, wall clock %.0f s",
@@ -584,6 +678,8 @@ static int child_worker_wait(child_t *c, int kill_it)
         close(c->in_fd), c->in_fd = -1;
     if (c->res_fd >= 0)
         close(c->res_fd), c->res_fd = -1;
+    if (c->ds_fd >= 0)
+        close(c->ds_fd), c->ds_fd = -1;
     if (c->pid <= 0)
         return 0;
     if (kill_it) {
@@ -769,17 +865,10 @@ static int child_work(child_t *c, int *lost, err_t *e)
     if (job->dataset_id != NULL)
         snprintf(dataset_id, sizeof(dataset_id), "%s", job->dataset_id);
 
-    db_t *rdb = NULL;
     bundle_info_t info;
-    if (job->bundle_id != NULL) {
-        rdb = db_open(c->a->conninfo, e);
-        if (rdb == NULL)
-            return -1;
-        arena_defer(c->arena, db_free, rdb);
-        if (child_bundle_inspect(c, rdb, &info, e) != 0)
-            return -1;
-        spec = spec_merge(c->arena, job->spec, info.spec);
-    }
+    memset(&info, 0, sizeof(info));
+    if (job->bundle_id != NULL && child_bundle_copy(c, e) != 0)
+        return -1;
     dataset_rec_t ds;
     int building = job->state == JOB_BUILDING && job->bundle_id != NULL;
     if (!building) {
@@ -790,7 +879,16 @@ static int child_work(child_t *c, int *lost, err_t *e)
     }
     if (child_worker_start(c, spec, e) != 0)
         goto worker_failed;
-    int rc = building ? child_build(c, rdb, &info, dataset_id, e)
+    if (job->bundle_id != NULL) {
+        /* The bundle's own spec may set another duration: the wall clock
+         * follows it (still counted from the worker's start). */
+        if (child_bundle_head(c, &info, &spec, e) != 0)
+            goto worker_failed;
+        c->wall_limit =
+            trainer_job_duration(spec) * c->lim->wall_factor + c->lim->wall_grace;
+        child_wall_arm(c);
+    }
+    int rc = building ? child_build(c, &info, dataset_id, e)
                       : db_artifact_read(c->db, ds.artifact_id, sink_train, c, e);
     if (rc != 0)
         goto worker_failed;
@@ -859,13 +957,15 @@ int trainer_child_run(const child_args_t *a)
     memset(&c, 0, sizeof(c));
     c.a = a;
     c.lim = a->limits ? a->limits : &child_limits_default;
-    c.in_fd = c.res_fd = -1;
+    c.in_fd = c.res_fd = c.ds_fd = c.bundle_fd = -1;
     c.arena = arena_create(1 << 16);
     err_t e;
     err_clear(&e);
     int lost = 0;
     int rc = child_work(&c, &lost, &e);
     child_worker_wait(&c, 1);
+    if (c.bundle_fd >= 0)
+        close(c.bundle_fd);
     arena_destroy(c.arena);
     if (rc == CHILD_WORKER_REPORTED)
         return CHILD_EXIT_FAILED;

@@ -32,6 +32,14 @@ typedef struct child_args {
     const child_limits_t *limits; /* the worker's; NULL = child_limits_default */
 } child_args_t;
 
+/* A spec's "duration" in seconds (10 when missing or not positive). */
+double trainer_job_duration(json_object *spec);
+
+/* When a job's training must end (wall-clock time): its duration counted
+ * from the job's start less store_margin; a retry (started long ago) gets a
+ * fresh budget. */
+double trainer_budget_end(double started_at, double store_margin, json_object *spec);
+
 /* Runs the job; returns the exit status for _exit(). Installs its own
  * SIGTERM handler (stop between boosting rounds). */
 int trainer_child_run(const child_args_t *a);

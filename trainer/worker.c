@@ -19,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "bundle/bundle.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -145,6 +146,97 @@ static int worker_load(ml_data_t *d, err_t *e)
     return rc;
 }
 
+/* --- bundles --------------------------------------------------------------- */
+
+static ssize_t worker_bundle_pull(void *ctx, void *buf, size_t n, err_t *e)
+{
+    (void)ctx;
+    for (;;) {
+        ssize_t k = read(WORKER_FD_BUNDLE, buf, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return err_set(e, 500, "internal", "reading the bundle: %s", strerror(errno));
+        return k;
+    }
+}
+
+static int worker_frame(const void *buf, size_t n)
+{
+    unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                            (unsigned char)(n >> 8), (unsigned char)n};
+    return worker_write_all(WORKER_FD_FOUND, len, 4) != 0 ||
+                   (n > 0 && worker_write_all(WORKER_FD_FOUND, buf, n) != 0)
+               ? -1
+               : 0;
+}
+
+/* The bundle's CSV: into the training data and back to the runner, which
+ * stores it as the job's dataset. */
+static int worker_sink_build(void *ctx, const void *buf, size_t n, err_t *e)
+{
+    if (worker_stop)
+        return err_set(e, 499, "killed", "killed");
+    if (ml_data_feed(ctx, buf, n, e) != 0)
+        return -1;
+    const char *p = buf;
+    while (n > 0) {
+        size_t k = n > WORKER_FRAME_MAX ? WORKER_FRAME_MAX : n;
+        if (worker_frame(p, k) != 0)
+            return err_set(e, 500, "internal", "handing the dataset back: %s", strerror(errno));
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Inspects the bundle (a full validating pass), tells the runner the merged
+ * spec and the dataset's path, and when building extracts the dataset into
+ * d and back to the runner. *spec becomes the merged spec (owned). */
+static int worker_bundle(ml_data_t *d, int building, json_object **spec, err_t *e)
+{
+    bundle_info_t info;
+    memset(&info, 0, sizeof(info));
+    if (lseek(WORKER_FD_BUNDLE, 0, SEEK_SET) != 0)
+        return err_set(e, 500, "internal", "rewinding the bundle: %s", strerror(errno));
+    if (bundle_inspect(worker_bundle_pull, NULL, &bundle_limits_default, &info, e) != 0)
+        return -1;
+    /* The job spec with the bundle's trainyard.json keys laid over it (the
+     * bundle is the workspace dialect's source of truth). */
+    json_object *merged = json_object_new_object();
+    if (json_object_is_type(*spec, json_type_object)) {
+        json_object_object_foreach(*spec, k, v)
+            json_object_object_add(merged, k, json_object_get(v));
+    }
+    if (json_object_is_type(info.spec, json_type_object)) {
+        json_object_object_foreach(info.spec, k2, v2)
+            json_object_object_add(merged, k2, json_object_get(v2));
+    }
+    json_object_put(info.spec);
+    *spec = merged;
+    json_object *head = json_object_new_object();
+    json_object_object_add(head, "spec", json_object_get(merged));
+    json_object_object_add(head, "dataset_path", json_object_new_string(info.dataset_path));
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(head, JSON_C_TO_STRING_PLAIN, &len);
+    int rc = worker_frame(text, len);
+    json_object_put(head);
+    if (rc != 0)
+        return err_set(e, 500, "internal", "handing the bundle's spec back: %s", strerror(errno));
+    if (building) {
+        if (lseek(WORKER_FD_BUNDLE, 0, SEEK_SET) != 0)
+            return err_set(e, 500, "internal", "rewinding the bundle: %s", strerror(errno));
+        if (bundle_extract(worker_bundle_pull, NULL, &bundle_limits_default, info.dataset_path,
+                           worker_sink_build, d, e) != 0)
+            return -1;
+        if (worker_frame(NULL, 0) != 0)
+            return err_set(e, 500, "internal", "handing the dataset back: %s", strerror(errno));
+    }
+    close(WORKER_FD_FOUND);
+    close(WORKER_FD_BUNDLE);
+    return 0;
+}
+
 /* One frame: the JSON description of every model, then the boosters. */
 static int worker_send_result(ml_result_t *res, err_t *e)
 {
@@ -192,17 +284,27 @@ static int worker_run(err_t *e)
     snprintf(line, sizeof(line), "training process: uid %d, %s", (int)getuid(),
              json_object_object_get_ex(job, "limits", &v) ? json_object_get_string(v) : "");
     cb_log(NULL, line);
-    if (worker_load(d, e) != 0 || ml_data_finish(d, e) != 0)
+    json_object *spec = json_object_object_get_ex(job, "spec", &v) ? json_object_get(v) : NULL;
+    int bundle = json_object_object_get_ex(job, "bundle", &v) && json_object_get_boolean(v);
+    int building = bundle && json_object_object_get_ex(job, "building", &v) &&
+                   json_object_get_boolean(v);
+    if (bundle && worker_bundle(d, building, &spec, e) != 0) {
+        json_object_put(spec);
+        goto out;
+    }
+    json_object_object_add(job, "spec", spec); /* job owns it from here */
+    if ((!building && worker_load(d, e) != 0) || ml_data_finish(d, e) != 0)
         goto out;
     snprintf(line, sizeof(line), "dataset loaded: %zu rows, %zu columns", ml_data_rows(d),
              ml_data_columns(d));
     cb_log(NULL, line);
-    double end_wall = json_object_object_get_ex(job, "end_wall", &v) ? json_object_get_double(v)
-                                                                       : util_now_wall() + 10;
-    double left = end_wall - util_now_wall();
+    double started_at = json_object_object_get_ex(job, "started_at", &v)
+                            ? json_object_get_double(v) : 0;
+    double margin = json_object_object_get_ex(job, "store_margin", &v)
+                        ? json_object_get_double(v) : 1;
+    double left = trainer_budget_end(started_at, margin, spec) - util_now_wall();
     if (left < 1)
         left = 1;
-    json_object *spec = json_object_object_get_ex(job, "spec", &v) ? v : NULL;
     ml_callbacks_t cb = {cb_progress, cb_log, cb_should_stop, NULL};
     if (ml_train(d, spec, util_now_monotonic() + left, &cb, &res, e) != 0)
         goto out;
