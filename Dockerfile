@@ -23,8 +23,16 @@ COPY sql/ /opt/trainyard/sql/
 COPY nginx/ /opt/trainyard/nginx/
 ENV PATH=/opt/trainyard/bin:$PATH \
     TRAINYARD_SQL_DIR=/opt/trainyard/sql
-# The API socket lives on a volume shared with the nginx container.
-RUN mkdir -p /run/trainyard /var/lib/trainyard/nginx/tmp /var/log/trainyard
+# Every service runs unprivileged: `trainyard` (api, trainer, migrate) is in
+# group www-data so that the API socket (0660, group www-data) reaches nginx,
+# which runs as www-data. The API socket lives on a volume shared with the
+# nginx container; a fresh named volume takes these owners and modes.
+RUN useradd --system --uid 10001 --user-group --groups www-data --home-dir /nonexistent \
+      --shell /usr/sbin/nologin trainyard \
+ && mkdir -p /run/trainyard /var/lib/trainyard/nginx/tmp /var/log/trainyard \
+ && chown trainyard:www-data /run/trainyard && chmod 0770 /run/trainyard \
+ && chown -R www-data:www-data /var/lib/trainyard/nginx /var/log/trainyard
+USER trainyard
 WORKDIR /opt/trainyard
 EXPOSE 8080
 CMD ["trainyard-api"]

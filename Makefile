@@ -38,7 +38,7 @@ UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/mai
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all programs bench-programs deps build run start stop test test-unit test-asan test-e2e \
+.PHONY: all programs bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e \
 	test-db test-fuzz-regress bench clean psql fuzz
 all: build
 
@@ -103,6 +103,10 @@ stop:
 
 psql:
 	@scripts/stack.sh psql
+
+# Rotates the local stack's logs over TRAINYARD_LOG_MAX_MB (start and run do too).
+rotate-logs:
+	@scripts/stack.sh rotate-logs
 
 # --- tests --------------------------------------------------------------------
 test: build

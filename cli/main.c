@@ -3,9 +3,9 @@
  * look at the queue).
  *
  * It finds the local stack's database without flags: TRAINYARD_DATABASE_URL
- * from the environment, else from var/env in the checkout (<exe dir>/..,
- * walking up a level or two so build/<x>/trainyard works too), a file of
- * KEY=VALUE lines written by the stack script. `workspace create` and
+ * from the environment, else from $TRAINYARD_VAR/env, else from var/env in
+ * the checkout (<exe dir>/.., walking up a level or two so build/<x>/trainyard
+ * works too), a file of KEY=VALUE lines written by the stack script. `workspace create` and
  * `key create` print only the key on stdout so that scripts can capture it.
  */
 #include <libgen.h>
@@ -22,6 +22,8 @@
 #include "db/auth.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/retention.h"
+#include "db/roles.h"
 
 static const char usage[] =
     "usage: trainyard COMMAND\n"
@@ -32,14 +34,60 @@ static const char usage[] =
     "  key create WORKSPACE        create another key; prints it\n"
     "  key revoke KEY_PREFIX       revoke a key (its prefix or the whole key)\n"
     "  jobs [LIMIT]                recent jobs as a table (default 20)\n"
+    "  gc                          delete what retention no longer keeps, and\n"
+    "                              artifacts nothing refers to; prints the counts\n"
+    "  retention WORKSPACE DAYS MODELS\n"
+    "                              keep that workspace's finished jobs DAYS days and\n"
+    "                              MODELS models per dataset (0 = forever/all,\n"
+    "                              default = the trainers' setting)\n"
+    "  model pin|unpin MODEL_ID    a pinned model is never deleted by retention\n"
     "  --help                      this text\n"
     "\n"
-    "The database is TRAINYARD_DATABASE_URL, else the one named in the\n"
-    "checkout's var/env (written by `make start`/`make run`).\n";
+    "The database is TRAINYARD_DATABASE_URL, else the one named in\n"
+    "$TRAINYARD_VAR/env, else in the checkout's var/env (written by `make start`).\n"
+    "`migrate` connects as the owner: TRAINYARD_OWNER_DATABASE_URL if set (or in\n"
+    "the env file); with TRAINYARD_APP_DB_PASSWORD (or _FILE) it then creates the\n"
+    "application role " DB_APP_ROLE " if missing and sets its login password.\n"
+    "`gc` reads TRAINYARD_RETENTION_DAYS (30), TRAINYARD_RETENTION_MODELS (10) and\n"
+    "TRAINYARD_GC_ORPHAN_GRACE (3600 s), as the trainers do.\n";
 
-/* Reads TRAINYARD_DATABASE_URL from var/env near the executable. */
-static int cli_url_from_env_file(char *out, size_t len)
+/* Looks for key=value in one env file; 0 if found. */
+static int cli_env_file_get(const char *path, const char *key, char *out, size_t len)
 {
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char line[4096];
+    size_t kl = strlen(key);
+    int found = -1;
+    while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, key, kl) != 0 || line[kl] != '=')
+            continue;
+        char *v = line + kl + 1;
+        v[strcspn(v, "\r\n")] = '\0';
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            v[vl - 1] = '\0';
+            v++;
+        }
+        snprintf(out, len, "%s", v);
+        found = 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Reads key from the stack's env file: $TRAINYARD_VAR/env when that names a
+ * state directory (and only there: another stack's settings must never be
+ * picked up instead), else var/env in the checkout near the executable. */
+static int cli_from_env_file(const char *key, char *out, size_t len)
+{
+    char path[PATH_MAX];
+    const char *var = getenv("TRAINYARD_VAR");
+    if (var != NULL && *var != '\0') {
+        snprintf(path, sizeof(path), "%s/env", var);
+        return cli_env_file_get(path, key, out, len);
+    }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
@@ -48,32 +96,79 @@ static int cli_url_from_env_file(char *out, size_t len)
     char *dir = dirname(exe);
     for (int up = 0; up < 4; up++) {
         dir = dirname(dir);
-        char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/var/env", dir);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        char line[4096];
-        int found = -1;
-        while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
-            static const char key[] = "TRAINYARD_DATABASE_URL=";
-            if (strncmp(line, key, sizeof(key) - 1) != 0)
-                continue;
-            char *v = line + sizeof(key) - 1;
-            v[strcspn(v, "\r\n")] = '\0';
-            size_t vl = strlen(v);
-            if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-                v[vl - 1] = '\0';
-                v++;
-            }
-            snprintf(out, len, "%s", v);
-            found = 0;
-        }
-        fclose(f);
-        if (found == 0)
+        if (cli_env_file_get(path, key, out, len) == 0)
             return 0;
     }
     return -1;
+}
+
+/* The database URL for a command. Migrations run as the owner role
+ * (TRAINYARD_OWNER_DATABASE_URL) when one is named; everything else as
+ * the application role (TRAINYARD_DATABASE_URL). The environment wins over
+ * the env file. */
+static int cli_database_url(int owner, char *out, size_t len)
+{
+    static const char *const keys[2] = {"TRAINYARD_OWNER_DATABASE_URL", "TRAINYARD_DATABASE_URL"};
+    for (int k = owner ? 0 : 1; k < 2; k++) {
+        const char *env = getenv(keys[k]);
+        if (env != NULL && *env != '\0') {
+            snprintf(out, len, "%s", env);
+            return 0;
+        }
+    }
+    for (int k = owner ? 0 : 1; k < 2; k++)
+        if (cli_from_env_file(keys[k], out, len) == 0)
+            return 0;
+    return -1;
+}
+
+/* The application role's password for `migrate` to set, if one is given:
+ * TRAINYARD_APP_DB_PASSWORD, or the first line of TRAINYARD_APP_DB_PASSWORD_FILE. */
+static int cli_app_password(char *out, size_t len)
+{
+    const char *pw = getenv("TRAINYARD_APP_DB_PASSWORD");
+    if (pw != NULL && *pw != '\0') {
+        snprintf(out, len, "%s", pw);
+        return 0;
+    }
+    const char *file = getenv("TRAINYARD_APP_DB_PASSWORD_FILE");
+    if (file == NULL || *file == '\0')
+        return -1;
+    FILE *f = fopen(file, "r");
+    if (f == NULL || fgets(out, (int)len, f) == NULL) {
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return *out ? 0 : -1;
+}
+
+static double cli_env_number(const char *name, double dflt)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    char *end;
+    double d = strtod(v, &end);
+    return *end == '\0' && d >= 0 ? d : dflt;
+}
+
+/* "default" (or "-") = NULL in workspace_retention; else a count >= 0. */
+static int cli_retention_value(const char *s, int *out)
+{
+    if (strcmp(s, "default") == 0 || strcmp(s, "-") == 0) {
+        *out = -1;
+        return 0;
+    }
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 1000000)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 static int cli_fail(const err_t *e)
@@ -131,10 +226,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     char url[4096];
-    const char *env = getenv("TRAINYARD_DATABASE_URL");
-    if (env != NULL && *env != '\0')
-        snprintf(url, sizeof(url), "%s", env);
-    else if (cli_url_from_env_file(url, sizeof(url)) != 0) {
+    if (cli_database_url(strcmp(argv[1], "migrate") == 0, url, sizeof(url)) != 0) {
         fprintf(stderr, "trainyard: no database: set TRAINYARD_DATABASE_URL or start the "
                         "local stack (make start)\n");
         return 1;
@@ -152,11 +244,22 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "migrate") == 0 && argc == 2) {
         char dir[PATH_MAX];
         int applied = 0;
+        char pw[512];
         if (db_migrate_default_dir(dir, sizeof(dir), &e) != 0 ||
-            db_migrate(db, dir, &applied, &e) != 0)
+            db_migrate(db, dir, &applied, &e) != 0) {
+            if (e.status == 500)
+                fprintf(stderr, "trainyard: migrations run as the database owner: set "
+                                "TRAINYARD_OWNER_DATABASE_URL\n");
             rc = cli_fail(&e);
-        else
+        } else {
             fprintf(stderr, "trainyard: %d migration(s) applied from %s\n", applied, dir);
+            if (cli_app_password(pw, sizeof(pw)) == 0) {
+                if (db_role_set_login(db, DB_APP_ROLE, pw, &e) != 0)
+                    rc = cli_fail(&e);
+                else
+                    fprintf(stderr, "trainyard: role %s may log in\n", DB_APP_ROLE);
+            }
+        }
     } else if (strcmp(cmd, "workspace") == 0 && strcmp(sub, "create") == 0 && argc == 4) {
         char key[AUTH_KEY_MAX];
         if (db_begin(db, &e) != 0 || db_workspace_create(db, arena, arg, NULL, &e) != 0 ||
@@ -177,6 +280,31 @@ int main(int argc, char **argv)
             rc = cli_fail(&e);
         else
             fprintf(stderr, "trainyard: key revoked\n");
+    } else if (strcmp(cmd, "gc") == 0 && argc == 2) {
+        gc_policy_t policy = {(int)cli_env_number("TRAINYARD_RETENTION_DAYS", 30),
+                              (int)cli_env_number("TRAINYARD_RETENTION_MODELS", 10),
+                              cli_env_number("TRAINYARD_GC_ORPHAN_GRACE", 3600), 0};
+        gc_report_t rep;
+        if (db_gc_run(db, &policy, &rep, &e) != 0)
+            rc = cli_fail(&e);
+        else if (!rep.ran)
+            fprintf(stderr, "trainyard: another process is collecting; try again later\n");
+        else
+            printf("deleted %lld model(s), %lld job(s), %lld log line(s), %lld artifact(s) "
+                   "(%lld bytes)\n",
+                   rep.models, rep.jobs, rep.logs, rep.artifacts, rep.bytes);
+    } else if (strcmp(cmd, "retention") == 0 && argc == 5) {
+        int days, models;
+        if (cli_retention_value(argv[3], &days) != 0 || cli_retention_value(argv[4], &models) != 0) {
+            fputs(usage, stderr);
+            rc = 2;
+        } else if (db_retention_set(db, arena, argv[2], days, models, &e) != 0) {
+            rc = cli_fail(&e);
+        }
+    } else if (strcmp(cmd, "model") == 0 && argc == 4 &&
+               (strcmp(sub, "pin") == 0 || strcmp(sub, "unpin") == 0)) {
+        if (db_model_pin(db, arena, arg, strcmp(sub, "pin") == 0, &e) != 0)
+            rc = cli_fail(&e);
     } else if (strcmp(cmd, "jobs") == 0 && argc <= 3) {
         int limit = argc == 3 ? atoi(argv[2]) : 20;
         rc = cli_jobs(db, limit > 0 ? limit : 20);

@@ -140,9 +140,13 @@ int db_migrate(db_t *db, const char *sql_dir, int *applied, err_t *e)
         goto out;
     if (db_exec(db,
                 "SET client_min_messages = warning;"
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                /* Only when missing: CREATE ... IF NOT EXISTS still needs the
+                 * CREATE privilege, and the application role (which may run
+                 * an up-to-date migrate as a no-op) has none. */
+                "DO $$ BEGIN IF to_regclass('schema_migrations') IS NULL THEN"
+                " CREATE TABLE schema_migrations ("
                 " version text PRIMARY KEY,"
-                " applied_at timestamptz NOT NULL DEFAULT now())",
+                " applied_at timestamptz NOT NULL DEFAULT now()); END IF; END $$",
                 e) != 0)
         goto unlock;
     rc = 0;

@@ -31,6 +31,7 @@ typedef struct app_config {
                                   above its starting RSS after a large request */
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
+    const char *metrics_access; /* TRAINYARD_METRICS: public | local | key */
 } app_config_t;
 
 typedef struct app_metrics {

@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ static const cfg_entry_t api_settings[] = {
      "/healthz: a trainer seen within this is alive"},
     {"log-level", "TRAINYARD_LOG_LEVEL", "info", CFG_STRING, offsetof(app_config_t, log_level),
      "debug | info | warn | error"},
+    {"metrics", "TRAINYARD_METRICS", "local", CFG_STRING, offsetof(app_config_t, metrics_access),
+     "who may read /metrics: local (loopback clients) | key (an API key: its workspace's "
+     "jobs) | public"},
 };
 
 /* API workers are single-threaded: predictions must not start OpenMP
@@ -71,6 +75,10 @@ int main(int argc, char **argv)
     log_level_t level = LOG_INFO;
     if (rc == 0 && log_level_parse(cfg.log_level, &level) != 0)
         rc = err_set(&e, 400, "value_error", "log-level: unknown level \"%s\"", cfg.log_level);
+    if (rc == 0 && strcmp(cfg.metrics_access, "local") != 0 &&
+        strcmp(cfg.metrics_access, "key") != 0 && strcmp(cfg.metrics_access, "public") != 0)
+        rc = err_set(&e, 400, "value_error", "metrics: \"%s\" is not local, key or public",
+                     cfg.metrics_access);
     if (rc != 0) {
         fprintf(stderr, "trainyard-api: %s\n", err_message(&e));
         return 2;

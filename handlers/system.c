@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "db/counters.h"
 #include "handlers/app.h"
 #include "handlers/support.h"
 
@@ -62,10 +63,31 @@ int system_healthz(request_t *r)
     return req_reply_json(r, db_ok && trainers_ok ? 200 : 503, doc);
 }
 
+/* A loopback client: nginx passes the client's address as REMOTE_ADDR. */
+static int system_addr_is_local(const char *addr)
+{
+    return addr != NULL && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+                            strcmp(addr, "::ffff:127.0.0.1") == 0);
+}
+
+/* Who may read /metrics is TRAINYARD_METRICS: "local" (loopback clients,
+ * the default), "key" (any API key, which then sees its own workspace's
+ * jobs only) or "public". Job counts come from sql/0011's counters, never
+ * from counting the jobs table. */
 int system_metrics(request_t *r)
 {
     app_t *app = app_of(r);
     const app_metrics_t *m = &app->metrics;
+    const char *access = app->config->metrics_access ? app->config->metrics_access : "local";
+    long long only_ws = 0;
+    if (strcmp(access, "key") == 0) {
+        if (app_authenticate(r, &r->err) != 0)
+            return -1;
+        only_ws = r->auth.workspace_id;
+    } else if (strcmp(access, "public") != 0 && !system_addr_is_local(r->remote_addr)) {
+        return err_set(&r->err, 403, "forbidden",
+                       "/metrics answers local clients only (TRAINYARD_METRICS=local)");
+    }
     int pid = (int)getpid();
     char *text = arena_sprintf(
         r->arena,
@@ -94,15 +116,17 @@ int system_metrics(request_t *r)
     err_clear(&e);
     long long counts[7];
     double age = -1;
-    if (db_ensure(app->db, &e) == 0 && db_job_counts(app->db, r->arena, 0, counts, &e) == 0) {
+    if (db_ensure(app->db, &e) == 0 && db_job_counts_compact(app->db, NULL, &e) == 0 &&
+        db_job_counts_cached(app->db, r->arena, only_ws, counts, &e) == 0) {
         text = arena_sprintf(r->arena,
-                             "%s# HELP trainyard_jobs Jobs by state, all workspaces.\n"
+                             "%s# HELP trainyard_jobs Jobs by state, %s.\n"
                              "# TYPE trainyard_jobs gauge\n",
-                             text);
+                             text, only_ws ? "this key's workspace" : "all workspaces");
         for (int s = JOB_QUEUED; s <= JOB_TIMED_OUT; s++)
             text = arena_sprintf(r->arena, "%strainyard_jobs{state=\"%s\"} %lld\n", text,
                                  job_state_name((job_state_t)s), counts[s]);
-        if (db_trainer_last_seen_age(app->db, r->arena, &age, &e) == 0 && age >= 0)
+        if (only_ws == 0 && db_trainer_last_seen_age(app->db, r->arena, &age, &e) == 0 &&
+            age >= 0)
             text = arena_sprintf(r->arena,
                                  "%s# HELP trainyard_trainer_last_seen_seconds Age of the "
                                  "freshest trainer heartbeat.\n"

@@ -23,6 +23,14 @@ template=${1:-$here/trainyard.conf.in}
 : "${NGINX_KEY_RATE_BURST:=$NGINX_RATE_BURST}"
 # Largest upload nginx lets through (TRAINYARD_UPLOAD_LIMIT, nginx's units).
 : "${NGINX_UPLOAD_LIMIT:=2g}"
+# Hand large bodies to the API by path (1: same host and user, the local
+# stack) or send them over the socket once complete (0: containers).
+: "${NGINX_BODY_BY_PATH:=1}"
+if [ "$NGINX_BODY_BY_PATH" = 1 ]; then
+  body_in_file=clean pass_body=off
+else
+  body_in_file=off pass_body=on
+fi
 # Workers run unprivileged when the master is root; the API socket's group
 # must be this user's group.
 : "${NGINX_USER_LINE:=}"
@@ -41,6 +49,9 @@ sed -e "s|@PREFIX@|$(esc "$NGINX_PREFIX")|g" \
     -e "s|@KEY_RATE_LIMIT@|$(esc "$NGINX_KEY_RATE_LIMIT")|g" \
     -e "s|@KEY_RATE_BURST@|$(esc "$NGINX_KEY_RATE_BURST")|g" \
     -e "s|@UPLOAD_LIMIT@|$(esc "$NGINX_UPLOAD_LIMIT")|g" \
+    -e "s|@BY_PATH@|$(esc "$NGINX_BODY_BY_PATH")|g" \
+    -e "s|@BODY_IN_FILE@|$body_in_file|g" \
+    -e "s|@PASS_BODY@|$pass_body|g" \
     -e "s|@USER_LINE@|$(esc "$NGINX_USER_LINE")|g" \
     "$template" > "${TMPDIR:-/tmp}/trainyard-render.$$"
 if grep -n '@[A-Z_]*@' "${TMPDIR:-/tmp}/trainyard-render.$$" >&2; then

@@ -67,7 +67,8 @@ run_http() {
   sleep 1
   # shellcheck disable=SC1091
   . "$BENCH_VAR/env"
-  export BENCH_URL=$TRAINYARD_BASE_URL BENCH_DB_URL=$TRAINYARD_DATABASE_URL
+  # The benchmarks' own scratch tables (pgbench's reference) need the owner.
+  export BENCH_URL=$TRAINYARD_BASE_URL BENCH_DB_URL=$TRAINYARD_OWNER_DATABASE_URL
   BENCH_KEY=$(cat "$BENCH_VAR/dev-api-key")
   export BENCH_KEY
   local s

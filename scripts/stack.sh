@@ -6,6 +6,7 @@
 #   scripts/stack.sh start       the same in the background; returns once served
 #   scripts/stack.sh stop        stops whatever of the stack is running
 #   scripts/stack.sh status      what runs, with pids
+#   scripts/stack.sh rotate-logs rotate var/log/*.log over TRAINYARD_LOG_MAX_MB
 #   scripts/stack.sh psql [ARGS] psql on the stack's database
 #   scripts/stack.sh pg-start | pg-stop | pg-restart    PostgreSQL alone
 #   scripts/stack.sh nginx-start                        PostgreSQL-free smoke test
@@ -29,6 +30,18 @@
 #   TRAINYARD_NGINX_ACCESS_LOG  access_log arguments    (var/log/nginx-access.log, buffered)
 #   TRAINYARD_PG_FAST=1      fsync off: for throwaway test stacks only
 #   TRAINYARD_QUIET=1        `run` does not follow the logs
+#   TRAINYARD_LOG_MAX_MB     rotate a log past this size (50)
+#   TRAINYARD_LOG_KEEP       rotated generations kept    (3)
+#
+# PostgreSQL: the socket sits in a private directory (0700, the cluster
+# owner's), local and TCP logins need a SCRAM password except the superuser,
+# who is reached only by peer authentication as the cluster's OS user. Two
+# roles: `trainyard` owns the database and runs migrations; `trainyard_app`
+# (the API, the trainers, the CLI's everyday commands, psql) owns nothing and
+# has only the grants sql/0010_least_privilege.sql gives it. Their passwords
+# are generated on first start into var/secrets/ (0700, files 0600), and the
+# URLs in var/env name a libpq passfile there instead of holding a password.
+# A var/ from a version that trusted every local user is converted on start.
 #
 # Assumes Debian's postgresql-15 and nginx-light. PostgreSQL refuses to run as
 # root, so as root the cluster belongs to the `postgres` system user, and
@@ -92,7 +105,16 @@ urlencode() {
   done
   printf '%s' "$out"
 }
-DB_URL="postgresql://trainyard@$(urlencode "$PG_SOCKDIR"):$PG_PORT/trainyard"
+SECRETS=$VAR/secrets
+PGPASSFILE_PATH=$SECRETS/pgpass
+APP_ROLE=trainyard_app
+OWNER_ROLE=trainyard
+db_url_for() { # role
+  printf 'postgresql://%s@%s:%s/trainyard?passfile=%s' "$1" "$(urlencode "$PG_SOCKDIR")" \
+    "$PG_PORT" "$(urlencode "$PGPASSFILE_PATH")"
+}
+DB_URL=$(db_url_for "$APP_ROLE")
+OWNER_DB_URL=$(db_url_for "$OWNER_ROLE")
 
 # --- helpers ------------------------------------------------------------------
 
@@ -118,12 +140,23 @@ ensure_traverse() {
 }
 
 # pid_alive PIDFILE NAME: the pid in the file runs a command line mentioning NAME.
+# A command line that reads empty belongs to a process in the middle of an
+# exec (the API and the trainer re-execute themselves once): look again.
 pid_alive() {
-  local f=$1 name=$2 pid
+  local f=$1 name=$2 pid cmd i
   [ -s "$f" ] || return 1
   pid=$(cat "$f" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+  [ -n "$pid" ] || return 1
+  for ((i = 0; i < 50; i++)); do
+    [ -r "/proc/$pid/cmdline" ] || return 1
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
+    if [ -n "$cmd" ]; then
+      case "$cmd" in *"$name"*) return 0 ;; *) return 1 ;; esac
+    fi
+    proc_gone "$pid" && return 1
+    sleep 0.02
+  done
+  return 1
 }
 
 # spawn NAME MATCH CMD...: runs CMD in its own session, logging to var/log/NAME.log.
@@ -132,7 +165,22 @@ spawn() {
   local pidf=$RUN/$name.pid
   if pid_alive "$pidf" "$match"; then return 0; fi
   setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! > "$pidf"
+  local pid=$! i
+  echo "$pid" > "$pidf"
+  # Until the forked shell has exec'd, /proc/PID/cmdline still shows this
+  # script, and pid_alive would call a daemon that is starting dead ("the API
+  # exited at start"): wait for the exec, or for the process to be gone.
+  for ((i = 0; i < 250; i++)); do
+    pid_alive "$pidf" "$match" && return 0
+    proc_gone "$pid" && return 0
+    sleep 0.02
+  done
+}
+
+# proc_gone PID: the process has exited (or is a zombie waiting for us).
+proc_gone() {
+  [ -r "/proc/$1/status" ] || return 0
+  grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
 # stop_pid NAME MATCH TIMEOUT: SIGTERM, wait, then SIGKILL its whole session.
@@ -172,7 +220,9 @@ write_env() {
   local tmp=$VAR/env.tmp
   {
     echo "# written by scripts/stack.sh: the running local stack"
+    echo "# (the URLs hold no password: libpq reads it from the passfile they name)"
     echo "TRAINYARD_DATABASE_URL=$DB_URL"
+    echo "TRAINYARD_OWNER_DATABASE_URL=$OWNER_DB_URL"
     echo "TRAINYARD_PORT=$PORT"
     echo "TRAINYARD_PG_PORT=$PG_PORT"
     echo "TRAINYARD_BASE_URL=$BASE_URL"
@@ -194,7 +244,8 @@ pg_init() {
   [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$PGDATA"
   chmod 700 "$PGDATA"
   ensure_traverse "$PG_USER" "$PGDATA"
-  as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --no-locale \
+  as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+    -E UTF8 --no-locale \
     >>"$LOG/postgres-init.log" 2>&1 || die "initdb failed: see $LOG/postgres-init.log"
   cat >> "$PGDATA/postgresql.conf" <<EOF
 
@@ -203,22 +254,98 @@ max_connections = 200
 shared_buffers = 128MB
 log_min_duration_statement = -1
 log_line_prefix = '%m [%p] %q%u@%d '
+password_encryption = scram-sha-256
 EOF
   if [ "${TRAINYARD_PG_FAST:-0}" = 1 ]; then
     printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$PGDATA/postgresql.conf"
   fi
 }
 
+# Passwords are made once, 32 random alphanumerics, and never printed.
+secret_ensure() { # file name under var/secrets
+  local f=$SECRETS/$1
+  [ -s "$f" ] && return 0
+  (umask 077 && head -c 96 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 32 > "$f.tmp")
+  mv "$f.tmp" "$f"
+}
+
+secrets_ensure() {
+  mkdir -p "$SECRETS"
+  chmod 700 "$SECRETS"
+  secret_ensure pg-owner.password
+  secret_ensure pg-app.password
+  # libpq's passfile (it ignores one that others can read).
+  local tmp=$SECRETS/pgpass.tmp
+  (umask 077 && {
+    printf '*:*:*:%s:%s\n' "$OWNER_ROLE" "$(cat "$SECRETS/pg-owner.password")"
+    printf '*:*:*:%s:%s\n' "$APP_ROLE" "$(cat "$SECRETS/pg-app.password")"
+  } > "$tmp")
+  mv "$tmp" "$PGPASSFILE_PATH"
+  chmod 600 "$SECRETS"/*
+}
+
+# pg_hba.conf and pg_ident.conf as this version wants them: the superuser by
+# peer authentication only (as the cluster's OS user, which is how this
+# script administers it), everyone else by SCRAM password, no trust anywhere.
+# Returns 0 if a file changed (the server then needs a reload).
+pg_auth_write() {
+  local hba ident changed=1
+  hba="# written by trainyard's scripts/stack.sh; rewritten on every start
+# TYPE  DATABASE  USER      ADDRESS       METHOD
+local   all       postgres                peer map=owner
+local   all       all                     scram-sha-256
+host    all       all       127.0.0.1/32  scram-sha-256
+host    all       all       ::1/128       scram-sha-256"
+  ident="# written by trainyard's scripts/stack.sh
+owner   $PG_USER   postgres"
+  if [ "$(cat "$PGDATA/pg_hba.conf" 2>/dev/null)" != "$hba" ]; then
+    grep -q '^[^#]*trust' "$PGDATA/pg_hba.conf" 2>/dev/null &&
+      say "converting $PGDATA from trust to password (SCRAM) authentication"
+    printf '%s\n' "$hba" > "$PGDATA/pg_hba.conf"
+    changed=0
+  fi
+  if [ "$(cat "$PGDATA/pg_ident.conf" 2>/dev/null)" != "$ident" ]; then
+    printf '%s\n' "$ident" > "$PGDATA/pg_ident.conf"
+    changed=0
+  fi
+  if [ "$IS_ROOT" -eq 1 ]; then chown "$PG_USER": "$PGDATA/pg_hba.conf" "$PGDATA/pg_ident.conf"; fi
+  chmod 600 "$PGDATA/pg_hba.conf" "$PGDATA/pg_ident.conf"
+  return $changed
+}
+
+# The owner and application roles, their passwords (from var/secrets/) and
+# the database; run as the superuser on every start, so that a var/ from an
+# older version (one passwordless owner role) gains the application role.
+pg_roles() {
+  local psql_su=("$PG_BIN/psql" -X -q -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres -d postgres
+                 -v ON_ERROR_STOP=1 -v owner="$OWNER_ROLE" -v app="$APP_ROLE")
+  as_pg "${psql_su[@]}" -v owner_pw="$(cat "$SECRETS/pg-owner.password")" \
+    -v app_pw="$(cat "$SECRETS/pg-app.password")" >/dev/null <<'SQL' || die "could not set up the database roles"
+SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY[:'owner', :'app']) r
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L',
+              :'owner', :'owner_pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD %L',
+              :'app', :'app_pw') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', 'trainyard', :'owner')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'trainyard') \gexec
+SQL
+}
+
 pg_start() {
   layout
   pg_init
+  secrets_ensure
   ensure_traverse "$PG_USER" "$PGDATA"
+  # The socket directory is private to the cluster's OS user (root reaches
+  # it anyway): no other local user can even try to log in.
   mkdir -p "$PG_SOCKDIR"
   [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$PG_SOCKDIR"
-  chmod 755 "$PG_SOCKDIR"
-  ensure_traverse "$PG_USER" "$PG_SOCKDIR"
+  chmod 700 "$PG_SOCKDIR"
   touch "$LOG/postgres.log"
   [ "$IS_ROOT" -eq 1 ] && chown "$PG_USER": "$LOG/postgres.log"
+  local auth_changed=0
+  pg_auth_write && auth_changed=1
   if ! pg_running; then
     if port_busy "$PG_PORT"; then
       die "port $PG_PORT is taken (set TRAINYARD_PG_PORT to another port)"
@@ -226,15 +353,16 @@ pg_start() {
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$LOG/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -k $PG_SOCKDIR -c listen_addresses=127.0.0.1" start >/dev/null \
       || { tail -n 20 "$LOG/postgres.log" >&2; die "PostgreSQL did not start"; }
+  elif [ "$auth_changed" -eq 1 ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" reload >/dev/null || die "PostgreSQL did not reload pg_hba.conf"
+    # Parts started by an older version still hold the old, passwordless URL:
+    # their next connection would be refused.
+    if pid_alive "$RUN/api.pid" trainyard-api || ls "$RUN"/trainer-*.pid >/dev/null 2>&1; then
+      say "PostgreSQL now requires passwords; the API and trainers that are running use the old"
+      say "URL: run 'make stop && make start' (or scripts/stack.sh restart) to restart them"
+    fi
   fi
-  # The role and the database, created once.
-  local psql_su=("$PG_BIN/psql" -X -q -h "$PG_SOCKDIR" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
-  if [ "$(as_pg "${psql_su[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'trainyard'")" != 1 ]; then
-    as_pg "${psql_su[@]}" -c "CREATE ROLE trainyard LOGIN"
-  fi
-  if [ "$(as_pg "${psql_su[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'trainyard'")" != 1 ]; then
-    as_pg "${psql_su[@]}" -c "CREATE DATABASE trainyard OWNER trainyard"
-  fi
+  pg_roles
   write_env
 }
 
@@ -258,10 +386,11 @@ app_env() {
   return 0
 }
 
+# Migrations run as the owner role; everything else as the application role.
 migrate() {
   have_bin trainyard || { say "no $BUILD/trainyard yet: migrations skipped"; return 0; }
   app_env
-  "$BUILD/trainyard" migrate >>"$LOG/migrate.log" 2>&1 \
+  TRAINYARD_DATABASE_URL=$OWNER_DB_URL "$BUILD/trainyard" migrate >>"$LOG/migrate.log" 2>&1 \
     || { tail -n 20 "$LOG/migrate.log" >&2; die "migrations failed: see $LOG/migrate.log"; }
 }
 
@@ -287,7 +416,9 @@ api_start() {
   local i
   for ((i = 0; i < 100; i++)); do
     [ -S "$API_SOCKET" ] && break
-    pid_alive "$RUN/api.pid" trainyard-api || { tail -n 20 "$LOG/api.log" >&2; die "the API exited at start"; }
+    # Gone, not merely "cmdline does not match": the API re-executes itself
+    # once at start, and /proc/PID/cmdline can read empty during an exec.
+    proc_gone "$(cat "$RUN/api.pid")" && { tail -n 20 "$LOG/api.log" >&2; die "the API exited at start"; }
     sleep 0.1
   done
   [ -S "$API_SOCKET" ] || die "the API did not open $API_SOCKET: see $LOG/api.log"
@@ -336,11 +467,59 @@ nginx_start() {
   local i
   for ((i = 0; i < 100; i++)); do
     port_busy "$PORT" && return 0
-    pid_alive "$RUN/nginx.pid" nginx || break
+    proc_gone "$(cat "$RUN/nginx.pid")" && break
     sleep 0.1
   done
   tail -n 10 "$LOG/nginx.log" "$LOG/nginx-error.log" >&2 || true
   die "nginx did not start"
+}
+
+# --- logs -----------------------------------------------------------------------
+
+# Size-based rotation: a log over TRAINYARD_LOG_MAX_MB (50) becomes NAME.1,
+# older ones shift up to TRAINYARD_LOG_KEEP (3) generations. The daemons
+# started here write to their log through an O_APPEND descriptor they keep,
+# so those logs are copied and truncated in place (a line written between the
+# copy and the truncation can be lost); nginx's own access and error logs are
+# renamed and nginx reopens them on SIGUSR1. Runs on every start, every
+# minute under `run`, and on `rotate-logs` (make rotate-logs, e.g. from cron).
+LOG_MAX_MB=${TRAINYARD_LOG_MAX_MB:-50}
+LOG_KEEP=${TRAINYARD_LOG_KEEP:-3}
+
+log_shift() { # file
+  local f=$1 i
+  rm -f "$f.$LOG_KEEP"
+  for ((i = LOG_KEEP - 1; i >= 1; i--)); do
+    [ -e "$f.$i" ] && mv -f "$f.$i" "$f.$((i + 1))"
+  done
+  return 0
+}
+
+rotate_logs() {
+  local f limit=$((LOG_MAX_MB * 1024 * 1024)) reopen=0 size
+  [ -d "$LOG" ] || return 0
+  for f in "$LOG"/*.log; do
+    [ -f "$f" ] || continue
+    size=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    [ "$size" -gt "$limit" ] || continue
+    log_shift "$f"
+    case "$(basename "$f")" in
+      nginx-access.log|nginx-error.log)
+        if pid_alive "$RUN/nginx.pid" nginx; then
+          mv -f "$f" "$f.1"
+          reopen=1
+        else
+          mv -f "$f" "$f.1"
+        fi ;;
+      *)
+        cp -p "$f" "$f.1" && : > "$f" ;;
+    esac
+    say "rotated $f ($((size / 1024 / 1024)) MB)"
+  done
+  if [ "$reopen" -eq 1 ]; then
+    kill -USR1 "$(cat "$RUN/nginx.pid")" 2>/dev/null || true
+  fi
+  return 0
 }
 
 # --- the whole stack ----------------------------------------------------------
@@ -380,6 +559,7 @@ unlock() { exec 9>&-; }
 stack_start() {
   lock
   layout
+  rotate_logs
   pg_start
   migrate
   dev_key
@@ -458,10 +638,12 @@ run() {
     tail -q -n0 -F "$LOG/api.log" "$LOG"/trainer-*.log 2>/dev/null &
     tail_pid=$!
   fi
-  local f died=""
+  local f died="" ticks=0
   while :; do
     sleep 1 &
     wait $! || true
+    ticks=$((ticks + 1))
+    [ $((ticks % 60)) -eq 0 ] && rotate_logs
     died=""
     pid_alive "$RUN/nginx.pid" nginx || died="nginx"
     if have_bin trainyard-api; then pid_alive "$RUN/api.pid" trainyard-api || died="$died api"; fi
@@ -492,6 +674,7 @@ case "$cmd" in
     pg_running || die "PostgreSQL is not running (make start)"
     exec psql "$DB_URL" "$@" ;;
   env) cat "$VAR/env" ;;
+  rotate-logs) lock; rotate_logs; unlock ;;
   pg-start) lock; pg_start; unlock ;;
   pg-stop) pg_stop ;;
   pg-restart)

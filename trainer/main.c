@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/cfg.h"
@@ -16,6 +17,7 @@
 #include "common/util.h"
 #include "db/migrate.h"
 #include "trainer/trainer.h"
+#include "trainer/worker.h"
 
 typedef struct trainer_settings {
     trainer_config_t t;
@@ -49,6 +51,28 @@ static const cfg_entry_t settings[] = {
      "debug | info | warn | error"},
     {"migrate", "TRAINYARD_TRAINER_MIGRATE", "0", CFG_INT, OFF(migrate),
      "1 = apply pending sql/ migrations at start"},
+    {"child-user", "TRAINYARD_CHILD_USER", "nobody", CFG_STRING, OFF(t.child.user),
+     "user a job's training process runs as when the trainer is root"},
+    {"child-memory", "TRAINYARD_CHILD_MEMORY", "4g", CFG_SIZE, OFF(t.child.memory),
+     "address-space limit of a training process (0 = none)"},
+    {"child-cpu-seconds", "TRAINYARD_CHILD_CPU_SECONDS", "0", CFG_SECONDS,
+     OFF(t.child.cpu_seconds), "CPU-time limit of a training process; 0 = wall limit x cores"},
+    {"child-file-size", "TRAINYARD_CHILD_FILE_SIZE", "1g", CFG_SIZE, OFF(t.child.file_size),
+     "largest file a training process may write, and largest result it may hand back"},
+    {"child-wall-factor", "TRAINYARD_CHILD_WALL_FACTOR", "1.5", CFG_SECONDS,
+     OFF(t.child.wall_factor), "wall-clock limit of a job = duration x this + grace"},
+    {"gc-interval", "TRAINYARD_GC_INTERVAL", "600", CFG_SECONDS, OFF(t.housekeep.gc_interval),
+     "seconds between storage collector passes (retention, orphaned artifacts); 0 = never"},
+    {"retention-days", "TRAINYARD_RETENTION_DAYS", "30", CFG_INT, OFF(t.housekeep.keep_days),
+     "days finished jobs and their logs are kept (0 = forever; per workspace: trainyard "
+     "retention)"},
+    {"retention-models", "TRAINYARD_RETENTION_MODELS", "10", CFG_INT,
+     OFF(t.housekeep.keep_models), "models kept per dataset, newest first, pinned ones aside "
+     "(0 = all)"},
+    {"gc-orphan-grace", "TRAINYARD_GC_ORPHAN_GRACE", "3600", CFG_SECONDS,
+     OFF(t.housekeep.orphan_grace), "seconds an artifact nothing refers to is left alone"},
+    {"child-wall-grace", "TRAINYARD_CHILD_WALL_GRACE", "60", CFG_SECONDS,
+     OFF(t.child.wall_grace), "seconds added to duration x factor (ingest, matrices, storing)"},
 };
 
 /* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, as it loads,
@@ -60,7 +84,14 @@ static const char *const trainer_env_defaults[] = {"OMP_WAIT_POLICY=passive"};
 
 int main(int argc, char **argv)
 {
+    /* A job's training process, exec'd by its runner (trainer/worker.h):
+     * no settings, no database, descriptors 3-5 only. */
+    if (argc == 2 && strcmp(argv[1], WORKER_ARG) == 0)
+        return trainer_worker_main();
     util_exec_with_env_defaults(argv, trainer_env_defaults, 1);
+    /* Job workers may run as this same user (a trainer that is not root):
+     * our environment and memory hold the database URL. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     trainer_settings_t s;
     memset(&s, 0, sizeof(s));
     err_t e;

@@ -242,7 +242,7 @@ static int slot_spawn(trainer_t *t, slot_t *s)
         close(p[FD_ERR][1]);
         log_init("trainyard-job", LOG_INFO);
         child_args_t a = {t->cfg->database_url, t->cfg->trainer_id, &s->job, p[FD_PROTO][1],
-                          t->cfg->store_margin};
+                          t->cfg->store_margin, &t->cfg->child};
         int rc = trainer_child_run(&a);
         fflush(NULL);
         _exit(rc);
@@ -493,6 +493,7 @@ static void trainer_periodic(trainer_t *t, double now)
             log_warn("reaper: %s", err_message(&e));
         arena_destroy(a);
         t->next_reap = now + t->cfg->reap_interval;
+        trainer_housekeep(t->db, &t->cfg->housekeep, now);
     }
     if (now >= t->next_claim) {
         t->want_claim = 1;

@@ -16,6 +16,9 @@
 #ifndef TRAINYARD_TRAINER_H
 #define TRAINYARD_TRAINER_H
 
+#include "trainer/housekeep.h"
+#include "trainer/limits.h"
+
 typedef struct trainer_config {
     const char *database_url;
     int slots;                 /* concurrent jobs */
@@ -28,6 +31,8 @@ typedef struct trainer_config {
     double store_margin;       /* seconds of the budget kept for storing models */
     const char *trainer_id;    /* default host:pid */
     const char *log_level;
+    child_limits_t child;      /* what each job's training process may use */
+    housekeep_config_t housekeep; /* job counts, retention, orphaned artifacts */
 } trainer_config_t;
 
 /* Runs until a stop signal; 0 on a clean stop, 1 on a fatal error. */

@@ -33,14 +33,33 @@ as_pg() {
     fi
 }
 
+# The throwaway cluster is set up like the local stack's (scripts/stack.sh):
+# no trust, the socket in a private directory, the superuser by peer only,
+# and two password roles: trainyard owns the database and migrates,
+# trainyard_app (everything else here) has only sql/0010's grants.
 if [ -z "${TRAINYARD_DATABASE_URL:-}" ]; then
-    [ "$(id -u)" = 0 ] && chown postgres "$TMP"
-    as_pg "$PGBIN/initdb" -D "$TMP/data" -A trust -U postgres >"$TMP/initdb.log" 2>&1
+    OSUSER=$(id -un)
+    [ "$(id -u)" = 0 ] && OSUSER=postgres
+    mkdir -p "$TMP/sock"
+    chmod 700 "$TMP/sock"
+    [ "$(id -u)" = 0 ] && chown postgres "$TMP" "$TMP/sock"
+    as_pg "$PGBIN/initdb" -D "$TMP/data" -U postgres --auth-local=peer \
+        --auth-host=scram-sha-256 >"$TMP/initdb.log" 2>&1
+    as_pg sh -c "printf 'local all postgres peer map=owner\nlocal all all scram-sha-256\n' \
+        > '$TMP/data/pg_hba.conf' && printf 'owner $OSUSER postgres\n' > '$TMP/data/pg_ident.conf'"
     as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/pg.log" -w -o \
-        "-c listen_addresses= -c unix_socket_directories=$TMP -c fsync=off" start >/dev/null
+        "-c listen_addresses= -c unix_socket_directories=$TMP/sock -c fsync=off" start >/dev/null
     STARTED=1
-    "$PGBIN/createdb" -h "$TMP" -U postgres trainyard_test
-    export TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP&user=postgres"
+    OWNER_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    APP_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    (umask 077 && printf '*:*:*:trainyard:%s\n*:*:*:trainyard_app:%s\n' "$OWNER_PW" "$APP_PW" \
+        > "$TMP/pgpass")
+    as_pg "$PGBIN/psql" -X -q -h "$TMP/sock" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+        -c "CREATE ROLE trainyard LOGIN PASSWORD '$OWNER_PW'" \
+        -c "CREATE ROLE trainyard_app LOGIN NOINHERIT PASSWORD '$APP_PW'" \
+        -c "CREATE DATABASE trainyard_test OWNER trainyard" >/dev/null
+    export TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=trainyard_app&passfile=$TMP/pgpass"
+    export TRAINYARD_OWNER_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=trainyard&passfile=$TMP/pgpass"
 fi
 
 make --no-print-directory BUILD="$BUILD" "$BUILD/libtrainyard.a" >/dev/null
@@ -51,9 +70,33 @@ cc $CFLAGS ${SAN:-} -o "$BUILD/test_queue" tests/db/test_queue.c "$BUILD/libtrai
     $(pkg-config --libs json-c libpq libcrypto) -lm
 "$BUILD/test_queue" 2>"$TMP/test_queue.log" || { cat "$TMP/test_queue.log"; exit 1; }
 
+CLI=$BUILD/trainyard tests/db/gc.sh
+
 TRAINER=${TRAINER:-$BUILD/trainyard-trainer}
 if [ -x "$TRAINER" ]; then
     TRAINER=$TRAINER N=${TRAINER_N:-20} STUB=${STUB:-0} tests/db/trainer.sh
+    TRAINER=$TRAINER tests/db/child.sh
 else
     echo "run.sh: no trainer at $TRAINER; trainer checks skipped"
+fi
+
+# The compose stack's migrate one-shot: as a role that may create roles, with
+# TRAINYARD_APP_DB_PASSWORD, `trainyard migrate` gives the application role
+# that password (sent as a SCRAM verifier, never as text).
+if [ "$STARTED" = 1 ]; then
+    CLI_BIN=$BUILD/trainyard
+    case "$CLI_BIN" in /*) ;; *) CLI_BIN=$(pwd)/$CLI_BIN ;; esac
+    NEW_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    as_pg env -u TRAINYARD_OWNER_DATABASE_URL \
+        TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=postgres" \
+        TRAINYARD_APP_DB_PASSWORD="$NEW_PW" "$CLI_BIN" migrate 2>"$TMP/role.log" \
+        || { cat "$TMP/role.log"; echo "run.sh: migrate with TRAINYARD_APP_DB_PASSWORD failed"; exit 1; }
+    [ "$(PGPASSWORD=$NEW_PW psql -X -w -Atc 'SELECT current_user' \
+        "postgresql:///trainyard_test?host=$TMP/sock&user=trainyard_app")" = trainyard_app ] \
+        || { echo "run.sh: the application role does not log in with the new password"; exit 1; }
+    as_pg "$PGBIN/psql" -X -q -h "$TMP/sock" -U postgres -d postgres -Atc \
+        "SELECT rolpassword LIKE 'SCRAM-SHA-256\$%' FROM pg_authid WHERE rolname = 'trainyard_app'" \
+        | grep -qx t || { echo "run.sh: the password is not stored as SCRAM"; exit 1; }
+    grep -q "$NEW_PW" "$TMP/pg.log" && { echo "run.sh: the password reached the server log"; exit 1; }
+    echo "run.sh: migrate set the application role's password"
 fi

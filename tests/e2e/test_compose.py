@@ -56,14 +56,55 @@ def test_settings_are_ones_the_binaries_read(compose):
         assert not unknown, (name, unknown)
 
 
-def test_database_credentials_match(compose):
-    pg = env_of(compose["services"]["postgres"])
-    url = env_of(compose["services"]["api"])["TRAINYARD_DATABASE_URL"]
+def url_parts(url):
     m = re.match(r"postgresql://([^:]+):([^@]+)@postgres:5432/(\w+)$", url)
     assert m, url
-    assert m.group(1) == pg["POSTGRES_USER"]
-    assert m.group(2) == pg["POSTGRES_PASSWORD"]
-    assert m.group(3) == pg["POSTGRES_DB"]
+    return m.groups()
+
+
+def test_database_credentials_match(compose):
+    pg = env_of(compose["services"]["postgres"])
+    user, password, db = url_parts(env_of(compose["services"]["migrate"])["TRAINYARD_DATABASE_URL"])
+    assert (user, password, db) == (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"])
+    # The migrate one-shot gives the application role the password the API uses.
+    app_pw = env_of(compose["services"]["migrate"])["TRAINYARD_APP_DB_PASSWORD"]
+    for name in ("api", "trainer"):
+        u, p, d = url_parts(env_of(compose["services"][name])["TRAINYARD_DATABASE_URL"])
+        assert (u, p, d) == ("trainyard_app", app_pw, pg["POSTGRES_DB"]), name
+
+
+def test_no_app_connection_as_superuser(compose):
+    # POSTGRES_USER is the image's superuser: only migrate may use it.
+    su = env_of(compose["services"]["postgres"])["POSTGRES_USER"]
+    for name, svc in compose["services"].items():
+        url = env_of(svc).get("TRAINYARD_DATABASE_URL")
+        if url and name != "migrate":
+            assert not url.startswith("postgresql://%s:" % su), name
+    with open(os.path.join(ROOT, "sql", "0010_least_privilege.sql")) as f:
+        assert "trainyard_app" in f.read()
+
+
+def test_no_default_password():
+    with open(os.path.join(ROOT, "docker-compose.yml")) as f:
+        text = f.read()
+    refs = re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*)([^}]*)\}", text)
+    assert refs
+    for name, rest in refs:
+        assert rest.startswith(":?"), (name, rest)  # required, never defaulted
+    # No literal password anywhere: every password setting is a ${...} reference.
+    for line in text.splitlines():
+        m = re.match(r"\s*[A-Z_]*PASSWORD[A-Z_]*:\s*(.+)$", line)
+        if m:
+            assert m.group(1).startswith("${"), line
+        for url_pw in re.findall(r"postgresql://[^:/]+:([^@]+)@", line):
+            assert url_pw.startswith("${"), line
+
+
+def test_containers_run_unprivileged(compose, dockerfile):
+    for name, svc in compose["services"].items():
+        assert str(svc.get("user", "")) not in ("", "root", "0", "0:0"), name
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1] not in ("root", "0")
 
 
 def test_api_and_nginx_share_the_socket(compose):
@@ -71,7 +112,7 @@ def test_api_and_nginx_share_the_socket(compose):
     sock = env_of(api)["TRAINYARD_SOCKET"]
     assert env_of(nginx)["NGINX_API_SOCKET"] == sock
     assert env_of(api)["TRAINYARD_SOCKET_GROUP"] == "www-data"
-    assert "www-data" in env_of(nginx)["NGINX_USER_LINE"]
+    assert nginx["user"] == "www-data"
     api_vols = {v.split(":")[0]: v.split(":")[1] for v in api["volumes"]}
     ngx_vols = {v.split(":")[0]: v.split(":")[1] for v in nginx["volumes"]}
     shared = [k for k in api_vols if k in ngx_vols and api_vols[k] == ngx_vols[k]]
