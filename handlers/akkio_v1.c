@@ -19,7 +19,8 @@
  *                      duration, force}
  *                                  trains, and answers once the model exists with the
  *                                  training task's result (akkio_result_doc): status,
- *                                  model_id, stats, field_importance, data_story, + task_id
+ *                                  model_id, stats, field_importance, data_story, + task_id;
+ *                                  a duration outside 10/60/300/1800 rounds up to the next
  *   POST   /v1/models {id, data, explain}   predicts (handlers/models.c)
  *   DELETE /v1/models {id}         {"status":"success"}
  *
@@ -876,8 +877,36 @@ static int v1_model_resume(request_t *r)
                    job.id, V1_WAIT_SECONDS, job.id);
 }
 
+/* The legacy API took any duration (the SDK's README passes 1): a number
+ * outside the budgets becomes the next budget up (10, 60, 300, 1800). */
+static void v1_duration_round(json_object *p)
+{
+    static const long long budgets[] = {10, 60, 300, 1800};
+    json_object *v;
+    if (!json_object_object_get_ex(p, "duration", &v) || v == NULL)
+        return;
+    double d;
+    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+        d = json_object_get_double(v);
+    else if (json_object_is_type(v, json_type_string) &&
+             v1_number_text(json_object_get_string(v)))
+        d = strtod(json_object_get_string(v), NULL);
+    else
+        return; /* the validator names it */
+    if (!(d > 0))
+        return;
+    long long pick = budgets[3];
+    for (size_t i = 0; i < 4; i++)
+        if (d <= (double)budgets[i]) {
+            pick = budgets[i];
+            break;
+        }
+    json_object_object_add(p, "duration", json_object_new_int64(pick));
+}
+
 static int v1_model_create(request_t *r, json_object *p)
 {
+    v1_duration_round(p);
     if (validate_body(p, spec_fields_optional_duration, spec_fields_optional_duration_count, 1,
                       &r->err) != 0)
         return -1;
