@@ -53,6 +53,7 @@ int dialect_error_status(dialect_t d, const err_t *e)
         return s == 422 ? 400 : s;
     case DIALECT_WORKSPACE:
     case DIALECT_PLAIN:
+    case DIALECT_AKKIO_V1:
         break;
     }
     return s;
@@ -247,6 +248,25 @@ json_object *dialect_error_doc(dialect_t d, const err_t *e)
         json_object_object_add(doc, "code", json_object_new_int(status));
         json_object_object_add(doc, "message", safe_string(message));
         break;
+    case DIALECT_AKKIO_V1: {
+        /* Akkio's legacy clients test `status`: the one text its docs give
+         * for a bad key, else "error" with the message and, when one field
+         * is at fault, its name ("rows.3.age"). */
+        if (status == 401) {
+            json_object_object_add(doc, "status",
+                                   json_object_new_string("missing or invalid API key"));
+            break;
+        }
+        json_object_object_add(doc, "status", json_object_new_string("error"));
+        json_object_object_add(doc, "message", safe_string(message));
+        if (e->count > 0 && e->items[0].field[0] != '\0' && !(status >= 500 && status != 503) &&
+            !is_decode_code(e->items[0].code)) {
+            char name[ERR_FIELD_MAX];
+            field_display(e->items[0].field, name, sizeof(name));
+            json_object_object_add(doc, "field", safe_string(name));
+        }
+        break;
+    }
     case DIALECT_PLAIN: {
         json_object *err = json_object_new_object();
         const err_item_t *first = e->count > 0 ? &e->items[0] : NULL;

@@ -8,6 +8,9 @@
  *   DIALECT_STRAPI     {"code":<status>,"message":"..."}
  *   DIALECT_PLAIN      {"error":{"status":..,"code":"..","field":"..","message":"..",
  *                                "details":[...]}}
+ *   DIALECT_AKKIO_V1   401 -> {"status":"missing or invalid API key"} (Akkio's legacy text);
+ *                      else {"status":"error","message":"...","field":"rows.3.age"}
+ *                      ("field" only when an item names one)
  *
  * For the dialects with one message, the message names the field:
  * "duration: Input should be 10, 60, 300 or 1800"; several items are joined

@@ -34,7 +34,10 @@
 #define PARK_TAG_PARK 'p'   /* worker -> parker: a request to hold */
 #define PARK_TAG_RESUME 'r' /* parker -> workers: a request to resume */
 #define PARK_MESSAGE_MAX (64 * 1024)
-#define PARK_MAX_SECONDS 240.0 /* below nginx's fastcgi_read_timeout (300 s) */
+/* Below nginx's fastcgi_read_timeout where a route parks that long: Akkio's
+ * synchronous create_model waits for trainings of up to 1800 s (its
+ * location sets 3700 s); shorter waits (?wait=) cap themselves. */
+#define PARK_MAX_SECONDS 3600.0
 
 typedef struct park_ticket {
     int request_id;           /* FastCGI request id (nginx: always 1) */

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "fcgi/dialect.h"
+#include "fcgi/park.h"
 #include "fcgi/router.h"
 #include "fcgi/runtime.h"
 
@@ -476,8 +477,8 @@ int req_park(request_t *r, const char *wake_key, double seconds, const char *not
         return -1;
     if (wake_key == NULL || strlen(wake_key) >= 96 || (note != NULL && strlen(note) >= 256))
         return -1;
-    if (seconds > 240.0)
-        seconds = 240.0;
+    if (seconds > PARK_MAX_SECONDS)
+        seconds = PARK_MAX_SECONDS;
     if (seconds < 0)
         seconds = 0;
     im->parked = 1;

@@ -28,7 +28,9 @@ typedef enum dialect {
     DIALECT_AKKIO,     /* 422 {"detail":[{loc,msg,type}]}, 401 {"detail":"..."} */
     DIALECT_WORKSPACE, /* {"error_code":"JOB_NOT_FOUND","message":"..."} */
     DIALECT_STRAPI,    /* {"code":403,"message":"..."} */
-    DIALECT_PLAIN      /* trainyard's own routes: {"error":{"status","code","field","message"}} */
+    DIALECT_PLAIN,     /* trainyard's own routes: {"error":{"status","code","field","message"}} */
+    DIALECT_AKKIO_V1   /* Akkio's legacy /v1: 401 {"status":"missing or invalid API key"},
+                          else {"status":"error","message":"...","field":"..."} */
 } dialect_t;
 
 struct route;
@@ -118,7 +120,7 @@ int req_replied(const request_t *r);
 /* Long waits (fcgi/park.h). Instead of answering now, a handler may park
  * its request: the worker is freed at once, the runtime's parker holds the
  * connection until wake_key is notified (the app's waiter hooks decide what
- * notifies which key) or `seconds` pass (capped at 240), and then a worker
+ * notifies which key) or `seconds` pass (capped at PARK_MAX_SECONDS, 3600), and then a worker
  * calls the same route's handler again with req_resumed(r) saying why and
  * req_resume_note(r) returning note. A resumed request has no body; its
  * r->auth is the first call's. Only before any reply. A request woken

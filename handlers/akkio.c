@@ -81,7 +81,7 @@ static const char *akkio_status_name(job_state_t s)
     return "PENDING";
 }
 
-static const char *akkio_failure_text(const job_t *job)
+const char *akkio_failure_text(const job_t *job)
 {
     if (job->error != NULL && *job->error != '\0')
         return job->error;
@@ -155,17 +155,22 @@ int akkio_result(request_t *r)
                        "Task %s has no result yet (status %s); poll its status until SUCCEEDED",
                        job.id, akkio_status_name(job.state));
     }
+    return req_reply_json(r, 200, akkio_result_doc(r, &job));
+}
+
+json_object *akkio_result_doc(request_t *r, const job_t *job)
+{
     /* The seed's documented order first, trainyard's additions after. */
     static const char *const order[] = {"status", "model_id", "stats", "field_importance",
                                         "data_story"};
     json_object *doc = support_own(r, json_object_new_object());
     json_object *v;
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        if (json_object_object_get_ex(job.result, order[i], &v))
+        if (json_object_object_get_ex(job->result, order[i], &v))
             json_object_object_add(doc, order[i], json_object_get(v));
-    json_object_object_foreach(job.result, key, val) {
+    json_object_object_foreach(job->result, key, val) {
         if (!json_object_object_get_ex(doc, key, NULL))
             json_object_object_add(doc, key, json_object_get(val));
     }
-    return req_reply_json(r, 200, doc);
+    return doc;
 }

@@ -21,6 +21,18 @@ extern const size_t routes_count;
 int akkio_train_new(request_t *r);
 int akkio_status(request_t *r);
 int akkio_result(request_t *r);
+/* Shared with akkio_v1.c: the result document of a succeeded job (the
+ * seed's key order; arena-owned), and the text saying why a job failed. */
+json_object *akkio_result_doc(request_t *r, const job_t *job);
+const char *akkio_failure_text(const job_t *job);
+
+/* akkio_v1.c — Akkio's legacy /v1 API (datasets and models) */
+int akkio_v1_datasets_get(request_t *r);
+int akkio_v1_datasets_post(request_t *r);
+int akkio_v1_datasets_delete(request_t *r);
+int akkio_v1_models_get(request_t *r);
+int akkio_v1_models_post(request_t *r);
+int akkio_v1_models_delete(request_t *r);
 
 /* datasets.c */
 int datasets_upload(request_t *r);
@@ -31,8 +43,8 @@ int datasets_delete(request_t *r);
 /* models.c */
 /* Table sizes are macros so that the static route table can use them;
  * models.c and trainings.c check them with _Static_assert. */
-#define MODELS_PREDICT_FIELDS_COUNT 1
-#define MODELS_LEGACY_FIELDS_COUNT 3
+#define MODELS_PREDICT_FIELDS_COUNT 2
+#define MODELS_LEGACY_FIELDS_COUNT 4
 #define TRAININGS_FIELDS_COUNT 8
 extern const field_spec_t models_predict_fields[];
 extern const field_spec_t models_legacy_fields[];

@@ -7,7 +7,12 @@
  *   POST /api/v1/models/{id}/predict    {"data":[{field: value}, ...]} -> Akkio's
  *                                       {"status":"success","predictions":[...]}
  *   POST /v1/models                     Akkio's legacy form: {"id","data"} with the key
- *                                       as api_key in the body or query
+ *                                       as api_key in the body or query (routed through
+ *                                       handlers/akkio_v1.c, which also trains there)
+ *
+ * Both predict routes take `explain: true` (or ?explain=true): each
+ * prediction then carries "explanation", its per-field contributions
+ * (ml/model.h documents the shape).
  *
  * Predictions run in the API worker on a model from the worker's cache
  * (handlers/model_cache.h). XML and form bodies carry a single row: either
@@ -25,6 +30,7 @@
 
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
+    {.name = "explain", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_predict_fields) / sizeof(models_predict_fields[0]) ==
                    MODELS_PREDICT_FIELDS_COUNT, "count out of date");
@@ -33,6 +39,7 @@ const field_spec_t models_legacy_fields[] = {
     {.name = "id", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY},
     {.name = "data", .type = FIELD_ANY},
     {.name = "api_key", .type = FIELD_STRING},
+    {.name = "explain", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_legacy_fields) / sizeof(models_legacy_fields[0]) ==
                    MODELS_LEGACY_FIELDS_COUNT, "count out of date");
@@ -115,7 +122,8 @@ static int models_rows(request_t *r, json_object **rows)
         /* A form or XML body without <data>: its own fields are the row. */
         json_object *row = json_object_new_object();
         json_object_object_foreach(r->body, key, val) {
-            if (strcmp(key, "api_key") != 0 && strcmp(key, "id") != 0)
+            if (strcmp(key, "api_key") != 0 && strcmp(key, "id") != 0 &&
+                strcmp(key, "explain") != 0)
                 json_object_object_add(row, key, json_object_get(val));
         }
         json_object_array_add(one, row);
@@ -138,8 +146,16 @@ static int models_predict_with(request_t *r, const char *model_id)
                                         r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
         return -1;
+    /* explain: true (body) or ?explain=true adds per-field contributions
+     * to each prediction (shape in ml/model.h). */
+    int explain = 0;
+    json_object *ex = NULL;
+    if (json_object_object_get_ex(r->body, "explain", &ex))
+        explain = json_object_get_boolean(ex);
+    else if (support_query_bool(r, "explain", 0, &explain, &r->err) != 0)
+        return -1;
     json_object *predictions;
-    if (ml_model_predict(model, rows, &predictions, &r->err) != 0)
+    if (ml_model_predict_explain(model, rows, explain, &predictions, &r->err) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));

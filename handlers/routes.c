@@ -40,8 +40,22 @@ const route_t routes[] = {
      ROUTE_AUTH | ROUTE_LONG, NULL, 0},
     {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,
      ROUTE_AUTH, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
-    {"POST", "/v1/models", models_predict_legacy, 32 * MB, DIALECT_AKKIO, ROUTE_KEY_IN_BODY,
-     models_legacy_fields, MODELS_LEGACY_FIELDS_COUNT},
+
+    /* Akkio's legacy /v1 API (handlers/akkio_v1.c): the key may come as
+     * api_key in the query or body; parameters from query, JSON or form,
+     * validated by the handlers once merged. POST /v1/models both trains
+     * (synchronously, parked) and predicts. */
+    {"GET", "/v1/datasets", akkio_v1_datasets_get, 0, DIALECT_AKKIO_V1, ROUTE_KEY_IN_BODY, NULL,
+     0},
+    {"POST", "/v1/datasets", akkio_v1_datasets_post, 32 * MB, DIALECT_AKKIO_V1,
+     ROUTE_KEY_IN_BODY, NULL, 0},
+    {"DELETE", "/v1/datasets", akkio_v1_datasets_delete, 64 * KB, DIALECT_AKKIO_V1,
+     ROUTE_KEY_IN_BODY, NULL, 0},
+    {"GET", "/v1/models", akkio_v1_models_get, 0, DIALECT_AKKIO_V1, ROUTE_KEY_IN_BODY, NULL, 0},
+    {"POST", "/v1/models", akkio_v1_models_post, 32 * MB, DIALECT_AKKIO_V1, ROUTE_KEY_IN_BODY,
+     NULL, 0},
+    {"DELETE", "/v1/models", akkio_v1_models_delete, 64 * KB, DIALECT_AKKIO_V1,
+     ROUTE_KEY_IN_BODY, NULL, 0},
 
     /* Strapi-style trainings collection (seeds/000). */
     {"POST", "/trainings", trainings_create, 256 * KB, DIALECT_STRAPI, ROUTE_AUTH,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/contrib.h"
 #include "ml/encode.h"
 #include "ml/scoring.h"
 #include "ml/xgb.h"
@@ -180,7 +181,50 @@ static int value_of(const enc_feature_t *f, json_object *v, size_t row, float *o
     return enc_value_from_text(f, s ? s : "", s ? strlen(s) : 0, out);
 }
 
+/* {"output":"margin","bias":b,"contributions":{field: c, ...}} for one
+ * row-group of contrib_fields' output. */
+static json_object *explain_group(const ml_model_t *m, const float *c)
+{
+    json_object *o = json_object_new_object();
+    json_object *fields = json_object_new_object();
+    for (size_t j = 0; j < m->plan.n; j++)
+        json_object_object_add(fields, m->plan.f[j].name, json_object_new_double(c[j]));
+    json_object_object_add(o, "bias", json_object_new_double(c[m->plan.n]));
+    json_object_object_add(o, "contributions", fields);
+    return o;
+}
+
+/* The explanation of row i (shape documented in model.h). */
+static json_object *explain_row(const ml_model_t *m, const float *ct, size_t groups, size_t i)
+{
+    size_t stride = m->plan.n + 1;
+    if (groups == 1) {
+        json_object *o = explain_group(m, ct + i * stride);
+        json_object_object_add(o, "output",
+                               json_object_new_string(m->task == TASK_BINARY
+                                                          ? "log-odds"
+                                                          : "value"));
+        if (m->task == TASK_BINARY)
+            json_object_object_add(o, "class", json_object_new_string(m->classes[1]));
+        return o;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "output", json_object_new_string("margin"));
+    json_object *per = json_object_new_object();
+    for (size_t c = 0; c < groups; c++)
+        json_object_object_add(per, m->classes[c],
+                               explain_group(m, ct + (i * groups + c) * stride));
+    json_object_object_add(o, "classes", per);
+    return o;
+}
+
 int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e)
+{
+    return ml_model_predict_explain(m, rows, 0, out, e);
+}
+
+int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json_object **out,
+                             err_t *e)
 {
     *out = NULL;
     if (m == NULL)
@@ -196,6 +240,12 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
                        "this batch needs %zu rows x %zu model features = %zu cells; a request "
                        "takes at most %zu: send fewer rows per request",
                        n, p, n * p, (size_t)ML_PREDICT_MAX_CELLS);
+    size_t groups = m->task == TASK_MULTICLASS ? m->k : 1;
+    if (explain && n > ML_PREDICT_MAX_CELLS / (groups * (p + 1)))
+        return err_set(e, 413, "too_large",
+                       "explaining this batch needs %zu rows x %zu outputs x %zu model features "
+                       "= %zu values; a request takes at most %zu: send fewer rows per request",
+                       n, groups, p + 1, n * groups * (p + 1), (size_t)ML_PREDICT_MAX_CELLS);
     float *F = malloc((n * p + 1) * sizeof(*F));
     if (F == NULL)
         return err_set(e, 500, "internal", "out of memory");
@@ -232,6 +282,13 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
         json_object_put(res);
         return -1;
     }
+    float *ct = NULL;
+    if (explain && contrib_fields(&m->plan, m->booster, groups, F, n, &ct, e) < 0) {
+        free(F);
+        free(pr);
+        json_object_put(res);
+        return -1;
+    }
     free(F);
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
@@ -247,8 +304,11 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
             for (size_t c = 0; c < m->k; c++)
                 json_object_object_add(o, m->prob_keys[c], json_object_new_double(row[c]));
         }
+        if (ct != NULL)
+            json_object_object_add(o, "explanation", explain_row(m, ct, groups, i));
         json_object_array_add(res, o);
     }
+    free(ct);
     free(pr);
     *out = res;
     return 0;

@@ -47,6 +47,18 @@ void ml_model_free(ml_model_t *m);
  * is predicted. */
 int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e);
 
+/* The same, and with explain set each prediction also carries
+ * "explanation": XGBoost's TreeSHAP contributions per input field of the
+ * model (ml/contrib.h), in margin units, summing with "bias" to the margin:
+ *   binary:     {"output":"log-odds","class":"<classes[1]>","bias":b,
+ *                "contributions":{"<field>":c,...}}   (p = 1/(1+exp(-margin)))
+ *   regression: {"output":"value","bias":b,"contributions":{...}}
+ *   multiclass: {"output":"margin","classes":{"<class>":{"bias":b,
+ *                "contributions":{...}},...}}          (p = softmax of margins)
+ * Fields the model does not use (ignored, dropped at training) are absent. */
+int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json_object **out,
+                             err_t *e);
+
 /* Rows x features one prediction request may hold (16M floats = 64 MB):
  * past it, ml_model_predict answers 413 without allocating. */
 #define ML_PREDICT_MAX_CELLS ((size_t)16 * 1024 * 1024)

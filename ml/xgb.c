@@ -253,6 +253,20 @@ int xgb_predict_dmatrix(void *b, void *d, int iter_end, float **out, size_t *len
     return copy_out(res, shape, dim, out, len, e);
 }
 
+int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e)
+{
+    /* type 2: SHAP contributions (TreeSHAP for trees; weight x input for
+     * gblinear), bias in the last column, margin units. */
+    const char *cfg = "{\"type\":2,\"training\":false,\"iteration_begin\":0,"
+                      "\"iteration_end\":0,\"strict_shape\":false}";
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    if (XGBoosterPredictFromDMatrix(b, d, cfg, &shape, &dim, &res) != 0)
+        return xfail(e, "predict contributions");
+    return copy_out(res, shape, dim, out, len, e);
+}
+
 int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
                       err_t *e)
 {

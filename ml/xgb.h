@@ -54,6 +54,9 @@ int xgb_booster_update(void *b, int iter, void *dtrain, err_t *e);
 int xgb_booster_eval(void *b, int iter, void *d, double *value, err_t *e);
 /* Predictions on d using trees [0, iter_end) (0 = all). */
 int xgb_predict_dmatrix(void *b, void *d, int iter_end, float **out, size_t *len, err_t *e);
+/* Per-input contributions on d (XGBoost's pred_contribs): rows x
+ * (groups x) (inputs + 1) floats, the bias last; they sum to the margin. */
+int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e);
 /* In-place prediction from dense rows. */
 int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
                       err_t *e);

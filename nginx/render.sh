@@ -35,6 +35,20 @@ fi
 # must be this user's group.
 : "${NGINX_USER_LINE:=}"
 
+# Every access log uses the format that redacts api_key from the request URI
+# (trainyard.conf.in): "combined" is replaced, a log without a format gets it.
+case "$NGINX_ACCESS_LOG" in
+  off) ;;
+  *" combined"*) NGINX_ACCESS_LOG=$(printf '%s' "$NGINX_ACCESS_LOG" | sed 's/ combined/ trainyard_redacted/') ;;
+  *" trainyard_redacted"*) ;;
+  *" "*)
+    set -- $NGINX_ACCESS_LOG
+    case "$2" in
+      *=*) first=$1; shift; NGINX_ACCESS_LOG="$first trainyard_redacted $*" ;;
+    esac ;;
+  *) NGINX_ACCESS_LOG="$NGINX_ACCESS_LOG trainyard_redacted" ;;
+esac
+
 esc() { printf '%s' "$1" | sed 's/[|&\\]/\\&/g'; }
 
 sed -e "s|@PREFIX@|$(esc "$NGINX_PREFIX")|g" \

@@ -138,6 +138,7 @@ def test_legacy_v1_models(api, anon, churn_model, churn_csv, dev_key):
     r = anon.post("/v1/models", no_key=True, json={"id": churn_model, "data": rows,
                                                    "api_key": "wrong"})
     assert r.status_code == 401
+    assert r.json() == {"status": "missing or invalid API key"}
 
 
 def test_predict_multiclass(api, wine_model):

@@ -112,7 +112,7 @@ START_TEST(dialect_never_leaks_500_details)
     err_t e;
     err_clear(&e);
     err_set(&e, 500, "db", "could not connect to server: /var/run/postgresql/.s.PGSQL.5432");
-    for (int d = DIALECT_AKKIO; d <= DIALECT_PLAIN; d++) {
+    for (int d = DIALECT_AKKIO; d <= DIALECT_AKKIO_V1; d++) {
         json_object *doc = dialect_error_doc((dialect_t)d, &e);
         const char *text = json_object_to_json_string(doc);
         ck_assert_msg(strstr(text, "postgresql") == NULL, "%s", text);
@@ -132,10 +132,30 @@ START_TEST(dialect_never_leaks_500_details)
 }
 END_TEST
 
+START_TEST(dialect_akkio_v1_status_shapes)
+{
+    err_t e;
+    err_clear(&e);
+    err_set(&e, 401, "unauthorized", "missing API key");
+    ck_assert_int_eq(dialect_error_status(DIALECT_AKKIO_V1, &e), 401);
+    ck_doc(DIALECT_AKKIO_V1, &e, "{\"status\":\"missing or invalid API key\"}");
+    err_clear(&e);
+    err_add(&e, 422, "float_parsing", "body/rows/3/age", "Input should be a valid number");
+    ck_assert_int_eq(dialect_error_status(DIALECT_AKKIO_V1, &e), 422);
+    ck_doc(DIALECT_AKKIO_V1, &e,
+           "{\"status\":\"error\",\"message\":\"rows.3.age: Input should be a valid number\","
+           "\"field\":\"rows.3.age\"}");
+    err_clear(&e);
+    err_set(&e, 404, "not_found", "There is no dataset with id: x");
+    ck_doc(DIALECT_AKKIO_V1, &e,
+           "{\"status\":\"error\",\"message\":\"There is no dataset with id: x\"}");
+}
+END_TEST
+
 Suite *suite_fcgi_dialect(void)
 {
     const TTest *const t[] = {dialect_akkio_validation_list, dialect_akkio_json_error_and_http_errors,
                               dialect_workspace_codes_and_messages, dialect_strapi_and_plain,
-                              dialect_never_leaks_500_details};
+                              dialect_never_leaks_500_details, dialect_akkio_v1_status_shapes};
     return unit_suite("fcgi_dialect", t, sizeof(t) / sizeof(t[0]));
 }

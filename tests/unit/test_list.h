@@ -28,6 +28,7 @@ SUITE(bundle)
 /* ml/ */
 SUITE(ml_csv)
 SUITE(ml_encode)
+SUITE(ml_contrib)
 SUITE(ml_train)
 SUITE(ml_linfit)
 

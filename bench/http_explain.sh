@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# http_explain.sh — the cost of explanations: a 1,000-row prediction batch
+# with `explain: true` (per-field TreeSHAP contributions, ml/contrib.c)
+# against the same batch without, both as server time from the predict
+# route's Server-Timing header (best of 5 each). Target (issue 10): the
+# explained batch within 3x the plain one.
+#
+# It trains the model it needs as http_predict.sh does: a trainer runs just
+# long enough for one 10-second job on wa_churn (numbers and categories),
+# then stops, so nothing competes for the CPU.
+set -euo pipefail
+. "$(dirname "$0")/http_lib.sh"
+
+PY=/usr/bin/python3
+train_csv=$TRAINYARD_DATASETS/wa_churn_train.csv
+test_csv=$TRAINYARD_DATASETS/wa_churn_test.csv
+
+bench_psql -c "UPDATE jobs SET state = 'killed', finished_at = now() WHERE state = 'queued'" >/dev/null
+ds=$(api_json POST "/api/v1/datasets?name=churn-explain" -H 'Content-Type: text/csv' \
+       --data-binary @"$train_csv" | json_get dataset_id)
+TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
+  --trainer-id=bench-explain >> "$BENCH_VAR/log/explain-trainer.log" 2>&1 &
+trainer=$!
+task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
+         -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"churn\"],\"duration\":10}" | json_get task_id)
+for _ in $(seq 1 120); do
+  st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
+  [ "$st" = SUCCEEDED ] || [ "$st" = FAILED ] && break
+  sleep 0.5
+done
+kill -TERM "$trainer" 2>/dev/null; wait "$trainer" 2>/dev/null || true
+if [ "$st" != SUCCEEDED ]; then
+  echo "http_explain: training ended $st; the trainer said:" >&2
+  tail -n 20 "$BENCH_VAR/log/explain-trainer.log" >&2
+  exit 1
+fi
+model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
+
+# 1,000 rows of the test split (repeated as needed), plain and explained.
+"$PY" - "$test_csv" "$BENCH_VAR" <<'PYEOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+def typed(r):
+    out = {}
+    for k, v in r.items():
+        if k == "churn":
+            continue
+        try:
+            out[k] = float(v) if v != "" else None
+        except ValueError:
+            out[k] = v
+    return out
+rows = [typed(r) for r in rows]
+batch = (rows * (1000 // len(rows) + 1))[:1000]
+json.dump({"data": batch}, open(sys.argv[2] + "/predict1k.json", "w"))
+json.dump({"data": batch, "explain": True}, open(sys.argv[2] + "/explain1k.json", "w"))
+PYEOF
+
+# best_server_ms FILE — the best of 5 Server-Timing durations for that body.
+best_server_ms() {
+  local best="" out ms
+  for _ in 1 2 3 4 5; do
+    out=$(curl -s -o /dev/null -D - -X POST -H "X-API-Key: $BENCH_KEY" \
+            -H 'Content-Type: application/json' --data-binary @"$1" \
+            "$BENCH_URL/api/v1/models/$model/predict")
+    ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
+    [ -n "$ms" ] || continue
+    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$ms; fi
+  done
+  echo "${best:-n/a}"
+}
+
+plain=$(best_server_ms "$BENCH_VAR/predict1k.json")
+explained=$(best_server_ms "$BENCH_VAR/explain1k.json")
+times=$(awk -v a="$explained" -v b="$plain" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+figure explain_1k_plain_ms "$plain"
+figure explain_1k_explain_ms "$explained"
+echo "  explain: model $model (wa_churn, 10 s)"
+row "POST …/predict, 1,000 rows (server, reference)" "$plain" "ms" "best of 5"
+row "POST …/predict, 1,000 rows, explain (server)" "$explained" "ms" \
+    "${times}x the plain batch (target <= 3x: $(meets "$times" '<=' 3))"
