@@ -19,7 +19,7 @@ PEER_DIR=${PEER_DIR:-$BENCH_ROOT/../shared/peers/fastapi_celery}
 [ -x "$PEER_DIR/run.sh" ] || [ -f "$PEER_DIR/run.sh" ] || { echo "peer: $PEER_DIR/run.sh not found" >&2; exit 1; }
 base=$(mktemp -d /tmp/trainyard-peer.XXXXXX)
 chmod 755 "$base"
-trap 'rm -rf "$base"' EXIT
+trap 'cp "$base/results.tsv" "${BENCH_PEER_RESULTS:-/dev/null}" 2>/dev/null; rm -rf "$base"' EXIT
 # One repetition of the API figures, no queue figures (the queue benchmark
 # compares those); no waiting for a quiet machine beyond the script's own.
 PEER_BASE=$base REPS=1 API_CONFIGS=w2 QUEUE_CONFIGS="" GATE_WAIT=5 ATTEMPTS=1 \
@@ -32,10 +32,10 @@ peer() { # peer MEASURE CONFIG-PREFIX -> the value
 fig() { awk -v k="$1" '$1 == k { print $2; exit }' "$BENCH_FIGURES" 2>/dev/null; }
 
 p_static=$(peer static_json nginx-w1)
-p_health=$(peer healthz w2)
-p_status=$(peer status w2)
-p_post=$(peer post "w2,no-worker")
-p_post_celery=$(peer post "w2+celery")
+p_health=$(peer healthz uvicorn-w2)
+p_status=$(peer status uvicorn-w2)
+p_post=$(peer post "uvicorn-w2,no-worker")
+p_post_celery=$(peer post "uvicorn-w2+celery")
 t_static=$(fig static)
 t_health=$(fig healthz)
 t_status=$(fig status)
