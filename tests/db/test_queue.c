@@ -223,21 +223,21 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
     job_t none;
     CHECK(db_job_claim(db, a, "t2", 5, &none, &have, &e) == 0 && !have, "queue not empty");
     int kill_req = -1, lost = -1;
-    CHECK(db_job_heartbeat(db, a, c.id, "t1", 5, 0.5, 3, &kill_req, &lost, &e) == 0 &&
+    CHECK(db_job_heartbeat(db, a, c.id, "t1", c.attempts, 5, 0.5, 3, &kill_req, &lost, &e) == 0 &&
               kill_req == 0 && lost == 0, "heartbeat");
-    CHECK(db_job_heartbeat(db, a, c.id, "t2", 5, 0.5, 3, &kill_req, &lost, &e) == 0 && lost == 1,
+    CHECK(db_job_heartbeat(db, a, c.id, "t2", c.attempts, 5, 0.5, 3, &kill_req, &lost, &e) == 0 && lost == 1,
           "heartbeat by non-owner");
     job_state_t after;
     CHECK(db_job_kill(db, a, ws, c.id, &after, &e) == 0 && after == JOB_RUNNING, "kill running");
     CHECK(db_wait_notify(listener, 2, ch, sizeof(ch), payload, sizeof(payload), &e) == 1 &&
               strcmp(ch, KILL_CHANNEL) == 0 && strcmp(payload, c.id) == 0, "kill notify %s", ch);
-    CHECK(db_job_heartbeat(db, a, c.id, "t1", 5, 0.6, -1, &kill_req, &lost, &e) == 0 &&
+    CHECK(db_job_heartbeat(db, a, c.id, "t1", c.attempts, 5, 0.6, -1, &kill_req, &lost, &e) == 0 &&
               kill_req == 1 && lost == 0, "kill flag via heartbeat");
-    CHECK(db_job_finish(db, a, c.id, "t2", JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
+    CHECK(db_job_finish(db, a, c.id, "t2", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
           "finish by non-owner");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_KILLED, "killed", NULL, &lost, &e) == 0 && !lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_KILLED, "killed", NULL, &lost, &e) == 0 && !lost,
           "finish");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_FAILED, "again", NULL, &lost, &e) == 0 && lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_FAILED, "again", NULL, &lost, &e) == 0 && lost,
           "second finish wrote");
     CHECK(db_job_get(db, a, ws, c.id, &got, &e) == 0 && got.state == JOB_KILLED &&
               got.finished_at > 0 && got.lease_owner == NULL, "killed state");
@@ -263,7 +263,7 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
     CHECK(db_job_claim(db, a, "t1", 0.2, &c, &have, &e) == 0 && have && strcmp(c.id, hi.id) == 0,
           "priority order");
     /* Release hands it back without counting the attempt. */
-    CHECK(db_job_release(db, a, c.id, "t1", &e) == 0, "release");
+    CHECK(db_job_release(db, a, c.id, "t1", c.attempts, &e) == 0, "release");
     CHECK(db_job_get(db, a, ws, hi.id, &got, &e) == 0 && got.state == JOB_QUEUED &&
               got.attempts == 0, "released state %d attempts %d", got.state, got.attempts);
     /* Reaper: expired leases come back until attempts run out. */
@@ -275,7 +275,7 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
         CHECK(db_job_reap(db, a, &rq, &to, &e) == 0, "%s", err_message(&e));
         CHECK(attempt < 3 ? (rq == 1 && to == 0) : (rq == 0 && to == 1), "reap %d: %d %d",
               attempt, rq, to);
-        CHECK(db_job_finish(db, a, c.id, "t1", JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
+        CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
               "finish after reap must not write");
     }
     CHECK(db_job_get(db, a, ws, hi.id, &got, &e) == 0 && got.state == JOB_TIMED_OUT &&
@@ -323,11 +323,11 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
           "enqueue in tx");
     CHECK(db_job_claim(db, a, "t1", 5, &c, &have, &e) == 0 && have && c.state == JOB_BUILDING,
           "bundle claimed building");
-    CHECK(db_job_built(db, a, c.id, "t9", dataset_id, &e) == -1, "built by non-owner");
+    CHECK(db_job_built(db, a, c.id, "t9", c.attempts, dataset_id, &e) == -1, "built by non-owner");
     err_clear(&e);
-    CHECK(db_job_built(db, a, c.id, "t1", dataset_id, &e) == 0, "%s", err_message(&e));
+    CHECK(db_job_built(db, a, c.id, "t1", c.attempts, dataset_id, &e) == 0, "%s", err_message(&e));
     json_object *res = json_tokener_parse("{\"status\":\"success\",\"model_id\":\"m\"}");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_SUCCEEDED, NULL, res, &lost, &e) == 0 && !lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_SUCCEEDED, NULL, res, &lost, &e) == 0 && !lost,
           "finish bundle");
     json_object_put(res);
     CHECK(db_job_get(db, a, ws, c.id, &got, &e) == 0 && got.state == JOB_SUCCEEDED &&
@@ -606,7 +606,7 @@ static void test_race(db_t *db, arena_t *a, long long ws, const char *dataset_id
                 if (!have)
                     break;
                 int lost = 0;
-                if (db_job_finish(cdb, ca, c.id, me, JOB_SUCCEEDED, NULL, NULL, &lost, &ce) != 0 ||
+                if (db_job_finish(cdb, ca, c.id, me, c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &ce) != 0 ||
                     lost)
                     lost_any = 1;
                 done++;

@@ -1,0 +1,146 @@
+-- 0004: sharing between workspaces — per-workspace limits, the counters that
+-- enforce them, the index the fair claim reads, and key revocation by SQL.
+--
+-- Limits live on the workspace (the tenant); defaults are generous enough
+-- that a single team never meets them by accident, and `trainyard limits set`
+-- changes them. Usage counters live in a table of their own so that the hot
+-- updates never touch workspaces rows (read by every key check).
+--
+-- Enforcement is in the database, so that every path (every dialect, psql)
+-- meets the same rule, exactly, under any concurrency: the trigger takes the
+-- workspace's usage row lock, so two enqueues racing for the last free place
+-- serialize and the second one sees the first. Errors use SQLSTATE class
+-- "TY" (TY429, TY413); db/db.c turns them into that HTTP status with the
+-- message below, which names the limit and its value.
+
+ALTER TABLE workspaces
+    ADD COLUMN max_queued   integer NOT NULL DEFAULT 100000 CHECK (max_queued > 0),
+    ADD COLUMN max_running  integer NOT NULL DEFAULT 64 CHECK (max_running > 0),
+    ADD COLUMN max_bytes    bigint  NOT NULL DEFAULT 107374182400 CHECK (max_bytes > 0),
+    ADD COLUMN max_datasets integer NOT NULL DEFAULT 10000 CHECK (max_datasets > 0);
+
+CREATE TABLE workspace_usage (
+    workspace_id  bigint PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
+    queued        bigint NOT NULL DEFAULT 0,  -- jobs in state 'queued'
+    bytes         bigint NOT NULL DEFAULT 0,  -- sum of artifacts.size
+    datasets      bigint NOT NULL DEFAULT 0   -- datasets not deleted
+);
+-- Updated on every enqueue and claim: leave room for HOT updates.
+ALTER TABLE workspace_usage SET (fillfactor = 50);
+
+INSERT INTO workspace_usage (workspace_id, queued, bytes, datasets)
+SELECT w.id,
+       (SELECT count(*) FROM jobs j WHERE j.workspace_id = w.id AND j.state = 'queued'),
+       (SELECT coalesce(sum(a.size), 0) FROM artifacts a WHERE a.workspace_id = w.id),
+       (SELECT count(*) FROM datasets d WHERE d.workspace_id = w.id AND d.deleted_at IS NULL)
+  FROM workspaces w;
+
+CREATE FUNCTION trainyard_usage_new_workspace() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO workspace_usage (workspace_id) VALUES (NEW.id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER workspaces_usage AFTER INSERT ON workspaces
+    FOR EACH ROW EXECUTE FUNCTION trainyard_usage_new_workspace();
+
+-- Jobs: a new queued job must fit under max_queued; every other move into or
+-- out of 'queued' (claim, kill, requeue by the reaper, release) only counts,
+-- because refusing it would lose a job that was already accepted.
+CREATE FUNCTION trainyard_usage_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n   bigint;
+    lim integer;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.state <> 'queued' THEN
+            RETURN NULL;
+        END IF;
+        UPDATE workspace_usage u SET queued = u.queued + 1 FROM workspaces w
+         WHERE u.workspace_id = NEW.workspace_id AND w.id = u.workspace_id
+        RETURNING u.queued, w.max_queued INTO n, lim;
+        IF n > lim THEN
+            RAISE EXCEPTION 'limit reached: at most % queued jobs per workspace (max_queued = %)',
+                lim, lim USING ERRCODE = 'TY429';
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE workspace_usage SET queued = queued - 1 WHERE workspace_id = OLD.workspace_id;
+    ELSE
+        UPDATE workspace_usage SET queued = queued
+             + (CASE WHEN NEW.state = 'queued' THEN 1 ELSE 0 END)
+             - (CASE WHEN OLD.state = 'queued' THEN 1 ELSE 0 END)
+         WHERE workspace_id = NEW.workspace_id;
+    END IF;
+    RETURN NULL;
+END $$;
+-- The WHEN clauses keep heartbeats and finishes (the frequent updates) free
+-- of any trigger call.
+CREATE TRIGGER jobs_usage_insert AFTER INSERT ON jobs
+    FOR EACH ROW EXECUTE FUNCTION trainyard_usage_jobs();
+CREATE TRIGGER jobs_usage_update AFTER UPDATE OF state ON jobs
+    FOR EACH ROW WHEN ((OLD.state = 'queued') <> (NEW.state = 'queued'))
+    EXECUTE FUNCTION trainyard_usage_jobs();
+CREATE TRIGGER jobs_usage_delete AFTER DELETE ON jobs
+    FOR EACH ROW WHEN (OLD.state = 'queued') EXECUTE FUNCTION trainyard_usage_jobs();
+
+-- Artifacts: bytes are counted when an artifact's size is recorded (its
+-- writer finishing), for every kind. Only uploads through the API are
+-- refused (db_limits_check_upload), so that a trainer never fails a job for
+-- storing the model it was asked to train.
+CREATE FUNCTION trainyard_usage_artifacts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE workspace_usage SET bytes = bytes - OLD.size WHERE workspace_id = OLD.workspace_id;
+    ELSIF TG_OP = 'INSERT' THEN
+        UPDATE workspace_usage SET bytes = bytes + NEW.size WHERE workspace_id = NEW.workspace_id;
+    ELSE
+        UPDATE workspace_usage SET bytes = bytes + NEW.size - OLD.size
+         WHERE workspace_id = NEW.workspace_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER artifacts_usage_insert AFTER INSERT ON artifacts
+    FOR EACH ROW WHEN (NEW.size <> 0) EXECUTE FUNCTION trainyard_usage_artifacts();
+CREATE TRIGGER artifacts_usage_update AFTER UPDATE OF size ON artifacts
+    FOR EACH ROW WHEN (OLD.size <> NEW.size) EXECUTE FUNCTION trainyard_usage_artifacts();
+CREATE TRIGGER artifacts_usage_delete AFTER DELETE ON artifacts
+    FOR EACH ROW WHEN (OLD.size <> 0) EXECUTE FUNCTION trainyard_usage_artifacts();
+
+CREATE FUNCTION trainyard_usage_datasets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE workspace_usage SET datasets = datasets + 1 WHERE workspace_id = NEW.workspace_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE workspace_usage SET datasets = datasets - 1 WHERE workspace_id = OLD.workspace_id;
+    ELSE
+        UPDATE workspace_usage SET datasets = datasets
+             + (CASE WHEN NEW.deleted_at IS NULL THEN 1 ELSE 0 END)
+             - (CASE WHEN OLD.deleted_at IS NULL THEN 1 ELSE 0 END)
+         WHERE workspace_id = NEW.workspace_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER datasets_usage_insert AFTER INSERT ON datasets
+    FOR EACH ROW WHEN (NEW.deleted_at IS NULL) EXECUTE FUNCTION trainyard_usage_datasets();
+CREATE TRIGGER datasets_usage_update AFTER UPDATE OF deleted_at ON datasets
+    FOR EACH ROW WHEN ((OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL))
+    EXECUTE FUNCTION trainyard_usage_datasets();
+CREATE TRIGGER datasets_usage_delete AFTER DELETE ON datasets
+    FOR EACH ROW WHEN (OLD.deleted_at IS NULL) EXECUTE FUNCTION trainyard_usage_datasets();
+
+-- The fair claim walks workspaces, then each one's queue by priority then
+-- age: this index serves both the head-of-queue look and the locking pick.
+CREATE INDEX jobs_claim_ws ON jobs (workspace_id, priority, created_at) WHERE state = 'queued';
+DROP INDEX IF EXISTS jobs_claim;
+
+-- A key revoked or deleted with SQL reaches every API worker's key cache at
+-- once, by the same NOTIFY the CLI's revoke relies on (payload: the prefix).
+CREATE FUNCTION trainyard_keys_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('trainyard_keys', OLD.prefix);
+    IF TG_OP = 'UPDATE' AND NEW.prefix <> OLD.prefix THEN
+        PERFORM pg_notify('trainyard_keys', NEW.prefix);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER api_keys_changed AFTER UPDATE OR DELETE ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION trainyard_keys_changed();
