@@ -128,28 +128,38 @@ static const db_stmt_t stmt_logs = {
     4};
 /* The fair claim. Among workspaces with queued jobs and below their running
  * limit, the one with the fewest jobs running goes first (ties: the priority
- * then age of its next job); within it, priority then age. "cand" is small
- * (one row per such workspace, each found by one probe of jobs_claim_ws)
- * and materialized in that order; the pick then walks it in a nested loop
- * and stops at the first workspace whose queue has a job no other claimer
- * holds, so only that one row is locked. No outer ORDER BY on purpose: it
- * would make the planner run every lateral pick (locking one job in each
- * workspace) before sorting. Running counts come from the live jobs (few:
- * one per trainer slot, through jobs_lease); two claims racing for a
- * workspace's last running place can both win it, so max_running may be
- * exceeded by at most (concurrent claimers - 1) for the length of a job. */
+ * then age of its next job); within it, priority then age.
+ *
+ * "ws" lists the workspaces with queued jobs by skipping through
+ * jobs_claim_ws (one probe per such workspace, however long its queue);
+ * "cand" adds each one's running count (live jobs are few: one per trainer
+ * slot, found through jobs_lease) and the head of its queue, and is
+ * materialized in claim order. "pick" walks cand in a nested loop and stops
+ * at the first workspace whose queue has a job no other claimer holds, so
+ * only that one row is locked. No outer ORDER BY on purpose: it would make
+ * the planner run every lateral pick (locking one job in each workspace)
+ * before sorting. Two claims racing for a workspace's last running place
+ * can both win it: max_running may be exceeded by at most (concurrent
+ * claimers - 1), for the length of a job. Nothing here writes any counter,
+ * so claims never queue behind each other's commits. */
 static const db_stmt_t stmt_claim = {
     "job_claim",
-    "WITH run AS (SELECT workspace_id, count(*) AS n FROM jobs"
-    "             WHERE state IN ('building', 'running') GROUP BY workspace_id),"
+    "WITH RECURSIVE ws(id) AS ("
+    "   SELECT min(workspace_id) FROM jobs WHERE state = 'queued'"
+    "   UNION ALL"
+    "   SELECT (SELECT min(workspace_id) FROM jobs"
+    "            WHERE state = 'queued' AND workspace_id > ws.id)"
+    "     FROM ws WHERE ws.id IS NOT NULL),"
+    " run AS (SELECT workspace_id, count(*) AS n FROM jobs"
+    "          WHERE state IN ('building', 'running') GROUP BY workspace_id),"
     " cand AS MATERIALIZED ("
-    "   SELECT u.workspace_id, coalesce(r.n, 0) AS running, h.priority, h.created_at"
-    "     FROM workspace_usage u JOIN workspaces w ON w.id = u.workspace_id"
-    "     LEFT JOIN run r ON r.workspace_id = u.workspace_id"
+    "   SELECT ws.id AS workspace_id, coalesce(r.n, 0) AS running, h.priority, h.created_at"
+    "     FROM ws JOIN workspaces w ON w.id = ws.id"
+    "     LEFT JOIN run r ON r.workspace_id = ws.id"
     "     CROSS JOIN LATERAL (SELECT priority, created_at FROM jobs"
-    "        WHERE state = 'queued' AND workspace_id = u.workspace_id"
+    "        WHERE state = 'queued' AND workspace_id = ws.id"
     "        ORDER BY priority, created_at LIMIT 1) h"
-    "    WHERE u.queued > 0 AND coalesce(r.n, 0) < w.max_running"
+    "    WHERE coalesce(r.n, 0) < w.max_running"
     "    ORDER BY 2, 3, 4),"
     " pick AS (SELECT p.id FROM cand CROSS JOIN LATERAL ("
     "     SELECT id FROM jobs WHERE state = 'queued' AND workspace_id = cand.workspace_id"
