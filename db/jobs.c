@@ -130,11 +130,18 @@ static const db_stmt_t stmt_logs = {
  * limit, the one with the fewest jobs running goes first (ties: the priority
  * then age of its next job); within it, priority then age.
  *
+ * "Age" is how long the workspace's next job has waited for its turn: since
+ * it was queued, or since the workspace last had a job started, whichever
+ * is later. With fewer trainer slots than busy workspaces most claims are
+ * ties at 0 or 1 running, and the plain age of the next job would hand
+ * every tie to the workspace that flooded the queue first; this age makes
+ * the ties go round-robin.
+ *
  * "ws" lists the workspaces with queued jobs by skipping through
  * jobs_claim_ws (one probe per such workspace, however long its queue);
  * "cand" adds each one's running count (live jobs are few: one per trainer
- * slot, found through jobs_lease) and the head of its queue, and is
- * materialized in claim order. "pick" walks cand in a nested loop and stops
+ * slot, found through jobs_lease), the head of its queue and its last
+ * start (jobs_started), and is materialized in claim order. "pick" walks cand in a nested loop and stops
  * at the first workspace whose queue has a job no other claimer holds, so
  * only that one row is locked. No outer ORDER BY on purpose: it would make
  * the planner run every lateral pick (locking one job in each workspace)
@@ -153,14 +160,17 @@ static const db_stmt_t stmt_claim = {
     " run AS (SELECT workspace_id, count(*) AS n FROM jobs"
     "          WHERE state IN ('building', 'running') GROUP BY workspace_id),"
     " cand AS MATERIALIZED ("
-    "   SELECT ws.id AS workspace_id, coalesce(r.n, 0) AS running, h.priority, h.created_at"
+    "   SELECT ws.id AS workspace_id, coalesce(r.n, 0) AS running, h.priority,"
+    "          greatest(h.created_at, (SELECT max(started_at) FROM jobs"
+    "                                   WHERE workspace_id = ws.id)) AS turn_since,"
+    "          h.created_at"
     "     FROM ws JOIN workspaces w ON w.id = ws.id"
     "     LEFT JOIN run r ON r.workspace_id = ws.id"
     "     CROSS JOIN LATERAL (SELECT priority, created_at FROM jobs"
     "        WHERE state = 'queued' AND workspace_id = ws.id"
     "        ORDER BY priority, created_at LIMIT 1) h"
     "    WHERE coalesce(r.n, 0) < w.max_running"
-    "    ORDER BY 2, 3, 4),"
+    "    ORDER BY 2, 3, 4, 5),"
     " pick AS (SELECT p.id FROM cand CROSS JOIN LATERAL ("
     "     SELECT id FROM jobs WHERE state = 'queued' AND workspace_id = cand.workspace_id"
     "      ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1) p LIMIT 1)"

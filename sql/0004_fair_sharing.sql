@@ -132,6 +132,9 @@ CREATE TRIGGER datasets_usage_delete AFTER DELETE ON datasets
 -- age: this index serves both the head-of-queue look and the locking pick.
 CREATE INDEX jobs_claim_ws ON jobs (workspace_id, priority, created_at) WHERE state = 'queued';
 DROP INDEX IF EXISTS jobs_claim;
+-- ... and breaks ties between workspaces round-robin: the one whose last
+-- job started longest ago goes first.
+CREATE INDEX jobs_started ON jobs (workspace_id, started_at) WHERE started_at IS NOT NULL;
 
 -- A key revoked or deleted with SQL reaches every API worker's key cache at
 -- once, by the same NOTIFY the CLI's revoke relies on (payload: the prefix).

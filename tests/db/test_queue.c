@@ -635,6 +635,29 @@ static void test_fair_claim(db_t *db, arena_t *a, const char *dataset_id)
              "UPDATE jobs SET state = 'killed', lease_owner = NULL WHERE workspace_id IN (%lld, %lld)"
              " AND state IN ('queued', 'running')", big, small);
     sql(db, a, q);
+
+    /* One slot, claim then finish: every claim is a tie at 0 running, and
+     * ties go round-robin, not to the workspace that flooded first. */
+    long long ws3[3] = {make_workspace(db, a, "rr-flood", NULL), make_workspace(db, a, "rr-a", NULL),
+                        make_workspace(db, a, "rr-b", NULL)};
+    CHECK(enqueue_n(db, a, ws3[0], dataset_id, 4, &e) == 0 &&
+              enqueue_n(db, a, ws3[1], dataset_id, 2, &e) == 0 &&
+              enqueue_n(db, a, ws3[2], dataset_id, 1, &e) == 0, "%s", err_message(&e));
+    static const int want[7] = {0, 1, 2, 0, 1, 0, 0};
+    char order[8] = "", expect[8] = "";
+    for (int i = 0; i < 7; i++) {
+        job_t c;
+        expect[i] = (char)('0' + want[i]);
+        order[i] = '?';
+        if (db_job_claim(db, a, "rr", 30, &c, &have, &e) != 0 || !have)
+            continue;
+        for (int k = 0; k < 3; k++)
+            if (c.workspace_id == ws3[k])
+                order[i] = (char)('0' + k);
+        db_job_finish(db, a, c.id, "rr", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e);
+        usleep(2000); /* started_at has microseconds; keep the claims apart */
+    }
+    CHECK(strcmp(order, expect) == 0, "round-robin claim order %s, want %s", order, expect);
 }
 
 /* max_queued is exact, also with 8 processes racing for the last places. */
