@@ -11,7 +11,8 @@
 # checks and prints:
 #   - lost:          201 answers whose job row is missing, or not final
 #   - finished twice: jobs with more than one model (each job trains one)
-#   - every job final, and how each ended (succeeded / failed / timed_out…)
+#   - every job final, and succeeded (they are all valid jobs: a failure
+#     here is the chaos getting through), with the errors of any that did not
 #   - fair share:    while a workspace had jobs waiting, how many jobs were
 #                    started against how many round-robin between the
 #                    workspaces would have started before its last one
@@ -239,6 +240,9 @@ errs = sql_retry("SELECT error, count(*) FROM jobs WHERE %s AND state <> 'succee
                  " GROUP BY error ORDER BY 2 DESC LIMIT 5" % in_ws)
 for e in errs:
     print("    %s x %s" % (e[1], e[0]))
+# Every job is a valid one: any other end is the chaos getting through.
+if states.get("succeeded", 0) != len(rows):
+    failures.append("%d jobs did not succeed" % (len(rows) - states.get("succeeded", 0)))
 if lost:
     failures.append("%d jobs lost" % len(lost))
 if nonfinal:
