@@ -12,14 +12,11 @@
  *
  * Error mapping follows SQLSTATE classes: 23505 -> 409, connection classes
  * (08, 57P0x, 53) and serialization failures -> 503 with Retry-After: 1,
- * data exceptions (22) -> 400, our own class "TY" (TY429, TY413: limits
- * raised by triggers) -> that status with the server's message, everything
- * else -> 500 with the server's message logged and a generic message
- * returned.
+ * data exceptions (22) -> 400, everything else -> 500 with the server's
+ * message logged and a generic message returned.
  */
 #include "db/db.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -196,14 +193,6 @@ static int db_fail(db_t *db, const PGresult *res, const char *what, err_t *e)
         strcmp(state, "40P01") == 0) {
         log_warn("db: %s: %s: %.*s", what, state, (int)strcspn(msg, "\n"), msg);
         return db_unavailable(e, "try again");
-    }
-    if (strncmp(state, "TY", 2) == 0 && isdigit((unsigned char)state[2])) {
-        /* Raised by our own triggers (sql/0004_*): "TY429" is a 429 whose
-         * message, written for the client, names the limit and its value. */
-        const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        int status = (int)strtol(state + 2, NULL, 10);
-        return err_set(e, status >= 400 && status <= 499 ? status : 400, "limit_exceeded", "%s",
-                       primary ? primary : "limit reached");
     }
     if (strncmp(state, "22", 2) == 0) {
         const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;

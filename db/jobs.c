@@ -9,9 +9,10 @@
  *
  * Enqueue is a single INSERT ... pg_notify statement (atomic on its own: no
  * BEGIN/COMMIT round trips on the hot path); a unique partial index keeps
- * identical Akkio requests to one live job, and the insert trigger of
- * sql/0004 refuses a job past the workspace's max_queued (429, exact under
- * concurrency: it takes the workspace's usage row lock).
+ * identical Akkio requests to one live job, and the admission trigger of
+ * sql/0004 skips a job past the workspace's max_queued (exact under
+ * concurrency, without a counter row that enqueues would queue behind),
+ * which job_insert reports as 429.
  *
  * The claim is fair between workspaces (see stmt_claim) and every write a
  * trainer makes afterwards names the attempt it claimed.
@@ -80,6 +81,13 @@ static const db_stmt_t stmt_insert = {
     "SELECT id, extract(epoch FROM created_at)::float8 AS created_at, "
     "pg_notify('" JOBS_CHANNEL "', id::text) FROM ins",
     9};
+/* Why an insert inserted nothing: the admission trigger (sql/0004) leaves
+ * the workspace's max_queued here when it refused the job; "" otherwise. */
+static const db_stmt_t stmt_refused = {
+    "job_refused",
+    "SELECT current_setting('trainyard.refused', true) AS lim,"
+    " set_config('trainyard.refused', '', false) AS reset",
+    0};
 static const db_stmt_t stmt_dedupe_find = {
     "job_dedupe_find",
     "SELECT id FROM jobs WHERE workspace_id = $1 AND dedupe_key = $2 AND state IN "
@@ -353,8 +361,16 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
     PGresult *res;
     if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
         return -1;
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0) {
+        if (db_query(db, arena, &stmt_refused, NULL, &res, e) != 0)
+            return -1;
+        const char *lim = db_get(res, 0, "lim");
+        if (lim != NULL && *lim != '\0')
+            return err_set(e, 429, "limit_exceeded",
+                           "limit reached: at most %s queued jobs per workspace (max_queued = %s)",
+                           lim, lim);
         return 1; /* a live job with the same dedupe key exists */
+    }
     snprintf(job->id, sizeof(job->id), "%s", db_get(res, 0, "id"));
     job->state = JOB_QUEUED;
     job->attempts = 0;
