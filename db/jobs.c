@@ -145,11 +145,14 @@ static const db_stmt_t stmt_logs = {
  * every tie to the workspace that flooded the queue first; this age makes
  * the ties go round-robin.
  *
- * "ws" lists the workspaces with queued jobs by skipping through
- * jobs_claim_ws (one probe per such workspace, however long its queue);
- * "cand" adds each one's running count (live jobs are few: one per trainer
- * slot, found through jobs_lease), the head of its queue and its last
- * start (jobs_started), and is materialized in claim order. "pick" walks cand in a nested loop and stops
+ * "head" finds each workspace with queued jobs and the head of its queue
+ * by skipping through jobs_claim_ws (one probe per such workspace, however
+ * long its queue); "cand" adds each one's running count (live jobs are
+ * few: one per trainer slot, found through jobs_lease), its running limit
+ * and its last start (jobs_started), and is materialized in claim order.
+ * Every probe of jobs_claim_ws near a queue's head wades through the
+ * entries of jobs just claimed (dead, not yet pruned), which is what a
+ * claim mostly costs: hence one probe for the look and one for the pick. "pick" walks cand in a nested loop and stops
  * at the first workspace whose queue has a job no other claimer holds, so
  * only that one row is locked. No outer ORDER BY on purpose: it would make
  * the planner run every lateral pick (locking one job in each workspace)
@@ -159,26 +162,24 @@ static const db_stmt_t stmt_logs = {
  * so claims never queue behind each other's commits. */
 static const db_stmt_t stmt_claim = {
     "job_claim",
-    "WITH RECURSIVE ws(id) AS ("
-    "   SELECT min(workspace_id) FROM jobs WHERE state = 'queued'"
+    "WITH RECURSIVE head AS ("
+    "   (SELECT workspace_id, priority, created_at FROM jobs WHERE state = 'queued'"
+    "     ORDER BY workspace_id, priority, created_at LIMIT 1)"
     "   UNION ALL"
-    "   SELECT (SELECT min(workspace_id) FROM jobs"
-    "            WHERE state = 'queued' AND workspace_id > ws.id)"
-    "     FROM ws WHERE ws.id IS NOT NULL),"
-    " run AS (SELECT workspace_id, count(*) AS n FROM jobs"
-    "          WHERE state IN ('building', 'running') GROUP BY workspace_id),"
+    "   SELECT n.* FROM head, LATERAL (SELECT workspace_id, priority, created_at FROM jobs"
+    "     WHERE state = 'queued' AND workspace_id > head.workspace_id"
+    "     ORDER BY workspace_id, priority, created_at LIMIT 1) n),"
     " cand AS MATERIALIZED ("
-    "   SELECT ws.id AS workspace_id, coalesce(r.n, 0) AS running, h.priority,"
-    "          greatest(h.created_at, (SELECT max(started_at) FROM jobs"
-    "                                   WHERE workspace_id = ws.id)) AS turn_since,"
-    "          h.created_at"
-    "     FROM ws JOIN workspaces w ON w.id = ws.id"
-    "     LEFT JOIN run r ON r.workspace_id = ws.id"
-    "     CROSS JOIN LATERAL (SELECT priority, created_at FROM jobs"
-    "        WHERE state = 'queued' AND workspace_id = ws.id"
-    "        ORDER BY priority, created_at LIMIT 1) h"
-    "    WHERE coalesce(r.n, 0) < w.max_running"
-    "    ORDER BY 2, 3, 4, 5),"
+    "   SELECT c.workspace_id, c.running, c.priority, c.turn_since, c.created_at FROM ("
+    "     SELECT h.workspace_id, h.priority, h.created_at,"
+    "       (SELECT count(*) FROM jobs r WHERE r.state IN ('building', 'running')"
+    "         AND r.workspace_id = h.workspace_id) AS running,"
+    "       (SELECT w.max_running FROM workspaces w WHERE w.id = h.workspace_id) AS max_running,"
+    "       greatest(h.created_at, (SELECT max(started_at) FROM jobs"
+    "                                WHERE workspace_id = h.workspace_id)) AS turn_since"
+    "     FROM head h OFFSET 0) c" /* a fence: each count runs once */
+    "    WHERE c.running < c.max_running"
+    "    ORDER BY c.running, c.priority, c.turn_since, c.created_at),"
     " pick AS (SELECT p.id FROM cand CROSS JOIN LATERAL ("
     "     SELECT id FROM jobs WHERE state = 'queued' AND workspace_id = cand.workspace_id"
     "      ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1) p LIMIT 1)"
