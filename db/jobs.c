@@ -152,7 +152,9 @@ static const db_stmt_t stmt_logs = {
  * and its last start (jobs_started), and is materialized in claim order.
  * Every probe of jobs_claim_ws near a queue's head wades through the
  * entries of jobs just claimed (dead, not yet pruned), which is what a
- * claim mostly costs: hence one probe for the look and one for the pick. "pick" walks cand in a nested loop and stops
+ * claim mostly costs: hence one probe for the look, and the pick starts
+ * where the look found the head. (A job queued before the head but
+ * committed after this claim's snapshot is left to the next claim.) "pick" walks cand in a nested loop and stops
  * at the first workspace whose queue has a job no other claimer holds, so
  * only that one row is locked. No outer ORDER BY on purpose: it would make
  * the planner run every lateral pick (locking one job in each workspace)
@@ -182,6 +184,7 @@ static const db_stmt_t stmt_claim = {
     "    ORDER BY c.running, c.priority, c.turn_since, c.created_at),"
     " pick AS (SELECT p.id FROM cand CROSS JOIN LATERAL ("
     "     SELECT id FROM jobs WHERE state = 'queued' AND workspace_id = cand.workspace_id"
+    "        AND (priority, created_at) >= (cand.priority, cand.created_at)"
     "      ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1) p LIMIT 1)"
     " UPDATE jobs SET"
     " state = CASE WHEN bundle_id IS NOT NULL AND dataset_id IS NULL"
