@@ -69,7 +69,9 @@ typedef struct job {
 
 /* Inserts job (id generated into job->id, state queued) and notifies, in one
  * statement (so in one transaction). 429 "limit_exceeded" when the
- * workspace already has max_queued jobs queued (exact under concurrency). If job->dedupe_key is set and a job of
+ * workspace already has max_queued jobs queued: never one job too many,
+ * even under concurrency; at the instant the workspace's bound reaches the
+ * limit a job that would just have fitted may be refused (sql/0004). If job->dedupe_key is set and a job of
  * the same workspace with that key is queued/building/running/succeeded,
  * nothing is inserted:
  * *existing = 1 and job->id is that job's id. The arena owns any strings. */
