@@ -4,6 +4,8 @@
 #   make test    unit tests (plain and ASan+UBSan) and end-to-end tests through real
 #                nginx + PostgreSQL
 #   make bench   benchmarks, printed side by side with their references
+#   make chaos   1,000 jobs from 3 workspaces under kill -9 and a PostgreSQL
+#                restart: lost, finished twice, fair share (not part of test)
 #
 # Every target that needs system packages depends on `deps`, which installs only
 # what is missing (scripts/deps.sh).
@@ -39,7 +41,7 @@ UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all programs bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e \
-	test-db test-fuzz-regress bench clean psql fuzz
+	test-db test-fuzz-regress bench chaos clean psql fuzz
 all: build
 
 deps:
@@ -141,6 +143,11 @@ test-e2e: build
 
 bench: build
 	@scripts/bench.sh
+
+# Kills trainers, job children and API workers and restarts PostgreSQL
+# while CHAOS_JOBS (1000) jobs run; prints what was lost (nothing, we hope).
+chaos: build
+	@scripts/chaos.sh
 
 fuzz: deps
 	@scripts/fuzz.sh

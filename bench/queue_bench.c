@@ -76,7 +76,7 @@ static void listener(int ready_fd, int report_fd, int jobs)
             if (write(report_fd, &t, sizeof(t)) != sizeof(t))
                 exit(1);
             int lost;
-            if (db_job_finish(db, a, j.id, "bench-listener", JOB_SUCCEEDED, NULL, NULL, &lost,
+            if (db_job_finish(db, a, j.id, "bench-listener", j.attempts, JOB_SUCCEEDED, NULL, NULL, &lost,
                               &e) != 0)
                 die("finish", &e);
             done++;
@@ -158,7 +158,7 @@ static void worker(int report_fd, int id)
             die("claim", &e);
         if (!got)
             break;
-        if (db_job_finish(db, a, j.id, me, JOB_SUCCEEDED, NULL, NULL, &lost, &e) != 0)
+        if (db_job_finish(db, a, j.id, me, j.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) != 0)
             die("finish", &e);
         done++;
     }

@@ -6,7 +6,8 @@
  * from the environment, else from $TRAINYARD_VAR/env, else from var/env in
  * the checkout (<exe dir>/.., walking up a level or two so build/<x>/trainyard
  * works too), a file of KEY=VALUE lines written by the stack script. `workspace create` and
- * `key create` print only the key on stdout so that scripts can capture it.
+ * `key create` print only the key on stdout so that scripts can capture it;
+ * `limits show` prints KEY VALUE lines (limit and usage) for the same reason.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include "common/util.h"
 #include "db/auth.h"
 #include "db/db.h"
+#include "db/limits.h"
 #include "db/migrate.h"
 #include "db/retention.h"
 #include "db/roles.h"
@@ -41,6 +43,10 @@ static const char usage[] =
     "                              MODELS models per dataset (0 = forever/all,\n"
     "                              default = the trainers' setting)\n"
     "  model pin|unpin MODEL_ID    a pinned model is never deleted by retention\n"
+    "  limits show WORKSPACE       a workspace's limits and what it uses of them\n"
+    "  limits set WORKSPACE [--queued N] [--running N] [--bytes SIZE] [--datasets N]\n"
+    "                              change limits (SIZE: bytes, or with k/m/g/t suffix);\n"
+    "                              the ones not named stay as they are\n"
     "  --help                      this text\n"
     "\n"
     "The database is TRAINYARD_DATABASE_URL, else the one named in\n"
@@ -217,6 +223,72 @@ static int cli_jobs(db_t *db, int limit)
     return 0;
 }
 
+/* Parses a positive count (N) or, with is_size, a size with an optional
+ * k/m/g/t suffix (powers of 1024). */
+static int cli_parse_limit(const char *flag, const char *v, int is_size, long long *out)
+{
+    char *end = NULL;
+    unsigned long long n = 0;
+    if (v != NULL && *v >= '0' && *v <= '9') {
+        n = strtoull(v, &end, 10);
+        if (is_size && end != NULL && *end != '\0' && end[1] == '\0') {
+            static const char suffixes[] = "kmgt";
+            const char *sfx = strchr(suffixes, *end | 0x20);
+            for (const char *q = suffixes; sfx != NULL && q <= sfx; q++)
+                n = n > (1ULL << 53) ? 0 : n * 1024ULL;
+            end = sfx != NULL ? end + 1 : end;
+        }
+    }
+    if (v == NULL || end == NULL || *end != '\0' || n == 0 || n > (unsigned long long)LLONG_MAX) {
+        fprintf(stderr, "trainyard: %s wants a positive %s, not \"%s\"\n", flag,
+                is_size ? "size (e.g. 500m, 10g)" : "whole number", v ? v : "");
+        return -1;
+    }
+    *out = (long long)n;
+    return 0;
+}
+
+static int cli_limits_set(db_t *db, arena_t *arena, const char *ws, int argc, char **argv)
+{
+    ws_limits_t set = {0, 0, 0, 0};
+    for (int i = 0; i < argc; i += 2) {
+        const char *flag = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long *dst = strcmp(flag, "--queued") == 0     ? &set.max_queued
+                         : strcmp(flag, "--running") == 0  ? &set.max_running
+                         : strcmp(flag, "--bytes") == 0    ? &set.max_bytes
+                         : strcmp(flag, "--datasets") == 0 ? &set.max_datasets
+                                                           : NULL;
+        if (dst == NULL) {
+            fprintf(stderr, "trainyard: unknown option %s\n", flag);
+            return 2;
+        }
+        if (cli_parse_limit(flag, v, dst == &set.max_bytes, dst) != 0)
+            return 2;
+    }
+    err_t e;
+    err_clear(&e);
+    if (db_limits_set(db, arena, ws, &set, &e) != 0)
+        return cli_fail(&e);
+    fprintf(stderr, "trainyard: limits of %s updated\n", ws);
+    return 0;
+}
+
+static int cli_limits_show(db_t *db, arena_t *arena, const char *ws)
+{
+    ws_limits_t l;
+    ws_usage_t u;
+    err_t e;
+    err_clear(&e);
+    if (db_limits_get(db, arena, ws, &l, &u, &e) != 0)
+        return cli_fail(&e);
+    printf("%-9s %15s %15s\n", "limit", "max", "used");
+    printf("%-9s %15lld %15lld\n", "queued", l.max_queued, u.queued);
+    printf("%-9s %15lld %15lld\n", "running", l.max_running, u.running);
+    printf("%-9s %15lld %15lld\n", "bytes", l.max_bytes, u.bytes);
+    printf("%-9s %15lld %15lld\n", "datasets", l.max_datasets, u.datasets);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     log_init("trainyard", LOG_WARN);
@@ -305,6 +377,10 @@ int main(int argc, char **argv)
                (strcmp(sub, "pin") == 0 || strcmp(sub, "unpin") == 0)) {
         if (db_model_pin(db, arena, arg, strcmp(sub, "pin") == 0, &e) != 0)
             rc = cli_fail(&e);
+    } else if (strcmp(cmd, "limits") == 0 && strcmp(sub, "show") == 0 && argc == 4) {
+        rc = cli_limits_show(db, arena, arg);
+    } else if (strcmp(cmd, "limits") == 0 && strcmp(sub, "set") == 0 && argc >= 6) {
+        rc = cli_limits_set(db, arena, arg, argc - 4, argv + 4);
     } else if (strcmp(cmd, "jobs") == 0 && argc <= 3) {
         int limit = argc == 3 ? atoi(argv[2]) : 20;
         rc = cli_jobs(db, limit > 0 ? limit : 20);

@@ -181,8 +181,14 @@ int db_artifact_finish(artifact_writer_t *w, artifact_info_t *out, err_t *e)
         err_set(e, 503, "unavailable", "artifact upload: %s", PQerrorMessage(c));
     } else {
         PGresult *res = PQgetResult(c);
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
             rc = 0;
+        else if (PQstatus(c) != CONNECTION_OK || state == NULL ||
+                 strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)
+            /* The server went away (a restart): the caller may try again,
+             * a trainer child waits for it rather than failing the job. */
+            err_set(e, 503, "unavailable", "artifact upload: connection lost");
         else
             err_set(e, 500, "internal", "artifact upload failed: %s",
                     res ? PQresultErrorMessage(res) : PQerrorMessage(c));

@@ -14,7 +14,8 @@
 
 #define AUTH_KEY_MAX 96
 
-/* Revoking a key sends NOTIFY on this channel (payload: the prefix), so that
+/* Any change to a key row (revoke by the CLI, UPDATE or DELETE by SQL) sends
+ * NOTIFY on this channel (payload: the prefix) from a trigger, so that
  * processes caching key checks drop them at once. */
 #define AUTH_KEYS_CHANNEL "trainyard_keys"
 

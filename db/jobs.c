@@ -7,10 +7,15 @@
  * nothing. NOTIFY travels inside the same statement or transaction as the
  * write it announces, so a listener never wakes before the row is visible.
  *
- * Enqueue without a dedupe key is a single INSERT ... pg_notify statement
- * (atomic on its own: no BEGIN/COMMIT round trips on the hot path); with a
- * key it takes a transaction-scoped advisory lock on (workspace, key) so
- * that two identical requests racing each other create one job.
+ * Enqueue is a single INSERT ... pg_notify statement (atomic on its own: no
+ * BEGIN/COMMIT round trips on the hot path); a unique partial index keeps
+ * identical Akkio requests to one live job, and the admission trigger of
+ * sql/0004 skips a job past the workspace's max_queued (exact under
+ * concurrency, without a counter row that enqueues would queue behind),
+ * which job_insert reports as 429.
+ *
+ * The claim is fair between workspaces (see stmt_claim) and every write a
+ * trainer makes afterwards names the attempt it claimed.
  */
 #include "db/jobs.h"
 
@@ -76,6 +81,13 @@ static const db_stmt_t stmt_insert = {
     "SELECT id, extract(epoch FROM created_at)::float8 AS created_at, "
     "pg_notify('" JOBS_CHANNEL "', id::text) FROM ins",
     9};
+/* Why an insert inserted nothing: the admission trigger (sql/0004) leaves
+ * the workspace's max_queued here when it refused the job; "" otherwise. */
+static const db_stmt_t stmt_refused = {
+    "job_refused",
+    "SELECT current_setting('trainyard.refused', true) AS lim,"
+    " set_config('trainyard.refused', '', false) AS reset",
+    0};
 static const db_stmt_t stmt_dedupe_find = {
     "job_dedupe_find",
     "SELECT id FROM jobs WHERE workspace_id = $1 AND dedupe_key = $2 AND state IN "
@@ -122,38 +134,93 @@ static const db_stmt_t stmt_logs = {
     "FROM job_logs l JOIN jobs j ON j.id = l.job_id "
     "WHERE j.workspace_id = $1 AND l.job_id = $2 AND l.id > $3 ORDER BY l.id LIMIT $4",
     4};
+/* The fair claim. Among workspaces with queued jobs and below their running
+ * limit, the one with the fewest jobs running goes first (ties: the priority
+ * then age of its next job); within it, priority then age.
+ *
+ * "Age" is how long the workspace's next job has waited for its turn: since
+ * it was queued, or since the workspace last had a job started, whichever
+ * is later. With fewer trainer slots than busy workspaces most claims are
+ * ties at 0 or 1 running, and the plain age of the next job would hand
+ * every tie to the workspace that flooded the queue first; this age makes
+ * the ties go round-robin.
+ *
+ * "head" finds each workspace with queued jobs and the head of its queue
+ * by skipping through jobs_claim_ws (one probe per such workspace, however
+ * long its queue); "cand" adds each one's running count (live jobs are
+ * few: one per trainer slot, found through jobs_lease), its running limit
+ * and its last start (jobs_started), and is materialized in claim order.
+ * Every probe of jobs_claim_ws near a queue's head wades through the
+ * entries of jobs just claimed (dead, not yet pruned), which is what a
+ * claim mostly costs: hence one probe for the look, and the pick starts
+ * where the look found the head. (A job queued before the head but
+ * committed after this claim's snapshot is left to the next claim.) "pick" walks cand in a nested loop and stops
+ * at the first workspace whose queue has a job no other claimer holds, so
+ * only that one row is locked. No outer ORDER BY on purpose: it would make
+ * the planner run every lateral pick (locking one job in each workspace)
+ * before sorting. Two claims racing for a workspace's last running place
+ * can both win it: max_running may be exceeded by at most (concurrent
+ * claimers - 1), for the length of a job. Nothing here writes any counter,
+ * so claims never queue behind each other's commits. */
 static const db_stmt_t stmt_claim = {
     "job_claim",
-    "UPDATE jobs SET"
+    "WITH RECURSIVE head AS ("
+    "   (SELECT workspace_id, priority, created_at FROM jobs WHERE state = 'queued'"
+    "     ORDER BY workspace_id, priority, created_at LIMIT 1)"
+    "   UNION ALL"
+    "   SELECT n.* FROM head, LATERAL (SELECT workspace_id, priority, created_at FROM jobs"
+    "     WHERE state = 'queued' AND workspace_id > head.workspace_id"
+    "     ORDER BY workspace_id, priority, created_at LIMIT 1) n),"
+    " cand AS MATERIALIZED ("
+    "   SELECT c.workspace_id, c.running, c.priority, c.turn_since, c.created_at FROM ("
+    "     SELECT h.workspace_id, h.priority, h.created_at,"
+    "       (SELECT count(*) FROM jobs r WHERE r.state IN ('building', 'running')"
+    "         AND r.workspace_id = h.workspace_id) AS running,"
+    "       (SELECT w.max_running FROM workspaces w WHERE w.id = h.workspace_id) AS max_running,"
+    "       greatest(h.created_at, (SELECT max(started_at) FROM jobs"
+    "                                WHERE workspace_id = h.workspace_id)) AS turn_since"
+    "     FROM head h OFFSET 0) c" /* a fence: each count runs once */
+    "    WHERE c.running < c.max_running"
+    "    ORDER BY c.running, c.priority, c.turn_since, c.created_at),"
+    " pick AS (SELECT p.id FROM cand CROSS JOIN LATERAL ("
+    "     SELECT id FROM jobs WHERE state = 'queued' AND workspace_id = cand.workspace_id"
+    "        AND (priority, created_at) >= (cand.priority, cand.created_at)"
+    "      ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1) p LIMIT 1)"
+    " UPDATE jobs SET"
     " state = CASE WHEN bundle_id IS NOT NULL AND dataset_id IS NULL"
     "         THEN 'building' ELSE 'running' END,"
     " lease_owner = $1, trainer = $1,"
     " lease_expires_at = now() + make_interval(secs => $2::float8),"
     " attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()"
-    " WHERE id = (SELECT id FROM jobs WHERE state = 'queued'"
-    "             ORDER BY priority, created_at FOR UPDATE SKIP LOCKED LIMIT 1)"
+    " WHERE id = (SELECT id FROM pick) AND state = 'queued'"
     " RETURNING " JOB_COLS,
     2};
+/* Every trainer-side write is fenced by the claim: the lease owner AND the
+ * attempt number it was claimed with ($3 below), so that a stale claim (a
+ * paused trainer, a reused trainer id, a job reaped and claimed again by
+ * the same trainer) can never renew or end the job's newer claim. */
 static const db_stmt_t stmt_heartbeat = {
     "job_heartbeat",
-    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3::float8),"
-    " progress = $4, estimate_seconds = $5, updated_at = now()"
-    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running')"
+    "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8),"
+    " progress = $5, estimate_seconds = $6, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND attempts = $3"
+    " AND state IN ('building', 'running')"
     " RETURNING kill_requested_at IS NOT NULL AS kill",
-    5};
+    6};
 static const db_stmt_t stmt_built = {
     "job_built",
-    "UPDATE jobs SET state = 'running', dataset_id = $3, updated_at = now()"
-    " WHERE id = $1 AND lease_owner = $2 AND state = 'building' RETURNING id",
-    3};
+    "UPDATE jobs SET state = 'running', dataset_id = $4, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND state = 'building' RETURNING id",
+    4};
 static const db_stmt_t stmt_finish = {
     "job_finish",
-    "UPDATE jobs SET state = $3, error = $4, result = $5::json, finished_at = now(),"
+    "UPDATE jobs SET state = $4, error = $5, result = $6::json, finished_at = now(),"
     " lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),"
-    " progress = CASE WHEN $3 = 'succeeded' THEN 1 ELSE progress END,"
-    " estimate_seconds = CASE WHEN $3 = 'succeeded' THEN 0 ELSE estimate_seconds END"
-    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running') RETURNING id",
-    5};
+    " progress = CASE WHEN $4 = 'succeeded' THEN 1 ELSE progress END,"
+    " estimate_seconds = CASE WHEN $4 = 'succeeded' THEN 0 ELSE estimate_seconds END"
+    " WHERE id = $1 AND lease_owner = $2 AND attempts = $3"
+    " AND state IN ('building', 'running') RETURNING id",
+    6};
 static const db_stmt_t stmt_release = {
     "job_release",
     "UPDATE jobs SET"
@@ -162,9 +229,28 @@ static const db_stmt_t stmt_release = {
     " error = CASE WHEN kill_requested_at IS NOT NULL THEN 'killed' ELSE error END,"
     " lease_owner = NULL, lease_expires_at = NULL, attempts = greatest(attempts - 1, 0),"
     " updated_at = now()"
-    " WHERE id = $1 AND lease_owner = $2 AND state IN ('building', 'running')"
+    " WHERE id = $1 AND lease_owner = $2 AND attempts = $3"
+    " AND state IN ('building', 'running')"
     " RETURNING pg_notify('" JOBS_CHANNEL "', id::text)",
-    2};
+    3};
+/* A crashed attempt: queued again while attempts remain (the attempt
+ * counts), failed with the crash and the attempts named once they are
+ * spent; a kill asked for meanwhile wins over both. */
+static const db_stmt_t stmt_retry = {
+    "job_retry",
+    "WITH u AS (UPDATE jobs SET"
+    " state = CASE WHEN kill_requested_at IS NOT NULL THEN 'killed'"
+    "              WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,"
+    " finished_at = CASE WHEN kill_requested_at IS NOT NULL OR attempts >= max_attempts"
+    "                    THEN now() END,"
+    " error = CASE WHEN kill_requested_at IS NOT NULL THEN 'killed'"
+    "              ELSE $4 || ' on attempt ' || attempts || ' of ' || max_attempts END,"
+    " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND attempts = $3"
+    " AND state IN ('building', 'running') RETURNING id, state, error),"
+    " n AS (SELECT pg_notify('" JOBS_CHANNEL "', id::text) FROM u WHERE state = 'queued')"
+    " SELECT state, error, (SELECT count(*) FROM n) AS notified FROM u",
+    4};
 static const db_stmt_t stmt_reap = {
     "job_reap",
     "WITH expired AS (SELECT id FROM jobs WHERE state IN ('building', 'running')"
@@ -279,8 +365,16 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
     PGresult *res;
     if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
         return -1;
-    if (PQntuples(res) == 0)
+    if (PQntuples(res) == 0) {
+        if (db_query(db, arena, &stmt_refused, NULL, &res, e) != 0)
+            return -1;
+        const char *lim = db_get(res, 0, "lim");
+        if (lim != NULL && *lim != '\0')
+            return err_set(e, 429, "limit_exceeded",
+                           "limit reached: at most %s queued jobs per workspace (max_queued = %s)",
+                           lim, lim);
         return 1; /* a live job with the same dedupe key exists */
+    }
     snprintf(job->id, sizeof(job->id), "%s", db_get(res, 0, "id"));
     job->state = JOB_QUEUED;
     job->attempts = 0;
@@ -475,7 +569,7 @@ int db_job_claim(db_t *db, arena_t *arena, const char *trainer_id, double lease_
 }
 
 int db_job_heartbeat(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                     double lease_seconds, double progress, double estimate_seconds,
+                     int attempt, double lease_seconds, double progress, double estimate_seconds,
                      int *kill_requested, int *lease_lost, err_t *e)
 {
     *kill_requested = 0;
@@ -484,8 +578,8 @@ int db_job_heartbeat(db_t *db, arena_t *arena, const char *job_id, const char *t
         progress = 0;
     if (progress > 1)
         progress = 1;
-    const char *p[5] = {job_id, trainer_id, fmt_double(arena, lease_seconds),
-                        fmt_double(arena, progress),
+    const char *p[6] = {job_id, trainer_id, fmt_ll(arena, attempt),
+                        fmt_double(arena, lease_seconds), fmt_double(arena, progress),
                         estimate_seconds < 0 ? NULL : fmt_double(arena, estimate_seconds)};
     PGresult *res;
     if (db_query(db, arena, &stmt_heartbeat, p, &res, e) != 0)
@@ -500,27 +594,27 @@ int db_job_heartbeat(db_t *db, arena_t *arena, const char *job_id, const char *t
 }
 
 int db_job_built(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                 const char *dataset_id, err_t *e)
+                 int attempt, const char *dataset_id, err_t *e)
 {
-    const char *p[3] = {job_id, trainer_id, dataset_id};
+    const char *p[4] = {job_id, trainer_id, fmt_ll(arena, attempt), dataset_id};
     PGresult *res;
     if (db_query(db, arena, &stmt_built, p, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
-        return err_set(e, 409, "lease_lost", "job %s is no longer building for this trainer",
-                       job_id);
+        return err_set(e, 409, "lease_lost",
+                       "job %s is no longer building for this trainer and attempt", job_id);
     return 0;
 }
 
 int db_job_finish(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                  job_state_t state, const char *error, json_object *result, int *lease_lost,
-                  err_t *e)
+                  int attempt, job_state_t state, const char *error, json_object *result,
+                  int *lease_lost, err_t *e)
 {
     *lease_lost = 0;
     if (!job_state_is_final(state))
         return err_set(e, 500, "internal", "finish with non-final state %s",
                        job_state_name(state));
-    const char *p[5] = {job_id, trainer_id, job_state_name(state), error,
+    const char *p[6] = {job_id, trainer_id, fmt_ll(arena, attempt), job_state_name(state), error,
                         result ? json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN)
                                : NULL};
     PGresult *res;
@@ -532,10 +626,30 @@ int db_job_finish(db_t *db, arena_t *arena, const char *job_id, const char *trai
 }
 
 int db_job_release(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                   err_t *e)
+                   int attempt, err_t *e)
 {
-    const char *p[2] = {job_id, trainer_id};
+    const char *p[3] = {job_id, trainer_id, fmt_ll(arena, attempt)};
     return db_query(db, arena, &stmt_release, p, NULL, e);
+}
+
+int db_job_retry(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                 int attempt, const char *error, job_state_t *state_after, int *lease_lost,
+                 err_t *e)
+{
+    *lease_lost = 0;
+    const char *p[4] = {job_id, trainer_id, fmt_ll(arena, attempt), error ? error : "crashed"};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_retry, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0) {
+        *lease_lost = 1;
+        return 0;
+    }
+    job_state_t s = JOB_FAILED;
+    job_state_parse(db_get(res, 0, "state"), &s);
+    if (state_after)
+        *state_after = s;
+    return 0;
 }
 
 int db_job_reap(db_t *db, arena_t *arena, int *requeued, int *timed_out, err_t *e)

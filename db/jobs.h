@@ -10,8 +10,10 @@
  * idle trainer LISTENing on that channel wakes the moment the job commits.
  * Claim is one statement: UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
  * LOCKED LIMIT 1) ordered by priority then age, setting lease_owner,
- * lease_expires_at and attempts + 1. Every later write by a trainer checks
- * lease_owner, so a trainer that lost its lease cannot overwrite anything.
+ * lease_expires_at and attempts + 1; it is fair between workspaces (the
+ * one with the fewest running jobs goes first). Every later write by a
+ * trainer checks lease_owner and the attempt number of its claim, so a
+ * trainer that lost its lease cannot overwrite anything.
  * Kill of a queued job cancels it at once; of a building/running job it sets
  * kill_requested_at and sends NOTIFY trainyard_kill with the job id.
  */
@@ -67,7 +69,10 @@ typedef struct job {
 } job_t;
 
 /* Inserts job (id generated into job->id, state queued) and notifies, in one
- * statement (so in one transaction). If job->dedupe_key is set and a job of
+ * statement (so in one transaction). 429 "limit_exceeded" when the
+ * workspace already has max_queued jobs queued: never one job too many,
+ * even under concurrency; at the instant the workspace's bound reaches the
+ * limit a job that would just have fitted may be refused (sql/0004). If job->dedupe_key is set and a job of
  * the same workspace with that key is queued/building/running/succeeded,
  * nothing is inserted:
  * *existing = 1 and job->id is that job's id. The arena owns any strings. */
@@ -113,35 +118,55 @@ int db_job_logs(db_t *db, arena_t *arena, long long workspace_id, const char *jo
 /* --- trainer side ---------------------------------------------------- */
 
 /* Claims the next queued job for trainer_id with a lease of lease_seconds.
- * *got = 0 when the queue is empty. The claimed job is building (bundle
- * jobs) or running (others), started_at set on the first attempt. */
+ * Fair between workspaces: the next job comes from the workspace with the
+ * fewest jobs running (ties: priority, then age of its next job), skipping
+ * workspaces at their max_running; within a workspace, priority then age.
+ * *got = 0 when nothing can be claimed. The claimed job is building (bundle
+ * jobs) or running (others), started_at set on the first attempt, and
+ * out->attempts is the claim's attempt number: pass it to every call below. */
 int db_job_claim(db_t *db, arena_t *arena, const char *trainer_id, double lease_seconds,
                  job_t *out, int *got, err_t *e);
+
+/* Every call below is fenced by (trainer_id, attempt): it writes nothing
+ * unless the job is still held by that trainer under that very claim, so a
+ * stale claim cannot touch a job that was reaped and claimed again, even by
+ * the same trainer id. */
 
 /* Renews the lease and records progress. *kill_requested tells whether a
  * kill was asked for; *lease_lost that the job is no longer ours (stop
  * working on it, write nothing). */
 int db_job_heartbeat(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                     double lease_seconds, double progress, double estimate_seconds,
+                     int attempt, double lease_seconds, double progress, double estimate_seconds,
                      int *kill_requested, int *lease_lost, err_t *e);
 
-/* building -> running, setting the dataset the build produced. */
+/* building -> running, setting the dataset the build produced; 409
+ * "lease_lost" if the claim is no longer current. */
 int db_job_built(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                 const char *dataset_id, err_t *e);
+                 int attempt, const char *dataset_id, err_t *e);
 
 /* Finishes a job exactly once: state must be final; sets error/result and
- * finished_at, clears the lease, only if lease_owner = trainer_id and the
+ * finished_at, clears the lease, only under the current claim and while the
  * job is not final yet. *lease_lost = 1 (and nothing written) otherwise.
  * Joins the caller's transaction if one is open (models are inserted in the
  * same transaction as the finish). */
 int db_job_finish(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                  job_state_t state, const char *error, json_object *result, int *lease_lost,
-                  err_t *e);
+                  int attempt, job_state_t state, const char *error, json_object *result,
+                  int *lease_lost, err_t *e);
 
-/* Hands a job back (trainer shutting down): queued again, lease cleared,
- * the attempt not counted. Only if lease_owner = trainer_id. */
+/* Hands a job back (trainer shutting down, database lost under the child):
+ * queued again, lease cleared, the attempt not counted; killed instead if a
+ * kill was requested. */
 int db_job_release(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
-                   err_t *e);
+                   int attempt, err_t *e);
+
+/* A crashed attempt (the child died by a signal it did not ask for):
+ * queued again while attempts remain, the attempt counted; failed once they
+ * are spent, with error "<error> on attempt N of M"; killed if a kill was
+ * requested. *state_after tells which; *lease_lost = 1 if the claim was no
+ * longer current (nothing written). */
+int db_job_retry(db_t *db, arena_t *arena, const char *job_id, const char *trainer_id,
+                 int attempt, const char *error, job_state_t *state_after, int *lease_lost,
+                 err_t *e);
 
 /* Requeues jobs whose lease expired (attempts < max_attempts) and marks the
  * rest timed_out; kill-requested ones with an expired lease become killed. */

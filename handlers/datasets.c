@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
+#include "db/limits.h"
 #include "fcgi/multipart.h"
 #include "handlers/app.h"
 #include "handlers/support.h"
@@ -160,6 +161,10 @@ int datasets_upload(request_t *r)
         memcpy(up.name, qname, len + 1);
         up.name_len = len;
     }
+    /* Past a limit, say so before a byte of the body is stored. */
+    if (db_limits_precheck(app->db, r->arena, r->auth.workspace_id, r->content_length, 1,
+                           &r->err) != 0)
+        return -1;
     up.infer = csv_infer_new(&csv_limits_default);
     up.checker = feeder_start(upload_check, up.infer, 8, 256 * 1024, &r->err);
     if (up.checker == NULL) {
@@ -203,6 +208,10 @@ int datasets_upload(request_t *r)
     ds.size = info.size;
     memcpy(ds.sha256, info.sha256, sizeof(ds.sha256));
     if (db_dataset_insert(app->db, r->arena, &ds, &r->err) != 0)
+        goto out;
+    /* Exact, under the usage row lock: concurrent uploads cannot both take
+     * the last bytes or the last dataset. */
+    if (db_limits_check_upload(app->db, r->arena, r->auth.workspace_id, &r->err) != 0)
         goto out;
     if (db_commit(app->db, &r->err) != 0)
         goto out;

@@ -32,6 +32,7 @@
 #include "db/artifacts.h"
 #include "db/datasets.h"
 #include "db/jobs.h"
+#include "db/limits.h"
 #include "db/models.h"
 #include "fcgi/multipart.h"
 #include "handlers/app.h"
@@ -225,6 +226,9 @@ int ws_submit(request_t *r)
     if (up.spool == NULL)
         return err_set(&r->err, 500, "internal", "could not create a spool file");
     arena_defer(r->arena, ws_fclose, up.spool);
+    if (db_limits_precheck(app->db, r->arena, r->auth.workspace_id, r->content_length, 0,
+                           &r->err) != 0)
+        return -1;
     if (db_begin(app->db, &r->err) != 0)
         return -1;
     int rc = -1;
@@ -236,6 +240,8 @@ int ws_submit(request_t *r)
     artifact_writer_t *w = up.writer;
     up.writer = NULL;
     if (db_artifact_finish(w, &art, &r->err) != 0)
+        goto out;
+    if (db_limits_check_upload(app->db, r->arena, r->auth.workspace_id, &r->err) != 0)
         goto out;
     if (art.size == 0) {
         err_set(&r->err, 400, "BUNDLE_INVALID", "data: the source bundle is empty");

@@ -47,6 +47,7 @@
 #include "bundle/bundle.h"
 #include "common/arena.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
 #include "db/models.h"
@@ -352,7 +353,7 @@ static int child_build(child_t *c, const bundle_info_t *info, char *dataset_id, 
     rec.size = ai.size;
     memcpy(rec.sha256, ai.sha256, sizeof(rec.sha256));
     if (db_dataset_insert(c->db, c->arena, &rec, e) != 0 ||
-        db_job_built(c->db, c->arena, job->id, c->a->trainer_id, rec.id, e) != 0 ||
+        db_job_built(c->db, c->arena, job->id, c->a->trainer_id, job->attempts, rec.id, e) != 0 ||
         db_commit(c->db, e) != 0)
         goto fail;
     memcpy(dataset_id, rec.id, UUID_STR_LEN + 1);
@@ -420,8 +421,8 @@ static int child_store(child_t *c, const char *dataset_id, ml_result_t *res, int
                                  child_document_metrics(c->arena, first_metrics, res->result),
                                  path, "1", e) != 0)
         goto fail;
-    if (db_job_finish(c->db, c->arena, job->id, c->a->trainer_id, JOB_SUCCEEDED, NULL,
-                      res->result, lost, e) != 0)
+    if (db_job_finish(c->db, c->arena, job->id, c->a->trainer_id, job->attempts, JOB_SUCCEEDED,
+                      NULL, res->result, lost, e) != 0)
         goto fail;
     if (*lost) {
         db_rollback(c->db);
@@ -433,6 +434,10 @@ fail:
     db_rollback(c->db);
     return -1;
 }
+
+/* Seconds the child waits for PostgreSQL to come back before it gives the
+ * job back to the queue (a little longer than a PostgreSQL restart). */
+#define CHILD_STORE_WAIT 60.0
 
 double trainer_job_duration(json_object *spec)
 {
@@ -915,7 +920,18 @@ static int child_work(child_t *c, int *lost, err_t *e)
     free(frame);
     if (rc != 0)
         return -1;
-    rc = child_store(c, dataset_id, &res, lost, e);
+    /* The models exist only in this process: while PostgreSQL is away
+     * (a restart, a failover), wait for it rather than throw the work away.
+     * The finish is fenced by the claim, so storing late is safe: if the
+     * job was handed to someone else meanwhile, nothing is written. */
+    double give_up = util_now_monotonic() + CHILD_STORE_WAIT, pause = 0.25;
+    while ((rc = child_store(c, dataset_id, &res, lost, e)) != 0 && e->status == 503 &&
+           !child_stop && util_now_monotonic() + pause < give_up) {
+        log_warn("storing the result: %s; trying again in %.2g s", err_message(e), pause);
+        err_clear(e);
+        usleep((useconds_t)(pause * 1e6));
+        pause = pause * 2 > 4 ? 4 : pause * 2;
+    }
     ml_result_free(&res);
     return rc;
 
@@ -972,7 +988,8 @@ int trainer_child_run(const child_args_t *a)
     if (rc != 0) {
         char line[PROTO_LINE_MAX];
         child_send(&c, line, proto_format_error(line, sizeof(line), e.status, err_message(&e)));
-        return CHILD_EXIT_FAILED;
+        /* The database went away under us: not the job's fault. */
+        return e.status == 503 ? CHILD_EXIT_RETRY : CHILD_EXIT_FAILED;
     }
     return lost ? CHILD_EXIT_LOST : CHILD_EXIT_DONE;
 }

@@ -22,6 +22,7 @@
 #define CHILD_EXIT_DONE 0      /* succeeded and committed */
 #define CHILD_EXIT_FAILED 1    /* failed; the reason was sent as an "E" line */
 #define CHILD_EXIT_LOST 3      /* the lease was lost: nothing written */
+#define CHILD_EXIT_RETRY 4     /* PostgreSQL was unreachable: hand the job back */
 
 typedef struct child_args {
     const char *conninfo;      /* database URL */

@@ -7,7 +7,13 @@
  * talks to PostgreSQL and to its children. Every database failure in the
  * loop is survivable: the connection is re-made by db_ensure() and LISTEN
  * re-issued when the connection generation changes; leases simply keep
- * ticking meanwhile (a long outage lets the reaper requeue the jobs).
+ * ticking meanwhile (a long outage lets the reaper requeue the jobs), and
+ * an outcome that could not be recorded stays on its slot until it can be.
+ *
+ * A child that dies by a signal nobody asked for (the OOM killer, an
+ * operator's kill -9) gets its job retried while attempts remain; a child
+ * that lost PostgreSQL hands its job back; only the job's own errors fail
+ * it. Every write names the claim's attempt (db/jobs.h).
  */
 #include "trainer/trainer.h"
 
@@ -36,6 +42,16 @@
 enum { FD_PROTO, FD_OUT, FD_ERR, FD_N };
 static const char *const fd_stream[FD_N] = {"train", "stdout", "stderr"};
 
+/* What a finished child leaves to record. Kept on the slot until it is
+ * recorded, so that a database outage delays an outcome but never loses
+ * it (and never turns it into a failure). */
+typedef enum slot_action {
+    ACT_NONE,
+    ACT_FINISH,   /* failed / killed, with outcome_error */
+    ACT_RELEASE,  /* hand back, the attempt not counted */
+    ACT_RETRY     /* crashed: again while attempts remain */
+} slot_action_t;
+
 typedef struct slot {
     int used;
     arena_t *arena;                 /* job scope: the claimed job_t lives here */
@@ -51,6 +67,9 @@ typedef struct slot {
     int sigkilled;
     int lease_lost;
     int release;                    /* shutting down: hand the job back */
+    slot_action_t outcome;          /* what to record; kept while the db is away */
+    job_state_t outcome_state;      /* for ACT_FINISH */
+    char outcome_error[ERR_MESSAGE_MAX + 64]; /* for ACT_FINISH / ACT_RETRY */
     char *pending[LOG_PENDING_MAX]; /* log lines not yet stored (malloc'd) */
     const char *pending_stream[LOG_PENDING_MAX];
     size_t n_pending;
@@ -272,57 +291,113 @@ static void slot_free(slot_t *s)
         s->fd[k] = -1;
 }
 
-static void slot_finish(trainer_t *t, slot_t *s, job_state_t state, const char *error)
+/* Records s->outcome. 0 when done (recorded, or refused because the claim
+ * is no longer ours); -1 when the database could not be reached: keep the
+ * slot and try again later. */
+static int slot_record(trainer_t *t, slot_t *s)
 {
     err_t e;
     err_clear(&e);
-    int lost = 0;
-    if (db_job_finish(t->db, s->arena, s->job.id, t->cfg->trainer_id, state, error, NULL, &lost,
-                      &e) != 0)
-        log_warn("job %s: could not record %s: %s (the reaper will retry it)", s->job.id,
-                 job_state_name(state), err_message(&e));
-    else if (lost)
-        log_warn("job %s: lease lost; %s not recorded", s->job.id, job_state_name(state));
-    else
-        log_info("job %s: %s%s%s", s->job.id, job_state_name(state), error ? ": " : "",
-                 error ? error : "");
+    const char *id = s->job.id, *me = t->cfg->trainer_id;
+    int attempt = s->job.attempts, lost = 0, rc = 0;
+    job_state_t after = s->outcome_state;
+    switch (s->outcome) {
+    case ACT_NONE:
+        return 0;
+    case ACT_FINISH:
+        rc = db_job_finish(t->db, s->arena, id, me, attempt, s->outcome_state,
+                           s->outcome_error, NULL, &lost, &e);
+        break;
+    case ACT_RELEASE:
+        rc = db_job_release(t->db, s->arena, id, me, attempt, &e);
+        after = JOB_QUEUED;
+        break;
+    case ACT_RETRY:
+        rc = db_job_retry(t->db, s->arena, id, me, attempt, s->outcome_error, &after, &lost, &e);
+        break;
+    }
+    if (rc != 0) {
+        if (e.status == 503) {
+            log_warn("job %s: could not record the outcome yet: %s (will retry)", id,
+                     err_message(&e));
+            return -1;
+        }
+        log_warn("job %s: could not record the outcome: %s (the reaper will see to it)", id,
+                 err_message(&e));
+    } else if (lost) {
+        log_warn("job %s: claim no longer current (attempt %d); outcome not recorded", id,
+                 attempt);
+    } else if (s->outcome == ACT_RELEASE) {
+        log_info("job %s: handed back", id);
+    } else {
+        log_info("job %s: %s%s%s", id, job_state_name(after),
+                 after == JOB_QUEUED ? " again after: " : s->outcome_error[0] ? ": " : "",
+                 s->outcome_error);
+    }
+    s->outcome = ACT_NONE;
+    return 0;
 }
 
-/* The child has exited with status: decide what the job becomes. */
+static void slot_finish(slot_t *s, job_state_t state, const char *error)
+{
+    s->outcome = ACT_FINISH;
+    s->outcome_state = state;
+    snprintf(s->outcome_error, sizeof(s->outcome_error), "%s", error ? error : "");
+}
+
+/* The child has exited with status: decide what the job becomes, record
+ * it (or keep it pending while the database is away), free the slot. */
 static void slot_done(trainer_t *t, slot_t *s, int status)
 {
     for (int k = 0; k < FD_N; k++)
         if (s->fd[k] >= 0)
             slot_read(t, s, k);
     slot_flush_logs(t, s);
-    char msg[ERR_MESSAGE_MAX + 64];
-    if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_DONE) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code == CHILD_EXIT_DONE) {
         log_info("job %s: succeeded", s->job.id);
     } else if (s->lease_lost) {
         log_warn("job %s: lease lost; result dropped", s->job.id);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_LOST) {
+    } else if (code == CHILD_EXIT_LOST) {
         log_warn("job %s: lease lost before the result was stored", s->job.id);
     } else if (s->kill_requested) {
-        slot_finish(t, s, JOB_KILLED, "killed");
-    } else if (s->release) {
-        err_t e;
-        err_clear(&e);
-        if (db_job_release(t->db, s->arena, s->job.id, t->cfg->trainer_id, &e) != 0)
-            log_warn("job %s: release failed: %s", s->job.id, err_message(&e));
-        else
-            log_info("job %s: released (trainer stopping)", s->job.id);
+        slot_finish(s, JOB_KILLED, "killed");
+    } else if (s->release || code == CHILD_EXIT_RETRY) {
+        /* Shutting down, or PostgreSQL went away under the child: not the
+         * job's fault, so the attempt does not count. */
+        s->outcome = ACT_RELEASE;
+    } else if (WIFSIGNALED(status)) {
+        /* Killed from outside (the OOM killer, an operator): the job may
+         * well succeed on another try. A kill asked for through the API
+         * arrives as kill_requested above, or wins inside db_job_retry. */
+        s->outcome = ACT_RETRY;
+        snprintf(s->outcome_error, sizeof(s->outcome_error),
+                 "training process crashed (signal %d)", WTERMSIG(status));
+    } else if (s->error[0] != '\0') {
+        /* The child's own report ("E" line); the buffers are distinct
+         * fields, copied whole (outcome_error is the larger). */
+        slot_finish(s, JOB_FAILED, NULL);
+        memcpy(s->outcome_error, s->error, sizeof(s->error));
     } else {
-        if (s->error[0] != '\0')
-            snprintf(msg, sizeof(msg), "%s", s->error);
-        else if (WIFSIGNALED(status))
-            snprintf(msg, sizeof(msg), "training process crashed (signal %d)", WTERMSIG(status));
-        else
-            snprintf(msg, sizeof(msg), "training process exited with status %d",
-                     WEXITSTATUS(status));
-        slot_finish(t, s, JOB_FAILED, msg);
+        char msg[64];
+        snprintf(msg, sizeof(msg), "training process exited with status %d", code);
+        slot_finish(s, JOB_FAILED, msg);
     }
-    slot_free(s);
+    if (slot_record(t, s) == 0)
+        slot_free(s);
     t->want_claim = 1;
+}
+
+/* Outcomes kept while the database was away: record them now. */
+static void trainer_record_pending(trainer_t *t)
+{
+    for (int i = 0; i < t->n_slots; i++) {
+        slot_t *s = &t->slots[i];
+        if (s->used && s->pid == 0 && s->outcome != ACT_NONE && slot_record(t, s) == 0) {
+            slot_free(s);
+            t->want_claim = 1;
+        }
+    }
 }
 
 static void slot_kill(slot_t *s, const char *why)
@@ -363,6 +438,12 @@ static int trainer_listen(trainer_t *t, err_t *e)
         return -1;
     t->listen_gen = db_generation(t->db);
     t->want_claim = 1; /* notifications may have been missed while away */
+    /* Leases kept ticking while the database was away (a restart): give
+     * every trainer one lease to renew its own before reaping any, so that
+     * jobs whose trainer is alive carry on instead of being requeued. */
+    double grace = util_now_monotonic() + t->cfg->lease;
+    if (t->next_reap < grace)
+        t->next_reap = grace;
     return 0;
 }
 
@@ -398,8 +479,9 @@ static void trainer_claim(trainer_t *t)
         s->progress = 0;
         s->estimate = -1;
         if (slot_spawn(t, s) != 0) {
-            slot_finish(t, s, JOB_FAILED, "could not start a training process");
-            slot_free(s);
+            slot_finish(s, JOB_FAILED, "could not start a training process");
+            if (slot_record(t, s) == 0)
+                slot_free(s);
             return;
         }
     }
@@ -415,8 +497,9 @@ static void trainer_heartbeat(trainer_t *t)
         err_t e;
         err_clear(&e);
         int kill_req = 0, lost = 0;
-        if (db_job_heartbeat(t->db, s->arena, s->job.id, t->cfg->trainer_id, t->cfg->lease,
-                             s->progress, s->estimate, &kill_req, &lost, &e) != 0) {
+        if (db_job_heartbeat(t->db, s->arena, s->job.id, t->cfg->trainer_id, s->job.attempts,
+                             t->cfg->lease, s->progress, s->estimate, &kill_req, &lost,
+                             &e) != 0) {
             log_warn("job %s: heartbeat failed: %s", s->job.id, err_message(&e));
             continue;
         }
@@ -529,6 +612,13 @@ static void trainer_force_stop(trainer_t *t)
 {
     for (int i = 0; i < t->n_slots; i++) {
         slot_t *s = &t->slots[i];
+        if (s->used && s->pid == 0 && s->outcome != ACT_NONE) {
+            /* Out of time with the database still away: the lease expires
+             * and the reaper hands the job on. */
+            log_warn("job %s: stopping with its outcome unrecorded", s->job.id);
+            slot_free(s);
+            continue;
+        }
         if (s->used && s->pid > 0 && !s->release) {
             s->release = 1;
             kill(s->pid, SIGKILL);
@@ -587,6 +677,7 @@ int trainer_run(const trainer_config_t *cfg)
             t->db_down = 0;
         }
         if (connected) {
+            trainer_record_pending(t);
             trainer_drain_notifies(t);
             if (t->want_claim && !t->stopping) {
                 t->want_claim = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — the database-level tests: tests/db/test_queue.c (db/ against a real
-# PostgreSQL) and, when a trainer binary is there, tests/db/trainer.sh.
+# PostgreSQL) and, when a trainer binary is there, tests/db/trainer.sh and a
+# PostgreSQL outage under a running job (on the server this script starts).
 #
 #   tests/db/run.sh                 # throwaway PostgreSQL 15 under /tmp
 #   TRAINYARD_DATABASE_URL=... tests/db/run.sh   # a scratch database you own
@@ -99,4 +100,39 @@ if [ "$STARTED" = 1 ]; then
         | grep -qx t || { echo "run.sh: the password is not stored as SCRAM"; exit 1; }
     grep -q "$NEW_PW" "$TMP/pg.log" && { echo "run.sh: the password reached the server log"; exit 1; }
     echo "run.sh: migrate set the application role's password"
+fi
+
+# PostgreSQL away for a while (only on the server this script started): a
+# running job must neither fail nor be lost. The trainer keeps its child
+# training, the child waits to store its models, the trainer renews the
+# lease when the server is back, and the job succeeds on its first attempt.
+if [ -x "$TRAINER" ] && [ $STARTED = 1 ]; then
+    q() { psql "$TRAINYARD_DATABASE_URL" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+    WS=$(q "INSERT INTO workspaces (name) VALUES ('outage-$$') RETURNING id")
+    CSV="convert_to('x,z,y' || E'\\n' || (SELECT string_agg(i || ',' || (i * 7 % 13) || ',' || (CASE WHEN i % 10 < 5 THEN 'a' ELSE 'b' END), E'\\n') FROM generate_series(1, 200) i) || E'\\n', 'UTF8')"
+    ART=$(q "INSERT INTO artifacts (workspace_id, kind, size) VALUES ($WS, 'dataset', octet_length($CSV)) RETURNING id")
+    q "INSERT INTO artifact_chunks VALUES ('$ART', 0, $CSV)" >/dev/null
+    DS=$(q "INSERT INTO datasets (workspace_id, name, rows, artifact_id, size) SELECT $WS, 'o.csv', 200, id, size FROM artifacts WHERE id = '$ART' RETURNING id")
+    "$TRAINER" --trainer-id=outage --lease=3 --heartbeat=0.5 --reap-interval=0.5 2>"$TMP/outage.log" &
+    TPID=$!
+    J=$(q "INSERT INTO jobs (workspace_id, dialect, spec, dataset_id) VALUES ($WS, 'akkio', '{\"predict_fields\":[\"y\"],\"duration\":6}', '$DS') RETURNING id")
+    q "SELECT pg_notify('trainyard_jobs', '$J')" >/dev/null
+    for _ in $(seq 50); do [ "$(q "SELECT state FROM jobs WHERE id = '$J'")" = running ] && break; sleep 0.2; done
+    as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null
+    sleep 8 # past the lease and past the job's budget: it waits to store
+    as_pg "$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/pg.log" -w -o \
+        "-c listen_addresses= -c unix_socket_directories=$TMP/sock -c fsync=off" start >/dev/null
+    st=""
+    for _ in $(seq 150); do
+        st=$(q "SELECT state || ' ' || attempts FROM jobs WHERE id = '$J'" 2>/dev/null)
+        case "$st" in succeeded*|failed*|killed*|timed_out*) break ;; esac
+        sleep 0.2
+    done
+    kill -TERM $TPID; wait $TPID
+    if [ "$st" != "succeeded 1" ]; then
+        echo "FAIL: PostgreSQL outage: job ended '$st' (want 'succeeded 1')"
+        tail -n 20 "$TMP/outage.log"
+        exit 1
+    fi
+    echo "outage: a running job survived 8 s without PostgreSQL (succeeded, attempt 1)"
 fi

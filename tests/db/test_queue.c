@@ -4,8 +4,10 @@
  * Applies the migrations (twice: the second run must apply nothing), then
  * exercises auth, artifacts, datasets, the job queue (enqueue + NOTIFY,
  * dedupe, claim, heartbeat, kill, finish-once, release, reaper), logs,
- * models, trainings and reconnection, and finally races three processes
- * over 200 jobs: every job must be claimed and finished exactly once.
+ * models, trainings and reconnection; sharing (fair claim, running and
+ * queued limits, upload limits), lease fencing by attempt, crash retries
+ * and key revocation by SQL; and finally races three processes over 200
+ * jobs: every job must be claimed and finished exactly once.
  *
  * The database should be a scratch one (tests/db/run.sh makes one): the
  * race claims whatever is queued. Prints one line per check that fails and
@@ -27,6 +29,7 @@
 #include "db/datasets.h"
 #include "db/db.h"
 #include "db/jobs.h"
+#include "db/limits.h"
 #include "db/migrate.h"
 #include "db/models.h"
 #include "db/trainings.h"
@@ -245,21 +248,21 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
     job_t none;
     CHECK(db_job_claim(db, a, "t2", 5, &none, &have, &e) == 0 && !have, "queue not empty");
     int kill_req = -1, lost = -1;
-    CHECK(db_job_heartbeat(db, a, c.id, "t1", 5, 0.5, 3, &kill_req, &lost, &e) == 0 &&
+    CHECK(db_job_heartbeat(db, a, c.id, "t1", c.attempts, 5, 0.5, 3, &kill_req, &lost, &e) == 0 &&
               kill_req == 0 && lost == 0, "heartbeat");
-    CHECK(db_job_heartbeat(db, a, c.id, "t2", 5, 0.5, 3, &kill_req, &lost, &e) == 0 && lost == 1,
+    CHECK(db_job_heartbeat(db, a, c.id, "t2", c.attempts, 5, 0.5, 3, &kill_req, &lost, &e) == 0 && lost == 1,
           "heartbeat by non-owner");
     job_state_t after;
     CHECK(db_job_kill(db, a, ws, c.id, &after, &e) == 0 && after == JOB_RUNNING, "kill running");
     CHECK(db_wait_notify(listener, 2, ch, sizeof(ch), payload, sizeof(payload), &e) == 1 &&
               strcmp(ch, KILL_CHANNEL) == 0 && strcmp(payload, c.id) == 0, "kill notify %s", ch);
-    CHECK(db_job_heartbeat(db, a, c.id, "t1", 5, 0.6, -1, &kill_req, &lost, &e) == 0 &&
+    CHECK(db_job_heartbeat(db, a, c.id, "t1", c.attempts, 5, 0.6, -1, &kill_req, &lost, &e) == 0 &&
               kill_req == 1 && lost == 0, "kill flag via heartbeat");
-    CHECK(db_job_finish(db, a, c.id, "t2", JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
+    CHECK(db_job_finish(db, a, c.id, "t2", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
           "finish by non-owner");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_KILLED, "killed", NULL, &lost, &e) == 0 && !lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_KILLED, "killed", NULL, &lost, &e) == 0 && !lost,
           "finish");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_FAILED, "again", NULL, &lost, &e) == 0 && lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_FAILED, "again", NULL, &lost, &e) == 0 && lost,
           "second finish wrote");
     CHECK(db_job_get(db, a, ws, c.id, &got, &e) == 0 && got.state == JOB_KILLED &&
               got.finished_at > 0 && got.lease_owner == NULL, "killed state");
@@ -285,7 +288,7 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
     CHECK(db_job_claim(db, a, "t1", 0.2, &c, &have, &e) == 0 && have && strcmp(c.id, hi.id) == 0,
           "priority order");
     /* Release hands it back without counting the attempt. */
-    CHECK(db_job_release(db, a, c.id, "t1", &e) == 0, "release");
+    CHECK(db_job_release(db, a, c.id, "t1", c.attempts, &e) == 0, "release");
     CHECK(db_job_get(db, a, ws, hi.id, &got, &e) == 0 && got.state == JOB_QUEUED &&
               got.attempts == 0, "released state %d attempts %d", got.state, got.attempts);
     /* Reaper: expired leases come back until attempts run out. */
@@ -297,7 +300,7 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
         CHECK(db_job_reap(db, a, &rq, &to, &e) == 0, "%s", err_message(&e));
         CHECK(attempt < 3 ? (rq == 1 && to == 0) : (rq == 0 && to == 1), "reap %d: %d %d",
               attempt, rq, to);
-        CHECK(db_job_finish(db, a, c.id, "t1", JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
+        CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0 && lost,
               "finish after reap must not write");
     }
     CHECK(db_job_get(db, a, ws, hi.id, &got, &e) == 0 && got.state == JOB_TIMED_OUT &&
@@ -345,11 +348,11 @@ static void test_jobs(db_t *db, arena_t *a, long long ws, long long other_ws,
           "enqueue in tx");
     CHECK(db_job_claim(db, a, "t1", 5, &c, &have, &e) == 0 && have && c.state == JOB_BUILDING,
           "bundle claimed building");
-    CHECK(db_job_built(db, a, c.id, "t9", dataset_id, &e) == -1, "built by non-owner");
+    CHECK(db_job_built(db, a, c.id, "t9", c.attempts, dataset_id, &e) == -1, "built by non-owner");
     err_clear(&e);
-    CHECK(db_job_built(db, a, c.id, "t1", dataset_id, &e) == 0, "%s", err_message(&e));
+    CHECK(db_job_built(db, a, c.id, "t1", c.attempts, dataset_id, &e) == 0, "%s", err_message(&e));
     json_object *res = json_tokener_parse("{\"status\":\"success\",\"model_id\":\"m\"}");
-    CHECK(db_job_finish(db, a, c.id, "t1", JOB_SUCCEEDED, NULL, res, &lost, &e) == 0 && !lost,
+    CHECK(db_job_finish(db, a, c.id, "t1", c.attempts, JOB_SUCCEEDED, NULL, res, &lost, &e) == 0 && !lost,
           "finish bundle");
     json_object_put(res);
     CHECK(db_job_get(db, a, ws, c.id, &got, &e) == 0 && got.state == JOB_SUCCEEDED &&
@@ -592,6 +595,281 @@ static void test_reconnect(db_t *db, arena_t *a, long long ws)
     db_close(down);
 }
 
+/* Runs one SQL statement (no parameters) on db; the result or NULL. */
+static PGresult *sql(db_t *db, arena_t *a, const char *text)
+{
+    err_t e;
+    err_clear(&e);
+    PGresult *res = NULL;
+    CHECK(db_query_sql(db, a, text, 0, NULL, &res, &e) == 0, "%s: %s", text, err_message(&e));
+    return res;
+}
+
+static int enqueue_n(db_t *db, arena_t *a, long long ws, const char *dataset_id, int n,
+                     err_t *e)
+{
+    for (int i = 0; i < n; i++) {
+        job_t j;
+        memset(&j, 0, sizeof(j));
+        j.workspace_id = ws;
+        j.dialect = "akkio";
+        j.dataset_id = dataset_id;
+        if (db_job_enqueue(db, a, &j, NULL, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Fair claiming: the workspace with the fewest running jobs goes next;
+ * a workspace at max_running is skipped. Runs on an empty queue. */
+static void test_fair_claim(db_t *db, arena_t *a, const char *dataset_id)
+{
+    err_t e;
+    err_clear(&e);
+    long long big = make_workspace(db, a, "flood", NULL);
+    long long small = make_workspace(db, a, "small", NULL);
+    /* The flood is older and higher priority than the small one's job. */
+    CHECK(enqueue_n(db, a, big, dataset_id, 5, &e) == 0, "%s", err_message(&e));
+    CHECK(enqueue_n(db, a, small, dataset_id, 2, &e) == 0, "%s", err_message(&e));
+    job_t c1, c2, c3, c4;
+    int have = 0;
+    CHECK(db_job_claim(db, a, "f1", 30, &c1, &have, &e) == 0 && have && c1.workspace_id == big,
+          "first claim: oldest job (ties at 0 running)");
+    CHECK(db_job_claim(db, a, "f1", 30, &c2, &have, &e) == 0 && have && c2.workspace_id == small,
+          "second claim: the workspace with nothing running, not the flood");
+    CHECK(db_job_claim(db, a, "f1", 30, &c3, &have, &e) == 0 && have && c3.workspace_id == big,
+          "third: 1 running each, the older head wins");
+    CHECK(db_job_claim(db, a, "f1", 30, &c4, &have, &e) == 0 && have && c4.workspace_id == small,
+          "fourth: small has 1 running, flood 2");
+    /* Running limit: the flood may run 2 at most; it has 2 running. */
+    char q[160];
+    snprintf(q, sizeof(q), "UPDATE workspaces SET max_running = 2 WHERE id = %lld", big);
+    sql(db, a, q);
+    job_t c5;
+    CHECK(db_job_claim(db, a, "f1", 30, &c5, &have, &e) == 0 && !have,
+          "a workspace at max_running is skipped (got %s)", have ? "a job" : "none");
+    int lost = 0;
+    CHECK(db_job_finish(db, a, c1.id, "f1", c1.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e) == 0
+              && !lost, "finish c1");
+    CHECK(db_job_claim(db, a, "f1", 30, &c5, &have, &e) == 0 && have && c5.workspace_id == big,
+          "below the limit again: claimable");
+    snprintf(q, sizeof(q),
+             "UPDATE jobs SET state = 'killed', lease_owner = NULL WHERE workspace_id IN (%lld, %lld)"
+             " AND state IN ('queued', 'running')", big, small);
+    sql(db, a, q);
+
+    /* One slot, claim then finish: every claim is a tie at 0 running, and
+     * ties go round-robin, not to the workspace that flooded first. */
+    long long ws3[3] = {make_workspace(db, a, "rr-flood", NULL), make_workspace(db, a, "rr-a", NULL),
+                        make_workspace(db, a, "rr-b", NULL)};
+    CHECK(enqueue_n(db, a, ws3[0], dataset_id, 4, &e) == 0 &&
+              enqueue_n(db, a, ws3[1], dataset_id, 2, &e) == 0 &&
+              enqueue_n(db, a, ws3[2], dataset_id, 1, &e) == 0, "%s", err_message(&e));
+    static const int want[7] = {0, 1, 2, 0, 1, 0, 0};
+    char order[8] = "", expect[8] = "";
+    for (int i = 0; i < 7; i++) {
+        job_t c;
+        expect[i] = (char)('0' + want[i]);
+        order[i] = '?';
+        if (db_job_claim(db, a, "rr", 30, &c, &have, &e) != 0 || !have)
+            continue;
+        for (int k = 0; k < 3; k++)
+            if (c.workspace_id == ws3[k])
+                order[i] = (char)('0' + k);
+        db_job_finish(db, a, c.id, "rr", c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &e);
+        usleep(2000); /* started_at has microseconds; keep the claims apart */
+    }
+    CHECK(strcmp(order, expect) == 0, "round-robin claim order %s, want %s", order, expect);
+}
+
+/* max_queued is exact, also with 8 processes racing for the last places. */
+static void test_queued_limit(db_t *db, arena_t *a, const char *dataset_id)
+{
+    err_t e;
+    err_clear(&e);
+    long long ws = make_workspace(db, a, "limited", NULL);
+    char q[200];
+    snprintf(q, sizeof(q), "UPDATE workspaces SET max_queued = 3 WHERE id = %lld", ws);
+    sql(db, a, q);
+    CHECK(enqueue_n(db, a, ws, dataset_id, 3, &e) == 0, "%s", err_message(&e));
+    err_clear(&e);
+    CHECK(enqueue_n(db, a, ws, dataset_id, 1, &e) == -1 && e.status == 429 &&
+              strcmp(e.items[0].code, "limit_exceeded") == 0 &&
+              strstr(e.items[0].message, "max_queued = 3") != NULL,
+          "4th job: %d %s", e.status, err_message(&e));
+    err_clear(&e);
+    /* A claim frees a place (the bound is recounted). */
+    job_t c;
+    int have = 0;
+    CHECK(db_job_claim(db, a, "ql", 30, &c, &have, &e) == 0 && have && c.workspace_id == ws,
+          "claim");
+    CHECK(enqueue_n(db, a, ws, dataset_id, 1, &e) == 0, "after a claim: %s", err_message(&e));
+    /* Requeues are never refused, even past the limit. */
+    usleep(1000);
+    snprintf(q, sizeof(q), "UPDATE jobs SET lease_expires_at = now() - interval '1 s'"
+                           " WHERE id = '%s'", c.id);
+    sql(db, a, q);
+    CHECK(db_job_reap(db, a, NULL, NULL, &e) == 0, "reap");
+    job_t got;
+    CHECK(db_job_get(db, a, ws, c.id, &got, &e) == 0 && got.state == JOB_QUEUED, "requeued");
+    /* Race: 8 processes, 3 places. */
+    snprintf(q, sizeof(q), "UPDATE jobs SET state = 'killed' WHERE workspace_id = %lld", ws);
+    sql(db, a, q);
+    pid_t kids[8];
+    for (int i = 0; i < 8; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            err_t ce;
+            err_clear(&ce);
+            db_t *cdb = db_open(url, &ce);
+            arena_t *ca = arena_create(0);
+            int rc = cdb ? enqueue_n(cdb, ca, ws, dataset_id, 1, &ce) : -1;
+            _exit(rc == 0 ? 0 : ce.status == 429 ? 1 : 2);
+        }
+    }
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 8; i++) {
+        int st;
+        waitpid(kids[i], &st, 0);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        refused += WIFEXITED(st) && WEXITSTATUS(st) == 1;
+    }
+    CHECK(ok == 3 && refused == 5, "race: %d in, %d refused (want 3, 5)", ok, refused);
+    snprintf(q, sizeof(q), "UPDATE jobs SET state = 'killed' WHERE workspace_id = %lld", ws);
+    sql(db, a, q);
+}
+
+/* A stale claim (same trainer id, older attempt) can neither renew nor end
+ * the job's newer claim; a crash retry counts attempts and names them. */
+static void test_fencing_and_retry(db_t *db, arena_t *a, const char *dataset_id)
+{
+    err_t e;
+    err_clear(&e);
+    long long ws = make_workspace(db, a, "fence", NULL);
+    CHECK(enqueue_n(db, a, ws, dataset_id, 1, &e) == 0, "%s", err_message(&e));
+    job_t old, cur;
+    int have = 0, lost = 0, kill_req = 0;
+    CHECK(db_job_claim(db, a, "same", 0.05, &old, &have, &e) == 0 && have && old.attempts == 1,
+          "claim 1");
+    usleep(100000);
+    CHECK(db_job_reap(db, a, NULL, NULL, &e) == 0, "reap");
+    CHECK(db_job_claim(db, a, "same", 30, &cur, &have, &e) == 0 && have &&
+              strcmp(cur.id, old.id) == 0 && cur.attempts == 2, "claim 2 by the same trainer id");
+    CHECK(db_job_heartbeat(db, a, old.id, "same", old.attempts, 30, 0.5, -1, &kill_req, &lost,
+                           &e) == 0 && lost, "stale heartbeat refused");
+    CHECK(db_job_finish(db, a, old.id, "same", old.attempts, JOB_SUCCEEDED, NULL, NULL, &lost,
+                        &e) == 0 && lost, "stale finish refused");
+    job_state_t after = JOB_QUEUED;
+    CHECK(db_job_retry(db, a, old.id, "same", old.attempts, "training process crashed (signal 9)",
+                       &after, &lost, &e) == 0 && lost, "stale retry refused");
+    job_t got;
+    CHECK(db_job_get(db, a, ws, cur.id, &got, &e) == 0 && got.state == JOB_RUNNING &&
+              got.attempts == 2, "current claim untouched");
+    CHECK(db_job_heartbeat(db, a, cur.id, "same", cur.attempts, 30, 0.5, -1, &kill_req, &lost,
+                           &e) == 0 && !lost, "current heartbeat");
+    /* Crashes: attempt 2 -> queued again; attempt 3 -> failed, named. */
+    CHECK(db_job_retry(db, a, cur.id, "same", cur.attempts, "training process crashed (signal 9)",
+                       &after, &lost, &e) == 0 && !lost && after == JOB_QUEUED, "retry 2");
+    CHECK(db_job_claim(db, a, "other", 30, &cur, &have, &e) == 0 && have && cur.attempts == 3,
+          "claim 3");
+    CHECK(db_job_retry(db, a, cur.id, "other", cur.attempts, "training process crashed (signal 9)",
+                       &after, &lost, &e) == 0 && !lost && after == JOB_FAILED, "retry 3 fails");
+    CHECK(db_job_get(db, a, ws, cur.id, &got, &e) == 0 && got.state == JOB_FAILED &&
+              got.error != NULL &&
+              strcmp(got.error, "training process crashed (signal 9) on attempt 3 of 3") == 0,
+          "error: %s", got.error ? got.error : "(null)");
+    /* A kill asked for before the crash is recorded wins: never retried. */
+    CHECK(enqueue_n(db, a, ws, dataset_id, 1, &e) == 0, "%s", err_message(&e));
+    CHECK(db_job_claim(db, a, "k", 30, &cur, &have, &e) == 0 && have, "claim k");
+    CHECK(db_job_kill(db, a, ws, cur.id, &after, &e) == 0, "kill");
+    CHECK(db_job_retry(db, a, cur.id, "k", cur.attempts, "training process crashed (signal 9)",
+                       &after, &lost, &e) == 0 && !lost && after == JOB_KILLED, "killed stays killed");
+    /* Built is fenced too. */
+    CHECK(db_job_built(db, a, cur.id, "k", cur.attempts, dataset_id, &e) == -1 &&
+              e.status == 409, "built after the end");
+    err_clear(&e);
+}
+
+/* Uploads: bytes (413) and datasets (429) limits, checked under the usage
+ * row lock; counters follow artifacts and datasets. */
+static void test_upload_limits(db_t *db, arena_t *a)
+{
+    err_t e;
+    err_clear(&e);
+    long long ws = make_workspace(db, a, "bytes", NULL);
+    char name[64], q[200];
+    snprintf(name, sizeof(name), "bytes-%s", suffix);
+    ws_limits_t set = {0, 0, 1000, 1};
+    CHECK(db_limits_set(db, a, name, &set, &e) == 0, "%s", err_message(&e));
+    ws_limits_t l;
+    ws_usage_t u;
+    CHECK(db_limits_get(db, a, name, &l, &u, &e) == 0 && l.max_bytes == 1000 &&
+              l.max_datasets == 1 && l.max_queued == 100000 && u.bytes == 0, "get");
+    CHECK(db_limits_precheck(db, a, ws, 2000, 1, &e) == -1 && e.status == 413 &&
+              strstr(e.items[0].message, "max_bytes = 1000") != NULL, "precheck bytes: %s",
+          err_message(&e));
+    err_clear(&e);
+    CHECK(db_limits_precheck(db, a, ws, 500, 1, &e) == 0, "precheck fits");
+    /* 600 bytes fit, then 600 more do not. */
+    for (int round = 0; round < 2; round++) {
+        CHECK(db_begin(db, &e) == 0, "begin");
+        artifact_writer_t *w = db_artifact_begin(db, ws, "dataset", &e);
+        char buf[600];
+        memset(buf, 'x', sizeof(buf));
+        artifact_info_t ai;
+        CHECK(w && db_artifact_write(w, buf, sizeof(buf), &e) == 0 &&
+                  db_artifact_finish(w, &ai, &e) == 0, "artifact");
+        int rc = db_limits_check_upload(db, a, ws, &e);
+        if (round == 0) {
+            CHECK(rc == 0 && db_commit(db, &e) == 0, "first upload: %s", err_message(&e));
+        } else {
+            CHECK(rc == -1 && e.status == 413, "second upload: %d", e.status);
+            db_rollback(db);
+            err_clear(&e);
+        }
+    }
+    CHECK(db_limits_get(db, a, name, &l, &u, &e) == 0 && u.bytes == 600, "bytes %lld", u.bytes);
+    snprintf(q, sizeof(q), "DELETE FROM artifacts WHERE workspace_id = %lld", ws);
+    sql(db, a, q);
+    CHECK(db_limits_get(db, a, name, &l, &u, &e) == 0 && u.bytes == 0, "after delete %lld",
+          u.bytes);
+    /* Datasets: one allowed. */
+    snprintf(q, sizeof(q), "INSERT INTO datasets (workspace_id, name) VALUES (%lld, 'd')", ws);
+    sql(db, a, q);
+    CHECK(db_limits_precheck(db, a, ws, 10, 1, &e) == -1 && e.status == 429 &&
+              strstr(e.items[0].message, "max_datasets = 1") != NULL, "datasets: %s",
+          err_message(&e));
+    err_clear(&e);
+    CHECK(db_limits_set(db, a, "no-such-workspace", &set, &e) == -1 && e.status == 404, "404");
+    err_clear(&e);
+}
+
+/* A key revoked or deleted by plain SQL notifies the key caches. */
+static void test_key_revoke_by_sql(db_t *db, arena_t *a)
+{
+    err_t e;
+    err_clear(&e);
+    char key[AUTH_KEY_MAX];
+    make_workspace(db, a, "revoke", key);
+    db_t *listener = db_open(url, &e);
+    CHECK(listener && db_exec(listener, "LISTEN " AUTH_KEYS_CHANNEL, &e) == 0, "listen");
+    char prefix[13];
+    memcpy(prefix, key + 3, 12);
+    prefix[12] = '\0';
+    char q[160];
+    snprintf(q, sizeof(q), "UPDATE api_keys SET revoked_at = now() WHERE prefix = '%s'", prefix);
+    sql(db, a, q);
+    char ch[64] = "", payload[64] = "";
+    CHECK(db_wait_notify(listener, 2, ch, sizeof(ch), payload, sizeof(payload), &e) == 1 &&
+              strcmp(ch, AUTH_KEYS_CHANNEL) == 0 && strcmp(payload, prefix) == 0,
+          "update notify: %s %s", ch, payload);
+    snprintf(q, sizeof(q), "DELETE FROM api_keys WHERE prefix = '%s'", prefix);
+    sql(db, a, q);
+    CHECK(db_wait_notify(listener, 2, ch, sizeof(ch), payload, sizeof(payload), &e) == 1 &&
+              strcmp(payload, prefix) == 0, "delete notify: %s", payload);
+    db_close(listener);
+}
+
 /* Three processes race over 200 jobs; each claims and finishes what it gets. */
 static void test_race(db_t *db, arena_t *a, long long ws, const char *dataset_id)
 {
@@ -628,7 +906,7 @@ static void test_race(db_t *db, arena_t *a, long long ws, const char *dataset_id
                 if (!have)
                     break;
                 int lost = 0;
-                if (db_job_finish(cdb, ca, c.id, me, JOB_SUCCEEDED, NULL, NULL, &lost, &ce) != 0 ||
+                if (db_job_finish(cdb, ca, c.id, me, c.attempts, JOB_SUCCEEDED, NULL, NULL, &lost, &ce) != 0 ||
                     lost)
                     lost_any = 1;
                 done++;
@@ -721,6 +999,12 @@ int main(void)
     test_trainings(db, a, ws, other);
     test_reconnect(db, a, ws);
     test_counts(db, a, ws);
+    arena_reset(a);
+    test_fair_claim(db, a, dataset);
+    test_queued_limit(db, a, dataset);
+    test_fencing_and_retry(db, a, dataset);
+    test_upload_limits(db, a);
+    test_key_revoke_by_sql(db, a);
     arena_reset(a);
     long long race_ws = make_workspace(db, a, "race", NULL);
     test_race(db, a, race_ws, dataset);

@@ -6,8 +6,9 @@
 # Needs a migrated scratch database. Checks: N tiny jobs (default 200) raced
 # by 3 trainers each run exactly once; a user error fails the job with its
 # message; a kill request ends a running job as killed; kill -9 of a trainer
-# gets its job requeued after the lease and finished once by another; SIGTERM
-# releases a running job and exits 0.
+# gets its job requeued after the lease and finished once by another; kill -9
+# of a job's child gets the job retried and finished once; SIGTERM releases a
+# running job and exits 0.
 #
 # Jobs carry both a real spec ("duration") and the keys the test stub of
 # ml_train understands ("sleep", "crash"); with the real engine set
@@ -89,8 +90,8 @@ wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "user er
 psqlq "SELECT error FROM jobs WHERE id = '$J'" | grep -q nope || fail "user error: message $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
 if [ "$STUB" = 1 ]; then
     J=$(enqueue '{"predict_fields":["y"],"crash":1}')
-    wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "crash: not failed"
-    [ "$(psqlq "SELECT error FROM jobs WHERE id = '$J'")" = "training process crashed (signal 11)" ] \
+    wait_for 60 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "crash: not failed"
+    [ "$(psqlq "SELECT error FROM jobs WHERE id = '$J'")" = "training process crashed (signal 11) on attempt 3 of 3" ] \
         || fail "crash: error $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
 fi
 
@@ -116,8 +117,23 @@ wait_for 40 "SELECT state = 'succeeded' FROM jobs WHERE id = '$J'" || fail "kill
     || fail "kill -9: attempts/trainer $(psqlq "SELECT attempts, trainer FROM jobs WHERE id = '$J'")"
 [ "$(psqlq "SELECT count(*) FROM models WHERE job_id = '$J'")" = 1 ] || fail "kill -9: models"
 
-# 5. SIGTERM while running: the job is released, the trainer exits 0.
+# 4b. kill -9 of the job's child (as the OOM killer would): retried, done once.
 RESCUER=$LAST_PID
+J=$(enqueue '{"predict_fields":["y"],"duration":3,"sleep":3}')
+wait_for 20 "SELECT state = 'running' FROM jobs WHERE id = '$J'" || fail "child kill: never running"
+CHILD=$(pgrep -P "$RESCUER" | head -n1)
+if [ -n "$CHILD" ]; then
+    kill -KILL "$CHILD"
+    wait_for 40 "SELECT state = 'succeeded' FROM jobs WHERE id = '$J'" \
+        || fail "child kill: $(psqlq "SELECT state, attempts, error FROM jobs WHERE id = '$J'")"
+    [ "$(psqlq "SELECT attempts || ' ' || (error IS NULL) FROM jobs WHERE id = '$J'")" = "2 true" ] \
+        || fail "child kill: attempts/error $(psqlq "SELECT attempts, error FROM jobs WHERE id = '$J'")"
+    [ "$(psqlq "SELECT count(*) FROM models WHERE job_id = '$J'")" = 1 ] || fail "child kill: models"
+else
+    fail "child kill: no child of trainer $RESCUER"
+fi
+
+# 5. SIGTERM while running: the job is released, the trainer exits 0.
 kill -TERM "$RESCUER"; wait "$RESCUER"; PIDS=()
 start_trainer stopper --shutdown-grace=1
 J=$(enqueue '{"predict_fields":["y"],"duration":30,"sleep":30}')

@@ -70,6 +70,21 @@ def test_revoked_key_is_refused(stack, make_workspace):
     assert c.get("/api/v1/datasets", key=key2).status_code == 200
 
 
+@pytest.mark.parametrize("how", ["update", "delete"])
+def test_key_revoked_by_sql_is_refused_at_once(stack, make_workspace, how):
+    name, key, c = make_workspace("sqlrevoke")
+    for _ in range(12):
+        assert c.get("/api/v1/datasets").status_code == 200
+    prefix = key.split("_")[1]
+    if how == "update":
+        stack.sql("UPDATE api_keys SET revoked_at = now() WHERE prefix = :'p1'", prefix)
+    else:
+        stack.sql("DELETE FROM api_keys WHERE prefix = :'p1'", prefix)
+    # The trigger's NOTIFY empties every worker's cache: no 60 s window.
+    for _ in range(12):
+        assert c.get("/api/v1/datasets").status_code == 401
+
+
 def test_keys_are_stored_hashed(sql, dev_key):
     rows = sql("SELECT * FROM api_keys")
     assert rows
