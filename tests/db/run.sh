@@ -81,27 +81,6 @@ else
     echo "run.sh: no trainer at $TRAINER; trainer checks skipped"
 fi
 
-# The compose stack's migrate one-shot: as a role that may create roles, with
-# TRAINYARD_APP_DB_PASSWORD, `trainyard migrate` gives the application role
-# that password (sent as a SCRAM verifier, never as text).
-if [ "$STARTED" = 1 ]; then
-    CLI_BIN=$BUILD/trainyard
-    case "$CLI_BIN" in /*) ;; *) CLI_BIN=$(pwd)/$CLI_BIN ;; esac
-    NEW_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
-    as_pg env -u TRAINYARD_OWNER_DATABASE_URL \
-        TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=postgres" \
-        TRAINYARD_APP_DB_PASSWORD="$NEW_PW" "$CLI_BIN" migrate 2>"$TMP/role.log" \
-        || { cat "$TMP/role.log"; echo "run.sh: migrate with TRAINYARD_APP_DB_PASSWORD failed"; exit 1; }
-    [ "$(PGPASSWORD=$NEW_PW psql -X -w -Atc 'SELECT current_user' \
-        "postgresql:///trainyard_test?host=$TMP/sock&user=trainyard_app")" = trainyard_app ] \
-        || { echo "run.sh: the application role does not log in with the new password"; exit 1; }
-    as_pg "$PGBIN/psql" -X -q -h "$TMP/sock" -U postgres -d postgres -Atc \
-        "SELECT rolpassword LIKE 'SCRAM-SHA-256\$%' FROM pg_authid WHERE rolname = 'trainyard_app'" \
-        | grep -qx t || { echo "run.sh: the password is not stored as SCRAM"; exit 1; }
-    grep -q "$NEW_PW" "$TMP/pg.log" && { echo "run.sh: the password reached the server log"; exit 1; }
-    echo "run.sh: migrate set the application role's password"
-fi
-
 # PostgreSQL away for a while (only on the server this script started): a
 # running job must neither fail nor be lost. The trainer keeps its child
 # training, the child waits to store its models, the trainer renews the
@@ -135,4 +114,25 @@ if [ -x "$TRAINER" ] && [ $STARTED = 1 ]; then
         exit 1
     fi
     echo "outage: a running job survived 8 s without PostgreSQL (succeeded, attempt 1)"
+fi
+
+# The compose stack's migrate one-shot: as a role that may create roles, with
+# TRAINYARD_APP_DB_PASSWORD, `trainyard migrate` gives the application role
+# that password (sent as a SCRAM verifier, never as text).
+if [ "$STARTED" = 1 ]; then
+    CLI_BIN=$BUILD/trainyard
+    case "$CLI_BIN" in /*) ;; *) CLI_BIN=$(pwd)/$CLI_BIN ;; esac
+    NEW_PW=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 24)
+    as_pg env -u TRAINYARD_OWNER_DATABASE_URL \
+        TRAINYARD_DATABASE_URL="postgresql:///trainyard_test?host=$TMP/sock&user=postgres" \
+        TRAINYARD_APP_DB_PASSWORD="$NEW_PW" "$CLI_BIN" migrate 2>"$TMP/role.log" \
+        || { cat "$TMP/role.log"; echo "run.sh: migrate with TRAINYARD_APP_DB_PASSWORD failed"; exit 1; }
+    [ "$(PGPASSWORD=$NEW_PW psql -X -w -Atc 'SELECT current_user' \
+        "postgresql:///trainyard_test?host=$TMP/sock&user=trainyard_app")" = trainyard_app ] \
+        || { echo "run.sh: the application role does not log in with the new password"; exit 1; }
+    as_pg "$PGBIN/psql" -X -q -h "$TMP/sock" -U postgres -d postgres -Atc \
+        "SELECT rolpassword LIKE 'SCRAM-SHA-256\$%' FROM pg_authid WHERE rolname = 'trainyard_app'" \
+        | grep -qx t || { echo "run.sh: the password is not stored as SCRAM"; exit 1; }
+    grep -q "$NEW_PW" "$TMP/pg.log" && { echo "run.sh: the password reached the server log"; exit 1; }
+    echo "run.sh: migrate set the application role's password"
 fi
