@@ -273,6 +273,7 @@ static int make_parents(int dirfd, const char *path, int with_last, err_t *e)
             *s = '\0';
         if (mkdirat(dirfd, tmp, 0755) != 0 && errno != EEXIST)
             return err_set(e, 500, "internal", "mkdir %s: %s", tmp, strerror(errno));
+        fchmodat(dirfd, tmp, 0755, 0); /* whatever the umask (only ours: no links) */
         if (s == NULL)
             break;
         *s++ = '/';

@@ -294,11 +294,30 @@ static int kaos_enqueue(request_t *r, const kaos_bundle_t *code, const kaos_bund
     }
     json_object *folders = NULL;
     (void)folders;
-    if (timeout > 0) {
-        json_object *lim = json_object_new_object();
+    /* KAOS's optional resource requests: only lower the trainer's limits. */
+    json_object *lim = json_object_new_object();
+    if (timeout > 0)
         json_object_object_add(lim, "timeout", json_object_new_double(timeout));
-        json_object_object_add(spec, "limits", lim);
+    const char *mem = req_query(r, "memory");
+    if (mem != NULL) {
+        char *end;
+        double m = strtod(mem, &end);
+        double unit = *end == 'k' || *end == 'K'   ? 1024.0
+                      : *end == 'm' || *end == 'M' ? 1024.0 * 1024
+                      : *end == 'g' || *end == 'G' ? 1024.0 * 1024 * 1024
+                                                   : 1.0;
+        if (*end != '\0' && unit > 1.0)
+            end++;
+        if (*end == 'i')
+            end++; /* "512Mi", "2Gi" as KAOS spells them */
+        if (*end != '\0' || !(m > 0)) {
+            json_object_put(lim);
+            return err_set(&r->err, 400, "INVALID_REQUEST",
+                           "memory: a size such as 512m or 2Gi, not \"%s\"", mem);
+        }
+        json_object_object_add(lim, "memory", json_object_new_double(m * unit));
     }
+    json_object_object_add(spec, "limits", lim);
     if (user != NULL)
         json_object_object_add(spec, "user", json_object_new_string(user));
     memset(job, 0, sizeof(*job));
@@ -363,6 +382,8 @@ static int kaos_pipeline(request_t *r, const kaos_bundle_t *fresh, const char *u
     if (!found[0] || !found[1])
         return 0;
     job_t job;
+    if (user == NULL)
+        user = b[0].user_name; /* the code's owner, when data triggered the job */
     if (kaos_enqueue(r, &b[0], &b[1], found[2] ? &b[2] : NULL, user, timeout, &job) != 0)
         return -1;
     *job_id = arena_strdup(r->arena, job.id);

@@ -54,6 +54,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -303,6 +305,36 @@ static void sbx_cleanup(sbx_t *s)
         nftw(s->dir, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* Job directories of runners that died without cleaning up (SIGKILL):
+ * each live runner holds an flock on its directory's .lock, so a directory
+ * whose lock can be taken belongs to nobody and goes. */
+static void sbx_sweep(const sbx_t *s)
+{
+    DIR *d = opendir(s->cfg.dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "trainyard-sbx-", 14) != 0)
+            continue;
+        char path[PATH_MAX], lock[PATH_MAX + 8];
+        snprintf(path, sizeof(path), "%s/%s", s->cfg.dir, de->d_name);
+        snprintf(lock, sizeof(lock), "%s/.lock", path);
+        int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0) { /* not yet locked: only if it is old (a runner between mkdtemp and lock) */
+            if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+                time(NULL) - st.st_mtime > 3600)
+                nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+            continue;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid())
+            nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        close(fd);
+    }
+    closedir(d);
+}
+
 static int sink_fd(void *ctx, const void *buf, size_t n, err_t *e)
 {
     int fd = *(int *)ctx;
@@ -423,6 +455,7 @@ static int sbx_spawn(sbx_t *s, sbx_run_t *run, const char *const *cmd, double wa
     }
     if (run->out[0] != '\0')
         av(&a, "--bind"), av(&a, run->out), av(&a, "/out");
+    av(&a, "--remount-ro"), av(&a, "/"); /* the sandbox's own root: nothing to write there */
     av(&a, "--chdir"), av(&a, "/code/model");
     if (s->seccomp_fd >= 0)
         av(&a, "--seccomp"), av(&a, fdbuf);
@@ -436,6 +469,10 @@ static int sbx_spawn(sbx_t *s, sbx_run_t *run, const char *const *cmd, double wa
     rlim_t cpu = (rlim_t)sbx_cpu(s, wall);
     pid_t runner = getpid();
     static char *const envp[] = {NULL}; /* empty: no URL, key or path of ours */
+    /* Each bwrap reads the filter from its own open file description: a
+     * shared one would leave the offset at the end for the next run. */
+    char sec_path[64];
+    snprintf(sec_path, sizeof(sec_path), "/proc/self/fd/%d", s->seccomp_fd);
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]), close(p[1]);
@@ -451,8 +488,11 @@ static int sbx_spawn(sbx_t *s, sbx_run_t *run, const char *const *cmd, double wa
         int null = open("/dev/null", O_RDONLY);
         if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
             _exit(126);
-        if (s->seccomp_fd >= 0 && dup2(s->seccomp_fd, SBX_GRACE_FD) < 0)
-            _exit(126);
+        if (s->seccomp_fd >= 0) {
+            int sec = open(sec_path, O_RDONLY);
+            if (sec < 0 || dup2(sec, SBX_GRACE_FD) < 0)
+                _exit(126);
+        }
         if (close_range(SBX_GRACE_FD + 1, ~0U, 0) != 0)
             for (int fd = SBX_GRACE_FD + 1; fd < 4096; fd++)
                 close(fd);
@@ -1116,6 +1156,12 @@ static int sbx_work(sbx_t *s, int *lost, err_t *e)
         return err_set(e, 500, "internal", "mkdtemp: %s", strerror(errno));
     }
     chmod(s->dir, 0711); /* the sandbox user passes through, lists nothing */
+    char lock[PATH_MAX];
+    snprintf(lock, sizeof(lock), "%s/.lock", s->dir);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX) != 0)
+        return err_set(e, 500, "internal", "locking %s: %s", lock, strerror(errno));
+    /* held (never closed) until this runner exits */
     if (sbx_unpack(s, code_art, "code", e) != 0)
         return -1;
     if (strlen(code_root) >= KAOS_NAME_MAX)
@@ -1182,6 +1228,9 @@ static int sbx_work(sbx_t *s, int *lost, err_t *e)
     if (lim && json_object_object_get_ex(lim, "timeout", &v) && json_object_get_double(v) > 0 &&
         json_object_get_double(v) < wall)
         wall = json_object_get_double(v);
+    if (lim && json_object_object_get_ex(lim, "memory", &v) && json_object_get_double(v) > 0 &&
+        json_object_get_double(v) < (double)s->cfg.memory)
+        s->cfg.memory = (size_t)json_object_get_double(v);
     int parallel = 1;
     if (params && json_object_object_get_ex(params, "parallelism", &v))
         parallel = json_object_get_int(v);
@@ -1228,6 +1277,7 @@ int sandbox_job_run(const child_args_t *a)
     s.seccomp_fd = -1;
     s.arena = arena_create(1 << 16);
     sbx_cfg_load(&s.cfg);
+    sbx_sweep(&s);
     err_t e;
     err_clear(&e);
     int lost = 0;
