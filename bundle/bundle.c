@@ -9,11 +9,15 @@
  * memory held is one compressed chunk, libarchive's window and (during
  * inspection) trainyard.json plus the set of paths seen.
  *
- * Accepted: tar (ustar, pax, GNU, v7), optionally gzip- or xz-compressed.
- * Everything else is refused as "not a tar archive", zip included: zip
- * keeps its directory at the end of the file, so it cannot be validated
- * while it streams, and one format is enough. No filter that shells out to
- * an external program is ever enabled (the API runs in prefork workers).
+ * Accepted: tar (ustar, pax, GNU, v7), optionally gzip- or xz-compressed,
+ * and zip (KAOS's client zips a folder). Zip is read as a stream, by its
+ * local headers, so that it passes the same walk as tar; its central
+ * directory (at the end) is never consulted. What a zip claims there cannot
+ * disagree with what we use, because inspection and every later extraction
+ * read the same local headers with the same reader; a local header carries
+ * no file type, so an entry zipped from a symlink is at worst a regular file
+ * holding the link's text, never a link. No filter that shells out to an
+ * external program is ever enabled (the API runs in prefork workers).
  *
  * Every entry must be a regular file or a directory (no symlinks, hard
  * links, devices, fifos or sockets) with a relative path of plain UTF-8
@@ -225,7 +229,8 @@ int bundle_archive_formats(struct archive *a)
     /* ARCHIVE_WARN here would mean an external program: refuse to run one. */
     return archive_read_support_filter_gzip(a) == ARCHIVE_OK &&
                    archive_read_support_filter_xz(a) == ARCHIVE_OK &&
-                   archive_read_support_format_tar(a) == ARCHIVE_OK
+                   archive_read_support_format_tar(a) == ARCHIVE_OK &&
+                   archive_read_support_format_zip_streamable(a) == ARCHIVE_OK
                ? 0
                : -1;
 }
@@ -276,7 +281,7 @@ static int walk_fail_archive(walk_t *w, const char *what, err_t *e)
     if (msg == NULL)
         msg = "unreadable archive";
     if (w->entries == 0)
-        return err_set(e, 400, "bundle_invalid", "not a tar archive (tar, tar.gz, tar.xz): %s",
+        return err_set(e, 400, "bundle_invalid", "not a zip or tar archive (zip, tar, tar.gz, tar.xz): %s",
                        msg);
     return err_set(e, 400, "bundle_invalid", "entry \"%s\": %s: %s", w->raw, what, msg);
 }
@@ -610,6 +615,55 @@ int bundle_extract(bundle_read_fn read_fn, void *ctx, const bundle_limits_t *lim
     err_set(e, 400, "bundle_invalid", "entry \"%s\": not in the bundle", shown);
 
 out:
+    walk_close(&w);
+    return rc;
+}
+
+/* --- walking every entry ----------------------------------------------------- */
+
+int bundle_walk(bundle_read_fn read_fn, void *ctx, const bundle_limits_t *lim,
+                bundle_visit_fn visit, void *visit_ctx, bundle_walk_stats_t *stats, err_t *e)
+{
+    walk_t w;
+    path_set_t seen = {0};
+    int rc = -1;
+    if (walk_open(&w, read_fn, ctx, lim, e) < 0)
+        goto out;
+    for (;;) {
+        int more = walk_next(&w, e);
+        if (more < 0)
+            goto out;
+        if (more == 0)
+            break;
+        path_slot_t *slot = w.path[0] != '\0' ? path_set_find(&seen, w.path) : NULL;
+        if (slot != NULL && !(slot->is_dir && w.is_dir)) {
+            err_set(e, 400, "bundle_invalid", "entry \"%s\": duplicate entry", w.raw);
+            goto out;
+        }
+        if (slot == NULL && w.path[0] != '\0')
+            path_set_add(&seen, w.path, w.is_dir);
+        walk_sink_fn sink = NULL;
+        void *sink_ctx = NULL;
+        if (w.path[0] != '\0' && visit(visit_ctx, w.path, w.is_dir, &sink, &sink_ctx, e) < 0)
+            goto out;
+        unsigned long long bytes = 0;
+        if (walk_data(&w, sink, sink_ctx, &bytes, e) < 0)
+            goto out;
+        if (sink != NULL && sink(sink_ctx, NULL, 0, e) < 0) /* the end of this entry */
+            goto out;
+    }
+    if (walk_drain(&w, e) < 0)
+        goto out;
+    if (stats != NULL) {
+        stats->entries = w.entries;
+        stats->total_bytes = w.total;
+        stats->compressed_bytes = w.src->compressed;
+        stats->zip = archive_format(w.a) == ARCHIVE_FORMAT_ZIP ||
+                     (archive_format(w.a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP;
+    }
+    rc = 0;
+out:
+    path_set_free(&seen);
     walk_close(&w);
     return rc;
 }

@@ -1,5 +1,6 @@
 /*
- * bundle.h — source bundles of the workspace dialect (tar.gz via libarchive).
+ * bundle.h — source bundles of the workspace dialect (tar.gz or zip, via
+ * libarchive).
  *
  * A bundle holds trainyard.json (the training spec, with "dataset" naming a
  * CSV inside the bundle) and optional code. It is untrusted input: only
@@ -64,5 +65,25 @@ int bundle_extract(bundle_read_fn read_fn, void *ctx, const bundle_limits_t *lim
                    const char *path,
                    int (*sink)(void *sink_ctx, const void *buf, size_t n, err_t *e),
                    void *sink_ctx, err_t *e);
+
+/* Visits each entry of a bundle (after the same checks as inspection, in
+ * archive order; the root "./" is not visited): path is normalised, is_dir
+ * tells a directory. For a file, the visitor may set *sink (and *sink_ctx)
+ * to receive its bytes as read; the sink is then called once more with
+ * (NULL, 0) at the entry's end. Returning -1 (e filled) stops the walk. */
+typedef int (*bundle_visit_fn)(void *ctx, const char *path, int is_dir,
+                               int (**sink)(void *sink_ctx, const void *buf, size_t n, err_t *e),
+                               void **sink_ctx, err_t *e);
+
+typedef struct bundle_walk_stats {
+    size_t entries;
+    unsigned long long total_bytes;
+    unsigned long long compressed_bytes;
+    int zip;                     /* 1: the archive was a zip */
+} bundle_walk_stats_t;
+
+/* Walks the whole bundle (the source is read to its end). stats may be NULL. */
+int bundle_walk(bundle_read_fn read_fn, void *ctx, const bundle_limits_t *lim,
+                bundle_visit_fn visit, void *visit_ctx, bundle_walk_stats_t *stats, err_t *e);
 
 #endif

@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "db/accounts.h"
 #include "db/auth.h"
 #include "db/db.h"
 #include "db/limits.h"
@@ -32,7 +33,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  migrate                     apply pending sql/ migrations\n"
-    "  workspace create NAME       create a workspace; prints its first API key\n"
+    "  workspace create NAME       create an account NAME with a workspace NAME; prints\n"
+    "                              its first API key\n"
+    "  workspace create NAME --account ACCOUNT\n"
+    "                              another workspace of an existing account (no key)\n"
     "  key create WORKSPACE        create another key; prints it\n"
     "  key revoke KEY_PREFIX       revoke a key (its prefix or the whole key)\n"
     "  jobs [LIMIT]                recent jobs as a table (default 20)\n"
@@ -332,6 +336,14 @@ int main(int argc, char **argv)
                     fprintf(stderr, "trainyard: role %s may log in\n", DB_APP_ROLE);
             }
         }
+    } else if (strcmp(cmd, "workspace") == 0 && strcmp(sub, "create") == 0 && argc == 6 &&
+               strcmp(argv[4], "--account") == 0) {
+        long long account;
+        if (db_account_find(db, arena, argv[5], &account, &e) != 0 ||
+            db_account_workspace_create(db, arena, account, arg, NULL, &e) != 0)
+            rc = cli_fail(&e);
+        else
+            fprintf(stderr, "trainyard: workspace %s created in account %s\n", arg, argv[5]);
     } else if (strcmp(cmd, "workspace") == 0 && strcmp(sub, "create") == 0 && argc == 4) {
         char key[AUTH_KEY_MAX];
         if (db_begin(db, &e) != 0 || db_workspace_create(db, arena, arg, NULL, &e) != 0 ||

@@ -20,11 +20,18 @@
 
 static const db_stmt_t stmt_ws_create = {
     "ws_create", "INSERT INTO workspaces (name) VALUES ($1) RETURNING id", 1};
-static const db_stmt_t stmt_ws_find = {"ws_find", "SELECT id FROM workspaces WHERE name = $1", 1};
+/* Names are unique per account (0040): by name alone, the workspace that is
+ * its own account's default (what `workspace create NAME` made) comes first. */
+static const db_stmt_t stmt_ws_find = {
+    "ws_find",
+    "SELECT w.id FROM workspaces w JOIN accounts a ON a.id = w.account_id WHERE w.name = $1 "
+    "ORDER BY (a.default_workspace_id = w.id AND a.name = w.name) DESC, w.id LIMIT 1",
+    1};
 static const db_stmt_t stmt_key_insert = {
     "key_insert",
-    "INSERT INTO api_keys (workspace_id, prefix, hash) "
-    "SELECT id, $2, decode($3, 'hex') FROM workspaces WHERE name = $1 RETURNING id",
+    "INSERT INTO api_keys (workspace_id, account_id, prefix, hash) "
+    "SELECT w.id, w.account_id, $2, decode($3, 'hex') FROM accounts a "
+    "JOIN workspaces w ON w.id = a.default_workspace_id WHERE a.name = $1 RETURNING id",
     3};
 static const db_stmt_t stmt_key_revoke = {
     "key_revoke",
@@ -34,7 +41,7 @@ static const db_stmt_t stmt_key_revoke = {
 static const db_stmt_t stmt_key_lookup = {
     "key_lookup",
     "SELECT encode(k.hash, 'hex') AS hash, k.revoked_at IS NOT NULL AS revoked, "
-    "w.id AS workspace_id, w.name AS workspace_name "
+    "w.id AS workspace_id, w.name AS workspace_name, k.account_id "
     "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.prefix = $1",
     1};
 
@@ -165,6 +172,7 @@ int db_key_check(db_t *db, arena_t *arena, const char *key, auth_t *out, err_t *
     if (stored == NULL || !same || revoked == NULL || strcmp(revoked, "f") != 0)
         return err_set(e, 401, "unauthorized", "invalid or missing API key");
     out->workspace_id = db_get_ll(res, 0, "workspace_id", 0);
+    out->account_id = db_get_ll(res, 0, "account_id", 0);
     out->workspace_name = arena_strdup(arena, db_get(res, 0, "workspace_name"));
     out->key_prefix = arena_strdup(arena, prefix);
     return 0;

@@ -26,8 +26,10 @@ int db_workspace_create(db_t *db, arena_t *arena, const char *name, long long *i
 /* Looks a workspace up by name: 0 and *id, or -1 with 404. */
 int db_workspace_find(db_t *db, arena_t *arena, const char *name, long long *id, err_t *e);
 
-/* Creates a key for the named workspace and writes it (the only time it is
- * ever visible) into key_out. */
+/* Creates a key for the named account (whose default workspace it acts in
+ * where a route names none; `workspace create NAME` makes an account NAME
+ * with a workspace NAME) and writes it (the only time it is ever visible)
+ * into key_out. */
 int db_key_create(db_t *db, arena_t *arena, const char *workspace, char key_out[AUTH_KEY_MAX],
                   err_t *e);
 

@@ -66,6 +66,7 @@ static const db_stmt_t stmt_artifacts = {
     " WHERE a.created_at < now() - make_interval(secs => $1::double precision)"
     "   AND NOT EXISTS (SELECT 1 FROM datasets x WHERE x.artifact_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM models x WHERE x.artifact_id = a.id)"
+    "   AND NOT EXISTS (SELECT 1 FROM kaos_bundles x WHERE x.artifact_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM jobs x WHERE x.bundle_id = a.id)"
     " LIMIT " GC_BATCH ") RETURNING size)"
     " SELECT count(*) AS n, coalesce(sum(size), 0)::bigint AS bytes FROM d",

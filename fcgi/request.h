@@ -39,6 +39,7 @@ struct db;
 /* Who is calling: filled by the runtime for routes flagged ROUTE_AUTH. */
 typedef struct auth {
     long long workspace_id;     /* 0 when unauthenticated */
+    long long account_id;       /* the key's account (the tenant); 0 when unknown */
     const char *workspace_name; /* arena-owned */
     const char *key_prefix;     /* the public part of the key used */
 } auth_t;

@@ -2,7 +2,8 @@
  * app.c — worker state and the runtime hooks (see app.h).
  *
  * Authentication lives here because every dialect shares it: the key comes
- * as `X-API-Key: <key>` or `Authorization: Bearer <key>`, is checked against
+ * as `X-API-Key: <key>`, `X-Token: <key>` (KAOS's client) or
+ * `Authorization: Bearer <key>`, is checked against
  * its stored hash, and a failure is rendered in the route's dialect — 401
  * everywhere except the Strapi collection, whose documented answer to a
  * missing or bad token is 403.
@@ -119,6 +120,7 @@ static void app_keys_remember(app_t *app, const unsigned char digest[32], const 
     app_key_entry_t *k = &app->keys[app->next_key_slot++ % APP_KEY_SLOTS];
     memcpy(k->digest, digest, 32);
     k->workspace_id = auth->workspace_id;
+    k->account_id = auth->account_id;
     snprintf(k->workspace_name, sizeof(k->workspace_name), "%s", auth->workspace_name);
     snprintf(k->key_prefix, sizeof(k->key_prefix), "%s",
              auth->key_prefix ? auth->key_prefix : "");
@@ -128,7 +130,8 @@ static void app_keys_remember(app_t *app, const unsigned char digest[32], const 
 int app_authenticate_key(request_t *r, const char *key, err_t *e)
 {
     if (key == NULL || *key == '\0')
-        return auth_fail(r, e, "missing API key: send it as X-API-Key or Authorization: Bearer");
+        return auth_fail(r, e,
+                         "missing API key: send it as X-API-Key, X-Token or Authorization: Bearer");
     app_t *app = app_of(r);
     app_keys_sync(app);
     sha256_t *h = sha256_new();
@@ -138,6 +141,7 @@ int app_authenticate_key(request_t *r, const char *key, err_t *e)
     const app_key_entry_t *hit = app_keys_find(app, digest);
     if (hit != NULL) {
         r->auth.workspace_id = hit->workspace_id;
+        r->auth.account_id = hit->account_id;
         r->auth.workspace_name = arena_strdup(r->arena, hit->workspace_name);
         r->auth.key_prefix = arena_strdup(r->arena, hit->key_prefix);
         return 0;
@@ -158,6 +162,8 @@ int app_authenticate_key(request_t *r, const char *key, err_t *e)
 int app_authenticate(request_t *r, err_t *e)
 {
     const char *key = req_header(r, "X-API-Key");
+    if (key == NULL || *key == '\0')
+        key = req_header(r, "X-Token"); /* KAOS's client */
     if (key == NULL || *key == '\0') {
         const char *authz = req_header(r, "Authorization");
         if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {

@@ -45,6 +45,7 @@ typedef struct app_metrics {
 typedef struct app_key_entry {
     unsigned char digest[32];     /* SHA-256 of the presented key */
     long long workspace_id;
+    long long account_id;
     char workspace_name[72];
     char key_prefix[40];
     double expires;               /* monotonic seconds; 0 = empty slot */

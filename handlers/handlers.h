@@ -72,6 +72,16 @@ int ws_provenance(request_t *r);
 int ws_logs(request_t *r);
 int ws_kill(request_t *r);
 
+/* KAOS's workspaces, data and hyperparameter bundles, build logs
+ * (handlers/kaos.c). */
+int kaos_ws_list(request_t *r);
+int kaos_ws_create(request_t *r);
+int kaos_ws_show(request_t *r);
+int kaos_ws_delete(request_t *r);
+int kaos_data_features(request_t *r);
+int kaos_data_params(request_t *r);
+int kaos_build_logs(request_t *r);
+
 /* system.c */
 int system_healthz(request_t *r);
 int system_metrics(request_t *r);

@@ -72,6 +72,8 @@ const route_t routes[] = {
     {"POST", "/train/{workspace}", ws_submit, UPLOAD_LIMIT, DIALECT_WORKSPACE,
      ROUTE_AUTH | ROUTE_STREAM_BODY, NULL, 0},
     {"GET", "/train/{workspace}/inspect", ws_inspect, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"GET", "/train/{workspace}/build/{job_id}/logs", kaos_build_logs, 0, DIALECT_WORKSPACE,
+     ROUTE_AUTH, NULL, 0},
     {"POST", "/train/{workspace}/{job_id}", ws_job_info, 64 * KB, DIALECT_WORKSPACE,
      ROUTE_AUTH, NULL, 0},
     {"GET", "/train/{workspace}/{job_id}", ws_job_info, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
@@ -84,6 +86,19 @@ const route_t routes[] = {
      ROUTE_AUTH, NULL, 0},
     {"GET", "/train/{workspace}/{job_id}/logs", ws_logs, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
      0},
+
+    /* KAOS: workspaces of the key's account, data and hyperparameter bundles. */
+    {"GET", "/workspace", kaos_ws_list, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"POST", "/workspace/{name}", kaos_ws_create, 64 * KB, DIALECT_WORKSPACE, ROUTE_AUTH, NULL,
+     0},
+    {"GET", "/workspace/{name}", kaos_ws_show, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"DELETE", "/workspace/{name}", kaos_ws_delete, 0, DIALECT_WORKSPACE, ROUTE_AUTH, NULL, 0},
+    {"POST", "/data/{workspace}/features", kaos_data_features, UPLOAD_LIMIT, DIALECT_WORKSPACE,
+     ROUTE_AUTH | ROUTE_STREAM_BODY, NULL, 0},
+    {"POST", "/data/{workspace}/params", kaos_data_params, UPLOAD_LIMIT, DIALECT_WORKSPACE,
+     ROUTE_AUTH | ROUTE_STREAM_BODY, NULL, 0},
+    {"GET", "/build/{workspace}/{job_id}/logs", kaos_build_logs, 0, DIALECT_WORKSPACE,
+     ROUTE_AUTH, NULL, 0},
 
     /* trainyard's own. */
     {"GET", "/healthz", system_healthz, 0, DIALECT_PLAIN, ROUTE_NO_DB, NULL, 0},

@@ -30,11 +30,18 @@ static la_ssize_t tarball_write_cb(struct archive *a, void *ctx, const void *buf
 
 tarball_t *tarball_begin(request_t *r, const char *filename, err_t *e)
 {
+    return tarball_begin_as(r, filename, 0, e);
+}
+
+tarball_t *tarball_begin_as(request_t *r, const char *filename, int zip, err_t *e)
+{
     tarball_t *t = arena_calloc(r->arena, 1, sizeof(*t));
     t->r = r;
     t->a = archive_write_new();
-    if (t->a == NULL || archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-        archive_write_add_filter_gzip(t->a) != ARCHIVE_OK ||
+    if (t->a == NULL ||
+        (zip ? archive_write_set_format_zip(t->a) != ARCHIVE_OK
+             : archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+                   archive_write_add_filter_gzip(t->a) != ARCHIVE_OK) ||
         archive_write_set_bytes_in_last_block(t->a, 1) != ARCHIVE_OK) {
         if (t->a)
             archive_write_free(t->a);
@@ -43,7 +50,7 @@ tarball_t *tarball_begin(request_t *r, const char *filename, err_t *e)
     }
     req_header_add(r, "Content-Disposition",
                    arena_sprintf(r->arena, "attachment; filename=\"%s\"", filename));
-    if (req_reply_begin(r, 200, "application/gzip", -1) != 0 ||
+    if (req_reply_begin(r, 200, zip ? "application/zip" : "application/gzip", -1) != 0 ||
         archive_write_open(t->a, t, NULL, tarball_write_cb, NULL) != ARCHIVE_OK) {
         archive_write_free(t->a);
         err_set(e, 500, "internal", "could not start the archive");

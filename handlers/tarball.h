@@ -25,6 +25,10 @@ tarball_t *tarball_begin(request_t *r, const char *filename, err_t *e);
 /* name (a column name, say) made fit for one path segment: letters,
  * digits, '-', '_' and '.' kept, anything else '_', never "." or "..";
  * at most 100 bytes. In arena. */
+/* The same as a zip (application/zip) when zip is 1: what KAOS's client
+ * unpacks. Entries stream the same way. */
+tarball_t *tarball_begin_as(request_t *r, const char *filename, int zip, err_t *e);
+
 const char *tarball_safe_name(arena_t *arena, const char *name);
 
 /* Adds a file from memory. */

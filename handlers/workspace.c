@@ -12,7 +12,11 @@
  *   DELETE /train/{ws}/{job_id}/              kill a building or running job
  *
  * Errors take the seed's shape {"error_code":"JOB_NOT_FOUND","message":...}.
- * The workspace in the path must be the API key's own; any other is 404.
+ * The workspace in the path is one of the key's account's (another
+ * account's is a 404 like an unknown one); answers are KAOS's
+ * {"response": ...}, job info {"page_id","page_count","response"}. Jobs
+ * made from KAOS source bundles (the sandbox runner) answer job info,
+ * provenance and bundle downloads through handlers/kaos.c.
  *
  * A bundle upload is teed, chunk by chunk, into its artifact and into an
  * unlinked temporary file; once the body is in, libarchive re-reads the
@@ -29,6 +33,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
+#include "db/accounts.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
 #include "db/jobs.h"
@@ -36,6 +41,7 @@
 #include "db/models.h"
 #include "fcgi/multipart.h"
 #include "handlers/app.h"
+#include "handlers/kaos.h"
 #include "handlers/spec.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
@@ -45,7 +51,7 @@
 
 static int ws_check(request_t *r)
 {
-    return support_workspace_matches(r, r->params[0], &r->err);
+    return kaos_workspace_enter(r, r->params[0]);
 }
 
 static int ws_job_load(request_t *r, const char *id, job_t *job)
@@ -65,6 +71,7 @@ static json_object *ws_job_summary(const job_t *job)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "job_id", json_object_new_string(job->id));
     json_object_object_add(o, "state", json_object_new_string(job_state_name(job->state)));
+    json_object_object_add(o, "status", json_object_new_string(kaos_state_name(job->state)));
     support_json_str(o, "dialect", job->dialect);
     support_json_str(o, "user", job->user_name);
     support_json_str(o, "dataset_id", job->dataset_id);
@@ -112,7 +119,27 @@ int ws_list(request_t *r)
     json_object_object_add(doc, "jobs", all);
     json_object_object_add(doc, "building", building);
     json_object_object_add(doc, "training", training);
-    return req_reply_json(r, 200, doc);
+    json_object *ingesting = json_object_new_array();
+    static const char *const kinds[] = {"data", "params"};
+    for (size_t k = 0; k < 2; k++) {
+        kaos_bundle_t *bs;
+        size_t nb;
+        if (db_kaos_bundle_list(app_of(r)->db, r->arena, r->auth.workspace_id, kinds[k],
+                                WS_PAGE_SIZE, &bs, &nb, &r->err) != 0)
+            return -1;
+        for (size_t i = 0; i < nb; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "job_id", json_object_new_string(bs[i].id));
+            json_object_object_add(o, "kind", json_object_new_string(kinds[k]));
+            json_object_object_add(o, "state", json_object_new_string("JOB_SUCCESS"));
+            json_object_object_add(o, "sha256", json_object_new_string(bs[i].sha256));
+            support_json_str(o, "user", bs[i].user_name);
+            support_json_time(o, "created_at", bs[i].created_at);
+            json_object_array_add(ingesting, o);
+        }
+    }
+    json_object_object_add(doc, "ingesting", ingesting);
+    return kaos_reply(r, doc);
 }
 
 int ws_inspect(request_t *r)
@@ -139,7 +166,26 @@ int ws_inspect(request_t *r)
                            json_object_new_boolean(age >= 0 &&
                                                    age < app_of(r)->config->trainer_stale_seconds));
     json_object_object_add(doc, "pipeline", pipeline);
-    return req_reply_json(r, 200, doc);
+    /* KAOS's inspect: what the next training would run on. */
+    static const char *const kinds[] = {"code", "data", "params"};
+    static const char *const keys[] = {"image", "data_glob", "hyper_glob"};
+    for (size_t k = 0; k < 3; k++) {
+        kaos_bundle_t b;
+        int found;
+        if (db_kaos_bundle_latest(app_of(r)->db, r->arena, r->auth.workspace_id, kinds[k], &b,
+                                  &found, &r->err) != 0)
+            return -1;
+        const char *v = NULL;
+        if (found && k == 0)
+            v = arena_sprintf(r->arena, "%s/%s@sha256:%s", r->params[0],
+                              b.root ? b.root : "code", b.sha256 ? b.sha256 : "");
+        else if (found && k == 1)
+            v = arena_sprintf(r->arena, "/pfs/data/%s/*", b.root ? b.root : "");
+        else if (found)
+            v = "/pfs/hyper/*";
+        support_json_str(doc, keys[k], v);
+    }
+    return kaos_reply(r, doc);
 }
 
 /* --- bundle submission ------------------------------------------------ */
@@ -244,10 +290,17 @@ int ws_submit(request_t *r)
     if (db_limits_check_upload(app->db, r->arena, r->auth.workspace_id, &r->err) != 0)
         goto out;
     if (art.size == 0) {
-        err_set(&r->err, 400, "BUNDLE_INVALID", "data: the source bundle is empty");
+        err_set(&r->err, 400, "BUNDLE_INVALID", "Bundle must be non-empty");
         goto out;
     }
     rewind(up.spool);
+    int kaos = 0;
+    if (kaos_submit_code(r, &art, up.spool, user, &kaos) != 0)
+        goto out;
+    if (kaos) { /* a KAOS source bundle: stored, queued, committed, answered */
+        rc = 0;
+        goto out;
+    }
     if (bundle_inspect(ws_spool_read, up.spool, &bundle_limits_default, &info, &r->err) != 0)
         goto out;
     support_own(r, info.spec);
@@ -296,7 +349,7 @@ int ws_submit(request_t *r)
     json_object_object_add(b, "entries", json_object_new_int64((int64_t)info.entries));
     json_object_object_add(b, "dataset", json_object_new_string(info.dataset_path));
     json_object_object_add(doc, "bundle", b);
-    req_reply_json(r, 200, doc);
+    kaos_reply(r, doc);
 out:
     if (up.writer != NULL)
         db_artifact_abort(up.writer);
@@ -331,6 +384,8 @@ int ws_job_info(request_t *r)
     job_t job;
     if (ws_job_load(r, r->params[1], &job) != 0)
         return -1;
+    if (kaos_job_is(&job))
+        return kaos_job_info(r, &job);
     long long page;
     if (support_query_int(r, "page_id", 0, 0, 1000000, &page, &r->err) != 0)
         return -1;
@@ -395,7 +450,12 @@ int ws_job_info(request_t *r)
     json_object_object_add(page_doc, "total", json_object_new_int64((long long)total));
     json_object_object_add(page_doc, "items", items);
     json_object_object_add(doc, "trained_models", page_doc);
-    return req_reply_json(r, 200, doc);
+    json_object *outer = support_own(r, json_object_new_object());
+    json_object_object_add(outer, "page_id", json_object_new_int64(page));
+    json_object_object_add(outer, "page_count",
+                           json_object_new_int64((long long)((total + WS_PAGE_SIZE - 1) / WS_PAGE_SIZE)));
+    json_object_object_add(outer, "response", json_object_get(doc));
+    return req_reply_json(r, 200, outer);
 }
 
 int ws_provenance(request_t *r)
@@ -415,6 +475,8 @@ int ws_provenance(request_t *r)
     job_t job;
     if (ws_job_load(r, m.job_id, &job) != 0)
         return -1;
+    if (kaos_job_is(&job))
+        return kaos_provenance(r, &job, m.id);
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "model_id", json_object_new_string(m.id));
     support_json_str(doc, "predict_field", m.predict_field);
@@ -460,7 +522,7 @@ int ws_provenance(request_t *r)
     json_object_object_add(doc, "parameters", json_object_get(best));
     json_object_object_add(doc, "spec", json_object_get(job.spec));
     json_object_object_add(doc, "metrics", json_object_get(m.metrics));
-    return req_reply_json(r, 200, doc);
+    return kaos_reply(r, doc);
 }
 
 int ws_logs(request_t *r)
@@ -490,7 +552,28 @@ int ws_logs(request_t *r)
             next = json_object_get_int64(seq);
     }
     json_object_object_add(doc, "next_after", json_object_new_int64(next));
-    return req_reply_json(r, 200, doc);
+    /* KAOS's answer is the log as one string; ?format=lines keeps the lines. */
+    const char *fmt = req_query(r, "format");
+    if (fmt != NULL && strcmp(fmt, "lines") == 0)
+        return kaos_reply(r, doc);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *l;
+        if (json_object_object_get_ex(json_object_array_get_idx(lines, i), "line", &l))
+            len += (size_t)json_object_get_string_len(l) + 1;
+    }
+    char *text = arena_alloc(r->arena, len + 1), *o = text;
+    for (size_t i = 0; i < n; i++) {
+        json_object *l;
+        if (json_object_object_get_ex(json_object_array_get_idx(lines, i), "line", &l)) {
+            size_t k = (size_t)json_object_get_string_len(l);
+            memcpy(o, json_object_get_string(l), k);
+            o += k;
+            *o++ = '\n';
+        }
+    }
+    *o = '\0';
+    return kaos_reply(r, support_own(r, json_object_new_string_len(text, (int)(o - text))));
 }
 
 int ws_kill(request_t *r)
@@ -510,7 +593,7 @@ int ws_kill(request_t *r)
                            json_object_new_string(after == JOB_KILLED
                                                       ? "Job killed"
                                                       : "Kill requested; the trainer is stopping the job"));
-    return req_reply_json(r, 200, doc);
+    return kaos_reply(r, doc);
 }
 
 /* --- bundle download --------------------------------------------------- */
@@ -583,11 +666,21 @@ int ws_bundle(request_t *r)
     job_t job;
     if (ws_job_load(r, r->params[1], &job) != 0)
         return -1;
+    /* KAOS's client spells the flags include_code (True/False) and adds
+     * model_id; the seed spells them include-code. KAOS jobs default to
+     * code and model, as KAOS does; trainyard's own to code only. */
+    int kaos = kaos_job_is(&job);
     int code, data, model;
-    if (support_query_bool(r, "include-code", 1, &code, &r->err) != 0 ||
-        support_query_bool(r, "include-data", 0, &data, &r->err) != 0 ||
-        support_query_bool(r, "include-model", 0, &model, &r->err) != 0)
+    const char *model_id = req_query(r, "model_id");
+    if (support_query_bool(r, req_query(r, "include_code") ? "include_code" : "include-code", 1,
+                           &code, &r->err) != 0 ||
+        support_query_bool(r, req_query(r, "include_data") ? "include_data" : "include-data", 0,
+                           &data, &r->err) != 0 ||
+        support_query_bool(r, req_query(r, "include_model") ? "include_model" : "include-model",
+                           kaos || model_id != NULL, &model, &r->err) != 0)
         return -1;
+    if (kaos)
+        return kaos_bundle_zip(r, &job, code, data, model, model_id);
     app_t *app = app_of(r);
     model_rec_t *models = NULL;
     size_t n_models = 0;

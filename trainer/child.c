@@ -55,6 +55,7 @@
 #include "ml/csv.h"
 #include "ml/train.h"
 #include "trainer/proto.h"
+#include "trainer/sandbox.h"
 #include "trainer/worker.h"
 
 extern char **environ;
@@ -953,6 +954,8 @@ worker_failed:;
 
 int trainer_child_run(const child_args_t *a)
 {
+    if (sandbox_job_is(a->job))
+        return sandbox_job_run(a); /* the user's own program: trainer/sandbox.h */
     /* Where the worker runs as our own user (a trainer that is not root),
      * this keeps our memory and /proc/<pid>/environ (the database URL) out
      * of its reach: not dumpable = no ptrace, no environ, no mem. */

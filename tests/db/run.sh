@@ -72,6 +72,7 @@ cc $CFLAGS ${SAN:-} -o "$BUILD/test_queue" tests/db/test_queue.c "$BUILD/libtrai
 "$BUILD/test_queue" 2>"$TMP/test_queue.log" || { cat "$TMP/test_queue.log"; exit 1; }
 
 CLI=$BUILD/trainyard tests/db/gc.sh
+tests/db/accounts.sh || exit 1
 
 TRAINER=${TRAINER:-$BUILD/trainyard-trainer}
 if [ -x "$TRAINER" ]; then

@@ -486,6 +486,8 @@ def background(request, churn_csv):
 
 
 def job_id_of(doc):
+    if isinstance(doc, dict) and isinstance(doc.get("response"), dict):
+        doc = doc["response"]  # the workspace dialect's {"response": ...}
     for k in ("job_id", "task_id", "id"):
         if isinstance(doc, dict) and k in doc:
             return doc[k]

@@ -41,7 +41,10 @@ def submit(api, ws, bundle, user=None, multipart=False):
 def job_info(api, ws, job, **params):
     r = api.post("/train/%s/%s" % (ws, job), params=params or None)
     assert r.status_code == 200, r.text
-    return r.json()
+    doc = r.json()
+    # KAOS's shape: {"page_id", "page_count", "response": {...}}
+    assert doc["page_id"] == int(params.get("page_id", 0)) and "page_count" in doc, doc
+    return doc["response"]
 
 
 def job_state(doc):
@@ -88,8 +91,9 @@ def test_submit_multipart_bundle(api, dev_workspace, churn_csv):
 def test_inspect(api, dev_workspace, ws_job):
     r = api.get("/train/%s/inspect" % dev_workspace)
     assert r.status_code == 200
-    doc = r.json()
-    assert isinstance(doc, dict) and doc
+    doc = r.json()["response"]
+    assert isinstance(doc, dict) and "jobs" in doc
+    assert {"image", "data_glob", "hyper_glob"} <= set(doc)
 
 
 def test_job_info_models_and_paging(api, dev_workspace, ws_job):
