@@ -1109,7 +1109,7 @@ static int sbx_store(sbx_t *s, sbx_run_t *runs, size_t n, json_object *spec, int
     char msg[400];
     if (first_error != NULL)
         snprintf(msg, sizeof(msg), "%zu of %zu runs failed; first: %s", n - ok, n, first_error);
-    if (db_job_finish(s->db, s->arena, job->id, s->a->trainer_id,
+    if (db_job_finish(s->db, s->arena, job->id, s->a->trainer_id, job->attempts,
                       first_error ? JOB_FAILED : JOB_SUCCEEDED, first_error ? msg : NULL, result,
                       lost, e) != 0)
         goto fail;
@@ -1188,7 +1188,7 @@ static int sbx_work(sbx_t *s, int *lost, err_t *e)
     if (job->state == JOB_BUILDING) {
         if (sbx_build(s, e) != 0)
             return -1;
-        if (db_job_built(s->db, s->arena, job->id, s->a->trainer_id, NULL, e) != 0)
+        if (db_job_built(s->db, s->arena, job->id, s->a->trainer_id, job->attempts, NULL, e) != 0)
             return -1;
         sbx_log(s, "[build] done");
     }
