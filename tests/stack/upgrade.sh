@@ -40,7 +40,14 @@ psql -X -q -h "$VAR/run/pg" -p "$TRAINYARD_PG_PORT" -U postgres -d postgres \
 OLD_URL="postgresql://trainyard@$(printf '%s' "$VAR/run/pg" | sed 's|/|%2F|g'):$TRAINYARD_PG_PORT/trainyard"
 OLDSQL=$VAR/oldsql; mkdir -p "$OLDSQL"; cp sql/0001_* sql/0002_* sql/0003_* "$OLDSQL/"
 TRAINYARD_SQL_DIR=$OLDSQL TRAINYARD_DATABASE_URL=$OLD_URL "$BUILD/trainyard" migrate 2>/dev/null
-KEY=$(TRAINYARD_DATABASE_URL=$OLD_URL "$BUILD/trainyard" workspace create dev)
+# The old CLI's key, made with the old schema's SQL (today's CLI writes
+# columns the old schema lacks): ty_<12 hex>_<64 hex>, stored as SHA-256.
+PREFIX=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+KEY="ty_${PREFIX}_${SECRET}"
+HASH=$(printf '%s' "$KEY" | sha256sum | cut -c1-64)
+psql -X -q -v ON_ERROR_STOP=1 "$OLD_URL" -c "INSERT INTO workspaces (name) VALUES ('dev')" \
+  -c "INSERT INTO api_keys (workspace_id, prefix, hash) SELECT id, '$PREFIX', decode('$HASH', 'hex') FROM workspaces WHERE name = 'dev'"
 (umask 077; echo "$KEY" > "$VAR/dev-api-key")
 printf 'TRAINYARD_DATABASE_URL=%s\n' "$OLD_URL" > "$VAR/env"
 as_pg "$PG_BIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null
