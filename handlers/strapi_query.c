@@ -349,6 +349,11 @@ static int read_sort(reader_t *rd, const char *text, training_query_t *q)
                            "_sort takes field:ASC or field:DESC, comma-separated, not \"%s\"",
                            text);
         }
+        /* "accuracy :DESC" names accuracy; ":DESC" names nothing. */
+        for (char *fe = item + strlen(item); fe > item && isspace((unsigned char)fe[-1]);)
+            *--fe = '\0';
+        if (*item == '\0')
+            return bad(rd->e, "_sort", "a sort key needs a field name: \"%s\"", text);
         s->field = item;
     }
     return 0;

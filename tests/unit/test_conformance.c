@@ -1,12 +1,15 @@
 /*
  * test_conformance.c — behaviours that real FastAPI and Strapi v3 clients
  * rely on (issue 11): pydantic v2's lax conversions, Akkio's field types,
- * and Strapi's list query parameters.
+ * and how Strapi's list query parameters are read (the SQL they become is
+ * checked end to end in tests/e2e/test_conformance.py).
  */
 #include <check.h>
 #include <string.h>
 
+#include "common/arena.h"
 #include "fcgi/validate.h"
+#include "handlers/strapi_query.h"
 #include "ml/csv.h"
 #include "tests/unit/unit.h"
 
@@ -132,10 +135,120 @@ START_TEST(conformance_akkio_field_types)
 }
 END_TEST
 
+/* Parses a raw query string (no percent-decoding) into q. */
+static int parse(arena_t *a, const char *qs, training_query_t *q, err_t *e)
+{
+    strapi_query_t sq;
+    strapi_query_init(&sq, a);
+    err_clear(e);
+    char *copy = arena_strdup(a, qs), *save = NULL;
+    for (char *p = strtok_r(copy, "&", &save); p != NULL; p = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(p, '=');
+        if (eq != NULL)
+            *eq = '\0';
+        if (strapi_query_add(&sq, p, eq ? eq + 1 : "", e) != 0)
+            return -1;
+    }
+    return strapi_query_finish(&sq, q, e);
+}
+
+static int count_kids(const training_node_t *n)
+{
+    int k = 0;
+    for (const training_node_t *c = n->first; c != NULL; c = c->next)
+        k++;
+    return k;
+}
+
+START_TEST(conformance_strapi_sort_and_options)
+{
+    arena_t *a = arena_create(0);
+    training_query_t q;
+    err_t e;
+    ck_assert_int_eq(parse(a, "_sort=accuracy:DESC, rmse:asc,id&_limit=-1&_start=5", &q, &e), 0);
+    ck_assert_int_eq(q.n_sorts, 3);
+    ck_assert_str_eq(q.sorts[0].field, "accuracy");
+    ck_assert_int_eq(q.sorts[0].desc, 1);
+    ck_assert_str_eq(q.sorts[1].field, "rmse");
+    ck_assert_int_eq(q.sorts[1].desc, 0);
+    ck_assert_str_eq(q.sorts[2].field, "id");
+    ck_assert_int_eq(q.limit, -1);
+    ck_assert_int_eq(q.start, 5);
+    ck_assert_int_eq(q.preview, 0);
+    ck_assert_ptr_null(q.where);
+    ck_assert_int_eq(parse(a, "_q=fox&_publicationState=preview", &q, &e), 0);
+    ck_assert_str_eq(q.q, "fox");
+    ck_assert_int_eq(q.preview, 1);
+    ck_assert_int_eq(q.limit, 100);
+    static const char *const bad[] = {"_sort=:DESC", "_sort=a:UP", "_publicationState=x",
+                                      "_limit=x", "_start=-1", "_nope=1", "_sort=a&_sort=b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(a, bad[i], &q, &e) == -1, "accepted %s", bad[i]);
+        ck_assert_int_eq(e.status, 400);
+    }
+    arena_destroy(a);
+}
+END_TEST
+
+START_TEST(conformance_strapi_filters_and_where)
+{
+    arena_t *a = arena_create(0);
+    training_query_t q;
+    err_t e;
+    ck_assert_int_eq(parse(a, "version_in=v1&version_in=v2&published_at_null=true&"
+                              "meta_ncontainss=X&created_at=1",
+                           &q, &e),
+                     0);
+    const training_node_t *n = q.where->first;
+    ck_assert_str_eq(n->field, "version");
+    ck_assert_str_eq(n->op, "in");
+    ck_assert_int_eq(n->n_values, 2);
+    ck_assert_str_eq(n->values[1], "v2");
+    n = n->next;
+    ck_assert_str_eq(n->field, "published_at");
+    ck_assert_str_eq(n->op, "null");
+    n = n->next;
+    ck_assert_str_eq(n->field, "meta");
+    ck_assert_str_eq(n->op, "ncontainss");
+    n = n->next; /* "_at" is no operator: the whole name is the field */
+    ck_assert_str_eq(n->field, "created_at");
+    ck_assert_str_eq(n->op, "eq");
+
+    ck_assert_int_eq(parse(a, "_where[_or][0][x]=1&_where[_or][1][y_gte]=2", &q, &e), 0);
+    const training_node_t *w = q.where->first; /* the _where group */
+    ck_assert_int_eq(w->kind, TRAINING_AND);
+    const training_node_t *or = w->first;
+    ck_assert_int_eq(or->kind, TRAINING_OR);
+    ck_assert_int_eq(count_kids(or), 2);
+    ck_assert_str_eq(or->first->next->first->field, "y");
+    ck_assert_str_eq(or->first->next->first->op, "gte");
+
+    ck_assert_int_eq(parse(a, "_where={\"_or\":[{\"a\":1},[{\"b_lt\":2.5},{\"c\":null}]]}", &q, &e),
+                     0);
+    or = q.where->first->first;
+    ck_assert_int_eq(or->kind, TRAINING_OR);
+    ck_assert_int_eq(count_kids(or), 2);
+    const training_node_t *c = or->first->next->first->next->first;
+    ck_assert_str_eq(c->field, "c");
+    ck_assert_str_eq(c->op, "null");
+    ck_assert_str_eq(c->values[0], "true");
+
+    static const char *const bad[] = {"_where=nope", "_where[_or]=1", "_where[_or][x][a]=1",
+                                      "a[b]=1&a=2", "a_gt=1&a_gt=2", "[x]=1", "a[][b]=1",
+                                      "_where={\"a\":{\"b\":1}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(a, bad[i], &q, &e) == -1, "accepted %s", bad[i]);
+        ck_assert_int_eq(e.status, 400);
+    }
+    arena_destroy(a);
+}
+END_TEST
+
 Suite *suite_conformance(void)
 {
     const TTest *const t[] = {conformance_lax_accepts_what_pydantic_accepts,
                               conformance_lax_refuses_the_rest_with_todays_codes,
-                              conformance_akkio_field_types};
+                              conformance_akkio_field_types, conformance_strapi_sort_and_options,
+                              conformance_strapi_filters_and_where};
     return unit_suite("conformance", t, sizeof(t) / sizeof(t[0]));
 }
