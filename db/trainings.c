@@ -5,13 +5,16 @@
  * and time formatting is the same in every answer. Lists take filters and a
  * sort from the query string: field names are looked up in a static table
  * and only the table's SQL fragments enter the statement text; every value
- * is a parameter. Writes use fixed prepared statements (an update carries a
+ * is a parameter. A list's conditions arrive as a tree (AND/OR groups of
+ * field-operator-value, from Strapi's _where) and are rendered the same way:
+ * fixed fragments, $n for every value. Writes use fixed prepared statements (an update carries a
  * "given" flag per field) so that no SQL text depends on input at all.
  */
 #include "db/trainings.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +44,31 @@ static const tfield_t tfields[] = {
     {"updated_at", "updated_at", TF_TIME},
 };
 
+/* Operators: how each compares; the SQL fragments are fixed text. */
+typedef enum top_kind { OP_CMP, OP_IN, OP_LIKE, OP_NULL } top_kind_t;
+
 typedef struct top {
     const char *name;
     const char *sql;
+    top_kind_t kind;
 } top_t;
 
+/* Strapi v3 on PostgreSQL: _contains is case-insensitive, _containss is
+ * not; ne keeps nulls (IS DISTINCT FROM), as trainyard always did. */
 static const top_t tops[] = {
-    {"eq", "="}, {"ne", "IS DISTINCT FROM"}, {"lt", "<"}, {"gt", ">"}, {"lte", "<="}, {"gte", ">="},
+    {"eq", "=", OP_CMP},          {"ne", "IS DISTINCT FROM", OP_CMP},
+    {"lt", "<", OP_CMP},          {"gt", ">", OP_CMP},
+    {"lte", "<=", OP_CMP},        {"gte", ">=", OP_CMP},
+    {"in", "IN", OP_IN},          {"nin", "NOT IN", OP_IN},
+    {"contains", "ILIKE", OP_LIKE}, {"ncontains", "NOT ILIKE", OP_LIKE},
+    {"containss", "LIKE", OP_LIKE}, {"ncontainss", "NOT LIKE", OP_LIKE},
+    {"null", NULL, OP_NULL},
 };
+
+/* A parameter as a LIKE pattern matching it anywhere, its own wildcards
+ * escaped (backslash is LIKE's default escape). */
+#define LIKE_ANYWHERE(p) \
+    "('%%' || replace(replace(replace(" p ", '\\', '\\\\'), '%%', '\\%%'), '_', '\\_') || '%%')"
 
 static const char *const type_cast[] = {"::bigint", "::text", "::float8", "::timestamptz"};
 
@@ -219,66 +239,211 @@ int db_training_get(db_t *db, arena_t *arena, long long workspace_id, const char
     return 0;
 }
 
-/* Appends " AND <col> <op> $n::type" per filter, and the values to p. */
-static int training_where(arena_t *arena, long long workspace_id, const training_query_t *q,
-                          char *sql, size_t len, const char **p, int *np, err_t *e)
+/* The SQL of one list query under construction: text in an arena buffer,
+ * values in p. Overflow of either is a 400 (the query is too large), never
+ * a truncated statement. */
+#define WHERE_SQL_MAX (32 * 1024)
+#define WHERE_PARAMS_MAX 300
+
+typedef struct wsql {
+    arena_t *arena;
+    char *sql;
+    size_t used;
+    const char *p[WHERE_PARAMS_MAX];
+    int np;
+    int overflow;
+    err_t *e;
+} wsql_t;
+
+__attribute__((format(printf, 2, 3))) static void w_put(wsql_t *w, const char *fmt, ...)
 {
-    p[0] = arena_sprintf(arena, "%lld", workspace_id);
-    *np = 1;
-    size_t used = strlen(sql);
-    used += (size_t)snprintf(sql + used, len - used, " WHERE workspace_id = $1");
-    for (int i = 0; q != NULL && i < q->n_filters && i < 16; i++) {
-        const training_filter_t *f = &q->filters[i];
-        const char *param = arena_sprintf(arena, "query/%s_%s", f->field ? f->field : "",
-                                          f->op ? f->op : "eq");
-        const tfield_t *tf = tfield_find(f->field);
-        if (tf == NULL)
-            return err_add(e, 400, "value_error", param, "unknown field \"%s\"",
-                           f->field ? f->field : "");
-        const top_t *op = NULL;
-        for (size_t k = 0; k < sizeof(tops) / sizeof(tops[0]); k++)
-            if (strcmp(tops[k].name, f->op ? f->op : "eq") == 0)
-                op = &tops[k];
-        if (op == NULL)
-            return err_add(e, 400, "value_error", param, "unknown operator \"%s\"", f->op);
-        const char *v = f->value ? f->value : "";
-        if (tf->type == TF_NUM || tf->type == TF_ID) {
-            char *end;
-            errno = 0;
-            if (tf->type == TF_NUM)
-                (void)strtod(v, &end);
-            else
-                (void)strtoll(v, &end, 10);
-            if (*v == '\0' || *end != '\0' || errno != 0)
-                return err_add(e, 400, "value_error", param, "not a number: \"%s\"", v);
-        }
-        p[(*np)++] = v;
-        used += (size_t)snprintf(sql + used, len - used, " AND %s %s $%d%s", tf->column,
-                                 op->sql, *np, type_cast[tf->type]);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->sql + w->used, WHERE_SQL_MAX - w->used, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= WHERE_SQL_MAX - w->used)
+        w->overflow = 1;
+    else
+        w->used += (size_t)n;
+}
+
+/* Adds a value; returns its number ($n), 0 when full. */
+static int w_param(wsql_t *w, const char *v)
+{
+    if (w->np >= WHERE_PARAMS_MAX) {
+        w->overflow = 1;
+        return 0;
     }
-    return used < len ? 0 : err_set(e, 500, "internal", "query too long");
+    w->p[w->np++] = v;
+    return w->np;
+}
+
+/* A value the field's type must accept, checked here so that a typo is a
+ * 400 naming the parameter rather than a bare cast error. */
+static int value_ok(const tfield_t *tf, const char *v)
+{
+    if (tf->type != TF_NUM && tf->type != TF_ID)
+        return 1;
+    char *end;
+    errno = 0;
+    if (tf->type == TF_NUM)
+        (void)strtod(v, &end);
+    else
+        (void)strtoll(v, &end, 10);
+    return *v != '\0' && *end == '\0' && errno == 0;
+}
+
+static int w_cond(wsql_t *w, const training_node_t *n)
+{
+    char param[ERR_FIELD_MAX] = "query";
+    err_path_append(param, sizeof(param), n->param ? n->param : "");
+    const tfield_t *tf = tfield_find(n->field);
+    if (tf == NULL)
+        return err_add(w->e, 400, "value_error", param, "unknown field \"%s\"",
+                       n->field ? n->field : "");
+    const top_t *op = NULL;
+    for (size_t k = 0; k < sizeof(tops) / sizeof(tops[0]); k++)
+        if (n->op != NULL && strcmp(tops[k].name, n->op) == 0)
+            op = &tops[k];
+    if (op == NULL)
+        return err_add(w->e, 400, "value_error", param, "unknown operator \"%s\"",
+                       n->op ? n->op : "");
+    if (n->n_values < 1 || (op->kind != OP_IN && n->n_values != 1))
+        return err_add(w->e, 400, "value_error", param, "\"%s\" takes one value", n->param);
+    switch (op->kind) {
+    case OP_NULL: {
+        const char *v = n->values[0];
+        int is_null;
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            is_null = 1;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            is_null = 0;
+        else
+            return err_add(w->e, 400, "value_error", param, "_null takes true or false, not \"%s\"",
+                           v);
+        w_put(w, "%s IS %sNULL", tf->column, is_null ? "" : "NOT ");
+        return 0;
+    }
+    case OP_LIKE: {
+        /* Numbers and times match on their text, as Strapi's LIKE does. */
+        int k = w_param(w, n->values[0]);
+        w_put(w, "%s::text %s " LIKE_ANYWHERE("$%d"), tf->column, op->sql, k);
+        return 0;
+    }
+    case OP_IN:
+        if (n->n_values == 0) {
+            w_put(w, "%s", strcmp(op->name, "in") == 0 ? "FALSE" : "TRUE");
+            return 0;
+        }
+        w_put(w, "%s %s (", tf->column, op->sql);
+        for (int i = 0; i < n->n_values; i++) {
+            if (!value_ok(tf, n->values[i]))
+                return err_add(w->e, 400, "value_error", param, "not a number: \"%s\"",
+                               n->values[i]);
+            w_put(w, "%s$%d%s", i ? ", " : "", w_param(w, n->values[i]), type_cast[tf->type]);
+        }
+        w_put(w, ")");
+        return 0;
+    case OP_CMP:
+        if (!value_ok(tf, n->values[0]))
+            return err_add(w->e, 400, "value_error", param, "not a number: \"%s\"", n->values[0]);
+        w_put(w, "%s %s $%d%s", tf->column, op->sql, w_param(w, n->values[0]),
+              type_cast[tf->type]);
+        return 0;
+    }
+    return 0;
+}
+
+/* AND/OR nodes in parentheses; an empty AND holds, an empty OR does not. */
+static int w_node(wsql_t *w, const training_node_t *n, int depth)
+{
+    if (depth > 32)
+        return err_set(w->e, 400, "value_error", "query nested too deeply");
+    if (n->kind == TRAINING_COND)
+        return w_cond(w, n);
+    if (n->first == NULL) {
+        w_put(w, "%s", n->kind == TRAINING_AND ? "TRUE" : "FALSE");
+        return 0;
+    }
+    w_put(w, "(");
+    for (const training_node_t *k = n->first; k != NULL; k = k->next) {
+        if (k != n->first)
+            w_put(w, "%s", n->kind == TRAINING_AND ? " AND " : " OR ");
+        if (w_node(w, k, depth + 1) != 0)
+            return -1;
+    }
+    w_put(w, ")");
+    return 0;
+}
+
+/* _q: a substring of any text field, or the text of a number or time. */
+static void w_fulltext(wsql_t *w, const char *text)
+{
+    int k = w_param(w, text);
+    w_put(w, " AND (");
+    for (size_t i = 0; i < sizeof(tfields) / sizeof(tfields[0]); i++) {
+        if (i > 0)
+            w_put(w, " OR ");
+        if (tfields[i].type == TF_TEXT)
+            w_put(w, "%s ILIKE " LIKE_ANYWHERE("$%d"), tfields[i].column, k);
+        else
+            w_put(w, "%s::text = $%d", tfields[i].column, k);
+    }
+    w_put(w, ")");
+}
+
+/* Starts w with head and appends the WHERE clause of q. */
+static int training_where(wsql_t *w, arena_t *arena, long long workspace_id,
+                          const training_query_t *q, const char *head, err_t *e)
+{
+    memset(w, 0, sizeof(*w));
+    w->arena = arena;
+    w->e = e;
+    w->sql = arena_alloc(arena, WHERE_SQL_MAX);
+    w->sql[0] = '\0';
+    w_put(w, "%s WHERE workspace_id = $%d", head,
+          w_param(w, arena_sprintf(arena, "%lld", workspace_id)));
+    /* live (Strapi's default) shows published documents only. */
+    if (q == NULL || !q->preview)
+        w_put(w, " AND published_at IS NOT NULL");
+    if (q != NULL && q->q != NULL)
+        w_fulltext(w, q->q);
+    if (q != NULL && q->where != NULL) {
+        w_put(w, " AND ");
+        if (w_node(w, q->where, 0) != 0)
+            return -1;
+    }
+    if (w->overflow)
+        return err_set(e, 400, "value_error", "query too large");
+    return 0;
 }
 
 int db_training_list(db_t *db, arena_t *arena, long long workspace_id,
                      const training_query_t *q, json_object **out_array, err_t *e)
 {
-    char sql[4096] = "SELECT " TRAINING_DOC " FROM trainings";
-    const char *p[20];
-    int np;
-    if (training_where(arena, workspace_id, q, sql, sizeof(sql), p, &np, e) != 0)
+    wsql_t w;
+    if (training_where(&w, arena, workspace_id, q, "SELECT " TRAINING_DOC " FROM trainings", e) !=
+        0)
         return -1;
-    const tfield_t *sort = tfield_find(q && q->sort_field ? q->sort_field : "id");
-    if (sort == NULL)
-        return err_add(e, 400, "value_error", "query/_sort", "cannot sort by \"%s\"",
-                       q->sort_field);
-    size_t used = strlen(sql);
-    const char *dir = q && q->sort_desc ? "DESC" : "ASC";
-    p[np] = q && q->limit >= 0 ? arena_sprintf(arena, "%d", q->limit) : NULL;
-    p[np + 1] = arena_sprintf(arena, "%d", q && q->start > 0 ? q->start : 0);
-    snprintf(sql + used, sizeof(sql) - used, " ORDER BY %s %s NULLS LAST, id %s LIMIT $%d OFFSET $%d",
-             sort->column, dir, dir, np + 1, np + 2);
+    /* No NULLS clause: PostgreSQL's default (last ascending, first
+     * descending) is what Strapi on PostgreSQL answers. id breaks ties in
+     * the first key's direction. */
+    const char *tie = q && q->n_sorts > 0 && q->sorts[0].desc ? "DESC" : "ASC";
+    w_put(&w, " ORDER BY ");
+    for (int i = 0; q != NULL && i < q->n_sorts; i++) {
+        const tfield_t *sort = tfield_find(q->sorts[i].field);
+        if (sort == NULL)
+            return err_add(e, 400, "value_error", "query/_sort", "cannot sort by \"%s\"",
+                           q->sorts[i].field ? q->sorts[i].field : "");
+        w_put(&w, "%s %s, ", sort->column, q->sorts[i].desc ? "DESC" : "ASC");
+    }
+    int lim = w_param(&w, q && q->limit >= 0 ? arena_sprintf(arena, "%d", q->limit) : NULL);
+    int off = w_param(&w, arena_sprintf(arena, "%d", q && q->start > 0 ? q->start : 0));
+    w_put(&w, "id %s LIMIT $%d OFFSET $%d", tie, lim, off);
+    if (w.overflow)
+        return err_set(e, 400, "value_error", "query too large");
     PGresult *res;
-    if (db_query_sql(db, arena, sql, np + 2, p, &res, e) != 0)
+    if (db_query_sql(db, arena, w.sql, w.np, w.p, &res, e) != 0)
         return -1;
     json_object *arr = json_object_new_array();
     arena_defer(arena, json_put, arr);
@@ -291,13 +456,11 @@ int db_training_list(db_t *db, arena_t *arena, long long workspace_id,
 int db_training_count(db_t *db, arena_t *arena, long long workspace_id,
                       const training_query_t *q, long long *count, err_t *e)
 {
-    char sql[4096] = "SELECT count(*) AS n FROM trainings";
-    const char *p[20];
-    int np;
-    if (training_where(arena, workspace_id, q, sql, sizeof(sql), p, &np, e) != 0)
+    wsql_t w;
+    if (training_where(&w, arena, workspace_id, q, "SELECT count(*) AS n FROM trainings", e) != 0)
         return -1;
     PGresult *res;
-    if (db_query_sql(db, arena, sql, np, p, &res, e) != 0)
+    if (db_query_sql(db, arena, w.sql, w.np, w.p, &res, e) != 0)
         return -1;
     *count = db_get_ll(res, 0, "n", 0);
     return 0;

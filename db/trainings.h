@@ -16,20 +16,39 @@
 
 #include "db/db.h"
 
-/* A parsed list query: GET /trainings?_sort=&_limit=&_start=&field_op=value */
-typedef struct training_filter {
-    const char *field;  /* one of the seed's fields or id/published_at/created_at/updated_at */
-    const char *op;     /* "eq" "ne" "lt" "gt" "lte" "gte" */
-    const char *value;
-} training_filter_t;
+/* A parsed list query (handlers/strapi_query.c reads it from Strapi v3's
+ * parameters). Conditions form a tree: AND and OR nodes hold children,
+ * COND nodes compare one field. Names and operators are checked here, in
+ * db/, against the allow-list; values only ever become parameters. */
+typedef enum training_node_kind { TRAINING_AND, TRAINING_OR, TRAINING_COND } training_node_kind_t;
+
+typedef struct training_node {
+    training_node_kind_t kind;
+    const char *field;          /* COND: an API field name (checked by db/) */
+    const char *op;             /* COND: eq ne lt gt lte gte in nin contains ncontains
+                                 * containss ncontainss null */
+    const char *const *values;  /* COND: one value; in/nin any number */
+    int n_values;
+    const char *param;          /* COND: the query parameter it came from, for errors */
+    struct training_node *first; /* AND/OR: first child */
+    struct training_node *next;  /* the next sibling */
+} training_node_t;
+
+#define TRAINING_SORT_MAX 8
+
+typedef struct training_sort {
+    const char *field;
+    int desc;
+} training_sort_t;
 
 typedef struct training_query {
-    const char *sort_field;     /* NULL = id */
-    int sort_desc;
+    training_sort_t sorts[TRAINING_SORT_MAX]; /* none: by id */
+    int n_sorts;
     int limit;                  /* -1 = all (Strapi default 100) */
     int start;
-    training_filter_t filters[16];
-    int n_filters;
+    const char *q;              /* _q: full-text over the fields, NULL = none */
+    int preview;                /* _publicationState=preview: drafts too (default live) */
+    training_node_t *where;     /* NULL = no condition */
 } training_query_t;
 
 /* Creates a document from body fields (already validated). If a document of
@@ -43,7 +62,9 @@ int db_training_create(db_t *db, arena_t *arena, long long workspace_id, json_ob
 int db_training_get(db_t *db, arena_t *arena, long long workspace_id, const char *id,
                     json_object **out, err_t *e);
 
-/* Unknown sort/filter fields and bad operators are 400 naming the parameter. */
+/* Unknown sort/filter fields, bad operators and values that are not of the
+ * field's type are 400 naming the parameter. Nulls sort as PostgreSQL's
+ * default: last ascending, first descending (as Strapi on PostgreSQL). */
 int db_training_list(db_t *db, arena_t *arena, long long workspace_id,
                      const training_query_t *q, json_object **out_array, err_t *e);
 int db_training_count(db_t *db, arena_t *arena, long long workspace_id,

@@ -4,9 +4,13 @@
  * The codes and messages are pydantic v2's, word for word, because the Akkio
  * dialect shows them verbatim and clients of the original API match on them.
  * Every field is checked and every problem reported (up to err.h's item cap),
- * as pydantic does. JSON input is strict (a string is not an integer);
- * XML/form input ("coerce") carries only strings and is converted in place,
- * so that handlers read the same json-c types whatever the client sent.
+ * as pydantic does. Scalars follow pydantic v2's lax mode (its conversion
+ * table), which is what FastAPI clients meet: "60" and 60.0 are integers,
+ * "yes"/"on"/"1"/1 are booleans, "0.5" and true are numbers; strings stay
+ * strict (5 is not a string). Converted values replace the originals in
+ * place, so that handlers read the same json-c types whatever the client
+ * sent. XML/form input ("coerce") carries only strings and additionally
+ * turns a lone value into a one-element list.
  */
 #include "fcgi/validate.h"
 
@@ -66,20 +70,41 @@ static size_t utf8_chars(const char *s, size_t n)
     return chars;
 }
 
+/* pydantic's str -> int: surrounding whitespace, a sign, digits with single
+ * underscores between them (as Python's int()), and a fraction of zeros only
+ * ("60.0", "60.") are accepted; "1e3" and "60.5" are not. */
 static int parse_ll(const char *s, long long *out)
 {
+    char digits[32];
+    size_t n = 0;
     while (isspace((unsigned char)*s))
         s++;
-    if (*s == '\0')
+    if (*s == '+' || *s == '-')
+        digits[n++] = *s++;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    for (; isdigit((unsigned char)*s) || *s == '_'; s++) {
+        if (*s == '_') {
+            if (!isdigit((unsigned char)s[1]))
+                return -1;
+            continue;
+        }
+        if (n + 1 >= sizeof(digits))
+            return -1;
+        digits[n++] = *s;
+    }
+    digits[n] = '\0';
+    if (*s == '.')
+        for (s++; *s == '0'; s++)
+            ;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (*s != '\0')
         return -1;
     char *end;
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s)
-        return -1;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end != '\0')
+    long long v = strtoll(digits, &end, 10);
+    if (errno != 0 || *end != '\0')
         return -1;
     *out = v;
     return 0;
@@ -174,10 +199,9 @@ static int check_string(const field_spec_t *f, json_object *v, long index, err_t
     return 0;
 }
 
-/* Converts a string to an integer in coerce mode, replacing the value in
- * parent. */
-static int check_int(json_object *parent, const field_spec_t *f, json_object *v, err_t *e,
-                     int coerce)
+/* Lax int (pydantic v2): an int, a float without fraction, a bool, or a
+ * string of an integer; the value is replaced by the integer in parent. */
+static int check_int(json_object *parent, const field_spec_t *f, json_object *v, err_t *e)
 {
     long long n;
     if (json_object_is_type(v, json_type_int)) {
@@ -194,7 +218,10 @@ static int check_int(json_object *parent, const field_spec_t *f, json_object *v,
                        "Input should be a valid integer, unable to parse string as an integer");
         n = (long long)d;
         json_object_object_add(parent, f->name, json_object_new_int64(n));
-    } else if (coerce && json_object_is_type(v, json_type_string)) {
+    } else if (json_object_is_type(v, json_type_boolean)) {
+        n = json_object_get_boolean(v) ? 1 : 0;
+        json_object_object_add(parent, f->name, json_object_new_int64(n));
+    } else if (json_object_is_type(v, json_type_string)) {
         if (parse_ll(json_object_get_string(v), &n) != 0)
             return add(e, f->name, -1, "int_parsing",
                        "Input should be a valid integer, unable to parse string as an integer");
@@ -213,13 +240,16 @@ static int check_int(json_object *parent, const field_spec_t *f, json_object *v,
     return check_range(f, (double)n, -1, e);
 }
 
-static int check_number(json_object *parent, const field_spec_t *f, json_object *v, err_t *e,
-                        int coerce)
+/* Lax float: a number, a bool, or a string of a decimal number. */
+static int check_number(json_object *parent, const field_spec_t *f, json_object *v, err_t *e)
 {
     double d;
     if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
         d = json_object_get_double(v);
-    } else if (coerce && json_object_is_type(v, json_type_string)) {
+    } else if (json_object_is_type(v, json_type_boolean)) {
+        d = json_object_get_boolean(v) ? 1.0 : 0.0;
+        json_object_object_add(parent, f->name, json_object_new_double(d));
+    } else if (json_object_is_type(v, json_type_string)) {
         if (parse_double(json_object_get_string(v), &d) != 0)
             return add(e, f->name, -1, "float_parsing",
                        "Input should be a valid number, unable to parse string as a number");
@@ -232,13 +262,23 @@ static int check_number(json_object *parent, const field_spec_t *f, json_object 
     return check_range(f, d, -1, e);
 }
 
-static int check_bool(json_object *parent, const field_spec_t *f, json_object *v, err_t *e,
-                      int coerce)
+/* Lax bool: a bool, the ints 0 and 1, the floats 0.0 and 1.0, or one of
+ * pydantic's spellings (parse_bool). Other numbers and strings are
+ * bool_parsing, other types bool_type, as pydantic says. */
+static int check_bool(json_object *parent, const field_spec_t *f, json_object *v, err_t *e)
 {
+    int b;
     if (json_object_is_type(v, json_type_boolean))
         return 0;
-    if (coerce && json_object_is_type(v, json_type_string)) {
-        int b;
+    if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+        double d = json_object_get_double(v);
+        if (d != 0.0 && d != 1.0)
+            return add(e, f->name, -1, "bool_parsing",
+                       "Input should be a valid boolean, unable to interpret input");
+        json_object_object_add(parent, f->name, json_object_new_boolean(d == 1.0));
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_string)) {
         if (parse_bool(json_object_get_string(v), &b) != 0)
             return add(e, f->name, -1, "bool_parsing",
                        "Input should be a valid boolean, unable to interpret input");
@@ -337,11 +377,11 @@ static int check_field(json_object *obj, const field_spec_t *f, int coerce, err_
     case FIELD_STRING:
         return check_string(f, v, -1, e);
     case FIELD_INT:
-        return check_int(obj, f, v, e, coerce);
+        return check_int(obj, f, v, e);
     case FIELD_NUMBER:
-        return check_number(obj, f, v, e, coerce);
+        return check_number(obj, f, v, e);
     case FIELD_BOOL:
-        return check_bool(obj, f, v, e, coerce);
+        return check_bool(obj, f, v, e);
     case FIELD_STRING_ARRAY:
     case FIELD_ARRAY:
         return check_array(obj, f, v, e, coerce);

@@ -8,11 +8,11 @@
  * valid integer, unable to parse string as an integer", "literal_error" /
  * "Input should be 10, 60, 300 or 1800", ...) and paths "body/<field>[/i]".
  *
- * Bodies decoded from XML or form data carry only strings; with coerce set,
- * the validator converts them in place ("10" -> 10, "true" -> true, a single
- * string -> a one-element array where an array is expected) before
- * checking. JSON bodies are checked strictly, except that an integral float
- * (10.0) is accepted as an integer, as pydantic does.
+ * Scalars are converted in place as pydantic v2's lax mode does, for every
+ * body ("10", 10.0 and true -> 10 for an integer; "yes", "on", 1 -> true
+ * for a boolean; strings stay strict). Bodies decoded from XML or form data
+ * carry only strings; with coerce set, a single value also becomes a
+ * one-element array where an array is expected.
  */
 #ifndef TRAINYARD_VALIDATE_H
 #define TRAINYARD_VALIDATE_H

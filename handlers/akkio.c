@@ -4,6 +4,7 @@
  *   POST /api/v1/models/train/new          201 {"task_id"}
  *   GET  /api/v1/models/train/{id}/status  200 {"status","metadata":{...}}
  *   GET  /api/v1/models/train/{id}/result  200 {"status":"success","model_id","stats",...}
+ *   GET  /models/train/{id}/result         the same (the status location joined to the host)
  *
  * Job states map onto Akkio's Celery-style enum: queued -> PENDING,
  * building|running -> IN_PROGRESS, succeeded -> SUCCEEDED, failed|killed ->
@@ -12,7 +13,7 @@
  *
  * Without `force`, an identical request (same dataset, fields, duration,
  * options) whose model exists or is being trained returns that task again
- * instead of training twice.
+ * instead of training twice, with "existing": true beside the task_id.
  */
 #include "handlers/handlers.h"
 
@@ -48,6 +49,9 @@ int akkio_train_new(request_t *r)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "task_id", json_object_new_string(job.id));
+    /* Still 201 (clients check for it), but say that nothing new was queued. */
+    if (existing)
+        json_object_object_add(doc, "existing", json_object_new_boolean(1));
     return req_reply_json(r, 201, doc);
 }
 
@@ -131,10 +135,17 @@ int akkio_status(request_t *r)
         break;
     case JOB_FAILED:
     case JOB_KILLED:
-    case JOB_TIMED_OUT:
-        /* The seed's metadata union has no UNKNOWN_TIMEOUT member: a timed-out
-         * task carries the FAILED metadata with its reason. */
         json_object_object_add(meta, "type", json_object_new_string("FAILED"));
+        json_object_object_add(meta, "error", json_object_new_string(akkio_failure_text(&job)));
+        break;
+    case JOB_TIMED_OUT:
+        /* Its own type, so that a client switching on metadata.type (the
+         * seed's discriminator) sees the status it was told; "message" as
+         * the seed's other free-text members, "error" kept for clients that
+         * read FAILED's field. */
+        json_object_object_add(meta, "type", json_object_new_string("UNKNOWN_TIMEOUT"));
+        json_object_object_add(meta, "message",
+                               json_object_new_string(akkio_failure_text(&job)));
         json_object_object_add(meta, "error", json_object_new_string(akkio_failure_text(&job)));
         break;
     }

@@ -45,7 +45,7 @@ int datasets_delete(request_t *r);
  * models.c and trainings.c check them with _Static_assert. */
 #define MODELS_PREDICT_FIELDS_COUNT 2
 #define MODELS_LEGACY_FIELDS_COUNT 4
-#define TRAININGS_FIELDS_COUNT 8
+#define TRAININGS_FIELDS_COUNT 9
 extern const field_spec_t models_predict_fields[];
 extern const field_spec_t models_legacy_fields[];
 int models_show(request_t *r);

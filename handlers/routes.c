@@ -24,6 +24,10 @@ const route_t routes[] = {
      NULL, 0},
     {"GET", "/api/v1/models/train/{task_id}/result", akkio_result, 0, DIALECT_AKKIO, ROUTE_AUTH,
      NULL, 0},
+    /* The status answer's location is relative to /api/v1, but the seed's
+     * example shows it whole: a client joining it to the host lands here. */
+    {"GET", "/models/train/{task_id}/result", akkio_result, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL,
+     0},
 
     /* Datasets. */
     {"POST", "/api/v1/datasets", datasets_upload, UPLOAD_LIMIT, DIALECT_AKKIO,

@@ -2,7 +2,8 @@
  * trainings.c — the Strapi v3-style /trainings collection (seeds/000).
  *
  *   POST   /trainings            create (JSON, XML or form body)    200 document
- *   GET    /trainings            list: _sort=f:ASC|DESC, _limit, _start, f[_op]=v
+ *   GET    /trainings            list: Strapi v3's _sort, _limit, _start, _q, _where,
+ *                                 _publicationState and f[_op]=v (strapi_query.h)
  *   GET    /trainings/count      a bare number
  *   GET    /trainings/{id}       one document
  *   PUT    /trainings/{id}       update the given fields
@@ -26,6 +27,7 @@
 #include "db/trainings.h"
 #include "handlers/app.h"
 #include "handlers/spec.h"
+#include "handlers/strapi_query.h"
 #include "handlers/support.h"
 
 const field_spec_t trainings_fields[] = {
@@ -37,12 +39,15 @@ const field_spec_t trainings_fields[] = {
     {.name = "binaryPath", .type = FIELD_STRING, .flags = FIELD_NULLABLE, .max_len = 2048},
     {.name = "version", .type = FIELD_STRING, .flags = FIELD_NULLABLE, .max_len = 200},
     {.name = "meta", .type = FIELD_ANY, .flags = FIELD_NULLABLE},
+    /* Strapi's draft/publish: null on PUT unpublishes (a draft, shown only
+     * with _publicationState=preview); absent on POST means now. */
+    {.name = "published_at", .type = FIELD_STRING, .flags = FIELD_NULLABLE, .max_len = 64},
 };
 _Static_assert(sizeof(trainings_fields) / sizeof(trainings_fields[0]) == TRAININGS_FIELDS_COUNT,
                "TRAININGS_FIELDS_COUNT is out of date");
 
 static const char *const trainings_known[] = {"uuid", "accuracy", "precission", "mae", "rmse",
-                                              "binaryPath", "version", "meta"};
+                                              "binaryPath", "version", "meta", "published_at"};
 
 /* Keeps only the seed's fields (others are ignored, as Strapi ignores
  * attributes a content type does not have) and turns an object `meta` into
@@ -141,80 +146,26 @@ fail:
     return -1;
 }
 
-static const char *const trainings_ops[] = {"eq", "ne", "lt", "gt", "lte", "gte"};
-
 typedef struct query_parse {
-    training_query_t *q;
-    request_t *r;
-    int failed;
+    strapi_query_t sq;
+    err_t *e;
 } query_parse_t;
 
-/* One query parameter of a list/count call: _sort, _limit, _start or a
- * filter field[_op]. Field names are checked by the db layer's whitelist. */
 static void trainings_query_param(const char *name, const char *value, void *ctx)
 {
     query_parse_t *qp = ctx;
-    training_query_t *q = qp->q;
-    err_t *e = &qp->r->err;
-    char field[ERR_FIELD_MAX] = "query";
-    err_path_append(field, sizeof(field), name);
-    if (strcmp(name, "_sort") == 0) {
-        const char *colon = strchr(value, ':');
-        size_t len = colon ? (size_t)(colon - value) : strlen(value);
-        q->sort_field = arena_strndup(qp->r->arena, value, len);
-        q->sort_desc = 0;
-        if (colon != NULL) {
-            if (strcasecmp(colon + 1, "DESC") == 0)
-                q->sort_desc = 1;
-            else if (strcasecmp(colon + 1, "ASC") != 0)
-                qp->failed = err_add(e, 400, "value_error", field,
-                                     "_sort must be field:ASC or field:DESC, not \"%s\"", value);
-        }
-        return;
-    }
-    if (strcmp(name, "_limit") == 0 || strcmp(name, "_start") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || v < -1 || v > 1000000 ||
-            (v < 0 && strcmp(name, "_start") == 0)) {
-            qp->failed = err_add(e, 400, "value_error", field, "%s must be an integer%s", name,
-                                 strcmp(name, "_limit") == 0 ? " (-1 for all)" : " >= 0");
-            return;
-        }
-        if (strcmp(name, "_limit") == 0)
-            q->limit = (int)v;
-        else
-            q->start = (int)v;
-        return;
-    }
-    if (q->n_filters >= (int)(sizeof(q->filters) / sizeof(q->filters[0]))) {
-        qp->failed = err_add(e, 400, "value_error", field, "too many filters (at most 16)");
-        return;
-    }
-    training_filter_t *f = &q->filters[q->n_filters];
-    f->op = "eq";
-    f->field = name;
-    const char *us = strrchr(name, '_');
-    if (us != NULL && us != name) {
-        for (size_t i = 0; i < sizeof(trainings_ops) / sizeof(trainings_ops[0]); i++) {
-            if (strcmp(us + 1, trainings_ops[i]) == 0) {
-                f->op = trainings_ops[i];
-                f->field = arena_strndup(qp->r->arena, name, (size_t)(us - name));
-                break;
-            }
-        }
-    }
-    f->value = value;
-    q->n_filters++;
+    if (!qp->sq.failed)
+        (void)strapi_query_add(&qp->sq, name, value, qp->e);
 }
 
+/* Strapi v3's list parameters (handlers/strapi_query.h); the db layer
+ * checks names against its allow-list. */
 static int trainings_parse_query(request_t *r, training_query_t *q)
 {
-    memset(q, 0, sizeof(*q));
-    q->limit = 100;
-    query_parse_t qp = {q, r, 0};
+    query_parse_t qp = {.e = &r->err};
+    strapi_query_init(&qp.sq, r->arena);
     req_query_each(r, trainings_query_param, &qp);
-    return qp.failed ? -1 : 0;
+    return strapi_query_finish(&qp.sq, q, &r->err);
 }
 
 int trainings_list(request_t *r)

@@ -64,6 +64,8 @@ void csv_reader_free(csv_reader_t *r);
 typedef enum csv_type { CSV_NUMBER, CSV_CATEGORY, CSV_BOOLEAN, CSV_STRING } csv_type_t;
 
 const char *csv_type_name(csv_type_t t); /* "number", "category", "boolean", "string" */
+/* The type as Akkio names it in stats[].field_type: boolean is "category". */
+const char *csv_type_akkio_name(csv_type_t t);
 
 /* True if the cell counts as missing (empty, NA, N/A, NaN, null, None,
  * case-insensitive, surrounding spaces ignored). */

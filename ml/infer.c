@@ -26,6 +26,13 @@ const char *csv_type_name(csv_type_t t)
     return "string";
 }
 
+/* Akkio's field types have no boolean: a two-valued text column (Yes/No,
+ * true/false) is a category there, as in the seed's stats. */
+const char *csv_type_akkio_name(csv_type_t t)
+{
+    return t == CSV_BOOLEAN ? "category" : csv_type_name(t);
+}
+
 int csv_cell_is_missing(const char *p, size_t n)
 {
     p = num_trim(p, n, &n);

@@ -402,7 +402,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
         }
         for (size_t i = 0; i < nv; i++)
             yi[i] = (int)yv[i];
-        fr->stats = metric_class_stats(col, target, csv_type_name(d->types[col]),
+        fr->stats = metric_class_stats(col, target, csv_type_akkio_name(d->types[col]),
                                        (const char *const *)t.classes, so.valid_pred, yi, nv, t.k);
         free(yi);
     }

@@ -110,24 +110,28 @@ START_TEST(db_jobs_training_query_whitelist)
     training_query_t q;
     memset(&q, 0, sizeof(q));
     q.limit = 100;
-    q.filters[0] = (training_filter_t){"accuracy\" OR 1=1 --", "eq", "1"};
-    q.n_filters = 1;
+    static const char *const one[] = {"1"};
+    training_node_t cond = {.kind = TRAINING_COND, .field = "accuracy\" OR 1=1 --", .op = "eq",
+                            .values = one, .n_values = 1, .param = "accuracy\" OR 1=1 --"};
+    q.where = &cond;
     json_object *out;
     ck_assert_int_eq(db_training_list(db, a, 1, &q, &out, &e), -1);
     ck_assert_int_eq(e.status, 400);
     err_clear(&e);
-    q.filters[0] = (training_filter_t){"mae", "regex", "1"};
+    cond = (training_node_t){.kind = TRAINING_COND, .field = "mae", .op = "regex",
+                             .values = one, .n_values = 1, .param = "mae_regex"};
     long long n;
     ck_assert_int_eq(db_training_count(db, a, 1, &q, &n, &e), -1);
     ck_assert_int_eq(e.status, 400);
     ck_assert_str_eq(e.items[0].field, "query/mae_regex");
     err_clear(&e);
-    q.n_filters = 0;
-    q.sort_field = "id; DELETE";
+    q.where = NULL;
+    q.sorts[0].field = "id; DELETE";
+    q.n_sorts = 1;
     ck_assert_int_eq(db_training_list(db, a, 1, &q, &out, &e), -1);
     ck_assert_int_eq(e.status, 400);
     err_clear(&e);
-    q.sort_field = "binaryPath"; /* valid: reaches the (absent) server */
+    q.sorts[0].field = "binaryPath"; /* valid: reaches the (absent) server */
     ck_assert_int_eq(db_training_list(db, a, 1, &q, &out, &e), -1);
     ck_assert_int_eq(e.status, 503);
     arena_destroy(a);

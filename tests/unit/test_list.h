@@ -38,3 +38,6 @@ SUITE(trainer_proto)
 
 /* handlers/ */
 SUITE(handlers)
+
+/* across modules: what real Strapi v3 and FastAPI clients rely on (issue 11) */
+SUITE(conformance)
