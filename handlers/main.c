@@ -30,7 +30,7 @@ static const cfg_entry_t api_settings[] = {
     {"socket-group", "TRAINYARD_SOCKET_GROUP", NULL, CFG_STRING,
      offsetof(app_config_t, socket_group), "group owning the socket (mode 0660)"},
     {"workers", "TRAINYARD_WORKERS", "0", CFG_INT, offsetof(app_config_t, workers),
-     "prefork pool size; 0 = number of cores"},
+     "prefork pool size; 0 = twice the number of cores"},
     {"max-requests", "TRAINYARD_MAX_REQUESTS", "0", CFG_INT,
      offsetof(app_config_t, max_requests), "requests per worker before it is recycled; 0 = never"},
     {"model-cache", "TRAINYARD_MODEL_CACHE", "256m", CFG_SIZE,
@@ -89,7 +89,11 @@ int main(int argc, char **argv)
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     if (cfg.workers <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg.workers = cores > 0 ? (int)cores : 2;
+        /* Twice the cores: a worker spends part of each request waiting on
+         * PostgreSQL (a query, a commit's fsync), and more requests in
+         * flight than cores keep both busy (measured: status +60%, enqueue
+         * even, at 4 workers on 2 cores). */
+        cfg.workers = cores > 0 ? 2 * (int)cores : 4;
     }
     server_config_t server = {
         .socket_path = cfg.socket_path,

