@@ -41,6 +41,13 @@ int util_ct_memcmp(const void *a, const void *b, size_t n);
 /* The value of one hex digit (either case), or -1 if c is not one. */
 int util_hex_value(char c);
 
+/* Writes all n bytes to fd, retrying short writes and EINTR: 0, or -1
+ * (errno set). */
+int util_write_all(int fd, const void *buf, size_t n);
+
+/* Reads exactly n bytes: 0, or -1 at end of file or on an error. */
+int util_read_exact(int fd, void *buf, size_t n);
+
 /* Resident set size of this process in bytes (0 if unknown). */
 long long util_rss_bytes(void);
 

@@ -132,28 +132,13 @@ char **park_env_unpack(arena_t *arena, const char *env, size_t len)
 #define FCGI_END_REQUEST_TYPE 3
 #define FCGI_STDOUT_TYPE 6
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int record_write(park_out_t *o, int type, const void *body, size_t n)
 {
     unsigned char head[8] = {1, (unsigned char)type, (unsigned char)(o->request_id >> 8),
                              (unsigned char)o->request_id, (unsigned char)(n >> 8),
                              (unsigned char)n, 0, 0};
-    if (o->failed || write_all(o->fd, head, sizeof(head)) != 0 ||
-        (n > 0 && write_all(o->fd, body, n) != 0)) {
+    if (o->failed || util_write_all(o->fd, head, sizeof(head)) != 0 ||
+        (n > 0 && util_write_all(o->fd, body, n) != 0)) {
         o->failed = 1;
         return -1;
     }

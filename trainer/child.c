@@ -206,33 +206,17 @@ static void db_free(void *p)
     db_close(p);
 }
 
-/* Reads exactly n bytes; -1 at EOF or on an error. */
-static int child_read_exact(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    while (n > 0) {
-        ssize_t k = read(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* One frame from the worker's bundle pipe (trainer/worker.h): its length
  * in *n (0 = the end), its bytes in buf (at most cap). */
 static int child_read_frame(child_t *c, char *buf, size_t cap, size_t *n, err_t *e)
 {
     unsigned char len[4];
-    if (child_read_exact(c->ds_fd, len, 4) != 0)
+    if (util_read_exact(c->ds_fd, len, 4) != 0)
         return err_set(e, 500, "worker_gone", "the training process ended early");
     *n = (size_t)len[0] << 24 | (size_t)len[1] << 16 | (size_t)len[2] << 8 | len[3];
     if (*n > cap)
         return err_set(e, 500, "internal", "the training process sent a %zu-byte frame", *n);
-    if (*n > 0 && child_read_exact(c->ds_fd, buf, *n) != 0)
+    if (*n > 0 && util_read_exact(c->ds_fd, buf, *n) != 0)
         return err_set(e, 500, "worker_gone", "the training process ended early");
     return 0;
 }

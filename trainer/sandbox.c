@@ -337,17 +337,8 @@ static void sbx_sweep(const sbx_t *s)
 
 static int sink_fd(void *ctx, const void *buf, size_t n, err_t *e)
 {
-    int fd = *(int *)ctx;
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return err_set(e, 500, "internal", "spooling a bundle: %s", strerror(errno));
-        p += k;
-        n -= (size_t)k;
-    }
+    if (util_write_all(*(int *)ctx, buf, n) != 0)
+        return err_set(e, 500, "internal", "spooling a bundle: %s", strerror(errno));
     return 0;
 }
 

@@ -38,26 +38,11 @@ static void worker_on_term(int sig)
     worker_stop = 1;
 }
 
-static int worker_write_all(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static void cb_progress(void *ctx, double fraction, double estimate)
 {
     (void)ctx;
     char line[64];
-    worker_write_all(WORKER_FD_PROTO, line,
+    util_write_all(WORKER_FD_PROTO, line,
                      proto_format_progress(line, sizeof(line), fraction, estimate));
 }
 
@@ -65,7 +50,7 @@ static void cb_log(void *ctx, const char *text)
 {
     (void)ctx;
     char line[PROTO_LINE_MAX];
-    worker_write_all(WORKER_FD_PROTO, line, proto_format_log(line, sizeof(line), text));
+    util_write_all(WORKER_FD_PROTO, line, proto_format_log(line, sizeof(line), text));
 }
 
 static int cb_should_stop(void *ctx)
@@ -165,8 +150,8 @@ static int worker_frame(const void *buf, size_t n)
 {
     unsigned char len[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
                             (unsigned char)(n >> 8), (unsigned char)n};
-    return worker_write_all(WORKER_FD_FOUND, len, 4) != 0 ||
-                   (n > 0 && worker_write_all(WORKER_FD_FOUND, buf, n) != 0)
+    return util_write_all(WORKER_FD_FOUND, len, 4) != 0 ||
+                   (n > 0 && util_write_all(WORKER_FD_FOUND, buf, n) != 0)
                ? -1
                : 0;
 }
@@ -259,10 +244,10 @@ static int worker_send_result(ml_result_t *res, err_t *e)
     const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
     char head[32];
     int hl = snprintf(head, sizeof(head), "%zu\n", len);
-    int rc = worker_write_all(WORKER_FD_RESULT, head, (size_t)hl) != 0 ||
-             worker_write_all(WORKER_FD_RESULT, text, len) != 0;
+    int rc = util_write_all(WORKER_FD_RESULT, head, (size_t)hl) != 0 ||
+             util_write_all(WORKER_FD_RESULT, text, len) != 0;
     for (size_t i = 0; rc == 0 && i < res->n_models; i++)
-        rc = worker_write_all(WORKER_FD_RESULT, res->models[i].booster,
+        rc = util_write_all(WORKER_FD_RESULT, res->models[i].booster,
                               res->models[i].booster_len);
     json_object_put(doc);
     if (rc != 0)
@@ -334,7 +319,7 @@ int trainer_worker_main(void)
     err_clear(&e);
     if (worker_run(&e) != 0) {
         char line[PROTO_LINE_MAX];
-        worker_write_all(WORKER_FD_PROTO, line,
+        util_write_all(WORKER_FD_PROTO, line,
                          proto_format_error(line, sizeof(line), e.status, err_message(&e)));
         return CHILD_EXIT_FAILED;
     }

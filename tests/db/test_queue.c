@@ -497,33 +497,40 @@ static void test_trainings(db_t *db, arena_t *a, long long ws, long long other_w
     err_clear(&e);
     training_query_t q;
     memset(&q, 0, sizeof(q));
-    q.sort_field = "accuracy";
-    q.sort_desc = 1;
+    q.sorts[0] = (training_sort_t){"accuracy", 1};
+    q.n_sorts = 1;
     q.limit = 100;
     json_object *arr;
     CHECK(db_training_list(db, a, ws, &q, &arr, &e) == 0 && json_object_array_length(arr) == 2 &&
               strcmp(json_object_get_string(json_object_object_get(
                          json_object_array_get_idx(arr, 0), "uuid")), "u2") == 0, "sorted list");
-    q.filters[0] = (training_filter_t){"accuracy", "lt", "0.8"};
-    q.n_filters = 1;
+    /* One condition: field, operator, value (the tree handlers/strapi_query.c builds). */
+    const char *value[1] = {"0.8"};
+    training_node_t cond = {.kind = TRAINING_COND, .field = "accuracy", .op = "lt",
+                            .values = value, .n_values = 1, .param = "accuracy_lt"};
+    q.where = &cond;
     long long count = -1;
     CHECK(db_training_list(db, a, ws, &q, &arr, &e) == 0 && json_object_array_length(arr) == 1 &&
               db_training_count(db, a, ws, &q, &count, &e) == 0 && count == 1, "filter");
-    q.filters[0] = (training_filter_t){"accuracy; DROP TABLE jobs", "eq", "1"};
+    value[0] = "1";
+    cond.field = "accuracy; DROP TABLE jobs";
+    cond.op = "eq";
     CHECK(db_training_list(db, a, ws, &q, &arr, &e) == -1 && e.status == 400, "bad field");
     err_clear(&e);
-    q.filters[0] = (training_filter_t){"accuracy", "like", "1"};
+    cond.field = "accuracy";
+    cond.op = "like";
     CHECK(db_training_count(db, a, ws, &q, &count, &e) == -1 && e.status == 400, "bad op");
     err_clear(&e);
-    q.filters[0] = (training_filter_t){"accuracy", "eq", "abc"};
+    cond.op = "eq";
+    value[0] = "abc";
     CHECK(db_training_count(db, a, ws, &q, &count, &e) == -1 && e.status == 400, "bad number");
     err_clear(&e);
-    q.n_filters = 0;
-    q.sort_field = "nope";
+    q.where = NULL;
+    q.sorts[0].field = "nope";
     CHECK(db_training_list(db, a, ws, &q, &arr, &e) == -1 && e.status == 400 &&
               strcmp(e.items[0].field, "query/_sort") == 0, "bad sort");
     err_clear(&e);
-    q.sort_field = NULL;
+    q.n_sorts = 0;
     q.limit = 1;
     q.start = 1;
     CHECK(db_training_list(db, a, ws, &q, &arr, &e) == 0 && json_object_array_length(arr) == 1,
