@@ -18,13 +18,17 @@
 #include "handlers/app.h"
 #include "handlers/support.h"
 
-/* The database and trainer check behind /healthz, at most once a second
- * per worker (the issue allows a check up to 1 s old). */
+/* The database and trainer check behind /healthz: a healthy result is
+ * reused for up to a second per worker (a health probe may see a check up
+ * to 1 s old), an unhealthy one is checked again every time. */
 static const app_health_t *system_health(app_t *app, arena_t *arena)
 {
     app_health_t *h = &app->health;
     double now = util_now_monotonic();
-    if (h->checked_at > 0 && now - h->checked_at < 1.0)
+    /* Only a healthy answer is reused: once PostgreSQL or a trainer is
+     * back, every worker says so at once instead of up to a second late. */
+    if (h->checked_at > 0 && now - h->checked_at < 1.0 && h->db_ok && h->trainer_age >= 0 &&
+        h->trainer_age + (now - h->checked_at) <= app->config->trainer_stale_seconds)
         return h;
     err_t e;
     err_clear(&e);

@@ -265,16 +265,7 @@ static void sbx_log(const sbx_t *s, const char *fmt, ...)
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     size_t n = proto_format_log(line, sizeof(line), text);
-    const char *p = line;
-    while (n > 0) {
-        ssize_t k = write(s->a->proto_fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        p += k;
-        n -= (size_t)k;
-    }
+    (void)util_write_all(s->a->proto_fd, line, n); /* a lost log line is no reason to stop */
 }
 
 static void sbx_progress(const sbx_t *s, double fraction)

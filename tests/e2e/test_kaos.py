@@ -401,7 +401,16 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
     assert r.status_code == 200, r.text
     job = r.json()["response"]["job_id"]
     doc = kaos.wait(name, job, timeout=400)["response"]
-    logs = kaos.get("/train/%s/%s/logs" % (name, job)).json()["response"]
+    # The runner ends the job itself while its last log lines are still on
+    # their way through the trainer: wait for the last run's verdict line.
+    deadline = time.time() + 60
+    while True:
+        logs = kaos.get("/train/%s/%s/logs" % (name, job)).json()["response"]
+        done = sum(("[run %s.json] failed" % k) in logs or ("[run %s.json] succeeded" % k) in logs
+                   for k in attacks)
+        if done == len(attacks) or time.time() > deadline:
+            break
+        time.sleep(0.5)
     with open(os.path.join(stack.var, "kaos-hostile-logs.txt"), "w") as f:
         f.write(logs)
     assert "BREACH" not in logs, logs
