@@ -103,7 +103,7 @@ typedef struct child {
 } child_t;
 
 const child_limits_t child_limits_default = {
-    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60,
+    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60, 0,
 };
 
 static void child_send(const child_t *c, const char *buf, size_t n)
@@ -665,6 +665,12 @@ static int child_worker_start(child_t *c, json_object *spec, err_t *e)
     json_object_object_add(head, "bundle", json_object_new_boolean(c->bundle_fd >= 0));
     json_object_object_add(head, "building",
                            json_object_new_boolean(c->a->job->state == JOB_BUILDING));
+    /* Only a trainer started for tests passes the fault a test asked for;
+     * otherwise the field is ignored and the job trains as any other. */
+    json_object *test_mode;
+    if (c->lim->test_mode && json_object_object_get_ex(spec, "test_mode", &test_mode) &&
+        json_object_is_type(test_mode, json_type_object))
+        json_object_object_add(head, "test_mode", json_object_get(test_mode));
     json_object_object_add(head, "limits",
                            json_object_new_string(arena_sprintf(
                                c->arena, "memory %s, cpu %.0f s, file size %s, wall clock %.0f s",
