@@ -41,6 +41,9 @@ export TRAINYARD_TRAINER_REAP_INTERVAL=1
 export TRAINYARD_TRAINER_POLL_INTERVAL=1
 export TRAINYARD_TRAINER_SHUTDOWN_GRACE=5
 export TRAINYARD_RATE_LIMIT=100000r/s
+# The trainer obeys a spec's test_mode (tests/e2e/test_crash.py) and the API takes
+# it: only this throwaway stack is started so.
+export TRAINYARD_TEST_MODE=1
 unset TRAINYARD_DATABASE_URL
 
 teardown() {
