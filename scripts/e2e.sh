@@ -20,6 +20,9 @@ make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 export TRAINYARD_BUILD=$BUILD_DIR
 
+# A port the kernel just handed out and we closed again: another process may
+# take it before nginx or PostgreSQL binds it. The start below is retried
+# with fresh ports when a bind fails, so that race costs a retry, not a run.
 free_port() {
   "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -27,9 +30,6 @@ free_port() {
 E2E_VAR=$(mktemp -d /tmp/trainyard-e2e.XXXXXX)
 chmod 755 "$E2E_VAR"
 export TRAINYARD_VAR=$E2E_VAR
-TRAINYARD_PORT=$(free_port)
-TRAINYARD_PG_PORT=$(free_port)
-export TRAINYARD_PORT TRAINYARD_PG_PORT
 export TRAINYARD_PG_FAST=1
 export TRAINYARD_QUIET=1
 export TRAINYARD_WORKERS=${TRAINYARD_E2E_WORKERS:-3}
@@ -69,8 +69,24 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-echo "e2e: stack in $E2E_VAR on port $TRAINYARD_PORT (PostgreSQL $TRAINYARD_PG_PORT)" >&2
-scripts/stack.sh start >/dev/null
+start_tries=0
+while :; do
+  TRAINYARD_PORT=$(free_port)
+  TRAINYARD_PG_PORT=$(free_port)
+  export TRAINYARD_PORT TRAINYARD_PG_PORT
+  echo "e2e: stack in $E2E_VAR on port $TRAINYARD_PORT (PostgreSQL $TRAINYARD_PG_PORT)" >&2
+  scripts/stack.sh start >"$E2E_VAR/start.out" 2>&1 && break
+  start_tries=$((start_tries + 1))
+  # Only a lost race for a port is retried; anything else is a real failure.
+  if [ "$start_tries" -ge 5 ] ||
+     ! grep -rqs -e "Address already in use" -e "is taken" "$E2E_VAR/start.out" "$E2E_VAR/log"; then
+    cat "$E2E_VAR/start.out" >&2
+    exit 1
+  fi
+  echo "e2e: a port was taken before the stack bound it; retrying with new ports" >&2
+  scripts/stack.sh stop >/dev/null 2>&1 || true
+  find "$E2E_VAR" -mindepth 1 -delete
+done
 
 set +e
 paths=(tests/e2e)
