@@ -136,7 +136,8 @@ test-asan: deps
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		$(BUILD)/asan/unit-tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		CK_FORK=no $(BUILD)/asan/unit-tests
+		CK_FORK=no CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-180} \
+		$(BUILD)/asan/unit-tests
 
 test-e2e: build
 	@scripts/e2e.sh
