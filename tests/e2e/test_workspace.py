@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import job_id_of, items_of
+from conftest import job_id_of, items_of, ws_count
 
 
 def make_bundle(csv_text, spec, code=True, extra=None):
@@ -211,11 +211,18 @@ def _no_spec(csv):
     return buf.getvalue()
 
 
+@pytest.fixture(scope="module")
+def quiet_ws(make_workspace):
+    """A workspace nothing else writes to (no job of it builds a dataset)."""
+    name, _, client = make_workspace("badbundle")
+    return name, client
+
+
 @pytest.mark.parametrize("kind", sorted(BAD_BUNDLES))
-def test_bad_bundle_refused_nothing_written(api, dev_workspace, churn_csv, sql, kind):
-    before = sql("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM artifacts)")[0]
-    r = submit(api, dev_workspace, BAD_BUNDLES[kind](churn_csv))
+def test_bad_bundle_refused_nothing_written(quiet_ws, churn_csv, sql, kind):
+    ws, api = quiet_ws
+    before = (ws_count(sql, "jobs", ws), ws_count(sql, "artifacts", ws))
+    r = submit(api, ws, BAD_BUNDLES[kind](churn_csv))
     assert r.status_code == 400, r.text
     assert "error_code" in r.json()
-    after = sql("SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM artifacts)")[0]
-    assert after == before
+    assert (ws_count(sql, "jobs", ws), ws_count(sql, "artifacts", ws)) == before
