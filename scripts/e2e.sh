@@ -49,6 +49,15 @@ unset TRAINYARD_DATABASE_URL
 teardown() {
   local rc=$?
   scripts/stack.sh stop >/dev/null 2>&1 || true
+  # make test-asan-e2e: a sanitizer report anywhere (the API, a trainer, a
+  # job's worker: all log to the stack's logs) fails the run, even one in a
+  # process whose failure a test expected.
+  if [ "${TRAINYARD_E2E_ASAN:-0}" = 1 ] &&
+     grep -lE "ERROR: AddressSanitizer|runtime error:" "$E2E_VAR"/log/*.log >/dev/null 2>&1; then
+    echo "e2e: sanitizer reports in the stack's logs:" >&2
+    grep -hE -A25 "ERROR: AddressSanitizer|runtime error:" "$E2E_VAR"/log/*.log | head -n 200 >&2
+    [ "$rc" -ne 0 ] || rc=1
+  fi
   # Extra trainers the tests started and did not stop.
   local f
   for f in "$E2E_VAR"/run/extra-*.pid; do

@@ -565,9 +565,11 @@ static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int found
 }
 
 /* The worker's environment: the OpenMP settings the trainer had (libgomp
- * reads them as it loads), and nothing else but MALLOC_ARENA_MAX: glibc
- * reserves 64 MiB of address space per thread's arena, which on a machine
- * with many cores would eat the address-space limit without a byte used. */
+ * reads them as it loads), the sanitizers' (ASAN_/UBSAN_/LSAN_OPTIONS:
+ * meaningful only to a sanitizer build, as in make test-asan-e2e), and
+ * nothing else but MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space
+ * per thread's arena, which on a machine with many cores would eat the
+ * address-space limit without a byte used. */
 static char **child_worker_env(arena_t *arena)
 {
     size_t n = 0;
@@ -577,7 +579,8 @@ static char **child_worker_env(arena_t *arena)
     size_t k = 0;
     int policy = 0;
     for (char **p = environ; *p; p++) {
-        if (strncmp(*p, "OMP_", 4) == 0) {
+        if (strncmp(*p, "OMP_", 4) == 0 || strncmp(*p, "ASAN_OPTIONS=", 13) == 0 ||
+            strncmp(*p, "UBSAN_OPTIONS=", 14) == 0 || strncmp(*p, "LSAN_OPTIONS=", 13) == 0) {
             out[k++] = arena_strdup(arena, *p);
             policy |= strncmp(*p, "OMP_WAIT_POLICY=", 16) == 0;
         }
