@@ -52,9 +52,8 @@ def test_types_and_missing_cells(api):
     assert f["text"]["type"] in ("string", "category")
     shown = api.get("/api/v1/datasets/%s" % doc["dataset_id"]).json()
     sf = fields_by_name(shown)
-    missing = {k: v.get("missing") for k, v in sf.items()}
-    if any(v is not None for v in missing.values()):
-        assert missing["num"] == 1 and missing["cat"] == 1 and missing["flag"] == 0
+    missing = {k: v["missing"] for k, v in sf.items()}
+    assert missing["num"] == 1 and missing["cat"] == 1 and missing["flag"] == 0, missing
 
 
 def test_upload_multipart(api, churn_csv, sql):
