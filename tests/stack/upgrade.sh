@@ -40,7 +40,13 @@ psql -X -q -h "$VAR/run/pg" -p "$TRAINYARD_PG_PORT" -U postgres -d postgres \
 OLD_URL="postgresql://trainyard@$(printf '%s' "$VAR/run/pg" | sed 's|/|%2F|g'):$TRAINYARD_PG_PORT/trainyard"
 OLDSQL=$VAR/oldsql; mkdir -p "$OLDSQL"; cp sql/0001_* sql/0002_* sql/0003_* "$OLDSQL/"
 TRAINYARD_SQL_DIR=$OLDSQL TRAINYARD_DATABASE_URL=$OLD_URL "$BUILD/trainyard" migrate 2>/dev/null
-KEY=$(TRAINYARD_DATABASE_URL=$OLD_URL "$BUILD/trainyard" workspace create dev)
+# The dev workspace and key as that version's CLI wrote them (today's CLI
+# writes the account a key belongs to, which the old schema has no column for).
+PREFIX=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+KEY="ty_${PREFIX}_$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+psql -X -q -v ON_ERROR_STOP=1 "$OLD_URL" -c "WITH w AS (INSERT INTO workspaces (name) VALUES ('dev') RETURNING id)
+  INSERT INTO api_keys (workspace_id, prefix, hash)
+  SELECT id, '$PREFIX', sha256(convert_to('$KEY', 'UTF8')) FROM w" >/dev/null
 (umask 077; echo "$KEY" > "$VAR/dev-api-key")
 printf 'TRAINYARD_DATABASE_URL=%s\n' "$OLD_URL" > "$VAR/env"
 as_pg "$PG_BIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null
