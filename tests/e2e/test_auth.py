@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import Client, job_id_of
+from conftest import Client, children_of, job_id_of
 
 
 AKKIO_ROUTES = [("GET", "/api/v1/datasets"), ("POST", "/api/v1/models/train/new"),
@@ -73,9 +73,16 @@ def n_workers():
     return int(os.environ.get("TRAINYARD_WORKERS") or os.cpu_count() or 2)
 
 
-def burst(fn, n=8):
+def burst(fn, n=16):
+    """n calls of fn at once (released together), each on its own connection."""
     out = []
-    threads = [threading.Thread(target=lambda: out.append(fn())) for _ in range(n)]
+    gate = threading.Barrier(n)
+
+    def run():
+        gate.wait()
+        out.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
@@ -92,12 +99,23 @@ def worker_4xx(stack):
         m = re.search(r'trainyard_http_requests_total\{worker="(\d+)",class="4xx"\} (\d+)', text)
         return int(m.group(1)), int(m.group(2))
 
-    for _ in range(50):
+    for _ in range(100):
         for pid, v in burst(read):
             seen[pid] = v
         if len(seen) >= n_workers():
             break
-    assert len(seen) == n_workers(), ("not every worker answered /metrics", seen)
+    if len(seen) != n_workers():
+        # Name the silent workers and what they are doing, for the report.
+        master = stack.pidfile("api")
+        states = {}
+        for pid in children_of(master):
+            try:
+                with open("/proc/%d/wchan" % pid) as f:
+                    states[pid] = f.read()
+            except OSError:
+                states[pid] = "?"
+        raise AssertionError("not every worker answered /metrics: %r; the master's children "
+                             "(wchan): %r" % (seen, states))
     return seen
 
 
@@ -107,7 +125,7 @@ def on_every_worker(stack, request, expect):
     served at least one. Returns the number of requests sent."""
     before = worker_4xx(stack)
     sent = 0
-    for _ in range(50):
+    for _ in range(100):
         statuses = burst(request)
         sent += len(statuses)
         assert statuses == [expect] * len(statuses), statuses
