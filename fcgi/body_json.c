@@ -115,6 +115,13 @@ int body_decode_json(const char *buf, size_t n, const body_limits_t *lim, json_o
         end = n + json_tokener_get_parse_end(tok);
     }
     json_tokener_free(tok);
+    /* A value completed in an earlier slice may be followed by whitespace
+     * in later ones (RFC 8259 allows it around any value): skip it, so that
+     * where the slices fall never decides whether a body is valid. */
+    if (jerr == json_tokener_success && obj != NULL)
+        while (end < n && (buf[end] == ' ' || buf[end] == '\t' || buf[end] == '\n' ||
+                           buf[end] == '\r'))
+            end++;
 
     char path[32];
     if (jerr == json_tokener_error_depth) {

@@ -32,6 +32,9 @@ typedef struct app_config {
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
     const char *metrics_access; /* TRAINYARD_METRICS: public | local | key */
+    int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
+                                  (faults on demand, obeyed by a trainer in test mode
+                                  too); 0 = such a spec is refused with 422 */
 } app_config_t;
 
 typedef struct app_metrics {

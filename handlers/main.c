@@ -55,6 +55,8 @@ static const cfg_entry_t api_settings[] = {
     {"metrics", "TRAINYARD_METRICS", "local", CFG_STRING, offsetof(app_config_t, metrics_access),
      "who may read /metrics: local (loopback clients) | key (an API key: its workspace's "
      "jobs) | public"},
+    {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, offsetof(app_config_t, test_mode),
+     "1 = accept a spec's test_mode (for test stacks only); 0 = refuse it"},
 };
 
 /* API workers are single-threaded: predictions must not start OpenMP

@@ -126,9 +126,22 @@ int spec_build(request_t *r, json_object *fields, const char *where, dataset_rec
                json_object **spec, err_t *e)
 {
     json_object *v;
+    char field[ERR_FIELD_MAX];
+    /* Faults on demand for the test suite: refused unless the server was
+     * started for tests, so that no client can crash a trainer's worker. */
+    json_object *test_mode = NULL;
+    if (json_object_object_get_ex(fields, "test_mode", &test_mode)) {
+        snprintf(field, sizeof(field), "%s", where);
+        err_path_append(field, sizeof(field), "test_mode");
+        if (app_of(r)->config == NULL || !app_of(r)->config->test_mode)
+            return err_add(e, 422, "value_error", field,
+                           "Value error, test_mode is only taken by a server started for "
+                           "tests (TRAINYARD_TEST_MODE=1)");
+        if (!json_object_is_type(test_mode, json_type_object))
+            return err_add(e, 422, "type_error", field, "Input should be an object");
+    }
     const char *dataset_id = json_object_object_get_ex(fields, "dataset_id", &v)
                                  ? json_object_get_string(v) : "";
-    char field[ERR_FIELD_MAX];
     snprintf(field, sizeof(field), "%s", where);
     err_path_append(field, sizeof(field), "dataset_id");
     err_t lookup;
@@ -177,7 +190,7 @@ int spec_build(request_t *r, json_object *fields, const char *where, dataset_rec
     int extra = json_object_object_get_ex(fields, "extra_attention", &v) && v != NULL &&
                 json_object_get_boolean(v);
     json_object_object_add(out, "extra_attention", json_object_new_boolean(extra));
-    static const char *const passthrough[] = {"seed", "max_models", "task", "user"};
+    static const char *const passthrough[] = {"seed", "max_models", "task", "user", "test_mode"};
     for (size_t i = 0; i < sizeof(passthrough) / sizeof(passthrough[0]); i++)
         if (json_object_object_get_ex(fields, passthrough[i], &v) && v != NULL)
             json_object_object_add(out, passthrough[i], json_object_get(v));
@@ -214,7 +227,7 @@ const char *spec_dedupe_key(request_t *r, json_object *spec)
     json_object_object_get_ex(spec, "ignore_fields", &v);
     spec_hash_sorted(r, h, v);
     static const char *const scalars[] = {"duration", "extra_attention", "seed", "max_models",
-                                          "task"};
+                                          "task", "test_mode"};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
         const char *text = json_object_object_get_ex(spec, scalars[i], &v)
                                ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)

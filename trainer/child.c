@@ -103,7 +103,7 @@ typedef struct child {
 } child_t;
 
 const child_limits_t child_limits_default = {
-    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60,
+    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60, 0,
 };
 
 static void child_send(const child_t *c, const char *buf, size_t n)
@@ -549,9 +549,11 @@ static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int found
 }
 
 /* The worker's environment: the OpenMP settings the trainer had (libgomp
- * reads them as it loads), and nothing else but MALLOC_ARENA_MAX: glibc
- * reserves 64 MiB of address space per thread's arena, which on a machine
- * with many cores would eat the address-space limit without a byte used. */
+ * reads them as it loads), the sanitizers' (ASAN_/UBSAN_/LSAN_OPTIONS:
+ * meaningful only to a sanitizer build, as in make test-asan-e2e), and
+ * nothing else but MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space
+ * per thread's arena, which on a machine with many cores would eat the
+ * address-space limit without a byte used. */
 static char **child_worker_env(arena_t *arena)
 {
     size_t n = 0;
@@ -561,7 +563,8 @@ static char **child_worker_env(arena_t *arena)
     size_t k = 0;
     int policy = 0;
     for (char **p = environ; *p; p++) {
-        if (strncmp(*p, "OMP_", 4) == 0) {
+        if (strncmp(*p, "OMP_", 4) == 0 || strncmp(*p, "ASAN_OPTIONS=", 13) == 0 ||
+            strncmp(*p, "UBSAN_OPTIONS=", 14) == 0 || strncmp(*p, "LSAN_OPTIONS=", 13) == 0) {
             out[k++] = arena_strdup(arena, *p);
             policy |= strncmp(*p, "OMP_WAIT_POLICY=", 16) == 0;
         }
@@ -649,6 +652,12 @@ static int child_worker_start(child_t *c, json_object *spec, err_t *e)
     json_object_object_add(head, "bundle", json_object_new_boolean(c->bundle_fd >= 0));
     json_object_object_add(head, "building",
                            json_object_new_boolean(c->a->job->state == JOB_BUILDING));
+    /* Only a trainer started for tests passes the fault a test asked for;
+     * otherwise the field is ignored and the job trains as any other. */
+    json_object *test_mode;
+    if (c->lim->test_mode && json_object_object_get_ex(spec, "test_mode", &test_mode) &&
+        json_object_is_type(test_mode, json_type_object))
+        json_object_object_add(head, "test_mode", json_object_get(test_mode));
     json_object_object_add(head, "limits",
                            json_object_new_string(arena_sprintf(
                                c->arena, "memory %s, cpu %.0f s, file size %s, wall clock %.0f s",

@@ -18,6 +18,9 @@ typedef struct child_limits {
     size_t file_size;      /* RLIMIT_FSIZE, and the cap on the result handed back */
     double wall_factor;    /* wall-clock limit = duration x wall_factor + wall_grace, */
     double wall_grace;     /*   counted from the worker's start: ingest, matrices, training */
+    int test_mode;         /* TRAINYARD_TEST_MODE: 1 = hand a spec's "test_mode" to the
+                              worker (sleep, crash, exit, memory bomb on demand); only
+                              throwaway test stacks set it, otherwise the field is ignored */
 } child_limits_t;
 
 /* The defaults (the settings table's). */

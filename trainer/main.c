@@ -73,6 +73,9 @@ static const cfg_entry_t settings[] = {
      OFF(t.housekeep.orphan_grace), "seconds an artifact nothing refers to is left alone"},
     {"child-wall-grace", "TRAINYARD_CHILD_WALL_GRACE", "60", CFG_SECONDS,
      OFF(t.child.wall_grace), "seconds added to duration x factor (ingest, matrices, storing)"},
+    {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, OFF(t.child.test_mode),
+     "1 = obey a spec's test_mode (sleep, crash_signal, exit_code, memory_bomb): for test "
+     "stacks only; 0 = ignore it"},
 };
 
 /* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, as it loads,

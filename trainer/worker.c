@@ -7,6 +7,14 @@
  * between boosting rounds on SIGTERM. The result is written once, at the
  * end, in one frame; a failure writes no frame and reports on the protocol
  * pipe instead.
+ *
+ * Test mode: when the job's description carries "test_mode" (the runner
+ * passes it only from a trainer started with TRAINYARD_TEST_MODE=1), the
+ * worker misbehaves as asked once its data is loaded: sleeps (reporting
+ * progress, stopping on SIGTERM), then dies by a signal, exits with a code,
+ * or takes address space until the memory limit refuses it and aborts, as
+ * an allocation failure in the engine would. That is how the suite proves
+ * the crash, retry and limit paths without relying on the engine's timing.
  */
 #include "trainer/worker.h"
 
@@ -255,6 +263,45 @@ static int worker_send_result(ml_result_t *res, err_t *e)
     return 0;
 }
 
+/* Test mode (see the top). Returns 0 to go on training; the faults do not
+ * return. */
+static int worker_test_mode(json_object *t, err_t *e)
+{
+    json_object *v;
+    double sleep_s = json_object_object_get_ex(t, "sleep", &v) ? json_object_get_double(v) : 0;
+    char line[256];
+    snprintf(line, sizeof(line), "test mode (pid %d): %s", (int)getpid(),
+             json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+    cb_log(NULL, line);
+    double end = util_now_monotonic() + sleep_s;
+    while (util_now_monotonic() < end) {
+        if (worker_stop)
+            return err_set(e, 499, "killed", "killed");
+        double left = end - util_now_monotonic();
+        cb_progress(NULL, 1 - left / (sleep_s > 0 ? sleep_s : 1), left);
+        usleep(100 * 1000);
+    }
+    if (json_object_object_get_ex(t, "crash_signal", &v)) {
+        int sig = json_object_get_int(v);
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    if (json_object_object_get_ex(t, "exit_code", &v))
+        _exit(json_object_get_int(v));
+    if (json_object_object_get_ex(t, "memory_bomb", &v) && json_object_get_boolean(v)) {
+        /* Address space, one page touched per chunk: RLIMIT_AS stops it
+         * long before the machine's memory does. */
+        for (size_t taken = 0; taken < ((size_t)1 << 40); taken += (size_t)64 << 20) {
+            volatile char *p = malloc((size_t)64 << 20);
+            if (p == NULL)
+                abort();
+            p[0] = 1;
+        }
+        abort();
+    }
+    return 0;
+}
+
 static int worker_run(err_t *e)
 {
     ml_data_t *d = ml_data_new(&csv_limits_default);
@@ -283,6 +330,8 @@ static int worker_run(err_t *e)
     snprintf(line, sizeof(line), "dataset loaded: %zu rows, %zu columns", ml_data_rows(d),
              ml_data_columns(d));
     cb_log(NULL, line);
+    if (json_object_object_get_ex(job, "test_mode", &v) && worker_test_mode(v, e) != 0)
+        goto out;
     double started_at = json_object_object_get_ex(job, "started_at", &v)
                             ? json_object_get_double(v) : 0;
     double margin = json_object_object_get_ex(job, "store_margin", &v)

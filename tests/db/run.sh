@@ -76,7 +76,7 @@ tests/db/accounts.sh || exit 1
 
 TRAINER=${TRAINER:-$BUILD/trainyard-trainer}
 if [ -x "$TRAINER" ]; then
-    TRAINER=$TRAINER N=${TRAINER_N:-20} STUB=${STUB:-0} tests/db/trainer.sh
+    TRAINER=$TRAINER N=${TRAINER_N:-20} tests/db/trainer.sh
     TRAINER=$TRAINER tests/db/child.sh
 else
     echo "run.sh: no trainer at $TRAINER; trainer checks skipped"

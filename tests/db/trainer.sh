@@ -10,14 +10,14 @@
 # of a job's child gets the job retried and finished once; SIGTERM releases a
 # running job and exits 0.
 #
-# Jobs carry both a real spec ("duration") and the keys the test stub of
-# ml_train understands ("sleep", "crash"); with the real engine set
-# STUB=0 (skips the crash check) and a smaller N.
+# The trainers run in test mode (TRAINYARD_TEST_MODE=1): a job's
+# "test_mode" makes its worker sleep, crash by a signal or exit non-zero
+# after loading its data, so that the crash, kill and requeue checks never
+# depend on how long the real engine happens to take.
 set -u
 : "${TRAINYARD_DATABASE_URL:?set TRAINYARD_DATABASE_URL (scratch database)}"
 TRAINER=${TRAINER:-build/trainyard-trainer}
 N=${N:-200}
-STUB=${STUB:-1}
 TMP=$(mktemp -d /tmp/ty-trainer-test.XXXXXX)
 PIDS=()
 fails=0
@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 start_trainer() { # name, extra flags...
     local name=$1; shift
-    TRAINYARD_DATABASE_URL=$TRAINYARD_DATABASE_URL "$TRAINER" --trainer-id="$name" \
+    TRAINYARD_DATABASE_URL=$TRAINYARD_DATABASE_URL TRAINYARD_TEST_MODE=1 "$TRAINER" --trainer-id="$name" \
         --lease=3 --heartbeat=0.5 --reap-interval=0.5 --kill-grace=1 "$@" \
         2>"$TMP/$name.log" &
     PIDS+=($!)
@@ -88,15 +88,28 @@ echo "race: $N jobs in $((SECONDS - t0)) s"
 J=$(enqueue '{"predict_fields":["nope"],"duration":1}')
 wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "user error: not failed"
 psqlq "SELECT error FROM jobs WHERE id = '$J'" | grep -q nope || fail "user error: message $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
-if [ "$STUB" = 1 ]; then
-    J=$(enqueue '{"predict_fields":["y"],"crash":1}')
-    wait_for 60 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "crash: not failed"
-    [ "$(psqlq "SELECT error FROM jobs WHERE id = '$J'")" = "training process crashed (signal 11) on attempt 3 of 3" ] \
-        || fail "crash: error $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
-fi
+# 2b. a worker crashing by a signal: retried while attempts remain, then
+# failed naming the signal and the attempts; no model; no process left.
+J=$(enqueue '{"predict_fields":["y"],"duration":10,"test_mode":{"crash_signal":11}}')
+wait_for 60 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "crash: not failed"
+[ "$(psqlq "SELECT error || ' / ' || attempts FROM jobs WHERE id = '$J'")" = "training process crashed (signal 11) on attempt 3 of 3 / 3" ] \
+    || fail "crash: error $(psqlq "SELECT error, attempts FROM jobs WHERE id = '$J'")"
+[ "$(psqlq "SELECT count(*) FROM models WHERE job_id = '$J'")" = 0 ] || fail "crash: a model was stored"
+[ "$(psqlq "SELECT count(*) FROM job_logs WHERE job_id = '$J' AND line LIKE 'test mode (pid %'")" = 3 ] \
+    || fail "crash: not three attempts' workers in the log"
+# 2c. a worker exiting non-zero fails at once (its own failure, not a crash).
+J=$(enqueue '{"predict_fields":["y"],"duration":10,"test_mode":{"exit_code":7}}')
+wait_for 60 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "exit: not failed"
+[ "$(psqlq "SELECT error || ' / ' || attempts FROM jobs WHERE id = '$J'")" = "training process exited with status 7 / 1" ] \
+    || fail "exit: error $(psqlq "SELECT error, attempts FROM jobs WHERE id = '$J'")"
+# Nothing of those jobs is left running under any trainer.
+sleep 0.5
+for p in "${PIDS[@]}"; do
+    [ -z "$(pgrep -P "$p")" ] || fail "trainer $p still has children: $(pgrep -a -P "$p")"
+done
 
 # 3. kill a running job.
-J=$(enqueue '{"predict_fields":["y"],"duration":60,"sleep":60}')
+J=$(enqueue '{"predict_fields":["y"],"duration":60,"test_mode":{"sleep":60}}')
 wait_for 20 "SELECT state = 'running' AND progress > 0 FROM jobs WHERE id = '$J'" || fail "kill: never running"
 psqlq "UPDATE jobs SET kill_requested_at = now() WHERE id = '$J'; SELECT pg_notify('trainyard_kill', '$J')" >/dev/null
 wait_for 10 "SELECT state = 'killed' FROM jobs WHERE id = '$J'" || fail "kill: state $(psqlq "SELECT state FROM jobs WHERE id = '$J'")"
@@ -107,7 +120,7 @@ PIDS=()
 # 4. kill -9 of the trainer running a job: requeued after the lease, done once.
 start_trainer victim
 VICTIM=$LAST_PID
-J=$(enqueue '{"predict_fields":["y"],"duration":4,"sleep":4}')
+J=$(enqueue '{"predict_fields":["y"],"duration":4,"test_mode":{"sleep":4}}')
 wait_for 20 "SELECT state = 'running' FROM jobs WHERE id = '$J'" || fail "kill -9: never running"
 kill -KILL "$VICTIM"
 wait "$VICTIM" 2>/dev/null
@@ -119,7 +132,7 @@ wait_for 40 "SELECT state = 'succeeded' FROM jobs WHERE id = '$J'" || fail "kill
 
 # 4b. kill -9 of the job's child (as the OOM killer would): retried, done once.
 RESCUER=$LAST_PID
-J=$(enqueue '{"predict_fields":["y"],"duration":3,"sleep":3}')
+J=$(enqueue '{"predict_fields":["y"],"duration":3,"test_mode":{"sleep":3}}')
 wait_for 20 "SELECT state = 'running' FROM jobs WHERE id = '$J'" || fail "child kill: never running"
 CHILD=$(pgrep -P "$RESCUER" | head -n1)
 if [ -n "$CHILD" ]; then
@@ -136,7 +149,7 @@ fi
 # 5. SIGTERM while running: the job is released, the trainer exits 0.
 kill -TERM "$RESCUER"; wait "$RESCUER"; PIDS=()
 start_trainer stopper --shutdown-grace=1
-J=$(enqueue '{"predict_fields":["y"],"duration":30,"sleep":30}')
+J=$(enqueue '{"predict_fields":["y"],"duration":30,"test_mode":{"sleep":30}}')
 wait_for 20 "SELECT state = 'running' FROM jobs WHERE id = '$J'" || fail "stop: never running"
 kill -TERM "$LAST_PID"
 wait "$LAST_PID"; rc=$?

@@ -485,6 +485,16 @@ def background(request, churn_csv):
     return bg
 
 
+def ws_count(sql, table, workspace):
+    """Rows of table (datasets, artifacts, jobs, trainings, models...) in one
+    workspace: a "nothing written" check scoped to the test's own workspace,
+    which nothing else in the suite (another test, a job building its
+    dataset) writes to meanwhile."""
+    assert table.isidentifier()
+    return int(sql("SELECT count(*) FROM %s t JOIN workspaces w ON w.id = t.workspace_id "
+                   "WHERE w.name = :'p1'" % table, workspace)[0][0])
+
+
 def job_id_of(doc):
     if isinstance(doc, dict) and isinstance(doc.get("response"), dict):
         doc = doc["response"]  # the workspace dialect's {"response": ...}

@@ -1,6 +1,8 @@
 """The Akkio-compatible training API (seeds/002): train/new, status, result."""
 import pytest
 
+from conftest import ws_count
+
 TRAIN = "/api/v1/models/train/new"
 
 
@@ -17,7 +19,9 @@ def assert_fastapi_422(r, field=None):
 
 
 def jobs_count(sql):
-    return sql("SELECT count(*) FROM jobs")[0][0]
+    # Jobs are made only by requests, and the tests run one at a time: the
+    # dev workspace's count moves only by this test's requests.
+    return ws_count(sql, "jobs", "dev")
 
 
 @pytest.fixture
@@ -63,8 +67,11 @@ def test_malformed_json(api, nothing_written):
 def test_unknown_dataset(api, nothing_written):
     r = api.post(TRAIN, json={"dataset_id": "00000000-0000-0000-0000-000000000000",
                               "predict_fields": ["churn"], "duration": 10})
-    assert r.status_code in (404, 422), r.text
-    assert "detail" in r.json()
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{
+        "type": "value_error", "loc": ["body", "dataset_id"],
+        "msg": 'Value error, there is no dataset with id '
+               '"00000000-0000-0000-0000-000000000000" in this workspace'}]
 
 
 def test_unknown_predict_field(api, churn, nothing_written):
@@ -80,9 +87,13 @@ def test_status_of_unknown_task_is_404(api):
     assert isinstance(r.json()["detail"], str)
 
 
-def test_status_shape_while_running_and_after(api, background):
-    task = background.task("churn")
+def test_status_shape_while_running_and_after(api, churn):
+    # A job that reports progress for 3 s (test mode) before training: the
+    # poll must see it running, with an estimate, then succeeded.
+    task = api.train(churn["dataset_id"], ["churn"], duration=10, force=True,
+                     test_mode={"sleep": 3})
     seen = set()
+    estimates = []
     st = None
     import time
     deadline = time.time() + 120
@@ -92,13 +103,17 @@ def test_status_shape_while_running_and_after(api, background):
         assert st["metadata"]["type"] == st["status"] or st["status"] == "UNKNOWN_TIMEOUT"
         seen.add(st["status"])
         if st["status"] == "IN_PROGRESS":
-            est = st["metadata"].get("estimate_seconds")
+            est = st["metadata"]["estimate_seconds"]
             assert est is None or isinstance(est, (int, float))
+            if est is not None:
+                estimates.append(est)
         if st["status"] in ("SUCCEEDED", "FAILED", "UNKNOWN_TIMEOUT"):
             break
         time.sleep(0.2)
     assert st["status"] == "SUCCEEDED", st
     assert st["metadata"]["location"] == "/models/train/%s/result" % task
+    assert {"IN_PROGRESS", "SUCCEEDED"} <= seen <= {"PENDING", "IN_PROGRESS", "SUCCEEDED"}, seen
+    assert estimates and all(0 <= e <= 10 for e in estimates), estimates
 
 
 # The time budget (duration x 1.1 + 1 s of wall clock per job) is a figure
@@ -152,16 +167,24 @@ def test_result_multiclass(api, background):
     assert len(res["stats"][0]) == 3
 
 
-def test_result_before_success(api, churn, sql):
-    # A queued job (nothing claims it: a job far down the queue is still
-    # queued when asked right away) answers status PENDING and a result 4xx.
-    task = api.train(churn["dataset_id"], ["churn"], duration=10, force=True)
-    st = api.status(task)
-    if st["status"] in ("PENDING", "IN_PROGRESS"):
-        r = api.get("/api/v1/models/train/%s/result" % task)
-        assert 400 <= r.status_code < 500
-        assert "detail" in r.json()
-    api.wait(task)
+def test_result_before_success(api, churn, dev_workspace):
+    # A job that sleeps 60 s (test mode) has no result while it waits or
+    # runs: 409 naming its status; killed, it still has none and says why.
+    task = api.train(churn["dataset_id"], ["churn"], duration=10, force=True,
+                     test_mode={"sleep": 60})
+    st = api.status(task)["status"]
+    assert st in ("PENDING", "IN_PROGRESS")
+    r = api.get("/api/v1/models/train/%s/result" % task)
+    assert r.status_code == 409, r.text
+    assert r.json() == {"detail": "Task %s has no result yet (status %s); poll its status "
+                                  "until SUCCEEDED" % (task, st)} or \
+        r.json() == {"detail": "Task %s has no result yet (status IN_PROGRESS); poll its "
+                               "status until SUCCEEDED" % task}  # claimed in between
+    assert api.delete("/train/%s/%s" % (dev_workspace, task)).status_code == 200
+    assert api.wait(task, timeout=60)["status"] == "FAILED"
+    r = api.get("/api/v1/models/train/%s/result" % task)
+    assert r.status_code == 409, r.text
+    assert r.json() == {"detail": "Task %s did not succeed (FAILED): killed" % task}
 
 
 def test_dedupe_and_force(api, background, sql):

@@ -138,7 +138,9 @@ def test_workspaces_per_account(stack, kaos, ws, make_workspace):
     assert other.get("/train/%s" % ws).status_code == 404
     assert other.upload("/data/%s/features" % ws, b"PK").status_code == 404
     assert other.post("/workspace/%s" % ws).status_code == 200  # its own, same name
-    assert ws not in json.dumps(kaos.get("/workspace").json()) or True
+    # Each account lists its own workspace of that name, once.
+    assert kaos.get("/workspace").json()["response"]["names"].count(ws) == 1
+    assert other.get("/workspace").json()["response"]["names"].count(ws) == 1
     # Bearer and X-API-Key still work; a bad X-Token is a 401.
     assert requests.get(stack.base_url + "/workspace", timeout=30,
                         headers={"X-Token": "ty_nope"}).status_code == 401

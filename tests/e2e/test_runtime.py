@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import requests
 
+from conftest import ws_count
+
 
 def rss_mb(pid):
     try:
@@ -83,7 +85,10 @@ def test_key_in_the_body_authenticates_json_and_form(stack, dev_key):
     r = requests.post(url, json={"id": missing, "data": [{"a": 1}], "api_key": dev_key}, timeout=30)
     assert r.status_code == 404, r.text
     r = requests.post(url, data={"id": missing, "data": "[]", "api_key": dev_key}, timeout=30)
-    assert r.status_code in (404, 422), r.text  # form: "data" is a string, validated after auth
+    # form: "data" is a string, validated after auth (so the key was taken)
+    assert r.status_code == 422, r.text
+    assert r.json() == {"status": "error", "field": "data", "message": "data: Input should be a "
+                        "valid list of rows ({field: value} objects)"}
     r = requests.post(url, json={"id": missing, "data": [], "api_key": "ty_000000000000_" + "0" * 64},
                       timeout=30)
     assert r.status_code == 401
@@ -154,10 +159,12 @@ def test_kept_connections_outnumbering_workers_never_stall(stack, dev_key):
     assert flat.count(200) >= len(flat) // 2
 
 
-def test_upload_slots_per_key_answer_429(stack, dev_key, api, sql):
+def test_upload_slots_per_key_answer_429(stack, make_workspace, sql):
     # Both of the key's slots (TRAINYARD_UPLOADS_PER_KEY=2) taken by a
-    # session that holds the advisory locks the uploads use.
-    prefix = dev_key.split("_")[1]
+    # session that holds the advisory locks the uploads use. A workspace and
+    # key of the test's own: nothing else uploads with it or into it.
+    ws, key, api = make_workspace("slots")
+    prefix = key.split("_")[1]
     name = "trainyard-upload:" + prefix
     holder = subprocess.Popen(
         ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", stack.db_url, "-c",
@@ -173,13 +180,13 @@ def test_upload_slots_per_key_answer_429(stack, dev_key, api, sql):
             if int(held) == 2:
                 break
             time.sleep(0.1)
-        before = sql("SELECT count(*) FROM datasets")[0][0]
+        before = ws_count(sql, "datasets", ws)
         r = api.post("/api/v1/datasets?name=capped", data=b"a,b\n1,2\n3,4\n",
                      headers={"Content-Type": "text/csv"})
         assert r.status_code == 429, r.text
         assert "uploads in progress" in r.json()["detail"]
         assert r.headers.get("Retry-After") == "5"
-        assert sql("SELECT count(*) FROM datasets")[0][0] == before
+        assert ws_count(sql, "datasets", ws) == before
     finally:
         # The server keeps sleeping (and holding) after its client dies.
         sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -1,7 +1,10 @@
 """System routes, nginx's own answers, and the body-size limits."""
 import json
 import socket
+import uuid
 from urllib.parse import urlparse
+
+from conftest import ws_count
 
 
 def test_static_page(anon):
@@ -80,43 +83,44 @@ def raw_request(base_url, head, body=b"", read_timeout=10):
 
 
 def test_2gb_content_length_is_413_without_reading(stack, dev_key, sql):
-    before = sql("SELECT count(*) FROM jobs")[0][0]
+    before = ws_count(sql, "jobs", "dev")
     head = ("POST /api/v1/models/train/new HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
             "Content-Type: application/json\r\nContent-Length: 2147483648\r\n"
             "Connection: close\r\n\r\n" % dev_key)
     status, _, _ = raw_request(stack.base_url, head, b'{"dataset_id":')
     assert status == 413
-    assert sql("SELECT count(*) FROM jobs")[0][0] == before
+    assert ws_count(sql, "jobs", "dev") == before
 
 
-def test_upload_over_2g_is_413(stack, dev_key, sql):
-    before = sql("SELECT count(*) FROM datasets")[0][0]
+def test_upload_over_2g_is_413(stack, make_workspace, sql):
+    ws, dev_key, _ = make_workspace("over2g")  # no job of it builds a dataset meanwhile
+    before = ws_count(sql, "datasets", ws)
     head = ("POST /api/v1/datasets?name=huge HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
             "Content-Type: text/csv\r\nContent-Length: 3221225472\r\n"
             "Connection: close\r\n\r\n" % dev_key)
     status, _, _ = raw_request(stack.base_url, head, b"a,b\n1,2\n")
     assert status == 413
-    assert sql("SELECT count(*) FROM datasets")[0][0] == before
+    assert ws_count(sql, "datasets", ws) == before
 
 
 def test_body_over_route_limit_is_413(api, sql):
-    before = sql("SELECT count(*) FROM trainings")[0][0]
-    big = {"uuid": "big", "meta": "x" * (2 * 1024 * 1024)}
+    before = ws_count(sql, "trainings", "dev")
+    big = {"uuid": "big-%s" % uuid.uuid4().hex, "meta": "x" * (2 * 1024 * 1024)}
     r = api.post("/trainings", data=json.dumps(big), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
-    assert sql("SELECT count(*) FROM trainings")[0][0] == before
+    assert ws_count(sql, "trainings", "dev") == before
 
 
 def test_app_route_limit_below_nginx_limit(api, sql):
     # /api/v1/models/train/new takes 64 KiB; nginx would let 1 MiB through.
-    before = sql("SELECT count(*) FROM jobs")[0][0]
+    before = ws_count(sql, "jobs", "dev")
     body = json.dumps({"dataset_id": "x", "predict_fields": ["a"], "duration": 10,
                        "ignore_fields": ["f" * 100] * 2000})
     assert 64 * 1024 < len(body) < 1024 * 1024
     r = api.post("/api/v1/models/train/new", data=body,
                  headers={"Content-Type": "application/json"})
     assert r.status_code == 413
-    assert sql("SELECT count(*) FROM jobs")[0][0] == before
+    assert ws_count(sql, "jobs", "dev") == before
 
 
 def test_psql_views_exist(sql):

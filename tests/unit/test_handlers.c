@@ -7,6 +7,7 @@
 
 #include "common/arena.h"
 #include "fcgi/router.h"
+#include "handlers/app.h"
 #include "handlers/handlers.h"
 #include "handlers/spec.h"
 #include "tests/unit/unit.h"
@@ -47,6 +48,65 @@ START_TEST(handlers_dedupe_key_ignores_order_force_and_user)
     json_object_put(b);
     json_object_put(c);
     json_object_put(d);
+    arena_destroy(r.arena);
+}
+END_TEST
+
+/* A spec's test_mode (faults on demand) is refused with 422 naming the field
+ * unless the API was started with TRAINYARD_TEST_MODE=1, before the dataset
+ * is looked up; in test mode a non-object is refused too. */
+START_TEST(handlers_spec_test_mode_refused_outside_tests)
+{
+    app_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    app_t app;
+    memset(&app, 0, sizeof(app));
+    app.config = &cfg;
+    request_t r;
+    memset(&r, 0, sizeof(r));
+    r.arena = arena_create(0);
+    r.app = &app;
+    json_object *fields = spec_of("{\"dataset_id\":\"d\",\"predict_fields\":[\"y\"],"
+                                  "\"duration\":10,\"test_mode\":{\"crash_signal\":9}}");
+    dataset_rec_t ds;
+    json_object *spec = NULL;
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(spec_build(&r, fields, "body/meta", &ds, &spec, &e), -1);
+    ck_assert_int_eq(e.count, 1);
+    ck_assert_int_eq(e.status, 422);
+    ck_assert_str_eq(e.items[0].field, "body/meta/test_mode");
+    ck_assert_str_eq(e.items[0].message, "Value error, test_mode is only taken by a server "
+                                         "started for tests (TRAINYARD_TEST_MODE=1)");
+    ck_assert_ptr_null(spec);
+    cfg.test_mode = 1;
+    json_object_object_add(fields, "test_mode", json_object_new_int(9));
+    err_clear(&e);
+    ck_assert_int_eq(spec_build(&r, fields, "body", &ds, &spec, &e), -1);
+    ck_assert_str_eq(e.items[0].field, "body/test_mode");
+    ck_assert_str_eq(e.items[0].message, "Input should be an object");
+    json_object_put(fields);
+    arena_destroy(r.arena);
+}
+END_TEST
+
+/* Test jobs with different faults, and a test job and a plain one, are
+ * different requests. */
+START_TEST(handlers_dedupe_key_counts_test_mode)
+{
+    request_t r;
+    memset(&r, 0, sizeof(r));
+    r.arena = arena_create(0);
+    json_object *a = spec_of("{\"dataset_id\":\"d\",\"predict_fields\":[\"y\"],\"duration\":10}");
+    json_object *b = spec_of("{\"dataset_id\":\"d\",\"predict_fields\":[\"y\"],\"duration\":10,"
+                             "\"test_mode\":{\"exit_code\":3}}");
+    json_object *c = spec_of("{\"dataset_id\":\"d\",\"predict_fields\":[\"y\"],\"duration\":10,"
+                             "\"test_mode\":{\"exit_code\":4}}");
+    ck_assert_str_ne(spec_dedupe_key(&r, a), spec_dedupe_key(&r, b));
+    ck_assert_str_ne(spec_dedupe_key(&r, b), spec_dedupe_key(&r, c));
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(c);
     arena_destroy(r.arena);
 }
 END_TEST
@@ -123,6 +183,8 @@ END_TEST
 Suite *suite_handlers(void)
 {
     const TTest *const t[] = {handlers_dedupe_key_ignores_order_force_and_user,
+                              handlers_dedupe_key_counts_test_mode,
+                              handlers_spec_test_mode_refused_outside_tests,
                               handlers_rebase_errors_moves_body_paths,
                               handlers_route_table_is_consistent,
                               handlers_routes_resolve_literals_before_patterns};
