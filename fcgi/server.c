@@ -531,9 +531,27 @@ static void worker_run(const worker_ctx_t *w)
         }
         if (worker_stop)
             break;
+        /* Requests waiting on more than one held connection would be
+         * served one after another here while another worker may sit idle
+         * (nginx reuses whichever kept connection it has, so connections
+         * and their load drift between workers). Keep the first, pass the
+         * other ready ones to the pool: an idle worker takes each at once,
+         * or the first worker to finish does. */
+        int kept_ready = 0;
+        for (nfds_t k = 0; k < n; k++) {
+            if (owner[k] < 0 || !(pfd[k].revents & POLLIN) ||
+                (pfd[k].revents & (POLLHUP | POLLERR | POLLRDHUP)))
+                continue;
+            if (kept_ready++ == 0)
+                continue;
+            if (conn_hand_off(w, &wk.conns[owner[k]]) == 0)
+                pfd[k].revents = 0;
+        }
         for (nfds_t k = 0; k < n && !retire; k++) {
             if (pfd[k].revents == 0)
                 continue;
+            if (owner[k] >= 0 && wk.conns[owner[k]].req.ipcFd < 0)
+                continue; /* handed over while an earlier request was served */
             if (owner[k] == -2) {
                 rc = conn_take_over(&wk, arena, app);
                 retire = rc > 0;
