@@ -243,6 +243,9 @@ CASES = {
         by_id("GET", "/api/v1/models/train/%s/status", "task"),
     ("GET", "/api/v1/models/train/{task_id}/result"):
         by_id("GET", "/api/v1/models/train/%s/result", "task"),
+    # The same result where a client joined the host and `location`.
+    ("GET", "/models/train/{task_id}/result"):
+        by_id("GET", "/models/train/%s/result", "task"),
     # Datasets.
     ("GET", "/api/v1/datasets/{dataset_id}"): by_id("GET", "/api/v1/datasets/%s", "dataset"),
     ("DELETE", "/api/v1/datasets/{dataset_id}"):

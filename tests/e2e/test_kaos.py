@@ -273,8 +273,13 @@ def test_delete_workspace_with_live_job_refused(kaos, ws, grid_job):
     kaos.wait(name, job, states=("JOB_KILLED",), timeout=30)
     r = kaos.delete("/train/%s/%s/" % (name, job))
     assert r.status_code == 400 and r.json()["message"] == "Job is not running, id: %s" % job
-    time.sleep(1)
-    out = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
+    # The tree is killed within the kill grace (the e2e stack's: 5 s).
+    deadline = time.time() + 10
+    while True:
+        out = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
+        if out.strip() == "" or time.time() > deadline:
+            break
+        time.sleep(0.2)
     assert out.strip() == "", "sandboxed processes outlived the kill: %s" % out
     assert kaos.delete("/workspace/%s" % name).status_code == 200
 
