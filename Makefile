@@ -150,10 +150,12 @@ test-e2e: build
 # leaks. A report kills the process; e2e.sh also fails the run on any report
 # left in the stack's logs (the worker's stderr is its trainer's log).
 ASAN_E2E_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# ASan's shadow memory and quarantine inflate RSS: the memory-based recycling
+# (TRAINYARD_WORKER_RSS_SLACK) is off for this run, or workers would retire mid-test.
 test-asan-e2e: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 SAN="$(ASAN_E2E_SAN)" programs
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		TRAINYARD_CHILD_MEMORY=0 TRAINYARD_E2E_ASAN=1 \
+		TRAINYARD_CHILD_MEMORY=0 TRAINYARD_E2E_ASAN=1 TRAINYARD_WORKER_RSS_SLACK=0 \
 		TRAINYARD_BUILD=$(BUILD)/asan scripts/e2e.sh
 
 bench: build
