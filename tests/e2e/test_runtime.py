@@ -66,7 +66,10 @@ def test_unauthenticated_32mb_body_costs_no_worker_memory(stack, api_worker_pids
     assert errors == []
     # The body was spooled to a file and scanned, never decoded (64 MB is
     # the bound under attack; a decoded tree was 1 GB).
-    assert peak < 64, "an API worker reached %.1f MB" % peak
+    # Under ASan (make test-asan-e2e) RSS counts its shadow memory and
+    # quarantine, not the worker's: the bound is asserted on the plain build.
+    if not os.environ.get("TRAINYARD_E2E_ASAN"):
+        assert peak < 64, "an API worker reached %.1f MB" % peak
 
 
 def test_too_many_fields_refused_before_a_tree_is_built(api, dev_key, stack):
