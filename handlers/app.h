@@ -15,6 +15,7 @@
 #include "db/db.h"
 #include "fcgi/request.h"
 #include "handlers/model_cache.h"
+#include "common/runner.h"
 
 typedef struct app_config {
     const char *database_url;  /* TRAINYARD_DATABASE_URL */
@@ -35,6 +36,8 @@ typedef struct app_config {
     int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
                                   (faults on demand, obeyed by a trainer in test mode
                                   too); 0 = such a spec is refused with 422 */
+    runner_cfg_t runner;       /* TRAINYARD_RUNNER, TRAINYARD_SANDBOX_*: whether a source-code
+                                  bundle can be trained here at all */
 } app_config_t;
 
 typedef struct app_metrics {

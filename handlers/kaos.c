@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bundle/kaos.h"
+#include "common/runner.h"
 #include "db/accounts.h"
 #include "db/models.h"
 #include "fcgi/multipart.h"
@@ -40,7 +41,6 @@
 #include "handlers/handlers.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
-#include "trainer/sandbox.h"
 
 #define KAOS_PAGE_SIZE 20
 
@@ -489,7 +489,8 @@ int kaos_submit_code(request_t *r, const artifact_info_t *art, FILE *spool, cons
         return 0; /* trainyard's own: handlers/workspace.c goes on */
     *handled = 1;
     char why[200];
-    if (!sandbox_available(why, sizeof(why)))
+    if (!runner_available(app_of(r)->config ? &app_of(r)->config->runner : &runner_cfg_default,
+                          why, sizeof(why)))
         return err_set(&r->err, 422, "RUNNER_UNAVAILABLE",
                        "Source-code bundles cannot be trained here: %s", why);
     const char *u = NULL;

@@ -57,6 +57,7 @@ static const cfg_entry_t api_settings[] = {
      "jobs) | public"},
     {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, offsetof(app_config_t, test_mode),
      "1 = accept a spec's test_mode (for test stacks only); 0 = refuse it"},
+    RUNNER_CFG_ENTRIES(app_config_t, runner),
 };
 
 /* API workers are single-threaded: predictions must not start OpenMP
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
         strcmp(cfg.metrics_access, "key") != 0 && strcmp(cfg.metrics_access, "public") != 0)
         rc = err_set(&e, 400, "value_error", "metrics: \"%s\" is not local, key or public",
                      cfg.metrics_access);
+    if (rc == 0)
+        rc = runner_cfg_check(&cfg.runner, &e);
     if (rc != 0) {
         fprintf(stderr, "trainyard-api: %s\n", err_message(&e));
         return 2;

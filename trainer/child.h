@@ -17,6 +17,7 @@
 
 #include "db/jobs.h"
 #include "trainer/limits.h"
+#include "common/runner.h"
 
 /* Exit statuses of the child. */
 #define CHILD_EXIT_DONE 0      /* succeeded and committed */
@@ -31,6 +32,7 @@ typedef struct child_args {
     int proto_fd;              /* write end of the protocol pipe */
     double store_margin;       /* seconds kept back from the budget for storing */
     const child_limits_t *limits; /* the worker's; NULL = child_limits_default */
+    const runner_cfg_t *runner;   /* the sandbox runner's; NULL = runner_cfg_default */
 } child_args_t;
 
 /* A spec's "duration" in seconds (10 when missing or not positive). */

@@ -14,9 +14,11 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/runner.h"
 #include "common/util.h"
 #include "db/migrate.h"
 #include "trainer/trainer.h"
+#include "trainer/unpack.h"
 #include "trainer/worker.h"
 
 typedef struct trainer_settings {
@@ -76,6 +78,7 @@ static const cfg_entry_t settings[] = {
     {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, OFF(t.child.test_mode),
      "1 = obey a spec's test_mode (sleep, crash_signal, exit_code, memory_bomb): for test "
      "stacks only; 0 = ignore it"},
+    RUNNER_CFG_ENTRIES(trainer_settings_t, t.runner),
 };
 
 /* libgomp (XGBoost's OpenMP) reads OMP_WAIT_POLICY once, as it loads,
@@ -91,6 +94,9 @@ int main(int argc, char **argv)
      * no settings, no database, descriptors 3-5 only. */
     if (argc == 2 && strcmp(argv[1], WORKER_ARG) == 0)
         return trainer_worker_main();
+    /* A bundle's unpacker, exec'd by a sandbox job's runner (trainer/unpack.h). */
+    if (argc == 2 && strcmp(argv[1], UNPACK_ARG) == 0)
+        return trainer_unpack_main();
     util_exec_with_env_defaults(argv, trainer_env_defaults, 1);
     /* Job workers may run as this same user (a trainer that is not root):
      * our environment and memory hold the database URL. */
@@ -116,6 +122,10 @@ int main(int argc, char **argv)
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     if (s.t.heartbeat <= 0 || s.t.heartbeat > s.t.lease / 2) {
         fprintf(stderr, "trainyard-trainer: heartbeat must be > 0 and at most half the lease\n");
+        return 2;
+    }
+    if (runner_cfg_check(&s.t.runner, &e) != 0) {
+        fprintf(stderr, "trainyard-trainer: %s\n", err_message(&e));
         return 2;
     }
     if (s.t.reap_interval <= 0 || s.t.poll_interval <= 0) {

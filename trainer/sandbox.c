@@ -70,6 +70,7 @@
 #include "db/artifacts.h"
 #include "db/models.h"
 #include "trainer/proto.h"
+#include "trainer/unpack.h"
 
 #define SBX_MAX_RUNS 1000
 #define SBX_LOG_CAP (1 << 20)       /* log bytes kept per run */
@@ -77,18 +78,6 @@
 #define SBX_MODEL_FILES 10000       /* files under <out>/model */
 #define SBX_OUT_FILES 20000         /* entries under <out> (the watchdog) */
 #define SBX_GRACE_FD 10             /* where the seccomp program sits for bwrap */
-
-typedef struct sbx_cfg {
-    const char *bwrap;
-    double wall;                /* seconds per run */
-    size_t memory;
-    double cpu;                 /* 0: wall x 2 */
-    size_t file;
-    size_t out_cap;
-    size_t tmp;
-    long procs;
-    const char *dir;
-} sbx_cfg_t;
 
 typedef struct sbx_run {
     const char *name;           /* the hyperparameter file, or "default" */
@@ -110,7 +99,8 @@ typedef struct sbx_run {
 
 typedef struct sbx {
     const child_args_t *a;
-    sbx_cfg_t cfg;
+    runner_cfg_t cfg;           /* the settings, this job's memory cap applied */
+    const char *tmpdir;         /* cfg.dir, else $TMPDIR, else /tmp */
     db_t *db;
     arena_t *arena;
     char dir[1024];              /* the job's private directory */
@@ -130,77 +120,6 @@ static void sbx_on_term(int sig)
 {
     (void)sig;
     sbx_stop = 1;
-}
-
-/* --- settings ------------------------------------------------------------- */
-
-static size_t env_size(const char *name, size_t dflt)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0')
-        return dflt;
-    char *end;
-    double x = strtod(v, &end);
-    switch (*end) {
-    case 'k': case 'K': x *= 1024; break;
-    case 'm': case 'M': x *= 1024.0 * 1024; break;
-    case 'g': case 'G': x *= 1024.0 * 1024 * 1024; break;
-    default: break;
-    }
-    return x > 0 ? (size_t)x : dflt;
-}
-
-static void sbx_cfg_load(sbx_cfg_t *c)
-{
-    const char *b = getenv("TRAINYARD_SANDBOX_BWRAP");
-    c->bwrap = b && *b ? b : "/usr/bin/bwrap";
-    c->wall = (double)env_size("TRAINYARD_SANDBOX_WALL", 600);
-    c->memory = env_size("TRAINYARD_SANDBOX_MEMORY", (size_t)3 << 30);
-    c->cpu = (double)env_size("TRAINYARD_SANDBOX_CPU", 0);
-    c->file = env_size("TRAINYARD_SANDBOX_FILE", (size_t)256 << 20);
-    c->out_cap = env_size("TRAINYARD_SANDBOX_OUT", (size_t)512 << 20);
-    c->tmp = env_size("TRAINYARD_SANDBOX_TMP", (size_t)64 << 20);
-    c->procs = (long)env_size("TRAINYARD_SANDBOX_PROCS", 256);
-    const char *d = getenv("TRAINYARD_SANDBOX_DIR");
-    if (d == NULL || *d == '\0')
-        d = getenv("TMPDIR");
-    c->dir = d && *d ? d : "/tmp";
-}
-
-int sandbox_available(char *why, size_t n)
-{
-    const char *mode = getenv("TRAINYARD_RUNNER");
-    if (mode != NULL && strcmp(mode, "off") == 0) {
-        if (why)
-            snprintf(why, n, "the sandbox runner is off on this server (TRAINYARD_RUNNER=off)");
-        return 0;
-    }
-    const char *b = getenv("TRAINYARD_SANDBOX_BWRAP");
-    if (access(b && *b ? b : "/usr/bin/bwrap", X_OK) != 0) {
-        if (why)
-            snprintf(why, n, "this server has no sandbox for user code (bubblewrap missing)");
-        return 0;
-    }
-    FILE *f = fopen("/proc/sys/user/max_user_namespaces", "r");
-    long max = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%ld", &max) != 1)
-            max = 0;
-        fclose(f);
-    }
-    f = fopen("/proc/sys/kernel/unprivileged_userns_clone", "r"); /* Debian's switch */
-    if (f != NULL) {
-        long on = 1;
-        if (fscanf(f, "%ld", &on) == 1 && on == 0)
-            max = 0;
-        fclose(f);
-    }
-    if (max <= 0) {
-        if (why)
-            snprintf(why, n, "this server cannot sandbox user code (user namespaces are disabled)");
-        return 0;
-    }
-    return 1;
 }
 
 int sandbox_job_is(const job_t *job)
@@ -301,7 +220,7 @@ static void sbx_cleanup(sbx_t *s)
  * whose lock can be taken belongs to nobody and goes. */
 static void sbx_sweep(const sbx_t *s)
 {
-    DIR *d = opendir(s->cfg.dir);
+    DIR *d = opendir(s->tmpdir);
     if (d == NULL)
         return;
     struct dirent *de;
@@ -309,7 +228,7 @@ static void sbx_sweep(const sbx_t *s)
         if (strncmp(de->d_name, "trainyard-sbx-", 14) != 0)
             continue;
         char path[PATH_MAX], lock[PATH_MAX + 8];
-        snprintf(path, sizeof(path), "%s/%s", s->cfg.dir, de->d_name);
+        snprintf(path, sizeof(path), "%s/%s", s->tmpdir, de->d_name);
         snprintf(lock, sizeof(lock), "%s/.lock", path);
         int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
@@ -333,41 +252,33 @@ static int sink_fd(void *ctx, const void *buf, size_t n, err_t *e)
     return 0;
 }
 
-static ssize_t read_fd(void *ctx, void *buf, size_t n, err_t *e)
-{
-    int fd = *(int *)ctx;
-    for (;;) {
-        ssize_t k = read(fd, buf, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return err_set(e, 500, "internal", "reading a bundle: %s", strerror(errno));
-        return k;
-    }
-}
-
-/* Fetches an artifact and extracts it (checked again) into dir/sub. */
+/* Fetches an artifact into a spool file and has a confined unpacker
+ * (trainer/unpack.h: exec'd afresh, the sandbox user, rlimits, a seccomp
+ * allow list) extract it, checked again, into dir/sub, a directory that
+ * user owns. The runner itself never parses the user's archive. */
 static int sbx_unpack(sbx_t *s, const char *artifact_id, const char *sub, err_t *e)
 {
-    int fd = open(s->cfg.dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
         fd = memfd_create("trainyard-bundle", MFD_CLOEXEC);
     if (fd < 0)
         return err_set(e, 500, "internal", "no spool file: %s", strerror(errno));
     int rc = db_artifact_read(s->db, artifact_id, sink_fd, &fd, e);
-    if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0)
-        rc = err_set(e, 500, "internal", "rewinding a bundle: %s", strerror(errno));
     char path[PATH_MAX + 64];
     snprintf(path, sizeof(path), "%s/%s", s->dir, sub);
     int dfd = -1;
     if (rc == 0 && (mkdir(path, 0755) != 0 || chmod(path, 0755) != 0 ||
-                    (dfd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC)) < 0))
+                    (s->drop && chown(path, s->uid, s->gid) != 0) ||
+                    (dfd = open(path, O_DIRECTORY | O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0))
         rc = err_set(e, 500, "internal", "mkdir %s: %s", path, strerror(errno));
+    unpack_ids_t ids = {s->drop, s->uid, s->gid};
     if (rc == 0)
-        rc = kaos_bundle_extract(read_fd, &fd, dfd, e);
+        rc = trainer_unpack(fd, dfd, &s->cfg, &ids, e);
     if (dfd >= 0)
         close(dfd);
     close(fd);
+    if (rc != 0)
+        err_wrap(e, sub);
     return rc;
 }
 
@@ -511,6 +422,64 @@ static int sbx_spawn(sbx_t *s, sbx_run_t *run, const char *const *cmd, double wa
     return 0;
 }
 
+int sandbox_exec_once(const runner_cfg_t *cfg, const sandbox_mounts_t *m,
+                      const char *const *cmd, int *status, err_t *e)
+{
+    sbx_t s;
+    memset(&s, 0, sizeof(s));
+    s.cfg = *cfg;
+    s.tmpdir = "/tmp";
+    if (strlen(m->code) >= sizeof(s.code) || (m->data && strlen(m->data) >= sizeof(s.data)))
+        return err_set(e, 400, "value_error", "sandbox_exec_once: path too long");
+    snprintf(s.code, sizeof(s.code), "%s", m->code);
+    if (m->data != NULL) {
+        snprintf(s.data, sizeof(s.data), "%s", m->data);
+        s.data_name = m->data_name;
+    }
+    if (geteuid() == 0) {
+        struct passwd *pw = getpwnam("nobody");
+        if (pw == NULL || pw->pw_uid == 0)
+            return err_set(e, 500, "internal", "no unprivileged user \"nobody\"");
+        s.drop = 1;
+        s.uid = pw->pw_uid;
+        s.gid = pw->pw_gid;
+    }
+    sbx_run_t run;
+    memset(&run, 0, sizeof(run));
+    run.fd = -1;
+    run.name = m->hyper_name ? m->hyper_name : "default";
+    if (m->hyper != NULL)
+        snprintf(run.hyper, sizeof(run.hyper), "%s", m->hyper);
+    if (m->out != NULL)
+        snprintf(run.out, sizeof(run.out), "%s", m->out);
+    s.seccomp_fd = sandbox_seccomp_fd();
+    if (s.seccomp_fd < 0)
+        return err_set(e, 500, "internal", "could not build the seccomp filter");
+    int rc = sbx_spawn(&s, &run, cmd, cfg->wall, e);
+    close(s.seccomp_fd);
+    if (rc != 0)
+        return -1;
+    /* Its output is not wanted: drained until it closes, then reaped. */
+    struct pollfd pf = {run.fd, POLLIN, 0};
+    char buf[4096];
+    for (;;) {
+        ssize_t k = read(run.fd, buf, sizeof(buf));
+        if (k > 0 || (k < 0 && errno == EINTR))
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            poll(&pf, 1, -1);
+            continue;
+        }
+        break;
+    }
+    close(run.fd);
+    while (waitpid(run.pid, status, 0) < 0)
+        if (errno != EINTR)
+            return err_set(e, 500, "internal", "waitpid: %s", strerror(errno));
+    kill(-run.pid, SIGKILL); /* anything left in its group */
+    return 0;
+}
+
 /* Lines of a run's output into the log, prefixed, capped. */
 static void sbx_drain(sbx_t *s, sbx_run_t *run, const char *tag, int final)
 {
@@ -582,7 +551,7 @@ static int sbx_out_over(const sbx_t *s, const sbx_run_t *run)
     out_count_t c = {0, 0};
     walk_count = &c;
     nftw(run->out, count_one, 16, FTW_PHYS | FTW_MOUNT);
-    return c.bytes > s->cfg.out_cap || c.entries > SBX_OUT_FILES;
+    return c.bytes > s->cfg.out || c.entries > SBX_OUT_FILES;
 }
 
 static void sbx_kill(sbx_run_t *run)
@@ -607,9 +576,9 @@ static int sbx_supervise(sbx_t *s, sbx_run_t *runs, size_t n, int parallel, doub
                 return -1;
             if (strcmp(kind, "run") == 0)
                 sbx_log(s, "[run %s] started (limits: wall %.0f s, cpu %.0f s, memory %zu MiB, "
-                        "file %zu MiB, out %zu MiB, processes %ld)", r->name, wall,
+                        "file %zu MiB, out %zu MiB, processes %d)", r->name, wall,
                         sbx_cpu(s, wall), s->cfg.memory >> 20, s->cfg.file >> 20,
-                        s->cfg.out_cap >> 20, s->cfg.procs);
+                        s->cfg.out >> 20, s->cfg.procs);
             live++;
         }
         struct pollfd pf[SBX_MAX_RUNS];
@@ -679,7 +648,7 @@ static int sbx_verdict(const sbx_t *s, sbx_run_t *r, double wall)
     else if (r->out_killed)
         snprintf(r->error, sizeof(r->error),
                  "run %s wrote more than %zu MiB or %d files to its output and was killed",
-                 r->name, s->cfg.out_cap >> 20, SBX_OUT_FILES);
+                 r->name, s->cfg.out >> 20, SBX_OUT_FILES);
     else if (WIFSIGNALED(st))
         snprintf(r->error, sizeof(r->error), "run %s: the sandbox ended by signal %d", r->name,
                  WTERMSIG(st));
@@ -853,7 +822,7 @@ static int sbx_model_zip(const sbx_t *s, const sbx_run_t *r, size_t *files)
                        : -1;
     if (out >= 0)
         close(out);
-    int fd = open(s->cfg.dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0)
         fd = memfd_create("trainyard-model", MFD_CLOEXEC);
     if (fd < 0) {
@@ -861,7 +830,7 @@ static int sbx_model_zip(const sbx_t *s, const sbx_run_t *r, size_t *files)
             close(mfd);
         return -1;
     }
-    zip_ctx_t z = {archive_write_new(), 0, 0, s->cfg.out_cap};
+    zip_ctx_t z = {archive_write_new(), 0, 0, s->cfg.out};
     int rc = archive_write_set_format_zip(z.a) == ARCHIVE_OK &&
                      archive_write_open_fd(z.a, fd) == ARCHIVE_OK
                  ? 0
@@ -1031,7 +1000,7 @@ static int sbx_store(sbx_t *s, sbx_run_t *runs, size_t n, json_object *spec, int
         int zfd = sbx_model_zip(s, r, &files);
         if (zfd < 0) {
             snprintf(r->error, sizeof(r->error), "run %s: its model could not be packed "
-                     "(over %zu MiB or %d files)", r->name, s->cfg.out_cap >> 20, SBX_MODEL_FILES);
+                     "(over %zu MiB or %d files)", r->name, s->cfg.out >> 20, SBX_MODEL_FILES);
             json_object_object_add(doc, "status", json_object_new_string("failed"));
             json_object_object_add(doc, "error", json_object_new_string(r->error));
             if (first_error == NULL)
@@ -1130,9 +1099,9 @@ static int sbx_work(sbx_t *s, int *lost, err_t *e)
         s->uid = pw->pw_uid;
         s->gid = pw->pw_gid;
     }
-    if (strlen(s->cfg.dir) > 900)
+    if (strlen(s->tmpdir) > 900)
         return err_set(e, 500, "internal", "TRAINYARD_SANDBOX_DIR is too long");
-    snprintf(s->dir, sizeof(s->dir), "%s/trainyard-sbx-XXXXXX", s->cfg.dir);
+    snprintf(s->dir, sizeof(s->dir), "%s/trainyard-sbx-XXXXXX", s->tmpdir);
     if (mkdtemp(s->dir) == NULL) {
         s->dir[0] = '\0';
         return err_set(e, 500, "internal", "mkdtemp: %s", strerror(errno));
@@ -1159,10 +1128,14 @@ static int sbx_work(sbx_t *s, int *lost, err_t *e)
     const char *params_art = spec_str(params, "artifact_id");
     if (params_art != NULL && sbx_unpack(s, params_art, "hyper", e) != 0)
         return -1;
-    sbx_log(s, "[build] unpacked code %.12s, data %.12s, hyperparameters %.12s",
+    /* Who wrote the files, as the kernel saw it (not as the unpacker says). */
+    struct stat cst;
+    long owner = lstat(s->code, &cst) == 0 ? (long)cst.st_uid : -1;
+    sbx_log(s, "[build] unpacked code %.12s, data %.12s, hyperparameters %.12s "
+            "(by a confined unpacker, uid %ld)",
             spec_str(code, "sha256") ? spec_str(code, "sha256") : "-",
             spec_str(data, "sha256") ? spec_str(data, "sha256") : "-",
-            spec_str(params, "sha256") ? spec_str(params, "sha256") : "-");
+            spec_str(params, "sha256") ? spec_str(params, "sha256") : "-", owner);
 
     s->seccomp_fd = sandbox_seccomp_fd();
     if (s->seccomp_fd < 0)
@@ -1258,7 +1231,9 @@ int sandbox_job_run(const child_args_t *a)
     s.a = a;
     s.seccomp_fd = -1;
     s.arena = arena_create(1 << 16);
-    sbx_cfg_load(&s.cfg);
+    s.cfg = a->runner ? *a->runner : runner_cfg_default;
+    const char *tmp = getenv("TMPDIR"); /* the system's convention, not a setting of ours */
+    s.tmpdir = s.cfg.dir ? s.cfg.dir : tmp && *tmp == '/' ? tmp : "/tmp";
     sbx_sweep(&s);
     err_t e;
     err_clear(&e);

@@ -9,40 +9,42 @@
  * unprivileged user with an empty environment, rlimits, a seccomp filter
  * and a wall clock, and stores what the runs wrote.
  *
- * Settings (environment, read by the runner; the API reads TRAINYARD_RUNNER
- * too, to refuse code bundles at submission when no sandbox can run them):
- *   TRAINYARD_RUNNER            sandbox | off (default sandbox where bwrap and
- *                               user namespaces exist)
- *   TRAINYARD_SANDBOX_BWRAP     the bubblewrap binary (/usr/bin/bwrap)
- *   TRAINYARD_SANDBOX_WALL      seconds per run, and the cap of a job's
- *                               ?timeout= (600)
- *   TRAINYARD_SANDBOX_MEMORY    address space per run, bytes (3 GiB)
- *   TRAINYARD_SANDBOX_CPU       CPU seconds per run (wall x 2)
- *   TRAINYARD_SANDBOX_FILE      largest file a run may write (256 MiB)
- *   TRAINYARD_SANDBOX_OUT       bytes of <out> per run (512 MiB; checked
- *                               every half second, the run killed past it)
- *   TRAINYARD_SANDBOX_TMP       size of a run's private /tmp (64 MiB)
- *   TRAINYARD_SANDBOX_PROCS     processes (RLIMIT_NPROC of the sandbox user: 256)
- *   TRAINYARD_SANDBOX_DIR       where job directories are made ($TMPDIR, /tmp)
+ * Settings: common/runner.h (TRAINYARD_RUNNER, TRAINYARD_SANDBOX_*), in
+ * the trainer's settings table; the API reads the same table to refuse
+ * source-code bundles at submission when no sandbox could run them.
  */
 #ifndef TRAINYARD_TRAINER_SANDBOX_H
 #define TRAINYARD_TRAINER_SANDBOX_H
 
 #include <stddef.h>
 
+#include "common/err.h"
+#include "common/runner.h"
 #include "trainer/child.h"
 
 /* 1 if the job is one for the sandbox runner (spec "runner": "sandbox"). */
 int sandbox_job_is(const job_t *job);
 
-/* 1 if this host can run sandboxed jobs: TRAINYARD_RUNNER is not "off",
- * the bubblewrap binary exists, and user namespaces are enabled. why (when
- * not NULL) gets the reason it cannot. */
-int sandbox_available(char *why, size_t n);
-
 /* Runs a sandbox job in the trainer's child; returns the child's exit
  * status (trainer/child.h). */
 int sandbox_job_run(const child_args_t *a);
+
+/* Host paths bound into one sandboxed process (NULL: not bound). */
+typedef struct sandbox_mounts {
+    const char *code;          /* read-only at /code (cwd /code/model); required */
+    const char *data;          /* read-only at /pfs/data/<data_name> */
+    const char *data_name;
+    const char *hyper;         /* read-only at /pfs/hyper/<hyper_name> */
+    const char *hyper_name;
+    const char *out;           /* writable at /out (owned by the sandbox user) */
+} sandbox_mounts_t;
+
+/* Runs cmd once in exactly the sandbox a run gets (namespaces, mounts,
+ * rlimits from cfg, seccomp, the sandbox user when root), its output
+ * discarded, and waits: *status is waitpid's. For benchmarks and checks
+ * of the host (bench/kaos_sandbox.c); jobs go through sandbox_job_run. */
+int sandbox_exec_once(const runner_cfg_t *cfg, const sandbox_mounts_t *m,
+                      const char *const *cmd, int *status, err_t *e);
 
 /* The seccomp filter as a compiled BPF program in a fresh memfd (offset 0),
  * for bwrap --seccomp; -1 on failure. */

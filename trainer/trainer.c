@@ -261,7 +261,7 @@ static int slot_spawn(trainer_t *t, slot_t *s)
         close(p[FD_ERR][1]);
         log_init("trainyard-job", LOG_INFO);
         child_args_t a = {t->cfg->database_url, t->cfg->trainer_id, &s->job, p[FD_PROTO][1],
-                          t->cfg->store_margin, &t->cfg->child};
+                          t->cfg->store_margin, &t->cfg->child, &t->cfg->runner};
         int rc = trainer_child_run(&a);
         fflush(NULL);
         _exit(rc);

@@ -18,6 +18,7 @@
 
 #include "trainer/housekeep.h"
 #include "trainer/limits.h"
+#include "common/runner.h"
 
 typedef struct trainer_config {
     const char *database_url;
@@ -33,6 +34,7 @@ typedef struct trainer_config {
     const char *log_level;
     child_limits_t child;      /* what each job's training process may use */
     housekeep_config_t housekeep; /* job counts, retention, orphaned artifacts */
+    runner_cfg_t runner;       /* the sandbox runner for user code (common/runner.h) */
 } trainer_config_t;
 
 /* Runs until a stop signal; 0 on a clean stop, 1 on a fatal error. */

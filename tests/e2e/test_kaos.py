@@ -7,6 +7,8 @@ import glob
 import io
 import json
 import os
+import pwd
+import re
 import subprocess
 import time
 import uuid
@@ -221,6 +223,20 @@ def test_list_inspect_logs(kaos, ws, grid_job):
         assert "ok: pandas" in build and "version differs: scikit-learn" in build, build
     r = kaos.get("/train/%s/%s/logs" % (ws, str(uuid.uuid4())))
     assert r.status_code == 404 and r.json()["message"].startswith("There is no job with id: ")
+
+
+def test_bundles_unpacked_by_an_unprivileged_process(kaos, ws, grid_job):
+    """The runner never parses the user's archives itself: a confined
+    unpacker does, and the files it made are owned by the sandbox user (the
+    runner reads the owner from the kernel, not from the unpacker)."""
+    kaos.wait(ws, grid_job)
+    build = kaos.get("/train/%s/build/%s/logs" % (ws, grid_job)).json()["response"]
+    m = re.search(r"by a confined unpacker, uid (-?\d+)", build)
+    assert m, build
+    uid = int(m.group(1))
+    assert uid > 0, build
+    if os.geteuid() == 0:  # a root trainer drops the unpacker to nobody
+        assert uid == pwd.getpwnam("nobody").pw_uid, build
 
 
 def test_bundle_with_model_and_provenance(kaos, ws, grid_job):

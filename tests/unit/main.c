@@ -37,8 +37,14 @@ static int wanted(const char *name, int argc, char **argv)
     return 0;
 }
 
+/* The confined bundle unpacker (trainer/unpack.h) execs its own binary:
+ * here, this one. Weak for partial builds without trainer/. */
+int trainer_unpack_main(void) __attribute__((weak));
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--bundle-unpacker") == 0 && trainer_unpack_main != NULL)
+        return trainer_unpack_main();
     SRunner *runner = NULL;
     int unlinked = 0;
     const char *partial = getenv("UNIT_PARTIAL");

@@ -35,6 +35,7 @@ SUITE(ml_linfit)
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
 SUITE(trainer_proto)
+SUITE(trainer_unpack)
 
 /* handlers/ */
 SUITE(handlers)
