@@ -25,7 +25,7 @@ export TRAINYARD_DATASETS=${TRAINYARD_DATASETS:-$(cd "$ROOT/.." && pwd)/shared/d
 PY=/usr/bin/python3
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(http peer ml queue)
+[ ${#parts[@]} -eq 0 ] && parts=(http peer ml queue kaos)
 want() { local p; for p in "${parts[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 
 make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null || exit 1
@@ -120,6 +120,11 @@ if want queue && [ -x "$BUILD_DIR/bench/queue_bench" ]; then
     . "$QVAR/env"
     TRAINYARD_DATABASE_URL=$TRAINYARD_DATABASE_URL "$BUILD_DIR/bench/queue_bench"
   ) || { echo "bench: queue_bench failed" >&2; failures=$((failures + 1)); }
+fi
+
+if want kaos && [ -x "$BUILD_DIR/bench/kaos_sandbox" ]; then
+  section "kaos_sandbox.sh"
+  bench/kaos_sandbox.sh "$BUILD_DIR" || { echo "bench: bench/kaos_sandbox.sh failed" >&2; failures=$((failures + 1)); }
 fi
 
 [ "$failures" -eq 0 ] || { echo "bench: $failures benchmark(s) could not run" >&2; exit 1; }
