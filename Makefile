@@ -143,7 +143,7 @@ test-e2e: build
 	@scripts/e2e.sh
 
 # The e2e suite once against the sanitizer build of the API, the trainer and
-# the CLI (build/asan). The worker's address-space limit is off (ASan's
+# the CLI (build/asan). The worker's and the bundle unpacker's address-space limits are off (ASan's
 # shadow memory is terabytes of address space), so the memory-bomb test is
 # skipped; leak detection is off (the daemons run until killed, and the
 # worker is not dumpable, which LeakSanitizer needs): the unit run checks
@@ -155,7 +155,7 @@ ASAN_E2E_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 test-asan-e2e: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 SAN="$(ASAN_E2E_SAN)" programs
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		TRAINYARD_CHILD_MEMORY=0 TRAINYARD_E2E_ASAN=1 TRAINYARD_WORKER_RSS_SLACK=0 \
+		TRAINYARD_CHILD_MEMORY=0 TRAINYARD_SANDBOX_UNPACK_MEMORY=0 TRAINYARD_E2E_ASAN=1 TRAINYARD_WORKER_RSS_SLACK=0 \
 		TRAINYARD_BUILD=$(BUILD)/asan scripts/e2e.sh
 
 bench: build

@@ -35,9 +35,12 @@ int runner_cfg_check(const runner_cfg_t *c, err_t *e)
                        "TRAINYARD_SANDBOX_BWRAP: must be an absolute path");
     if (c->wall <= 0)
         return err_add(e, 400, "value_error", "sandbox-wall", "TRAINYARD_SANDBOX_WALL: must be > 0");
-    if (c->memory < ((size_t)64 << 20) || c->unpack_memory < ((size_t)32 << 20))
+    if (c->memory < ((size_t)64 << 20))
         return err_add(e, 400, "value_error", "sandbox-memory",
-                       "TRAINYARD_SANDBOX_MEMORY and _UNPACK_MEMORY: at least 64m and 32m");
+                       "TRAINYARD_SANDBOX_MEMORY: at least 64m");
+    if (c->unpack_memory != 0 && c->unpack_memory < ((size_t)32 << 20))
+        return err_add(e, 400, "value_error", "sandbox-unpack-memory",
+                       "TRAINYARD_SANDBOX_UNPACK_MEMORY: at least 32m, or 0 for no limit");
     if (c->procs < 1 || c->file == 0 || c->out == 0 || c->tmp == 0 || c->unpack_cpu <= 0)
         return err_add(e, 400, "value_error", "sandbox",
                        "TRAINYARD_SANDBOX_PROCS, _FILE, _OUT, _TMP, _UNPACK_CPU: must be > 0");

@@ -27,7 +27,7 @@ typedef struct runner_cfg {
     int procs;            /* RLIMIT_NPROC of the sandbox user */
     const char *dir;      /* where job directories are made; NULL = $TMPDIR or /tmp */
     double unpack_cpu;    /* CPU seconds of the process that unpacks one bundle */
-    size_t unpack_memory; /* its RLIMIT_AS */
+    size_t unpack_memory; /* its RLIMIT_AS; 0 = none (sanitizer builds) */
 } runner_cfg_t;
 
 /* Table rows for a settings struct T holding a runner_cfg_t at member F. */
@@ -55,7 +55,8 @@ typedef struct runner_cfg {
     {"sandbox-unpack-cpu", "TRAINYARD_SANDBOX_UNPACK_CPU", "60", CFG_SECONDS,                  \
      offsetof(T, F.unpack_cpu), "CPU seconds of the confined process unpacking one bundle"},    \
     {"sandbox-unpack-memory", "TRAINYARD_SANDBOX_UNPACK_MEMORY", "512m", CFG_SIZE,             \
-     offsetof(T, F.unpack_memory), "address space of the confined process unpacking a bundle"}
+     offsetof(T, F.unpack_memory),                                                              \
+     "address space of the confined process unpacking a bundle (0 = no limit)"}
 
 /* The defaults of the table above, for callers without a settings table
  * (tests, benchmarks). */

@@ -36,13 +36,14 @@
 /* What extraction needs: reading the archive, creating files and
  * directories relative to descriptor 4 (openat with O_EXCL|O_NOFOLLOW,
  * mkdirat, fchmod), writing them, memory, the clock and leaving. abort()
- * (an assertion in a library) needs the signal calls. */
+ * (an assertion in a library) needs the signal calls, a sanitizer build
+ * sigaltstack too. */
 static const char *const unpack_allowed[] = {
     "read", "pread64", "readv", "write", "writev", "close", "lseek", "fstat", "newfstatat",
     "statx", "openat", "mkdirat", "fchmod", "fchmodat", "fcntl", "brk", "mmap", "munmap",
     "mremap", "mprotect", "madvise", "futex", "getrandom", "clock_gettime", "gettimeofday",
-    "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "getpid", "gettid", "tgkill", "exit",
-    "exit_group",
+    "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "getpid", "gettid",
+    "tgkill", "exit", "exit_group",
 };
 
 static int unpack_seccomp(void)
@@ -151,7 +152,8 @@ static void unpack_exec(int archive_fd, int dir_fd, int report_fd, int exe_fd,
             close(fd);
     if (lseek(UNPACK_FD_ARCHIVE, 0, SEEK_SET) != 0)
         _exit(126);
-    unpack_limit(RLIMIT_AS, (rlim_t)cfg->unpack_memory);
+    if (cfg->unpack_memory > 0) /* 0: none (a sanitizer build's shadow needs terabytes) */
+        unpack_limit(RLIMIT_AS, (rlim_t)cfg->unpack_memory);
     unpack_limit(RLIMIT_CPU, (rlim_t)(cfg->unpack_cpu + 0.5));
     /* no single file past the cap of a whole bundle (the walk counts the total) */
     unpack_limit(RLIMIT_FSIZE, (rlim_t)bundle_limits_default.max_total);

@@ -26,6 +26,18 @@
 
 Suite *suite_trainer_unpack(void);
 
+/* The settings the runner would use; under ASan without the address-space
+ * limit (its shadow memory is terabytes of address space), as make
+ * test-asan-e2e runs the stack. */
+static runner_cfg_t unit_cfg(void)
+{
+    runner_cfg_t c = runner_cfg_default;
+#if defined(__SANITIZE_ADDRESS__)
+    c.unpack_memory = 0;
+#endif
+    return c;
+}
+
 /* kind: 'f' file, 'd' directory, 's' symlink to data, 'c' character device */
 typedef struct uent {
     const char *path;
@@ -114,7 +126,8 @@ static int unpack(const uent_t *ents, size_t n, int zip, target_t *t, err_t *e)
 {
     int fd = make_bundle(ents, n, zip);
     err_clear(e);
-    int rc = trainer_unpack(fd, t->fd, &runner_cfg_default, &t->ids, e);
+    runner_cfg_t c = unit_cfg();
+    int rc = trainer_unpack(fd, t->fd, &c, &t->ids, e);
     close(fd);
     return rc;
 }
@@ -223,7 +236,7 @@ END_TEST
  * hang or a half-unpacked success. */
 START_TEST(trainer_unpack_memory_limit_fails_cleanly)
 {
-    runner_cfg_t c = runner_cfg_default;
+    runner_cfg_t c = unit_cfg();
     c.unpack_memory = 4 << 20; /* below what the binary needs to load */
     target_t t;
     target_make(&t);
