@@ -118,7 +118,9 @@ static int tree_has(json_object *paths, const char *path, int want_dir)
 }
 
 /* The one root folder of the tree, into root: -1 with "Too many
- * directories" (two roots, or a file beside the folder). */
+ * directories" (two root folders) or "Missing root directory" (none). As
+ * in KAOS's validator, only folders count: a file beside the root folder
+ * is left alone (and never reaches the sandbox, which binds the folder). */
 static int tree_root(json_object *paths, char *root, size_t cap, const char *what, err_t *e)
 {
     root[0] = '\0';
@@ -129,7 +131,7 @@ static int tree_root(json_object *paths, char *root, size_t cap, const char *wha
         const char *slash = strchr(p, '/');
         size_t seg = slash ? (size_t)(slash - p) : strlen(p);
         if (!slash && !d)
-            return err_set(e, 400, "BUNDLE_INVALID", "Too many directories in %s bundle", what);
+            continue; /* a loose file at the top */
         if (seg >= cap)
             return err_set(e, 400, "BUNDLE_INVALID", "Folder name too long in %s bundle", what);
         if (root[0] == '\0') {
@@ -139,6 +141,8 @@ static int tree_root(json_object *paths, char *root, size_t cap, const char *wha
             return err_set(e, 400, "BUNDLE_INVALID", "Too many directories in %s bundle", what);
         }
     }
+    if (root[0] == '\0')
+        return err_set(e, 400, "BUNDLE_INVALID", "Missing root directory in %s bundle", what);
     return 0;
 }
 
@@ -158,7 +162,8 @@ static int check_code(scan_ctx_t *s, kaos_scan_t *out, err_t *e)
         snprintf(p, sizeof(p), "%s/model/%s", out->root, need[i]);
         if (!tree_has(s->paths, p, 0))
             return err_set(e, 400, "BUNDLE_INVALID",
-                           "Missing model/%s in source-code bundle", need[i]);
+                           "Missing file %s in model directory of source-code bundle",
+                           need[i]);
     }
     return 0;
 }

@@ -34,6 +34,7 @@
 
 #include "bundle/kaos.h"
 #include "common/runner.h"
+#include "common/util.h"
 #include "db/accounts.h"
 #include "db/models.h"
 #include "fcgi/multipart.h"
@@ -592,6 +593,74 @@ static int part_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* KAOS's DataDescriptor (kaos_model/common.py): where a partition's code,
+ * data, image, hyperparameters and output came from. KAOS names Pachyderm
+ * repos and commits; here the repo is the kind and workspace, the commit
+ * the bundle's SHA-256 (the job's id for outputs), the path the folder,
+ * file or model id. */
+static json_object *kaos_descriptor(request_t *r, const char *kind, const char *commit,
+                                    const char *path, const char *author)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "repo", json_object_new_string(
+                                          arena_sprintf(r->arena, "%s-%s", kind,
+                                                        r->auth.workspace_name)));
+    json_object_object_add(o, "commit", json_object_new_string(commit ? commit : ""));
+    json_object_object_add(o, "path", json_object_new_string(path ? path : ""));
+    json_object_object_add(o, "branch", json_object_new_string("master"));
+    json_object_object_add(o, "author", author ? json_object_new_string(author) : NULL);
+    return o;
+}
+
+static const char *spec_field(json_object *spec, const char *bundle, const char *key)
+{
+    json_object *b, *v;
+    if (spec == NULL || !json_object_object_get_ex(spec, bundle, &b) ||
+        !json_object_object_get_ex(b, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* The path of the hyperparameter file named name in the job's params bundle. */
+static const char *spec_hyper_path(json_object *spec, const char *name)
+{
+    json_object *b, *files, *v;
+    if (name == NULL || spec == NULL || !json_object_object_get_ex(spec, "params", &b) ||
+        !json_object_object_get_ex(b, "files", &files))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(files); i++) {
+        json_object *f = json_object_array_get_idx(files, i);
+        if (json_object_object_get_ex(f, "name", &v) &&
+            strcmp(json_object_get_string(v), name) == 0 &&
+            json_object_object_get_ex(f, "path", &v))
+            return json_object_get_string(v);
+    }
+    return NULL;
+}
+
+/* KAOS's PartitionInfo fields beside ours: datum_id and the descriptors. */
+static void kaos_partition_provenance(request_t *r, const job_t *job, json_object *p,
+                                      const char *name, const char *model_id)
+{
+    json_object *spec = job->spec;
+    const char *code_sha = spec_field(spec, "code", "sha256"),
+               *code_root = spec_field(spec, "code", "root");
+    json_object_object_add(p, "datum_id", json_object_new_string(name ? name : ""));
+    json_object_object_add(p, "code", kaos_descriptor(r, "code", code_sha, code_root,
+                                                      spec_field(spec, "code", "user")));
+    json_object_object_add(p, "data",
+                           kaos_descriptor(r, "data", spec_field(spec, "data", "sha256"),
+                                           spec_field(spec, "data", "root"),
+                                           spec_field(spec, "data", "user")));
+    json_object_object_add(p, "image", kaos_descriptor(r, "build", code_sha, code_root, NULL));
+    json_object_object_add(p, "output", kaos_descriptor(r, "model", job->id, model_id, NULL));
+    const char *hp = spec_hyper_path(spec, name);
+    json_object_object_add(p, "hyperparams",
+                           hp ? kaos_descriptor(r, "hyper", spec_field(spec, "params", "sha256"),
+                                                hp, spec_field(spec, "params", "user"))
+                              : NULL);
+}
+
 int kaos_job_info(request_t *r, const job_t *job)
 {
     long long page, size;
@@ -612,6 +681,7 @@ int kaos_job_info(request_t *r, const job_t *job)
     size_t n_runs = runs ? json_object_array_length(runs) : 0;
     size_t total = n_runs > n_models ? n_runs : n_models;
     partition_t *parts = arena_calloc(r->arena, total + 1, sizeof(*parts));
+    json_object *available = support_own(r, json_object_new_object()); /* metric names, a set */
     size_t k = 0;
     int any = 0;
     /* From the job's result when it has one (failed runs too), else from
@@ -650,6 +720,13 @@ int kaos_job_info(request_t *r, const job_t *job)
         support_json_str(p, "hyperparameters_file", name);
         json_object_object_add(p, "hyperparameters", json_object_get(hyper));
         json_object_object_add(p, "metrics", json_object_get(metrics));
+        kaos_partition_provenance(r, job, p, name, mid);
+        if (metrics != NULL && json_object_is_type(metrics, json_type_object)) {
+            json_object_object_foreach(metrics, mk, mv) {
+                (void)mv;
+                json_object_object_add(available, mk, NULL);
+            }
+        }
         parts[k].doc = p;
         parts[k].name = name ? name : "";
         if (sort_by != NULL && metrics != NULL &&
@@ -687,6 +764,18 @@ int kaos_job_info(request_t *r, const job_t *job)
     if (job->result && json_object_object_get_ex(job->result, "runtime", &v))
         json_object_object_add(inner, "runtime", json_object_get(v));
     support_json_str(inner, "sort_by", sort_by);
+    /* KAOS's JobInfo has these two; its client reads them (JobInfo.from_dict). */
+    json_object *names = json_object_new_array();
+    json_object_object_foreach(available, an, av) {
+        (void)av;
+        json_object_array_add(names, json_object_new_string(an));
+    }
+    json_object_object_add(inner, "available_metrics", names);
+    double until = job->finished_at > 0 ? job->finished_at : util_now_wall();
+    json_object_object_add(inner, "process_time",
+                           json_object_new_int64(job->started_at > 0 && until > job->started_at
+                                                     ? (int64_t)(until - job->started_at)
+                                                     : 0));
     json_object *items = json_object_new_array();
     for (size_t i = (size_t)(page * size); i < total && i < (size_t)((page + 1) * size); i++)
         json_object_array_add(items, json_object_get(parts[i].doc));

@@ -88,6 +88,14 @@ static json_object *ws_job_summary(const job_t *job)
     support_json_double(o, "duration_seconds",
                         job->started_at > 0 ? end - job->started_at : (double)NAN);
     support_json_str(o, "error", job->error);
+    /* KAOS's SubmissionInfo: its client sorts queued jobs by "started" (a
+     * string, never null: the queueing time until the job starts) and shows
+     * "duration" in whole seconds. */
+    support_json_time(o, "started", job->started_at > 0 ? job->started_at : job->created_at);
+    json_object_object_add(o, "duration",
+                           json_object_new_int64(job->started_at > 0 && end > job->started_at
+                                                     ? (int64_t)(end - job->started_at)
+                                                     : 0));
     return o;
 }
 

@@ -202,6 +202,19 @@ def test_job_info_sorted_and_paged(kaos, ws, grid_job):
     p1 = kaos.info(ws, grid_job, sort_by="accuracy", page_size=3, page_id=1)
     assert p0["page_count"] == 2 and len(p0["response"]["partitions"]) == 3
     assert len(p1["response"]["partitions"]) == 1 and p1["page_id"] == 1
+    # KAOS's JobInfo / PartitionInfo fields, which its client's from_dict needs.
+    info = kaos.info(ws, grid_job, sort_by="accuracy")["response"]
+    assert {"accuracy", "f1_macro", "log_loss"} <= set(info["available_metrics"]), info
+    assert isinstance(info["process_time"], int) and info["process_time"] >= 0
+    for p in info["partitions"]:
+        for key in ("code", "data", "image", "output"):
+            assert {"repo", "commit", "path", "branch", "author"} <= set(p[key]), (key, p)
+        assert p["code"]["commit"] == info["code"]["sha256"] and p["code"]["path"] == "iris-forest"
+        assert p["code"]["author"] == "janedoe"
+        assert p["data"]["commit"] == info["data"]["sha256"] and p["data"]["path"] == "features"
+        assert p["output"]["path"] == p["model_id"] and p["output"]["commit"] == grid_job
+        assert p["hyperparams"]["path"].endswith(p["hyperparameters_file"]), p
+        assert p["datum_id"] == p["hyperparameters_file"]
     # The seed's POST answers the same.
     assert kaos.post("/train/%s/%s" % (ws, grid_job)).json()["page_count"] == 1
     r = kaos.get("/train/%s/%s" % (ws, grid_job), params={"sort_by": "nope"})
@@ -212,6 +225,9 @@ def test_list_inspect_logs(kaos, ws, grid_job):
     kaos.wait(ws, grid_job)
     doc = kaos.get("/train/%s" % ws).json()["response"]
     assert any(j["job_id"] == grid_job and j["status"] == "JOB_SUCCESS" for j in doc["training"])
+    # KAOS's SubmissionInfo: "started" a string, "duration" whole seconds.
+    assert all(isinstance(j["started"], str) and isinstance(j["duration"], int)
+               for j in doc["training"] + doc["building"]), doc
     assert {e["kind"] for e in doc["ingesting"]} == {"data", "params"}
     insp = kaos.get("/train/%s/inspect" % ws).json()["response"]
     assert insp["image"] and insp["data_glob"] == "/pfs/data/features/*"

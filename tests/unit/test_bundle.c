@@ -795,13 +795,24 @@ START_TEST(bundle_kaos_source_layout_checked)
     ck_assert_int_eq(scan.zip, 1);
     ck_assert_int_eq(scan.spec_bundle, 0);
     free(b.buf);
-    kaos_expect(good, 3, KAOS_CODE, "Missing model/train in source-code bundle");
+    kaos_expect(good, 3, KAOS_CODE, "Missing file train in model directory of source-code bundle");
     kaos_expect(good + 1, 3, KAOS_CODE, "Missing Dockerfile in source-code bundle");
     kaos_expect(good, 1, KAOS_CODE, "Missing model directory in source-code bundle");
     const tent_t two[] = {{"a/Dockerfile", 'f', "x", 0, NULL}, {"b/Dockerfile", 'f', "y", 0, NULL}};
     kaos_expect(two, 2, KAOS_CODE, "Too many directories in source-code bundle");
     const tent_t loose[] = {{"Dockerfile", 'f', "x", 0, NULL}};
-    kaos_expect(loose, 1, KAOS_CODE, "Too many directories in source-code bundle");
+    kaos_expect(loose, 1, KAOS_CODE, "Missing root directory in source-code bundle");
+    /* KAOS counts folders only: a file beside the one root folder is accepted */
+    const tent_t beside[] = {
+        {"README.md", 'f', "notes", 0, NULL},         {"proj/Dockerfile", 'f', "FROM x\n", 0, NULL},
+        {"proj/model/__init__.py", 'f', " ", 0, NULL}, {"proj/model/requirements.txt", 'f', "x\n", 0, NULL},
+        {"proj/model/train", 'f', "#!/bin/sh\n", 0, NULL},
+    };
+    blob_t bb = make_archive_fmt(beside, 5, FILT_NONE, ARCHIVE_FORMAT_ZIP);
+    err_clear(&e);
+    ck_assert_msg(kaos_scan_blob(&bb, KAOS_CODE, &scan, &e) == 0, "%s", err_message(&e));
+    ck_assert_str_eq(scan.root, "proj");
+    free(bb.buf);
     kaos_expect(good, 0, KAOS_CODE, "Bundle must be non-empty");
     const tent_t spec[] = {{"trainyard.json", 'f', good_spec, 0, NULL}};
     blob_t sb = make_archive_fmt(spec, 1, FILT_NONE, ARCHIVE_FORMAT_ZIP);
