@@ -44,6 +44,10 @@ export TRAINYARD_RATE_LIMIT=100000r/s
 # The trainer obeys a spec's test_mode (tests/e2e/test_crash.py) and the API takes
 # it: only this throwaway stack is started so.
 export TRAINYARD_TEST_MODE=1
+# A sandboxed run's output cap (the runner's watchdog): small, so that the
+# hostile suite's disk filler hits it in a fraction of its 6 s wall clock
+# even on a disk slowed by other work (512 MiB took 5 s on a loaded CI box).
+export TRAINYARD_SANDBOX_OUT=${TRAINYARD_SANDBOX_OUT:-64m}
 unset TRAINYARD_DATABASE_URL
 
 teardown() {
