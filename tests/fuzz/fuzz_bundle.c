@@ -5,12 +5,16 @@
  * callback in chunks seeded from its first two bytes, under small limits so
  * that the caps are reached. When a bundle is accepted, extracting its
  * dataset must succeed and yield exactly dataset_bytes bytes, and the sizes
- * reported must respect the limits.
+ * reported must respect the limits. The same bytes also go through
+ * kaos_bundle_scan as one of KAOS's three kinds (picked by the seed): an
+ * error is a 400 or 413, a code or data bundle's root is one plain folder
+ * name, a params bundle lists its files.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bundle/bundle.h"
+#include "bundle/kaos.h"
 #include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,8 +54,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint32_t seed = size >= 2 ? (uint32_t)(data[0] | data[1] << 8) : 3;
     src_t s = {data, size, 0, {seed}};
-    bundle_info_t info;
     err_t e;
+    src_t sk = {data, size, 0, {seed ^ 0x5a5a}};
+    kaos_kind_t kind = (kaos_kind_t)(seed % 3);
+    kaos_scan_t scan;
+    err_clear(&e);
+    if (kaos_bundle_scan(src_read, &sk, kind, &scan, &e) < 0) {
+        fuzz_check_err(&e, "kaos_bundle_scan");
+        FUZZ_CHECK(e.status == 400 || e.status == 413, "kaos status %d", e.status);
+    } else {
+        if (kind != KAOS_PARAMS && !scan.spec_bundle)
+            FUZZ_CHECK(scan.root[0] != '\0' && strchr(scan.root, '/') == NULL &&
+                           strcmp(scan.root, "..") != 0 && strcmp(scan.root, ".") != 0,
+                       "kaos root \"%s\"", scan.root);
+        if (kind == KAOS_PARAMS)
+            FUZZ_CHECK(scan.files != NULL && json_object_array_length(scan.files) > 0,
+                       "params without files");
+        json_object_put(scan.files);
+        json_object_put(scan.folders);
+    }
+    bundle_info_t info;
     err_clear(&e);
     if (bundle_inspect(src_read, &s, &limits, &info, &e) < 0) {
         fuzz_check_err(&e, "bundle_inspect");
