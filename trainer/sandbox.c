@@ -17,7 +17,7 @@
  *   --ro-bind data /pfs/data/<folder>, --ro-bind hyper /pfs/hyper/<file>.json
  *   --bind out /out        the only writable host path; --tmpfs /tmp capped
  *   --uid/--gid 65534, --cap-drop ALL, --new-session, --die-with-parent,
- *   --seccomp FD           a BPF filter built with libseccomp (below)
+ *   --seccomp FD           an allow list built with libseccomp (below)
  *
  * and rlimits set before exec (address space, CPU seconds, file size,
  * processes, open files, no core), an empty environment, stdin /dev/null,
@@ -26,8 +26,10 @@
  * the out-size watchdog send SIGKILL to the group; bwrap's PID-namespace
  * init dying takes every process left inside with it, daemons included.
  *
- * Steps: unpack code, data and hyperparameters (the same checked walk as at
- * upload: bundle/kaos.h) into a private directory; build (the bundle's
+ * Steps: unpack code, data and hyperparameters into a private directory,
+ * each through a confined unpacker (trainer/unpack.h: exec'd afresh as the
+ * sandbox user, rlimits, a seccomp allow list; the same checked walk as at
+ * upload, bundle/kaos.h): the runner never parses an archive; build (the bundle's
  * requirements.txt checked as installed distributions, inside the sandbox);
  * building -> running; one run per hyperparameter file, up to the params
  * bundle's parallelism at once; store each succeeded run's <out>/model (as

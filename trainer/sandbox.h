@@ -3,8 +3,9 @@
  * Linux namespaces on the trainer host (DESIGN.md "Runner").
  *
  * A sibling of the worker (trainer/worker.h): the runner (a forked child of
- * the trainer, holding the job's database connection) unpacks the job's
- * code, data and hyperparameter bundles into a private directory, then runs
+ * the trainer, holding the job's database connection) has a confined
+ * unpacker (trainer/unpack.h) extract the job's code, data and
+ * hyperparameter bundles into a private directory, then runs
  * the build check and each hyperparameter run under bubblewrap, as an
  * unprivileged user with an empty environment, rlimits, a seccomp filter
  * and a wall clock, and stores what the runs wrote.

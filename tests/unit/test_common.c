@@ -10,6 +10,7 @@
 #include "common/arena.h"
 #include "common/cfg.h"
 #include "common/err.h"
+#include "common/runner.h"
 #include "common/util.h"
 #include "tests/unit/unit.h"
 
@@ -226,8 +227,65 @@ Suite *suite_util(void)
     return unit_suite("util", t, 3);
 }
 
+typedef struct runner_settings {
+    int other;
+    runner_cfg_t runner;
+} runner_settings_t;
+
+static const cfg_entry_t runner_table[] = {
+    {"other", "TY_UNIT_OTHER", "1", CFG_INT, offsetof(runner_settings_t, other), "x"},
+    RUNNER_CFG_ENTRIES(runner_settings_t, runner),
+};
+
+/* The runner's rows fill the struct as the defaults say, take the
+ * environment and flags like any other, and the values are checked. */
+START_TEST(cfg_runner_settings_in_the_table)
+{
+    runner_settings_t c;
+    err_t e;
+    err_clear(&e);
+    setenv("TRAINYARD_SANDBOX_WALL", "7", 1);
+    char *argv[] = {"prog", "--sandbox-tmp=8m", "--runner", "off", NULL};
+    ck_assert_int_eq(cfg_load(runner_table, sizeof(runner_table) / sizeof(runner_table[0]), &c,
+                              4, argv, "prog", &e), 0);
+    unsetenv("TRAINYARD_SANDBOX_WALL");
+    ck_assert_double_eq(c.runner.wall, 7);
+    ck_assert_uint_eq(c.runner.tmp, (size_t)8 << 20);
+    ck_assert_str_eq(c.runner.mode, "off");
+    ck_assert_uint_eq(c.runner.memory, runner_cfg_default.memory);
+    ck_assert_uint_eq(c.runner.unpack_memory, runner_cfg_default.unpack_memory);
+    ck_assert_str_eq(c.runner.bwrap, runner_cfg_default.bwrap);
+    ck_assert_ptr_null(c.runner.dir);
+    ck_assert_int_eq(runner_cfg_check(&c.runner, &e), 0);
+    char why[200] = "";
+    ck_assert_int_eq(runner_available(&c.runner, why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "TRAINYARD_RUNNER=off"));
+
+    runner_cfg_t r = runner_cfg_default;
+    r.bwrap = "/nonexistent/bwrap";
+    ck_assert_int_eq(runner_available(&r, why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "bubblewrap missing"));
+    r = runner_cfg_default;
+    r.mode = "docker";
+    ck_assert_int_eq(runner_cfg_check(&r, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "TRAINYARD_RUNNER"));
+    err_clear(&e);
+    r = runner_cfg_default;
+    r.unpack_memory = 0; /* none: allowed (sanitizer builds) */
+    ck_assert_int_eq(runner_cfg_check(&r, &e), 0);
+    r.unpack_memory = 4096;
+    ck_assert_int_eq(runner_cfg_check(&r, &e), -1);
+    ck_assert_str_eq(e.items[0].field, "sandbox-unpack-memory");
+    err_clear(&e);
+    r = runner_cfg_default;
+    r.dir = "relative/dir";
+    ck_assert_int_eq(runner_cfg_check(&r, &e), -1);
+}
+END_TEST
+
 Suite *suite_cfg(void)
 {
-    const TTest *const t[] = {cfg_defaults_env_and_flags, cfg_rejects_bad_values};
-    return unit_suite("cfg", t, 2);
+    const TTest *const t[] = {cfg_defaults_env_and_flags, cfg_rejects_bad_values,
+                              cfg_runner_settings_in_the_table};
+    return unit_suite("cfg", t, sizeof(t) / sizeof(t[0]));
 }
