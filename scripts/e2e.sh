@@ -48,6 +48,10 @@ export TRAINYARD_TEST_MODE=1
 # hostile suite's disk filler hits it in a fraction of its 6 s wall clock
 # even on a disk slowed by other work (512 MiB took 5 s on a loaded CI box).
 export TRAINYARD_SANDBOX_OUT=${TRAINYARD_SANDBOX_OUT:-64m}
+# Sandbox job directories inside this stack's var dir: other stacks on the
+# machine (parallel test runs) never show up in this suite's checks.
+mkdir -p "$E2E_VAR/sbx" && chmod 711 "$E2E_VAR/sbx"
+export TRAINYARD_SANDBOX_DIR=$E2E_VAR/sbx
 unset TRAINYARD_DATABASE_URL
 
 teardown() {

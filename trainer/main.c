@@ -95,8 +95,8 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], WORKER_ARG) == 0)
         return trainer_worker_main();
     /* A bundle's unpacker, exec'd by a sandbox job's runner (trainer/unpack.h). */
-    if (argc == 2 && strcmp(argv[1], UNPACK_ARG) == 0)
-        return trainer_unpack_main();
+    if (trainer_unpack_main(argc, argv) >= 0)
+        return 1; /* not reached: an unpacker exits */
     util_exec_with_env_defaults(argv, trainer_env_defaults, 1);
     /* Job workers may run as this same user (a trainer that is not root):
      * our environment and memory hold the database URL. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/landlock.h>
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -23,6 +24,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,13 +89,66 @@ static void unpack_report(int status, const char *code, const char *msg)
                              (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-int trainer_unpack_main(void)
+/* Landlock (Linux 5.13 on): creating and writing files only beneath the
+ * target directory, reading only there and under /usr (where libc may load
+ * iconv modules from, and which the sandbox shows user code anyway). A
+ * kernel without it answers ENOSYS or EOPNOTSUPP: the uid, the rlimits and
+ * the seccomp filter still hold; 1 when the ruleset is in force. */
+static int unpack_landlock(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1)
+        return 0;
+    const __u64 read = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+    const __u64 make = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
+                       LANDLOCK_ACCESS_FS_MAKE_REG;
+    struct landlock_ruleset_attr attr = {
+        .handled_access_fs = read | make | LANDLOCK_ACCESS_FS_EXECUTE |
+                             LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+                             LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+                             LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+                             LANDLOCK_ACCESS_FS_MAKE_SYM | (abi >= 2 ? LANDLOCK_ACCESS_FS_REFER : 0),
+    };
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+    if (rs < 0)
+        return -1;
+    int usr = open("/usr", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct landlock_path_beneath_attr dir = {.allowed_access = read | make,
+                                             .parent_fd = UNPACK_FD_DIR};
+    struct landlock_path_beneath_attr lib = {.allowed_access = read, .parent_fd = usr};
+    int rc = syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &dir, 0) == 0 &&
+                     (usr < 0 ||
+                      syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &lib, 0) == 0) &&
+                     syscall(SYS_landlock_restrict_self, rs, 0) == 0
+                 ? 1
+                 : -1;
+    if (usr >= 0)
+        close(usr);
+    close(rs);
+    return rc;
+}
+
+/* Everything before the first byte of the archive: not dumpable, Landlock,
+ * then the seccomp filter (which forbids the landlock calls themselves).
+ * Exits on failure; returns whether Landlock is in force. */
+static int unpack_confine(void)
 {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    int ll = unpack_landlock();
+    if (ll < 0) {
+        unpack_report(500, "internal", "the unpacker could not apply its Landlock ruleset");
+        _exit(1);
+    }
     if (unpack_seccomp() != 0) {
         unpack_report(500, "internal", "the unpacker could not install its seccomp filter");
         _exit(1);
     }
+    return ll;
+}
+
+static void unpack_extract(void)
+{
+    unpack_confine();
     err_t e;
     err_clear(&e);
     int rc = kaos_bundle_extract(unpack_read, NULL, UNPACK_FD_DIR, &e);
@@ -103,6 +159,53 @@ int trainer_unpack_main(void)
     /* _exit: no atexit handlers (a sanitizer's leak check would need calls
      * the filter forbids), nothing buffered to flush. */
     _exit(rc == 0 ? 0 : 1);
+}
+
+static void probe_line(const char *what, int ok)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "%s %s\n", what, ok ? "allowed" : "denied");
+    (void)util_write_all(UNPACK_FD_REPORT, line, (size_t)n);
+}
+
+/* The probe: the same confinement, then what a hijacked unpacker would try,
+ * one line each on the report pipe, and last a socket, which the filter
+ * answers by killing the process. */
+static void unpack_probe(void)
+{
+    long uid = (long)getuid(), euid = (long)geteuid(); /* the filter forbids asking later */
+    int ll = unpack_confine();
+    char line[96];
+    int n = snprintf(line, sizeof(line), "uid %ld euid %ld landlock %d\n", uid, euid, ll);
+    (void)util_write_all(UNPACK_FD_REPORT, line, (size_t)n);
+    int fd = openat(UNPACK_FD_DIR, "probe-inside", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    probe_line("create-inside", fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    snprintf(line, sizeof(line), "/tmp/trainyard-unpack-probe-%ld", (long)getpid());
+    fd = open(line, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    probe_line("create-outside", fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    probe_line("read-etc", fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    (void)util_write_all(UNPACK_FD_REPORT, "socket\n", 7);
+    fd = socket(AF_INET, SOCK_STREAM, 0); /* SIGSYS: never returns */
+    probe_line("socket-survived", fd >= 0);
+    _exit(0);
+}
+
+int trainer_unpack_main(int argc, char **argv)
+{
+    if (argc != 2)
+        return -1;
+    if (strcmp(argv[1], UNPACK_ARG) == 0)
+        unpack_extract();
+    if (strcmp(argv[1], UNPACK_PROBE_ARG) == 0)
+        unpack_probe();
+    return -1;
 }
 
 /* --- the runner's side ---------------------------------------------------------- */
@@ -129,10 +232,12 @@ static void unpack_env(char **out, size_t cap)
 }
 
 /* In the forked child: descriptors, limits, identity, exec. Never returns. */
-static void unpack_exec(int archive_fd, int dir_fd, int report_fd, int exe_fd,
+static void unpack_exec(const char *mode, int archive_fd, int dir_fd, int report_fd, int exe_fd,
                         const runner_cfg_t *cfg, const unpack_ids_t *ids, char *const envp[],
                         pid_t runner)
 {
+    if (archive_fd < 0 && (archive_fd = open("/dev/null", O_RDONLY)) < 0)
+        _exit(126);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != runner)
         _exit(126);
@@ -171,13 +276,16 @@ static void unpack_exec(int archive_fd, int dir_fd, int report_fd, int exe_fd,
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (chdir("/") != 0)
         _exit(126);
-    char *argv[] = {"trainyard-unpack", UNPACK_ARG, NULL};
+    char *argv[] = {"trainyard-unpack", (char *)mode, NULL};
     fexecve(6, argv, envp);
     _exit(127);
 }
 
-int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,
-                   err_t *e)
+/* Starts an unpacker in mode with its descriptors, collects its report
+ * (until it exits; what does not fit is drained and dropped, so that it
+ * never blocks on a full pipe) and its wait status. */
+static int unpack_run(const char *mode, int archive_fd, int dir_fd, const runner_cfg_t *cfg,
+                      const unpack_ids_t *ids, char *report, size_t cap, int *st, err_t *e)
 {
     int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (exe < 0)
@@ -192,16 +300,13 @@ int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const un
     pid_t runner = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        unpack_exec(archive_fd, dir_fd, rep[1], exe, cfg, ids, envp, runner);
+        unpack_exec(mode, archive_fd, dir_fd, rep[1], exe, cfg, ids, envp, runner);
     close(exe);
     close(rep[1]);
     if (pid < 0) {
         close(rep[0]);
         return err_set(e, 500, "internal", "fork: %s", strerror(errno));
     }
-    /* Its report, until it closes the pipe (exits); what does not fit is
-     * drained and dropped so that it never blocks on a full pipe. */
-    char report[UNPACK_REPORT_MAX];
     size_t used = 0;
     for (;;) {
         char buf[512];
@@ -210,18 +315,34 @@ int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const un
             continue;
         if (k <= 0)
             break;
-        size_t take = (size_t)k < sizeof(report) - 1 - used ? (size_t)k : sizeof(report) - 1 - used;
+        size_t take = (size_t)k < cap - 1 - used ? (size_t)k : cap - 1 - used;
         memcpy(report + used, buf, take);
         used += take;
     }
     close(rep[0]);
     report[used] = '\0';
-    while (used > 0 && (report[used - 1] == '\n' || report[used - 1] == '\r'))
-        report[--used] = '\0';
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
+    while (waitpid(pid, st, 0) < 0)
         if (errno != EINTR)
             return err_set(e, 500, "internal", "waitpid: %s", strerror(errno));
+    return 0;
+}
+
+int trainer_unpack_probe(int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,
+                         char *report, size_t cap, int *status, err_t *e)
+{
+    return unpack_run(UNPACK_PROBE_ARG, -1, dir_fd, cfg, ids, report, cap, status, e);
+}
+
+int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,
+                   err_t *e)
+{
+    char report[UNPACK_REPORT_MAX];
+    int st;
+    if (unpack_run(UNPACK_ARG, archive_fd, dir_fd, cfg, ids, report, sizeof(report), &st, e) != 0)
+        return -1;
+    size_t used = strlen(report);
+    while (used > 0 && (report[used - 1] == '\n' || report[used - 1] == '\r'))
+        report[--used] = '\0';
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (WIFSIGNALED(st)) {

@@ -19,23 +19,30 @@
  *   - dropped to the sandbox user (nobody) when the trainer is root, with
  *     no supplementary groups and no way back, and set no_new_privs.
  *
- * The unpacker then installs a seccomp allow list (read, write, the *at
- * calls that create files and directories under descriptor 4, memory
- * management, exit: no socket, no exec, no fork, no ptrace, no link) before
- * it reads a byte of the archive, and extracts it with the same checks as
- * at upload (bundle/kaos.h: regular files and directories only, no
- * traversal, entries, bytes and ratio capped). Any other system call kills
- * it (SIGSYS).
+ * The unpacker then, before it reads a byte of the archive, restricts its
+ * own file access with Landlock where the kernel has it (create and write
+ * only beneath descriptor 4, read only there and under /usr) and installs a
+ * seccomp allow list (read, write, the *at calls that create files and
+ * directories, memory management, exit: no socket, no exec, no fork, no
+ * ptrace, no link), and extracts the archive with the same checks as at
+ * upload (bundle/kaos.h: regular files and directories only, no traversal,
+ * entries, bytes and ratio capped). Any other system call kills it (SIGSYS).
+ *
+ * A probe mode (UNPACK_PROBE_ARG) starts the same process, confined the
+ * same way, to try what a hijacked unpacker would: the unit suite runs it
+ * to prove the confinement is in force.
  */
 #ifndef TRAINYARD_TRAINER_UNPACK_H
 #define TRAINYARD_TRAINER_UNPACK_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "common/err.h"
 #include "common/runner.h"
 
 #define UNPACK_ARG "--bundle-unpacker"
+#define UNPACK_PROBE_ARG "--bundle-unpacker-probe"
 #define UNPACK_FD_ARCHIVE 3
 #define UNPACK_FD_DIR 4
 #define UNPACK_FD_REPORT 5
@@ -47,9 +54,10 @@ typedef struct unpack_ids {
     gid_t gid;
 } unpack_ids_t;
 
-/* main() of the unpacker (the trainer's binary with UNPACK_ARG); returns its
- * exit status: 0 unpacked, 1 refused (the reason on UNPACK_FD_REPORT). */
-int trainer_unpack_main(void);
+/* For a program's main(): when argv is an unpacker's (UNPACK_ARG or
+ * UNPACK_PROBE_ARG alone), runs it and never returns (exit status 0
+ * unpacked, 1 refused, the reason on UNPACK_FD_REPORT); otherwise -1. */
+int trainer_unpack_main(int argc, char **argv);
 
 /* Unpacks the bundle at archive_fd (any offset: it is read from 0) under
  * dir_fd through a confined unpacker (above), waiting for it. 0, or -1 with
@@ -58,5 +66,12 @@ int trainer_unpack_main(void);
  * naming it. */
 int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,
                    err_t *e);
+
+/* Runs the probe with dir_fd as its directory: report gets its lines
+ * ("uid U euid E landlock L", then "create-inside allowed", "create-outside
+ * denied", "read-etc denied", "socket"), *status its wait status (killed by
+ * SIGSYS at the socket when the filter holds). 0, or -1 with e filled. */
+int trainer_unpack_probe(int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,
+                         char *report, size_t cap, int *status, err_t *e);
 
 #endif

@@ -21,6 +21,8 @@ import requests
 from conftest import ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "kaos")
+# Where this stack's runner makes job directories (scripts/e2e.sh sets it).
+SBX_DIR = os.environ.get("TRAINYARD_SANDBOX_DIR") or "/tmp"
 
 
 def zip_folder(path, arcroot=None, extra=None, modes=None):
@@ -308,7 +310,11 @@ def test_delete_workspace_with_live_job_refused(kaos, ws, grid_job):
     # The tree is killed within the kill grace (the e2e stack's: 5 s).
     deadline = time.time() + 10
     while True:
-        out = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
+        # the sandbox user's only (a root trainer's runs are nobody's): another
+        # session's `sleep 300` on a shared machine is none of ours
+        who = ["-u", "nobody"] if os.geteuid() == 0 else []
+        out = subprocess.run(["pgrep"] + who + ["-f", "sleep 300"], capture_output=True,
+                             text=True).stdout
         if out.strip() == "" or time.time() > deadline:
             break
         time.sleep(0.2)
@@ -414,7 +420,8 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
     attacks = {
         "pg_port": ["127.0.0.1", pg_port],
         "any_address": ["1.1.1.1", 53],
-        "read_checkout": None, "read_var": None, "proc1_environ": None, "other_job": "/tmp/",
+        "read_checkout": None, "read_var": None, "proc1_environ": None,
+        "other_job": os.path.join(SBX_DIR, "trainyard-sbx-"),
         "write_outside": os.path.join(ROOT, "pwned"), "fork_bomb": None, "memory_bomb": None,
         "disk_fill": None, "busy_loop": None, "sleep": None, "daemon": None, "setuid": None,
         "seccomp": None,
@@ -473,7 +480,13 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
     assert not os.path.exists(os.path.join(ROOT, "pwned"))
     out = subprocess.run(["pgrep", "-f", "987654"], capture_output=True, text=True).stdout
     assert out.strip() == "", "a daemon outlived its run: %s" % out
-    assert not glob.glob("/tmp/trainyard-sbx-*/code/evil"), "the job directory was left behind"
+    # The runner removes its directory right after it ended the job.
+    deadline = time.time() + 15
+    while glob.glob(os.path.join(SBX_DIR, "trainyard-sbx-*", "code", "evil")) and \
+            time.time() < deadline:
+        time.sleep(0.3)
+    assert not glob.glob(os.path.join(SBX_DIR, "trainyard-sbx-*", "code", "evil")), \
+        "the job directory was left behind"
 
 
 def test_trainer_healthy_after_hostile(stack, kaos, ws):

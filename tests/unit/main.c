@@ -39,12 +39,12 @@ static int wanted(const char *name, int argc, char **argv)
 
 /* The confined bundle unpacker (trainer/unpack.h) execs its own binary:
  * here, this one. Weak for partial builds without trainer/. */
-int trainer_unpack_main(void) __attribute__((weak));
+int trainer_unpack_main(int argc, char **argv) __attribute__((weak));
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && strcmp(argv[1], "--bundle-unpacker") == 0 && trainer_unpack_main != NULL)
-        return trainer_unpack_main();
+    if (trainer_unpack_main != NULL && trainer_unpack_main(argc, argv) >= 0)
+        return 1; /* not reached: an unpacker exits */
     SRunner *runner = NULL;
     int unlinked = 0;
     const char *partial = getenv("UNIT_PARTIAL");

@@ -12,7 +12,9 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -138,6 +140,7 @@ static const uent_t good[] = {
     {"proj/model/requirements.txt", 'f', "pandas\n", 0},
     {"proj/model/train", 'f', "#!/usr/bin/python3\nprint('hi')\n", 0},
 };
+#define NGOOD (sizeof(good) / sizeof(good[0]))
 
 START_TEST(trainer_unpack_extracts_a_good_bundle)
 {
@@ -145,7 +148,7 @@ START_TEST(trainer_unpack_extracts_a_good_bundle)
         target_t t;
         target_make(&t);
         err_t e;
-        ck_assert_msg(unpack(good, 4, zip, &t, &e) == 0, "%s", err_message(&e));
+        ck_assert_msg(unpack(good, NGOOD, zip, &t, &e) == 0, "%s", err_message(&e));
         char buf[64] = "";
         int fd = openat(t.fd, "proj/model/requirements.txt", O_RDONLY);
         ck_assert_int_ge(fd, 0);
@@ -167,13 +170,49 @@ START_TEST(trainer_unpack_runs_unprivileged)
     target_t t;
     target_make(&t);
     err_t e;
-    ck_assert_msg(unpack(good, 4, 1, &t, &e) == 0, "%s", err_message(&e));
+    ck_assert_msg(unpack(good, NGOOD, 1, &t, &e) == 0, "%s", err_message(&e));
     struct stat st;
     ck_assert_int_eq(fstatat(t.fd, "proj/model/train", &st, AT_SYMLINK_NOFOLLOW), 0);
     ck_assert_int_ne(st.st_uid, 0);
     ck_assert_int_eq(st.st_uid, t.ids.drop ? t.ids.uid : geteuid());
     ck_assert_int_eq(fstatat(t.fd, "proj", &st, AT_SYMLINK_NOFOLLOW), 0);
     ck_assert_int_ne(st.st_uid, 0);
+    target_drop(&t);
+}
+END_TEST
+
+/* What a hijacked unpacker could do, tried from inside one: it may create
+ * files in its directory and nothing outside it, read nothing outside it
+ * and /usr (where Landlock is in force), not run as root when we are, and
+ * a socket kills it. */
+START_TEST(trainer_unpack_probe_is_confined)
+{
+    target_t t;
+    target_make(&t);
+    char report[1024];
+    int st = 0;
+    err_t e;
+    err_clear(&e);
+    runner_cfg_t c = unit_cfg();
+    ck_assert_msg(trainer_unpack_probe(t.fd, &c, &t.ids, report, sizeof(report), &st, &e) == 0,
+                  "%s", err_message(&e));
+    long uid = -1, euid = -1;
+    int ll = -1;
+    ck_assert_msg(sscanf(report, "uid %ld euid %ld landlock %d", &uid, &euid, &ll) == 3, "%s",
+                  report);
+    ck_assert_int_ne(euid, 0);
+    ck_assert_int_eq(uid, t.ids.drop ? (long)t.ids.uid : (long)geteuid());
+    ck_assert_msg(strstr(report, "create-inside allowed") != NULL, "%s", report);
+    struct stat st_in;
+    ck_assert_int_eq(fstatat(t.fd, "probe-inside", &st_in, AT_SYMLINK_NOFOLLOW), 0);
+    ck_assert_int_ne(st_in.st_uid, 0);
+    if (ll == 1) { /* Landlock here: nothing outside, not even what nobody may write */
+        ck_assert_msg(strstr(report, "create-outside denied") != NULL, "%s", report);
+        ck_assert_msg(strstr(report, "read-etc denied") != NULL, "%s", report);
+    }
+    ck_assert_msg(strstr(report, "\nsocket\n") != NULL && strstr(report, "survived") == NULL,
+                  "%s", report);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "wait status %d: %s", st, report);
     target_drop(&t);
 }
 END_TEST
@@ -240,7 +279,7 @@ START_TEST(trainer_unpack_memory_limit_fails_cleanly)
     c.unpack_memory = 4 << 20; /* below what the binary needs to load */
     target_t t;
     target_make(&t);
-    int fd = make_bundle(good, 4, 1);
+    int fd = make_bundle(good, NGOOD, 1);
     err_t e;
     err_clear(&e);
     ck_assert_int_eq(trainer_unpack(fd, t.fd, &c, &t.ids, &e), -1);
@@ -256,6 +295,7 @@ Suite *suite_trainer_unpack(void)
     const TTest *const t[] = {
         trainer_unpack_extracts_a_good_bundle,
         trainer_unpack_runs_unprivileged,
+        trainer_unpack_probe_is_confined,
         trainer_unpack_refuses_hostile_bundles,
         trainer_unpack_refuses_too_many_entries,
         trainer_unpack_memory_limit_fails_cleanly,
