@@ -296,6 +296,12 @@ static ssize_t body_source_read(request_t *r, void *buf, size_t want, err_t *e)
     return (ssize_t)got;
 }
 
+long long req_body_bytes(const request_t *r)
+{
+    const req_impl_t *im = r->impl;
+    return im != NULL ? im->body_read : 0;
+}
+
 ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e)
 {
     req_impl_t *im = impl_of(r);

@@ -109,6 +109,9 @@ int req_reply_begin(request_t *r, int status, const char *content_type, long lon
 int req_reply_write(request_t *r, const void *buf, size_t n);
 int req_reply_end(request_t *r);
 
+/* Request body bytes read so far (by the runtime or the handler). */
+long long req_body_bytes(const request_t *r);
+
 /* Renders e in the route's dialect and sends it. */
 int req_reply_error(request_t *r, const err_t *e);
 

@@ -25,9 +25,11 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/util.h"
 #include "db/auth.h"
 #include "fcgi/router.h"
+#include "handlers/handlers.h"
 
 void *app_init(void *config)
 {
@@ -60,7 +62,7 @@ int app_ensure_db(request_t *r, err_t *e)
     app_t *app = app_of(r);
     if (db_ensure(app->db, e) == 0)
         return 0;
-    app->metrics.db_unavailable++;
+    stats_add(STATS_DB_UNAVAILABLE, 1);
     if (e->retry_after[0] == '\0')
         memcpy(e->retry_after, "1", 2);
     return -1;
@@ -186,9 +188,16 @@ void app_after_request(request_t *r, int status, double seconds)
     app_t *app = app_of(r);
     if (app == NULL)
         return;
-    app->metrics.requests++;
-    int cls = status / 100;
-    if (cls >= 1 && cls <= 5)
-        app->metrics.by_class[cls]++;
-    app->metrics.seconds_total += seconds;
+    /* Counted in the pool's shared region (common/stats.h): a scrape sees
+     * every worker's requests, not only its own. */
+    size_t route = routes_count;
+    if (r->route != NULL && r->route >= routes && r->route < routes + routes_count)
+        route = (size_t)(r->route - routes);
+    stats_request(route, status, seconds);
+    long long body = req_body_bytes(r);
+    if (body > 0) {
+        stats_add(STATS_BODY_BYTES, (unsigned long long)body);
+        if (r->route != NULL && (r->route->flags & ROUTE_STREAM_BODY))
+            stats_add(STATS_UPLOAD_BYTES, (unsigned long long)body);
+    }
 }

@@ -16,6 +16,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/util.h"
 #include "fcgi/server.h"
 #include "handlers/app.h"
@@ -118,6 +119,12 @@ int main(int argc, char **argv)
         .waiter_fd = app_waiter_fd,
         .waiter_poll = app_waiter_poll,
     };
+    /* The pool's counters, mapped before the workers are forked so that
+     * every worker adds to the same ones (common/stats.h). */
+    if (stats_create(routes_count, &e) != 0) {
+        log_error("%s", err_message(&e));
+        return 1;
+    }
     log_info("starting %d workers on %s", server.workers, server.socket_path);
     if (server_run(&server, routes, routes_count, &hooks, &cfg, &e) != 0) {
         log_error("%s", err_message(&e));

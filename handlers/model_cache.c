@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stats.h"
 #include "db/artifacts.h"
 
 typedef struct cache_entry {
@@ -95,9 +96,11 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
         if (en->workspace_id == workspace_id && strcmp(en->id, model_id) == 0) {
             cache_unlink(c, en);
             cache_push_front(c, en);
+            stats_add(STATS_MODEL_CACHE_HITS, 1); /* the pool's count, for /metrics */
             return en->model;
         }
     }
+    stats_add(STATS_MODEL_CACHE_MISSES, 1);
     model_rec_t rec;
     if (!util_is_uuid(model_id)) {
         err_set(e, 404, "not_found", "There is no model with id: %s", model_id);

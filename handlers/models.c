@@ -22,6 +22,7 @@
 
 #include <string.h>
 
+#include "common/stats.h"
 #include "db/models.h"
 #include "handlers/app.h"
 #include "handlers/support.h"
@@ -157,6 +158,7 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *predictions;
     if (ml_model_predict_explain(model, rows, explain, &predictions, &r->err) != 0)
         return -1;
+    stats_add(STATS_PREDICTIONS, json_object_array_length(predictions));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);

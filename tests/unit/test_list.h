@@ -11,6 +11,7 @@ SUITE(arena)
 SUITE(err)
 SUITE(util)
 SUITE(feeder)
+SUITE(stats)
 SUITE(cfg)
 
 /* fcgi/ (runtime, decoders, validator, router) */
