@@ -86,6 +86,30 @@ static const char *origin_form(const char *uri)
     return slash ? slash : "/";
 }
 
+/* The request's id: the client's (or nginx's) X-Request-Id when it is 1 to
+ * 128 characters of [A-Za-z0-9._:@-] (it goes into headers, log lines and
+ * a database column as it is), else 32 random hex digits of our own. */
+static const char *request_id_of(arena_t *arena, const char *given)
+{
+    if (given != NULL) {
+        size_t n = strlen(given);
+        int ok = n > 0 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = isalnum((unsigned char)given[i]) || strchr("._:@-", given[i]) != NULL;
+        if (ok)
+            return arena_strdup(arena, given);
+    }
+    unsigned char raw[16];
+    err_t e;
+    err_clear(&e);
+    if (util_random_bytes(raw, sizeof(raw), &e) != 0)
+        memset(raw, 0, sizeof(raw)); /* no entropy: an id of zeros beats none */
+    char *hex = arena_alloc(arena, 2 * sizeof(raw) + 1);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    return hex;
+}
+
 void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
                   const req_io_t *io, void *app)
 {
@@ -132,6 +156,8 @@ void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
     const char *decoded = router_percent_decode(arena, raw, strlen(raw), 0);
     r->path = decoded ? decoded : raw;
     r->query = arena_strdup(arena, qs ? qs : "");
+
+    r->request_id = request_id_of(arena, env_get(envp, "HTTP_X_REQUEST_ID"));
 
     const char *ct = env_get(envp, "CONTENT_TYPE");
     r->content_type = arena_strdup(arena, ct ? ct : "");
@@ -394,6 +420,12 @@ int req_reply_begin(request_t *r, int status, const char *content_type, long lon
         char cl[48];
         int n = snprintf(cl, sizeof(cl), "Content-Length: %lld\r\n", length);
         if (io_write(im, cl, (size_t)n) != 0)
+            return -1;
+    }
+    if (r->request_id != NULL) {
+        /* Every answer names its request, so that a client can quote it. */
+        char *id = arena_sprintf(r->arena, "X-Request-Id: %s\r\n", r->request_id);
+        if (io_write(im, id, strlen(id)) != 0)
             return -1;
     }
     for (const resp_header_t *h = im->headers; h != NULL; h = h->next) {

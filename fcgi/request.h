@@ -56,6 +56,9 @@ typedef struct request {
     const char *content_type;   /* the raw Content-Type header, "" if none */
     long long content_length;   /* -1 when absent */
     const char *remote_addr;
+    const char *request_id;     /* X-Request-Id as nginx passed it (set from $request_id
+                                   when the client sent none), or one made here; echoed
+                                   in the response and attached to log lines */
 
     const char *params[8];      /* values of {name} path segments, in pattern order */
     int n_params;

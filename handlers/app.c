@@ -60,6 +60,8 @@ void app_fini(void *p)
 int app_ensure_db(request_t *r, err_t *e)
 {
     app_t *app = app_of(r);
+    /* Jobs created while serving this request record its id. */
+    db_set_request_id(app->db, r->request_id);
     if (db_ensure(app->db, e) == 0)
         return 0;
     stats_add(STATS_DB_UNAVAILABLE, 1);

@@ -32,6 +32,7 @@ typedef struct app_config {
                                   above its starting RSS after a large request */
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
+    const char *log_format;    /* TRAINYARD_LOG_FORMAT: text | json */
     const char *metrics_access; /* TRAINYARD_METRICS: public | local | key */
     int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
                                   (faults on demand, obeyed by a trainer in test mode

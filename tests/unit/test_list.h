@@ -12,6 +12,7 @@ SUITE(err)
 SUITE(util)
 SUITE(feeder)
 SUITE(stats)
+SUITE(log)
 SUITE(cfg)
 
 /* fcgi/ (runtime, decoders, validator, router) */
