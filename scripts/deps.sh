@@ -10,8 +10,9 @@ packages=(
   postgresql-15 postgresql-contrib nginx-light curl
   python3 python3-pytest python3-requests python3-xgboost python3-pandas python3-yaml
   wrk clang libclang-rt-14-dev
-  # promtool checks /metrics; node (its npm) runs the OpenAPI validator and client (tests/openapi)
-  prometheus nodejs
+  # promtool checks /metrics; node (its npm) runs the OpenAPI validator and client
+  # (tests/openapi); jq runs the README walk (tests/e2e/test_readme.py)
+  prometheus nodejs jq
   # the sandbox runner (trainer/sandbox.c) and what user code trains with
   bubblewrap libseccomp-dev python3-sklearn python3-numpy python3-pandas
 )
