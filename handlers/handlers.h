@@ -85,6 +85,11 @@ int kaos_build_logs(request_t *r);
 /* system.c */
 int system_healthz(request_t *r);
 int system_metrics(request_t *r);
+/* openapi.c — the document, generated from routes[] and the field tables */
 int system_openapi(request_t *r);
+json_object *openapi_document(arena_t *arena); /* caller owns the result */
+/* 0 when every route of table has a documentation row and every row a
+ * route (operationIds unique); -1 with why filled otherwise. */
+int openapi_check(const route_t *table, size_t n, char *why, size_t why_len);
 
 #endif

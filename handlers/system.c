@@ -1,10 +1,9 @@
 /*
- * system.c — /healthz, /metrics and /openapi.json.
+ * system.c — /healthz and /metrics (/openapi.json is handlers/openapi.c).
  *
  * These routes answer even while PostgreSQL is down (ROUTE_NO_DB): health
  * says what is wrong instead of failing opaquely, and metrics still show
- * the pool's request counters. /openapi.json is generated from the route
- * table and the field tables, so it always describes what is served.
+ * the pool's request counters.
  */
 #include "handlers/handlers.h"
 
@@ -214,131 +213,4 @@ int system_metrics(request_t *r)
     text = system_metrics_db(r, text, only_ws);
     return req_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text,
                            strlen(text));
-}
-
-static const char *const field_type_names[] = {"string", "integer", "number", "boolean",
-                                               "array", "object", "array", NULL};
-
-static json_object *openapi_schema(const route_t *rt)
-{
-    json_object *schema = json_object_new_object();
-    json_object_object_add(schema, "type", json_object_new_string("object"));
-    json_object *props = json_object_new_object();
-    json_object *required = json_object_new_array();
-    for (size_t i = 0; i < rt->n_fields; i++) {
-        const field_spec_t *f = &rt->fields[i];
-        json_object *p = json_object_new_object();
-        if (field_type_names[f->type] != NULL)
-            json_object_object_add(p, "type", json_object_new_string(field_type_names[f->type]));
-        if (f->type == FIELD_STRING_ARRAY) {
-            json_object *items = json_object_new_object();
-            json_object_object_add(items, "type", json_object_new_string("string"));
-            json_object_object_add(p, "items", items);
-        }
-        if (f->n_allowed_ints > 0) {
-            json_object *en = json_object_new_array();
-            for (size_t k = 0; k < f->n_allowed_ints; k++)
-                json_object_array_add(en, json_object_new_int64(f->allowed_ints[k]));
-            json_object_object_add(p, "enum", en);
-        }
-        if (f->n_allowed_strings > 0) {
-            json_object *en = json_object_new_array();
-            for (size_t k = 0; k < f->n_allowed_strings; k++)
-                json_object_array_add(en, json_object_new_string(f->allowed_strings[k]));
-            json_object_object_add(p, "enum", en);
-        }
-        json_object_object_add(props, f->name, p);
-        if (f->flags & FIELD_REQUIRED)
-            json_object_array_add(required, json_object_new_string(f->name));
-    }
-    json_object_object_add(schema, "properties", props);
-    json_object_object_add(schema, "required", required);
-    return schema;
-}
-
-static const char *const dialect_tags[] = {"Training (Akkio-compatible)", "Workspace jobs",
-                                           "Trainings collection", "System",
-                                           "Akkio legacy (/v1)"};
-/* One tag per dialect_t value, in its order: the /v1 routes once read past
- * the end of this table (found by make test-asan-e2e). */
-_Static_assert(sizeof(dialect_tags) / sizeof(dialect_tags[0]) == DIALECT_AKKIO_V1 + 1,
-               "dialect_tags must name every dialect_t");
-
-int system_openapi(request_t *r)
-{
-    json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
-    json_object *info = json_object_new_object();
-    json_object_object_add(info, "title", json_object_new_string("trainyard"));
-    json_object_object_add(info, "version", json_object_new_string("0.1.0"));
-    json_object_object_add(doc, "info", info);
-    json_object *paths = json_object_new_object();
-    for (size_t i = 0; i < routes_count; i++) {
-        const route_t *rt = &routes[i];
-        json_object *item;
-        if (!json_object_object_get_ex(paths, rt->pattern, &item)) {
-            item = json_object_new_object();
-            json_object_object_add(paths, rt->pattern, item);
-        }
-        char method[8];
-        size_t k;
-        for (k = 0; rt->method[k] != '\0' && k < sizeof(method) - 1; k++)
-            method[k] = (char)(rt->method[k] | 0x20);
-        method[k] = '\0';
-        json_object *op = json_object_new_object();
-        json_object *tags = json_object_new_array();
-        json_object_array_add(tags, json_object_new_string(dialect_tags[rt->dialect]));
-        json_object_object_add(op, "tags", tags);
-        json_object *params = json_object_new_array();
-        for (const char *p = strchr(rt->pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
-            const char *end = strchr(p, '}');
-            json_object *param = json_object_new_object();
-            json_object_object_add(param, "name", json_object_new_string_len(p + 1, (int)(end - p - 1)));
-            json_object_object_add(param, "in", json_object_new_string("path"));
-            json_object_object_add(param, "required", json_object_new_boolean(1));
-            json_object_array_add(params, param);
-        }
-        json_object_object_add(op, "parameters", params);
-        if (rt->n_fields > 0) {
-            json_object *body = json_object_new_object();
-            json_object *content = json_object_new_object();
-            static const char *const media[] = {"application/json", "application/xml",
-                                                "application/x-www-form-urlencoded"};
-            json_object *schema = openapi_schema(rt);
-            for (size_t m = 0; m < 3; m++) {
-                json_object *mt = json_object_new_object();
-                json_object_object_add(mt, "schema", json_object_get(schema));
-                json_object_object_add(content, media[m], mt);
-            }
-            json_object_put(schema);
-            json_object_object_add(body, "content", content);
-            json_object_object_add(op, "requestBody", body);
-        }
-        if (rt->flags & (ROUTE_AUTH | ROUTE_KEY_IN_BODY)) {
-            json_object *sec = json_object_new_array();
-            json_object *s1 = json_object_new_object();
-            json_object_object_add(s1, "ApiKey", json_object_new_array());
-            json_object_array_add(sec, s1);
-            json_object *s2 = json_object_new_object();
-            json_object_object_add(s2, "Bearer", json_object_new_array());
-            json_object_array_add(sec, s2);
-            json_object_object_add(op, "security", sec);
-        }
-        json_object_object_add(item, method, op);
-    }
-    json_object_object_add(doc, "paths", paths);
-    json_object *components = json_object_new_object();
-    json_object *schemes = json_object_new_object();
-    json_object *apikey = json_object_new_object();
-    json_object_object_add(apikey, "type", json_object_new_string("apiKey"));
-    json_object_object_add(apikey, "in", json_object_new_string("header"));
-    json_object_object_add(apikey, "name", json_object_new_string("X-API-Key"));
-    json_object_object_add(schemes, "ApiKey", apikey);
-    json_object *bearer = json_object_new_object();
-    json_object_object_add(bearer, "type", json_object_new_string("http"));
-    json_object_object_add(bearer, "scheme", json_object_new_string("bearer"));
-    json_object_object_add(schemes, "Bearer", bearer);
-    json_object_object_add(components, "securitySchemes", schemes);
-    json_object_object_add(doc, "components", components);
-    return req_reply_json(r, 200, doc);
 }

@@ -40,6 +40,7 @@ SUITE(trainer_proto)
 
 /* handlers/ */
 SUITE(handlers)
+SUITE(openapi)
 
 /* across modules: what real Strapi v3 and FastAPI clients rely on (issue 11) */
 SUITE(conformance)
