@@ -130,13 +130,15 @@ void stats_request(size_t route, int status, double seconds)
     stats_shared_t *s = stats_region;
     if (s == NULL)
         return;
+    /* Nothing sent (0): a request parked for later (counted when it is
+     * answered, by the worker that answers it) or a client gone before the
+     * answer; neither is an answer. */
+    if (status < STATS_STATUS_MIN || status > STATS_STATUS_MAX)
+        return;
     if (route > s->n_routes)
         route = s->n_routes;
-    if (status >= STATS_STATUS_MIN && status <= STATS_STATUS_MAX)
-        stats_inc(&s->status[status - STATS_STATUS_MIN], 1);
+    stats_inc(&s->status[status - STATS_STATUS_MIN], 1);
     int cls = status / 100;
-    if (cls < 1 || cls > STATS_CLASSES)
-        cls = 5; /* nothing sent (0): counted as a server failure */
     stats_hist_t *h = &s->hist[route * STATS_CLASSES + (size_t)(cls - 1)];
     size_t b = 0;
     while (b < STATS_BUCKETS && seconds > stats_bounds[b])

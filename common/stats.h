@@ -40,7 +40,8 @@ typedef enum stats_counter {
 int stats_create(size_t n_routes, err_t *e);
 
 /* Counts one answered request. route is the route's index, or n_routes
- * (as given to stats_create) when none matched. */
+ * (as given to stats_create) when none matched. A status outside 100..599
+ * (0: parked, or nothing could be sent) is not counted. */
 void stats_request(size_t route, int status, double seconds);
 
 void stats_add(stats_counter_t c, unsigned long long n);

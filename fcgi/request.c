@@ -157,7 +157,9 @@ void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
     r->path = decoded ? decoded : raw;
     r->query = arena_strdup(arena, qs ? qs : "");
 
-    r->request_id = request_id_of(arena, env_get(envp, "HTTP_X_REQUEST_ID"));
+    const char *given_id = env_get(envp, "HTTP_X_REQUEST_ID");
+    r->request_id = request_id_of(arena, given_id);
+    impl->echo_request_id = given_id != NULL && strcmp(given_id, r->request_id) == 0;
 
     const char *ct = env_get(envp, "CONTENT_TYPE");
     r->content_type = arena_strdup(arena, ct ? ct : "");
@@ -422,8 +424,10 @@ int req_reply_begin(request_t *r, int status, const char *content_type, long lon
         if (io_write(im, cl, (size_t)n) != 0)
             return -1;
     }
-    if (r->request_id != NULL) {
-        /* Every answer names its request, so that a client can quote it. */
+    if (im->echo_request_id) {
+        /* Every answer through nginx names its request (nginx always sends
+         * one), so that a client can quote it. An id made here is only
+         * logged: the bytes of a direct FastCGI answer stay as they were. */
         char *id = arena_sprintf(r->arena, "X-Request-Id: %s\r\n", r->request_id);
         if (io_write(im, id, strlen(id)) != 0)
             return -1;

@@ -57,8 +57,8 @@ typedef struct request {
     long long content_length;   /* -1 when absent */
     const char *remote_addr;
     const char *request_id;     /* X-Request-Id as nginx passed it (set from $request_id
-                                   when the client sent none), or one made here; echoed
-                                   in the response and attached to log lines */
+                                   when the client sent none; echoed in the response),
+                                   or one made here; attached to log lines and jobs */
 
     const char *params[8];      /* values of {name} path segments, in pattern order */
     int n_params;

@@ -221,6 +221,32 @@ static const openapi_doc_t openapi_docs[] = {
     {"GET", "/openapi.json", "openapi", "This document", NULL, 0, 200, NULL, NULL},
 };
 
+/* Example request bodies (JSON), for the routes clients start with. */
+static const char *const openapi_request_examples[][3] = {
+    {"POST", "/api/v1/models/train/new",
+     "{\"dataset_id\":\"7fad5514-1805-4a60-b3d5-695e7d2e607e\",\"predict_fields\":[\"churn\"],"
+     "\"duration\":10}"},
+    {"POST", "/api/v1/models/{model_id}/predict",
+     "{\"data\":[{\"tenure\":3,\"contract\":\"Month-to-month\",\"monthly_charges\":80}]}"},
+    {"POST", "/trainings",
+     "{\"uuid\":\"run-42\",\"accuracy\":0.91,\"version\":\"v1\","
+     "\"meta\":{\"dataset_id\":\"7fad5514-1805-4a60-b3d5-695e7d2e607e\","
+     "\"predict_fields\":[\"churn\"]}}"},
+    {"POST", "/v1/models",
+     "{\"api_key\":\"ty_…\",\"id\":\"c813b3e8-f40a-455c-955c-540a25825282\","
+     "\"data\":[{\"tenure\":3}]}"},
+};
+
+static json_object *openapi_request_example(const route_t *rt)
+{
+    for (size_t i = 0; i < sizeof(openapi_request_examples) / sizeof(openapi_request_examples[0]);
+         i++)
+        if (strcmp(openapi_request_examples[i][0], rt->method) == 0 &&
+            strcmp(openapi_request_examples[i][1], rt->pattern) == 0)
+            return json_tokener_parse(openapi_request_examples[i][2]);
+    return NULL;
+}
+
 static const openapi_doc_t *openapi_doc_of(const route_t *rt)
 {
     for (size_t i = 0; i < sizeof(openapi_docs) / sizeof(openapi_docs[0]); i++)
@@ -682,6 +708,12 @@ static json_object *openapi_request_body(const route_t *rt, const openapi_doc_t 
         json_object_object_add(s, "properties", props);
         openapi_media(content, "multipart/form-data", s);
     }
+    json_object *example = openapi_request_example(rt);
+    json_object *json_mt = NULL;
+    if (example != NULL && json_object_object_get_ex(content, "application/json", &json_mt))
+        json_object_object_add(json_mt, "example", example);
+    else
+        json_object_put(example);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "required",
                            json_object_new_boolean(rt->n_fields > 0 || (d->body & (OA_CSV | OA_BUNDLE))));

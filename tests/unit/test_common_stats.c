@@ -77,6 +77,9 @@ START_TEST(stats_forked_workers_add_to_one_view)
     ck_assert_ptr_nonnull(strstr(text, "route=\"unmatched\",class=\"4xx\""));
     /* No request on POST /b: no series for it. */
     ck_assert_ptr_null(strstr(text, "route=\"/b\""));
+    /* A parked request (status 0) is no answer: counted when answered. */
+    stats_request(0, 0, 0.1);
+    ck_assert_ptr_null(strstr(stats_render(a, NULL, names), "class=\"5xx\""));
     /* More requests later: nothing shown goes down. */
     stats_request(0, 200, 0.5);
     char *again = stats_render(a, NULL, names);
