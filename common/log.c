@@ -63,6 +63,10 @@ void log_context_set(const char *key, const char *value)
     }
     log_ctx_key = key;
     snprintf(log_ctx_value, sizeof(log_ctx_value), "%s", value);
+    /* Callers pass checked ids, but a line must stay one line whatever. */
+    for (char *p = log_ctx_value; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }
 
 /* Appends s to out[*n..cap) as the inside of a JSON string: quotes,
