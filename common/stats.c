@@ -44,7 +44,13 @@ typedef struct stats_hist {
 typedef struct stats_worker {
     int pid;                             /* 0 = free */
     uint64_t by_class[STATS_CLASSES];
+    int64_t gauge[STATS_GAUGE_COUNT];    /* set by the worker itself */
 } stats_worker_t;
+
+static const char *const stats_gauge_names[STATS_GAUGE_COUNT][2] = {
+    {"trainyard_model_cache_models", "Models loaded in the API workers' caches."},
+    {"trainyard_model_cache_bytes", "Approximate bytes of the models in the workers' caches."},
+};
 
 typedef struct stats_shared {
     size_t size;                         /* bytes mapped */
@@ -117,6 +123,8 @@ static stats_worker_t *stats_worker_slot(stats_shared_t *s)
                 continue;
             for (int c = 0; c < STATS_CLASSES; c++)
                 __atomic_store_n(&w->by_class[c], 0, __ATOMIC_RELAXED);
+            for (int g = 0; g < STATS_GAUGE_COUNT; g++)
+                __atomic_store_n(&w->gauge[g], 0, __ATOMIC_RELAXED);
             stats_slot = i;
             stats_slot_pid = me;
             return w;
@@ -155,6 +163,15 @@ void stats_add(stats_counter_t c, unsigned long long n)
 {
     if (stats_region != NULL && c >= 0 && c < STATS_COUNTER_COUNT)
         stats_inc(&stats_region->counters[c], n);
+}
+
+void stats_worker_gauge(stats_gauge_t g, long long value)
+{
+    if (stats_region == NULL || g < 0 || g >= STATS_GAUGE_COUNT)
+        return;
+    stats_worker_t *w = stats_worker_slot(stats_region);
+    if (w != NULL)
+        __atomic_store_n(&w->gauge[g], (int64_t)value, __ATOMIC_RELAXED);
 }
 
 /* A growing text in the arena: appending stays linear. */
@@ -265,6 +282,18 @@ char *stats_render(arena_t *arena, char *text, stats_route_name_fn name)
                          "trainyard_api_worker_requests_total{worker=\"%d\",class=\"%dxx\"} "
                          "%llu\n",
                          pid, c + 1, (unsigned long long)stats_load(&w->by_class[c]));
+    }
+    for (int g = 0; g < STATS_GAUGE_COUNT; g++) {
+        long long sum = 0;
+        for (int i = 0; i < STATS_WORKER_SLOTS; i++) {
+            const stats_worker_t *w = &s->workers[i];
+            int pid = __atomic_load_n(&w->pid, __ATOMIC_RELAXED);
+            if (pid != 0 && stats_pid_alive(pid))
+                sum += __atomic_load_n(&w->gauge[g], __ATOMIC_RELAXED);
+        }
+        stats_printf(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", stats_gauge_names[g][0],
+                     stats_gauge_names[g][1], stats_gauge_names[g][0], stats_gauge_names[g][0],
+                     sum);
     }
     for (int c = 0; c < STATS_COUNTER_COUNT; c++)
         stats_printf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", stats_counter_names[c][0],

@@ -31,6 +31,14 @@ typedef enum stats_counter {
     STATS_COUNTER_COUNT
 } stats_counter_t;
 
+/* Gauges each worker sets for itself; rendered as the sum over live
+ * workers (what the whole pool holds). */
+typedef enum stats_gauge {
+    STATS_GAUGE_MODEL_CACHE_MODELS, /* models in the worker's cache */
+    STATS_GAUGE_MODEL_CACHE_BYTES,  /* their approximate bytes */
+    STATS_GAUGE_COUNT
+} stats_gauge_t;
+
 /* Latency buckets, seconds (upper bounds; +Inf is implicit). */
 #define STATS_BUCKETS 14
 
@@ -45,6 +53,10 @@ int stats_create(size_t n_routes, err_t *e);
 void stats_request(size_t route, int status, double seconds);
 
 void stats_add(stats_counter_t c, unsigned long long n);
+
+/* Sets this worker's value of g (a worker that has not answered a request
+ * yet has no slot: nothing is set). */
+void stats_worker_gauge(stats_gauge_t g, long long value);
 
 /* A route's labels when rendering: called for index i < n_routes, fills
  * method and pattern (static strings). */

@@ -196,6 +196,8 @@ void app_after_request(request_t *r, int status, double seconds)
     if (r->route != NULL && r->route >= routes && r->route < routes + routes_count)
         route = (size_t)(r->route - routes);
     stats_request(route, status, seconds);
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, (long long)model_cache_count(app->models));
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_BYTES, (long long)model_cache_bytes(app->models));
     long long body = req_body_bytes(r);
     if (body > 0) {
         stats_add(STATS_BODY_BYTES, (unsigned long long)body);

@@ -203,13 +203,10 @@ int system_metrics(request_t *r)
         return err_set(&r->err, 403, "forbidden",
                        "/metrics answers local clients only (TRAINYARD_METRICS=local)");
     }
+    /* This worker's own gauges first, so the scrape counts them fresh. */
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, (long long)model_cache_count(app->models));
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_BYTES, (long long)model_cache_bytes(app->models));
     char *text = stats_render(r->arena, NULL, system_route_name);
-    text = arena_sprintf(r->arena,
-                         "%s# HELP trainyard_model_cache_models Models loaded in the answering "
-                         "worker's cache.\n"
-                         "# TYPE trainyard_model_cache_models gauge\n"
-                         "trainyard_model_cache_models %zu\n",
-                         text, model_cache_count(app->models));
     text = system_metrics_db(r, text, only_ws);
     return req_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text,
                            strlen(text));

@@ -48,6 +48,7 @@ START_TEST(stats_forked_workers_add_to_one_view)
                 stats_request(2, 404, 0.0001); /* unmatched */
                 stats_add(STATS_PREDICTIONS, 2);
             }
+            stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, 3);
             _exit(0);
         }
     }
@@ -63,6 +64,9 @@ START_TEST(stats_forked_workers_add_to_one_view)
     ck_assert_int_eq(sample(text, "trainyard_http_requests_total{status=\"404\",class=\"4xx\"}"),
                      WORKERS * EACH + WORKERS * EACH / 5);
     ck_assert_int_eq(sample(text, "trainyard_predictions_total"), WORKERS * EACH * 2);
+    /* The workers have exited: their gauges (and per-worker series) go. */
+    ck_assert_int_eq(sample(text, "trainyard_model_cache_models"), 0);
+    ck_assert_ptr_null(strstr(text, "trainyard_api_worker_requests_total{"));
     const char *l2 = "method=\"GET\",route=\"/a/{id}\",class=\"2xx\"";
     char key[256];
     /* 3 ms: above the 2.5 ms bound, within 5 ms; cumulative from there on. */
