@@ -5,14 +5,14 @@
  */
 #include "common/log.h"
 
-#include "common/util.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/util.h"
 
 static const char *log_program = "trainyard";
 static log_level_t log_min = LOG_INFO;

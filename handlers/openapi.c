@@ -616,7 +616,7 @@ static json_object *openapi_responses(arena_t *arena, const route_t *rt, const o
     return responses;
 }
 
-static json_object *openapi_parameters(arena_t *arena, const route_t *rt, const openapi_doc_t *d)
+static json_object *openapi_parameters(const route_t *rt, const openapi_doc_t *d)
 {
     json_object *params = json_object_new_array();
     for (const char *p = strchr(rt->pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
@@ -646,7 +646,6 @@ static json_object *openapi_parameters(arena_t *arena, const route_t *rt, const 
         json_object_object_add(param, "schema", schema);
         json_object_array_add(params, param);
     }
-    (void)arena;
     return params;
 }
 
@@ -715,8 +714,8 @@ static json_object *openapi_request_body(const route_t *rt, const openapi_doc_t 
     else
         json_object_put(example);
     json_object *body = json_object_new_object();
-    json_object_object_add(body, "required",
-                           json_object_new_boolean(rt->n_fields > 0 || (d->body & (OA_CSV | OA_BUNDLE))));
+    int required = rt->n_fields > 0 || (d->body & (OA_CSV | OA_BUNDLE)) != 0;
+    json_object_object_add(body, "required", json_object_new_boolean(required));
     json_object_object_add(body, "content", content);
     return body;
 }
@@ -820,7 +819,7 @@ json_object *openapi_document(arena_t *arena)
         json_object_object_add(op, "tags", optags);
         json_object_object_add(op, "operationId", json_object_new_string(d->operation_id));
         json_object_object_add(op, "summary", json_object_new_string(d->summary));
-        json_object *params = openapi_parameters(arena, rt, d);
+        json_object *params = openapi_parameters(rt, d);
         if (json_object_array_length(params) > 0)
             json_object_object_add(op, "parameters", params);
         else

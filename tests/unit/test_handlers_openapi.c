@@ -64,8 +64,10 @@ START_TEST(openapi_operations_are_complete)
     ck_assert_ptr_nonnull(strstr(body, "\"duration\""));
     ck_assert_ptr_nonnull(strstr(body, "application/xml"));
     /* Strapi's validation errors are 400 in its own shape. */
-    json_object *create = json_object_object_get(json_object_object_get(paths, "/trainings"), "post");
-    json_object *r400 = json_object_object_get(json_object_object_get(create, "responses"), "400");
+    json_object *create =
+        json_object_object_get(json_object_object_get(paths, "/trainings"), "post");
+    json_object *r400 =
+        json_object_object_get(json_object_object_get(create, "responses"), "400");
     ck_assert_ptr_nonnull(
         strstr(json_object_to_json_string_ext(r400, JSON_C_TO_STRING_NOSLASHESCAPE), "StrapiError"));
     json_object_put(doc);
