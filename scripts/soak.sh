@@ -32,42 +32,13 @@
 # Not part of `make test`.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT" || exit 1
-BUILD_DIR=${TRAINYARD_BUILD:-${BUILD:-build}}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-export TRAINYARD_BUILD=$BUILD_DIR
-PY=/usr/bin/python3
 export SOAK_SECONDS=${SOAK_SECONDS:-1800}
 export SOAK_RSS_SLACK_MB=${SOAK_RSS_SLACK_MB:-2}
-
-make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null || exit 1
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-SOAK_VAR=$(mktemp -d /tmp/trainyard-soak.XXXXXX)
-chmod 755 "$SOAK_VAR"
-export TRAINYARD_VAR=$SOAK_VAR
-TRAINYARD_PORT=$(free_port)
-TRAINYARD_PG_PORT=$(free_port)
-export TRAINYARD_PORT TRAINYARD_PG_PORT
+# shellcheck source=scripts/throwaway.sh
+. "$(dirname "${BASH_SOURCE[0]}")/throwaway.sh"
 export TRAINYARD_TRAINERS=1 TRAINYARD_TRAINER_SLOTS=2
 export TRAINYARD_GC_INTERVAL=30 TRAINYARD_GC_ORPHAN_GRACE=30 TRAINYARD_RETENTION_MODELS=3
-export TRAINYARD_QUIET=1 TRAINYARD_RATE_LIMIT=100000r/s
-unset TRAINYARD_PG_FAST TRAINYARD_DATABASE_URL
-
-stop_soak() {
-  scripts/stack.sh stop >/dev/null 2>&1
-  if [ "${SOAK_KEEP:-0}" = 1 ]; then echo "soak: state kept in $SOAK_VAR" >&2
-  else rm -rf "$SOAK_VAR"; fi
-}
-trap stop_soak EXIT
-scripts/stack.sh start >/dev/null || { echo "soak: the stack did not start" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$SOAK_VAR/env"
-export TRAINYARD_DATABASE_URL TRAINYARD_BASE_URL
+throwaway_stack soak
 
 "$PY" - <<'PY'
 import collections, json, os, random, subprocess, sys, threading, time
