@@ -15,6 +15,15 @@
  * Degree: a leaf's polynomial has one factor per distinct feature on its
  * path, so m = D/2 + 1 nodes integrate it exactly (D: the most distinct
  * features on any path). Numbers are doubles; XGBoost's own are floats.
+ *
+ * Small trees are cheaper still: a row's contributions from one tree
+ * depend only on which way it goes at each of the tree's K splits, so a
+ * tree with K <= TABLE_MAX_SPLITS gets a table of the 2^K outcomes
+ * (computed with the same walk, the directions given instead of read from
+ * a row), and a row costs K comparisons and one lookup, about what
+ * predicting costs. The 10-second searches pick many shallow trees, so
+ * this is the common case. Tables stop at TABLE_BUDGET bytes per model;
+ * the trees past it are walked.
  */
 #include "ml/treeshap.h"
 
@@ -28,6 +37,8 @@
 #include "ml/xgb.h"
 
 #define TS_MAXQ 16 /* quadrature nodes: paths of up to 30 distinct features */
+#define TABLE_MAX_SPLITS 8
+#define TABLE_BUDGET (16u << 20)
 
 typedef struct ts_node {
     int32_t left, right;      /* absolute indices; left < 0: a leaf */
@@ -40,11 +51,24 @@ typedef struct ts_node {
     double value;             /* leaf value */
 } ts_node_t;
 
+/* A tree's outcome table: splits[k] (node index) going right sets bit k
+ * of the row's pattern; vals[pattern * n_feats + j] is the contribution to
+ * feats[j]. */
+typedef struct ts_table {
+    int32_t *splits;
+    uint32_t n_splits;
+    int32_t *feats;
+    uint32_t n_feats;
+    float *vals;
+} ts_table_t;
+
 struct treeshap {
     ts_node_t *nodes;
     size_t n_nodes;
     int32_t *roots;           /* per tree */
     uint32_t *group;          /* per tree: its output group */
+    ts_table_t *tables;       /* per tree; vals NULL: walked */
+    size_t table_bytes;
     size_t n_trees;
     uint32_t *cats;           /* category bitsets */
     size_t n_cats;
@@ -62,6 +86,12 @@ void treeshap_free(treeshap_t *t)
 {
     if (t == NULL)
         return;
+    for (size_t k = 0; t->tables != NULL && k < t->n_trees; k++) {
+        free(t->tables[k].splits);
+        free(t->tables[k].feats);
+        free(t->tables[k].vals);
+    }
+    free(t->tables);
     free(t->nodes);
     free(t->roots);
     free(t->group);
@@ -73,8 +103,9 @@ size_t treeshap_bytes(const treeshap_t *t)
 {
     return t == NULL ? 0
                      : sizeof(*t) + t->n_nodes * sizeof(ts_node_t) +
-                           t->n_trees * (sizeof(int32_t) + sizeof(uint32_t)) +
-                           t->n_cats * sizeof(uint32_t);
+                           t->n_trees * (sizeof(int32_t) + sizeof(uint32_t) +
+                                         sizeof(ts_table_t)) +
+                           t->n_cats * sizeof(uint32_t) + t->table_bytes;
 }
 
 /* Gauss-Legendre nodes and weights on [0, 1] (Newton on P_m). */
@@ -222,6 +253,8 @@ static int add_tree(treeshap_t *t, json_object *tr, size_t *cap_nodes, size_t *c
     return 0;
 }
 
+static int table_build(treeshap_t *t, size_t k, size_t n_nodes_k, err_t *e);
+
 int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
 {
     *out = NULL;
@@ -288,6 +321,16 @@ int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err
         goto out;
     }
     gauss_legendre(t->m, t->tq, t->wq);
+    t->tables = calloc(nt + 1, sizeof(*t->tables));
+    if (t->tables == NULL) {
+        err_set(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < nt; k++) {
+        size_t end = k + 1 < nt ? (size_t)t->roots[k + 1] : t->n_nodes;
+        if (table_build(t, k, end - (size_t)t->roots[k], e) < 0)
+            goto out;
+    }
     *out = t;
     t = NULL;
     rc = 0;
@@ -312,8 +355,16 @@ static int32_t next_node(const treeshap_t *t, const ts_node_t *nd, const float *
     return (t->cats[nd->cat_off + c / 32] >> (c % 32)) & 1u ? nd->right : nd->left;
 }
 
+/* Where the walk gets its directions: a row (x), or given ones (dir,
+ * indexed by node - base: 1 = right) when a table is built. */
+typedef struct walk {
+    const float *x;
+    const uint8_t *dir;
+    int32_t base;
+} walk_t;
+
 /* G: the path's product at node n (m values); fills S (m values). */
-static void visit(const treeshap_t *t, int32_t n, const float *x, const double *G, double *S,
+static void visit(const treeshap_t *t, int32_t n, const walk_t *wk, const double *G, double *S,
                   double *phi, fstate_t *fs)
 {
     const ts_node_t *nd = &t->nodes[n];
@@ -323,7 +374,8 @@ static void visit(const treeshap_t *t, int32_t n, const float *x, const double *
             S[q] = nd->value;
         return;
     }
-    int32_t hot = next_node(t, nd, x);
+    int32_t hot = wk->dir == NULL ? next_node(t, nd, wk->x)
+                                  : wk->dir[n - wk->base] ? nd->right : nd->left;
     int32_t feat = nd->feature;
     fstate_t prev = fs[feat];
     double fp[TS_MAXQ], Gwo[TS_MAXQ];
@@ -343,7 +395,7 @@ static void visit(const treeshap_t *t, int32_t n, const float *x, const double *
             Gc[q] = Gwo[q] * f[q];
         }
         fs[feat] = (fstate_t){ocb, zcb, 1};
-        visit(t, c, x, Gc, Sc, phi, fs);
+        visit(t, c, wk, Gc, Sc, phi, fs);
         double s = 0;
         if (!prev.on) {
             for (size_t q = 0; q < m; q++) {
@@ -365,6 +417,72 @@ static void visit(const treeshap_t *t, int32_t n, const float *x, const double *
     phi[feat] += acc;
 }
 
+/* Tree k's table, if it is small enough and the budget allows; 0 if
+ * built or skipped, -1 out of memory. */
+static int table_build(treeshap_t *t, size_t k, size_t n_nodes_k, err_t *e)
+{
+    ts_table_t *tb = &t->tables[k];
+    int32_t base = t->roots[k];
+    uint32_t ns = 0, nf = 0;
+    for (size_t i = 0; i < n_nodes_k; i++)
+        ns += t->nodes[base + (int32_t)i].left >= 0;
+    if (ns > TABLE_MAX_SPLITS)
+        return 0;
+    size_t patterns = (size_t)1 << ns;
+    tb->splits = malloc((ns + 1) * sizeof(*tb->splits));
+    tb->feats = malloc((ns + 1) * sizeof(*tb->feats));
+    uint8_t *dir = calloc(n_nodes_k + 1, 1);
+    double *phi = calloc(t->w + 1, sizeof(*phi));
+    fstate_t *fs = calloc(t->w + 1, sizeof(*fs));
+    if (tb->splits == NULL || tb->feats == NULL || dir == NULL || phi == NULL || fs == NULL)
+        goto oom;
+    for (size_t i = 0; i < n_nodes_k; i++) {
+        const ts_node_t *nd = &t->nodes[base + (int32_t)i];
+        if (nd->left < 0)
+            continue;
+        tb->splits[tb->n_splits++] = base + (int32_t)i;
+        uint32_t j = 0;
+        while (j < nf && tb->feats[j] != nd->feature)
+            j++;
+        if (j == nf)
+            tb->feats[nf++] = nd->feature;
+    }
+    tb->n_feats = nf;
+    size_t bytes = patterns * nf * sizeof(float);
+    if (t->table_bytes + bytes > TABLE_BUDGET) {
+        free(dir);
+        free(phi);
+        free(fs);
+        return 0; /* walked; splits and feats stay unused */
+    }
+    tb->vals = malloc(bytes + sizeof(float));
+    if (tb->vals == NULL)
+        goto oom;
+    double one[TS_MAXQ], S[TS_MAXQ];
+    for (size_t q = 0; q < TS_MAXQ; q++)
+        one[q] = 1;
+    walk_t wk = {NULL, dir, base};
+    for (size_t pat = 0; pat < patterns; pat++) {
+        for (uint32_t s = 0; s < ns; s++)
+            dir[tb->splits[s] - base] = (uint8_t)((pat >> s) & 1);
+        visit(t, base, &wk, one, S, phi, fs);
+        for (uint32_t j = 0; j < nf; j++) {
+            tb->vals[pat * nf + j] = (float)phi[tb->feats[j]];
+            phi[tb->feats[j]] = 0;
+        }
+    }
+    t->table_bytes += bytes;
+    free(dir);
+    free(phi);
+    free(fs);
+    return 0;
+oom:
+    free(dir);
+    free(phi);
+    free(fs);
+    return err_set(e, 500, "internal", "out of memory");
+}
+
 void treeshap_rows(const treeshap_t *t, const float *X, size_t n, float *out)
 {
     size_t stride = t->w + 1, per_row = t->groups * stride;
@@ -376,10 +494,24 @@ void treeshap_rows(const treeshap_t *t, const float *X, size_t n, float *out)
     for (size_t q = 0; q < TS_MAXQ; q++)
         one[q] = 1;
     for (size_t i = 0; i < n; i++) {
-        const float *x = X + i * t->w;
+        walk_t wk = {X + i * t->w, NULL, 0};
         memset(phi, 0, per_row * sizeof(*phi));
-        for (size_t k = 0; k < t->n_trees; k++)
-            visit(t, t->roots[k], x, one, S, phi + t->group[k] * stride, fs);
+        for (size_t k = 0; k < t->n_trees; k++) {
+            double *ph = phi + t->group[k] * stride;
+            const ts_table_t *tb = &t->tables[k];
+            if (tb->vals == NULL) {
+                visit(t, t->roots[k], &wk, one, S, ph, fs);
+                continue;
+            }
+            uint32_t pat = 0;
+            for (uint32_t s = 0; s < tb->n_splits; s++) {
+                const ts_node_t *nd = &t->nodes[tb->splits[s]];
+                pat |= (uint32_t)(next_node(t, nd, wk.x) == nd->right) << s;
+            }
+            const float *v = tb->vals + (size_t)pat * tb->n_feats;
+            for (uint32_t j = 0; j < tb->n_feats; j++)
+                ph[tb->feats[j]] += v[j];
+        }
         float *o = out + i * per_row;
         for (size_t j = 0; j < per_row; j++)
             o[j] += (float)phi[j];

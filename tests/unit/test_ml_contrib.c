@@ -158,6 +158,14 @@ START_TEST(ml_contrib_treeshap_matches_xgboost_binary)
 }
 END_TEST
 
+/* Trees of at most 8 splits are answered from their outcome tables. */
+START_TEST(ml_contrib_treeshap_matches_xgboost_tables)
+{
+    check_against_xgboost(2, "3", 60);
+    check_against_xgboost(3, "2", 30);
+}
+END_TEST
+
 START_TEST(ml_contrib_treeshap_matches_xgboost_deep)
 {
     check_against_xgboost(2, "10", 15);
@@ -175,6 +183,7 @@ Suite *suite_ml_contrib(void)
     const TTest *const t[] = {ml_contrib_tree_maps_one_to_one,
                               ml_contrib_linear_sums_one_hot_columns,
                               ml_contrib_treeshap_matches_xgboost_binary,
+                              ml_contrib_treeshap_matches_xgboost_tables,
                               ml_contrib_treeshap_matches_xgboost_deep,
                               ml_contrib_treeshap_matches_xgboost_multiclass};
     return unit_suite("ml_contrib", t, sizeof(t) / sizeof(t[0]));
