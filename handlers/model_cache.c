@@ -128,6 +128,27 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
     return m;
 }
 
+int model_cache_forget(model_cache_t *c, const char *model_id)
+{
+    char canon[UUID_STR_LEN + 1];
+    size_t i = 0;
+    for (; model_id[i] != '\0' && i < UUID_STR_LEN; i++)
+        canon[i] = (char)tolower((unsigned char)model_id[i]);
+    canon[i] = '\0';
+    for (cache_entry_t *en = c->head; en != NULL; en = en->next)
+        if (strcmp(en->id, canon) == 0) {
+            cache_drop(c, en);
+            return 1;
+        }
+    return 0;
+}
+
+void model_cache_clear(model_cache_t *c)
+{
+    while (c->head)
+        cache_drop(c, c->head);
+}
+
 size_t model_cache_count(const model_cache_t *c)
 {
     return c->count;

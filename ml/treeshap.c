@@ -51,10 +51,19 @@ typedef struct ts_node {
     double value;             /* leaf value */
 } ts_node_t;
 
+/* One split of a table, compact: what deciding a row's way needs. */
+typedef struct ts_split {
+    float cond;
+    int32_t feature;
+    uint8_t categorical, default_right;
+    uint32_t cat_off, cat_words;
+} ts_split_t;
+
 /* A tree's outcome table: splits[k] (node index) going right sets bit k
  * of the row's pattern; vals[pattern * n_feats + j] is the contribution to
  * feats[j]. */
 typedef struct ts_table {
+    ts_split_t *sp;           /* the same splits, compact */
     int32_t *splits;
     uint32_t n_splits;
     int32_t *feats;
@@ -88,6 +97,7 @@ void treeshap_free(treeshap_t *t)
         return;
     for (size_t k = 0; t->tables != NULL && k < t->n_trees; k++) {
         free(t->tables[k].splits);
+        free(t->tables[k].sp);
         free(t->tables[k].feats);
         free(t->tables[k].vals);
     }
@@ -106,6 +116,7 @@ size_t treeshap_bytes(const treeshap_t *t)
                            t->n_trees * (sizeof(int32_t) + sizeof(uint32_t) +
                                          sizeof(ts_table_t)) +
                            t->n_cats * sizeof(uint32_t) + t->table_bytes;
+    /* table_bytes counts the values and the compact splits */
 }
 
 /* Gauss-Legendre nodes and weights on [0, 1] (Newton on P_m). */
@@ -471,7 +482,15 @@ static int table_build(treeshap_t *t, size_t k, size_t n_nodes_k, err_t *e)
             phi[tb->feats[j]] = 0;
         }
     }
-    t->table_bytes += bytes;
+    tb->sp = malloc((ns + 1) * sizeof(*tb->sp));
+    if (tb->sp == NULL)
+        goto oom;
+    for (uint32_t s = 0; s < ns; s++) {
+        const ts_node_t *nd = &t->nodes[tb->splits[s]];
+        tb->sp[s] = (ts_split_t){nd->cond, nd->feature, nd->categorical, !nd->default_left,
+                                 nd->cat_off, nd->cat_words};
+    }
+    t->table_bytes += bytes + ns * sizeof(*tb->sp);
     free(dir);
     free(phi);
     free(fs);
@@ -483,39 +502,63 @@ oom:
     return err_set(e, 500, "internal", "out of memory");
 }
 
+/* 1 when row x goes right at sp (next_node's rules). */
+static inline uint32_t goes_right(const treeshap_t *t, const ts_split_t *sp, const float *x)
+{
+    float v = x[sp->feature];
+    if (isnan(v))
+        return sp->default_right;
+    if (!sp->categorical)
+        return !(v < sp->cond);
+    if (v < 0 || v >= (float)(sp->cat_words * 32))
+        return 0;
+    uint32_t c = (uint32_t)v;
+    return (t->cats[sp->cat_off + c / 32] >> (c % 32)) & 1u;
+}
+
+/* Rows go through in blocks, each tree over a whole block (its table or
+ * nodes stay in cache), sums in doubles. */
+#define ROW_BLOCK 256
+
 void treeshap_rows(const treeshap_t *t, const float *X, size_t n, float *out)
 {
     size_t stride = t->w + 1, per_row = t->groups * stride;
     fstate_t *fs = calloc(t->w + 1, sizeof(*fs));
-    double *phi = calloc(per_row + 1, sizeof(*phi));
-    if (fs == NULL || phi == NULL)
-        abort(); /* a few hundred bytes */
+    double *acc = calloc(ROW_BLOCK * per_row + 1, sizeof(*acc));
+    if (fs == NULL || acc == NULL)
+        abort(); /* a few hundred kilobytes */
     double one[TS_MAXQ], S[TS_MAXQ];
     for (size_t q = 0; q < TS_MAXQ; q++)
         one[q] = 1;
-    for (size_t i = 0; i < n; i++) {
-        walk_t wk = {X + i * t->w, NULL, 0};
-        memset(phi, 0, per_row * sizeof(*phi));
+    for (size_t b0 = 0; b0 < n; b0 += ROW_BLOCK) {
+        size_t nb = n - b0 < ROW_BLOCK ? n - b0 : ROW_BLOCK;
+        const float *Xb = X + b0 * t->w;
+        memset(acc, 0, nb * per_row * sizeof(*acc));
         for (size_t k = 0; k < t->n_trees; k++) {
-            double *ph = phi + t->group[k] * stride;
+            double *ak = acc + t->group[k] * stride;
             const ts_table_t *tb = &t->tables[k];
             if (tb->vals == NULL) {
-                visit(t, t->roots[k], &wk, one, S, ph, fs);
+                for (size_t i = 0; i < nb; i++) {
+                    walk_t wk = {Xb + i * t->w, NULL, 0};
+                    visit(t, t->roots[k], &wk, one, S, ak + i * per_row, fs);
+                }
                 continue;
             }
-            uint32_t pat = 0;
-            for (uint32_t s = 0; s < tb->n_splits; s++) {
-                const ts_node_t *nd = &t->nodes[tb->splits[s]];
-                pat |= (uint32_t)(next_node(t, nd, wk.x) == nd->right) << s;
+            for (size_t i = 0; i < nb; i++) {
+                const float *x = Xb + i * t->w;
+                uint32_t pat = 0;
+                for (uint32_t s = 0; s < tb->n_splits; s++)
+                    pat |= goes_right(t, &tb->sp[s], x) << s;
+                const float *v = tb->vals + (size_t)pat * tb->n_feats;
+                double *a = ak + i * per_row;
+                for (uint32_t j = 0; j < tb->n_feats; j++)
+                    a[tb->feats[j]] += v[j];
             }
-            const float *v = tb->vals + (size_t)pat * tb->n_feats;
-            for (uint32_t j = 0; j < tb->n_feats; j++)
-                ph[tb->feats[j]] += v[j];
         }
-        float *o = out + i * per_row;
-        for (size_t j = 0; j < per_row; j++)
-            o[j] += (float)phi[j];
+        float *o = out + b0 * per_row;
+        for (size_t j = 0; j < nb * per_row; j++)
+            o[j] += (float)acc[j];
     }
     free(fs);
-    free(phi);
+    free(acc);
 }
