@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import tarfile
 import threading
@@ -404,6 +405,52 @@ def test_akkio_v1_model_list_and_delete(sdk, api):
     # As a form body and as JSON too.
     ok(requests.delete(sdk.base + "/models", data={"api_key": sdk.api_key,
                                                    "id": m2["model_id"]}, timeout=30))
+    ok(sdk.delete_dataset(did))
+
+
+def cache_sizes(stack):
+    """{worker pid: models in its cache}, a reading from every worker."""
+    from test_auth import burst, n_workers
+    seen = {}
+    for _ in range(100):
+        for text in burst(lambda: requests.get(stack.base_url + "/metrics", timeout=30).text):
+            for pid, n in re.findall(r'trainyard_model_cache_models\{worker="(\d+)"\} (\d+)',
+                                     text):
+                seen[int(pid)] = int(n)
+        if len(seen) >= n_workers():
+            return seen
+    raise AssertionError("not every worker answered /metrics: %r" % seen)
+
+
+def test_akkio_v1_deleted_model_leaves_every_worker_cache(sdk, stack):
+    """A model cached by every API worker, deleted through one of them: no
+    worker predicts with it afterwards, not even once, and every cache has
+    let it go (the trigger's NOTIFY, sql/0032)."""
+    from test_auth import burst, on_every_worker
+    did = new_dataset(sdk, "evict")
+    rows = read_rows("breast_cancer_train.csv", 150)
+    ok(sdk.add_rows_to_dataset(did, rows))
+    mid = ok(sdk.create_model(did, ["target"]))["model_id"]
+    data = [{k: v for k, v in rows[0].items() if k != "target"}]
+
+    def predict():
+        return sdk.make_prediction(mid, data).status_code
+
+    # Parallel predictions until every worker has loaded the model.
+    before = cache_sizes(stack)
+    for _ in range(100):
+        assert burst(predict) == [200] * 16
+        loaded = cache_sizes(stack)
+        assert set(loaded) == set(before), "the pool changed under the test"
+        if all(loaded[p] > before[p] for p in before):
+            break
+    else:
+        raise AssertionError("some worker never loaded the model: %r -> %r" % (before, loaded))
+    ok(sdk.delete_model(mid))
+    # Every worker answers 404 from the first request on (each has served
+    # some: its 4xx count moved), and its cache is back where it was.
+    on_every_worker(stack, predict, 404)
+    assert cache_sizes(stack) == before
     ok(sdk.delete_dataset(did))
 
 
