@@ -37,6 +37,7 @@
 #include "ml/xgb.h"
 
 #define TS_MAXQ 16 /* quadrature nodes: paths of up to 30 distinct features */
+#define TS_MAXDEPTH 64 /* deeper trees (lossguide) are left to XGBoost */
 #define TABLE_MAX_SPLITS 8
 #define TABLE_BUDGET (16u << 20)
 
@@ -210,7 +211,10 @@ static int add_tree(treeshap_t *t, json_object *tr, size_t *cap_nodes, size_t *c
             nd[i].value = at_d(sc, i);
             continue;
         }
-        if (l >= (long)n || r < 0 || r >= (long)n || f < 0 || (size_t)f >= t->w)
+        /* XGBoost numbers a node's children after it: requiring that keeps
+         * every walk finite whatever the model holds. */
+        if (l <= (long)i || l >= (long)n || r <= (long)i || r >= (long)n || l == r || f < 0 ||
+            (size_t)f >= t->w)
             return err_set(e, 500, "model_invalid", "a tree of the model has a bad node");
         double h = at_d(hs, i), hl = at_d(hs, (size_t)l), hr = at_d(hs, (size_t)r);
         if (!(h > 0) || !(hl > 0) || !(hr > 0))
@@ -224,6 +228,30 @@ static int add_tree(treeshap_t *t, json_object *tr, size_t *cap_nodes, size_t *c
         nd[i].zl = hl / h;
         nd[i].zr = hr / h;
     }
+    /* One parent per node, and depths (children come later, so one pass):
+     * the walks recurse, so a tree deeper than TS_MAXDEPTH goes to XGBoost. */
+    uint8_t *parents = calloc(n, 1);
+    uint16_t *depth = calloc(n, sizeof(*depth));
+    if (parents == NULL || depth == NULL) {
+        free(parents);
+        free(depth);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    int shared = 0, deep = 0;
+    for (size_t i = 0; i < n; i++)
+        if (nd[i].left >= 0) {
+            int32_t a = nd[i].left - base, b = nd[i].right - base;
+            shared |= parents[a]++ > 0;
+            shared |= parents[b]++ > 0;
+            depth[a] = depth[b] = (uint16_t)(depth[i] + 1);
+            deep |= depth[i] + 1 > TS_MAXDEPTH;
+        }
+    free(parents);
+    free(depth);
+    if (shared)
+        return err_set(e, 500, "model_invalid", "a node of a tree of the model has two parents");
+    if (deep)
+        return 1;
     /* Category sets: categories_nodes[k] splits on the values
      * categories[segments[k] .. + sizes[k]]; kept as bitsets. */
     size_t nc = alen(cn);
@@ -272,12 +300,18 @@ int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err
     json_object *root = NULL;
     if (xgb_booster_json(booster, &root, e) < 0)
         return -1;
+    int rc = treeshap_from_json(root, w, groups, out, e);
+    json_object_put(root);
+    return rc;
+}
+
+int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e)
+{
+    *out = NULL;
     json_object *lrn = get(root, "learner"), *gb = lrn ? get(lrn, "gradient_booster") : NULL;
     json_object *name = gb ? get(gb, "name") : NULL, *model = gb ? get(gb, "model") : NULL;
-    if (name == NULL || strcmp(json_object_get_string(name), "gbtree") != 0 || model == NULL) {
-        json_object_put(root);
+    if (name == NULL || strcmp(json_object_get_string(name), "gbtree") != 0 || model == NULL)
         return 1; /* gblinear (cheap through XGBoost) or dart (weighted trees) */
-    }
     json_object *trees = get(model, "trees"), *info = get(model, "tree_info");
     size_t nt = alen(trees);
     treeshap_t *t = calloc(1, sizeof(*t));
@@ -347,7 +381,6 @@ int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err
     rc = 0;
 out:
     treeshap_free(t);
-    json_object_put(root);
     return rc;
 }
 

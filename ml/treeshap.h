@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 
 typedef struct treeshap treeshap_t;
@@ -30,6 +32,9 @@ typedef struct treeshap treeshap_t;
  * module can explain (gblinear, dart, a zero-cover child, a path deeper
  * than it integrates): the caller falls back to XGBoost. */
 int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e);
+/* The same from the model's JSON form (what XGBoost saves: learner,
+ * gradient_booster, model.trees, tree_info); the fuzz target's entry. */
+int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e);
 void treeshap_free(treeshap_t *t);
 size_t treeshap_bytes(const treeshap_t *t);
 
