@@ -95,6 +95,13 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
         if (en->workspace_id == workspace_id && strcmp(en->id, model_id) == 0) {
             cache_unlink(c, en);
             cache_push_front(c, en);
+            /* A model grows after loading (its explanation tables, built
+             * by the first explained batch): count what it holds now. */
+            size_t now = ml_model_size(en->model);
+            c->bytes = c->bytes - en->bytes + now;
+            en->bytes = now;
+            while (c->bytes > c->max_bytes && c->tail != en)
+                cache_drop(c, c->tail);
             return en->model;
         }
     }
