@@ -92,7 +92,7 @@ static void check_against_xgboost(size_t k, const char *depth, int rounds)
     ck_assert_int_eq(xgb_booster_new(&d, 1, &b, &e), 0);
     xgb_booster_param(b, "objective", k == 2 ? "binary:logistic" : "multi:softprob", &e);
     if (k > 2) {
-        char nc[8];
+        char nc[24];
         snprintf(nc, sizeof(nc), "%zu", k);
         xgb_booster_param(b, "num_class", nc, &e);
     }
