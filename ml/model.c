@@ -29,6 +29,7 @@ struct ml_model {
     char **prob_keys;          /* "Probability <target> is <class>" */
     char *target;
     size_t bytes;
+    contrib_cache_t *contrib; /* built by the first explanation */
 };
 
 void ml_model_free(ml_model_t *m)
@@ -36,6 +37,7 @@ void ml_model_free(ml_model_t *m)
     if (m == NULL)
         return;
     xgb_booster_free(m->booster);
+    contrib_cache_free(m->contrib);
     enc_plan_free(&m->plan);
     for (size_t i = 0; m->classes && i < m->k; i++) {
         free(m->classes[i]);
@@ -124,7 +126,7 @@ fail:
 
 size_t ml_model_size(const ml_model_t *m)
 {
-    return m ? m->bytes : 0;
+    return m ? m->bytes + contrib_cache_bytes(m->contrib) : 0;
 }
 
 static void bad_value(err_t *e, size_t row, const char *field, const char *code, const char *msg)
@@ -283,7 +285,7 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
         return -1;
     }
     float *ct = NULL;
-    if (explain && contrib_fields(&m->plan, m->booster, groups, F, n, &ct, e) < 0) {
+    if (explain && contrib_fields(&m->plan, m->booster, groups, &m->contrib, F, n, &ct, e) < 0) {
         free(F);
         free(pr);
         json_object_put(res);

@@ -435,3 +435,19 @@ int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t 
     json_object_put(root);
     return rc;
 }
+
+int xgb_booster_json(void *b, json_object **out, err_t *e)
+{
+    bst_ulong len = 0;
+    const char *p = NULL;
+    *out = NULL;
+    if (XGBoosterSaveModelToBuffer(b, "{\"format\":\"json\"}", &len, &p) != 0)
+        return xfail(e, "save model");
+    json_tokener *tok = json_tokener_new();
+    json_object *root = tok ? json_tokener_parse_ex(tok, p, (int)len) : NULL;
+    json_tokener_free(tok);
+    if (root == NULL)
+        return err_set(e, 500, "xgboost", "the model's JSON form does not parse");
+    *out = root;
+    return 0;
+}

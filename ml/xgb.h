@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 
 /* Dense row-major floats (NaN = missing), with feature names/types ("q"
@@ -74,5 +76,8 @@ int xgb_linear_weights(void *b, size_t n_features, size_t n_groups, float **w, e
  * out). How the engine's own linear solver (linfit.h) becomes a model. */
 int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t n_groups,
                             void **out, err_t *e);
+/* The model's JSON form, parsed (caller puts it): what ml/treeshap.c reads
+ * the trees from. */
+int xgb_booster_json(void *b, json_object **out, err_t *e);
 
 #endif
