@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "ml/ensemble.h"
 #include "ml/linfit.h"
 #include "ml/metrics.h"
 #include "ml/xgb.h"
@@ -49,6 +50,11 @@
 /* Candidates listed in the result (the best ones): a 60 s run on small
  * data tries hundreds, and the list is stored with every job. */
 #define SEARCH_LISTED 200
+/* Tree candidates whose validation predictions and first-fold models are
+ * kept for the ensemble (the best ones so far), and the most members a
+ * blend takes (with replacement: weights are multiples of 1/steps). */
+#define ENSEMBLE_POOL 8
+#define ENSEMBLE_STEPS 25
 
 typedef struct cand {
     int linear;
@@ -90,6 +96,14 @@ typedef struct cand_res {
                                 * patience included) */
 } cand_res_t;
 
+typedef struct ens {
+    size_t m;                  /* distinct members */
+    int idx[ENSEMBLE_POOL];    /* their candidates (indices), most weight first */
+    double weight[ENSEMBLE_POOL];
+    float *blend;              /* validation outputs of the blend */
+    cand_res_t score;          /* the blend's value, score and log loss */
+} ens_t;
+
 typedef struct ctx {
     const search_in_t *in;
     size_t kk;                 /* output columns: k for classes, 1 for regression */
@@ -102,6 +116,7 @@ typedef struct ctx {
     double last_progress;
     mats_t tree, lin;
     enc_plan_t lin_plan;
+    void *dall;                /* all rows, for refits (built once) */
 } ctx_t;
 
 static void log_cand(ctx_t *cx, int idx, const cand_res_t *r, const char *metric);
@@ -726,20 +741,23 @@ static int refit(ctx_t *cx, const cand_res_t *best, double end, void **out, int 
         double fit = (end - now) / (round_est * 1.15);
         R = fit > 2.0 * R0 ? 2 * R0 : fit > R0 ? (int)fit : R0;
     }
-    /* Free the fold matrices first: the refit matrix replaces them. */
-    for (size_t f = 0; f < MAX_FOLDS; f++) {
-        xgb_dmatrix_free(m->dtr[f]);
-        xgb_dmatrix_free(m->dva[f]);
-        m->dtr[f] = m->dva[f] = NULL;
+    /* Free the fold matrices first: the refit matrix replaces them (and
+     * serves every member of an ensemble). */
+    if (cx->dall == NULL) {
+        for (size_t f = 0; f < MAX_FOLDS; f++) {
+            xgb_dmatrix_free(m->dtr[f]);
+            xgb_dmatrix_free(m->dva[f]);
+            m->dtr[f] = m->dva[f] = NULL;
+        }
+        xgb_rows_t all = {.X = m->X, .fill = in->fill, .fill_ctx = in->fill_ctx,
+                          .w = m->width, .names = m->names, .types = m->types,
+                          .label = in->y, .weight = in->w, .begin = {0, 0}, .end = {in->n, 0},
+                          .n_ranges = 1};
+        if ((quantised(in, m->width) ? xgb_qmatrix_new(&all, NULL, &cx->dall, e)
+                                     : xgb_rows_dmatrix_new(&all, &cx->dall, e)) < 0)
+            return -1;
     }
-    void *dall = NULL, *b = NULL;
-    xgb_rows_t all = {.X = m->X, .fill = in->fill, .fill_ctx = in->fill_ctx,
-                      .w = m->width, .names = m->names, .types = m->types,
-                      .label = in->y, .weight = in->w, .begin = {0, 0}, .end = {in->n, 0},
-                      .n_ranges = 1};
-    if ((quantised(in, m->width) ? xgb_qmatrix_new(&all, NULL, &dall, e)
-                                 : xgb_rows_dmatrix_new(&all, &dall, e)) < 0)
-        return -1;
+    void *dall = cx->dall, *b = NULL;
     int rc = -1;
     if (xgb_booster_new(&dall, 1, &b, e) < 0)
         goto out;
@@ -769,7 +787,6 @@ static int refit(ctx_t *cx, const cand_res_t *best, double end, void **out, int 
     rc = 0;
 out:
     xgb_booster_free(b);
-    xgb_dmatrix_free(dall);
     return rc;
 }
 
@@ -851,6 +868,7 @@ void search_out_free(search_out_t *o)
     free(o->bytes);
     free(o->valid_pred);
     json_object_put(o->candidates);
+    json_object_put(o->ensemble);
     enc_plan_free(&o->linear_plan);
     memset(o, 0, sizeof(*o));
 }
@@ -865,6 +883,171 @@ static int linear_plan_copy(const enc_plan_t *src, enc_plan_t *dst, const float 
         return -1;
     enc_fit_linear(dst, F, n_fit);
     return 0;
+}
+
+/* --- the ensemble -------------------------------------------------------- */
+
+/* Keeps the validation predictions and first-fold models of the best cap
+ * tree candidates (and of best), frees the others'. */
+static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
+{
+    for (;;) {
+        size_t kept = 0;
+        int worst = -1;
+        for (size_t i = 0; i < nres; i++) {
+            if (res[i].c.linear || res[i].oof == NULL)
+                continue;
+            kept++;
+            if ((int)i != best && (worst < 0 || better(&res[worst], &res[i])))
+                worst = (int)i;
+        }
+        if (kept <= cap || worst < 0)
+            return;
+        free(res[worst].oof);
+        res[worst].oof = NULL;
+        xgb_booster_free(res[worst].fallback);
+        res[worst].fallback = NULL;
+    }
+}
+
+/* Greedy selection over the kept trees; 1 when the blend has two members
+ * or more and beats the chosen single model on validation (a linear one
+ * by the simplicity rule's margin), 0 when not, -1 out of memory. */
+static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, ens_t *en)
+{
+    const search_in_t *in = cx->in;
+    const float *pred[ENSEMBLE_POOL];
+    int idx[ENSEMBLE_POOL], counts[ENSEMBLE_POOL];
+    size_t m = 0, nv = in->n - cx->valid_begin;
+    for (size_t i = 0; i < nres && m < ENSEMBLE_POOL; i++)
+        if (!res[i].c.linear && res[i].oof && res[i].fallback) {
+            pred[m] = res[i].oof;
+            idx[m++] = (int)i;
+        }
+    if (m < 2)
+        return 0;
+    en->blend = malloc((nv * cx->kk + 1) * sizeof(float));
+    if (en->blend == NULL)
+        return -1;
+    double loss = 0;
+    int steps = ensemble_select(pred, m, nv, in->task, in->k, in->y + cx->valid_begin,
+                                ENSEMBLE_STEPS, counts, en->blend, &loss);
+    if (steps < 0)
+        return -1;
+    en->m = 0;
+    for (;;) { /* members by weight, most first */
+        size_t top = m;
+        for (size_t j = 0; j < m; j++)
+            if (counts[j] > 0 && (top == m || counts[j] > counts[top]))
+                top = j;
+        if (top == m)
+            break;
+        en->idx[en->m] = idx[top];
+        en->weight[en->m++] = (double)counts[top] / (double)steps;
+        counts[top] = 0;
+    }
+    if (en->m < 2)
+        return 0;
+    rank_score(cx, en->blend, in->y + cx->valid_begin, nv, &en->score);
+    const cand_res_t *b = &res[best];
+    double margin = 0;
+    if (b->c.linear) {
+        double nvd = (double)(nv > 1 ? nv : 1);
+        margin = 0.25 / sqrt(nvd) * (in->task == TASK_REGRESSION ? b->value : 1.0);
+    }
+    int wins = better(&en->score, b) && en->score.score - b->score >= margin;
+    if (in->cb && in->cb->log) {
+        char line[300];
+        snprintf(line, sizeof(line), "%s: ensemble of %zu trees (%d steps): %s=%.5f against the "
+                 "best single model's %.5f: %s", in->field, en->m, steps,
+                 in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS ? "accuracy"
+                                                                               : "rmse",
+                 en->score.value, b->value, wins ? "kept" : "not kept");
+        in->cb->log(in->cb->ctx, line);
+    }
+    return wins;
+}
+
+/* The members' final models (refit on all rows when the time allows,
+ * their first-fold model otherwise) merged into out->booster. */
+static int ensemble_final(ctx_t *cx, cand_res_t *res, const ens_t *en, search_out_t *out,
+                          json_object **members, err_t *e)
+{
+    const search_in_t *in = cx->in;
+    void *bs[ENSEMBLE_POOL] = {0};
+    double est[ENSEMBLE_POOL], left = 0;
+    size_t n_train = in->n_folds == 1 ? in->fold_start[1] : in->n - in->n / in->n_folds;
+    double ratio = (double)in->n / (double)(n_train ? n_train : 1);
+    int refits = 0, rounds = 0, rc = -1;
+    for (size_t j = 0; j < en->m; j++) {
+        const cand_res_t *r = &res[en->idx[j]];
+        est[j] = r->round_seconds * r->rounds * 1.1 * ratio + 1e-3;
+        left += est[j];
+    }
+    for (size_t j = 0; j < en->m; j++) {
+        cand_res_t *r = &res[en->idx[j]];
+        double now = util_now_monotonic(), end = in->end - in->reserve;
+        /* Each member's refit gets its share of what is left, so that a
+         * refit boosting on (cut by the clock) cannot starve the next. */
+        double mine = now + (end - now) * est[j] / left;
+        left -= est[j];
+        int rr = 0, fr = refit(cx, r, mine < end ? mine : end, &bs[j], &rr, e);
+        if (fr < 0)
+            goto out;
+        if (fr == 0) {
+            refits++;
+        } else {
+            bs[j] = r->fallback;
+            r->fallback = NULL;
+            rr = r->rounds;
+        }
+        rounds += rr;
+    }
+    if (ensemble_merge(bs, en->weight, en->m, &out->booster, members, e) < 0)
+        goto out;
+    out->refit = refits == (int)en->m;
+    out->truncated |= !out->refit;
+    out->rounds = rounds;
+    out->linear = 0;
+    rc = 0;
+out:
+    for (size_t j = 0; j < en->m; j++)
+        xgb_booster_free(bs[j]);
+    return rc;
+}
+
+/* preprocess.json's "ensemble": how the served booster was made and how
+ * to rebuild it from the member files. */
+static json_object *ensemble_recipe(const ens_t *en, const cand_res_t *res,
+                                    cand_res_t *const *order, size_t nres, json_object *members,
+                                    const char *metric)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "method", json_object_new_string(
+        "greedy ensemble selection with replacement (Caruana et al. 2004) on the validation "
+        "predictions of the best tree candidates"));
+    json_object_object_add(o, "combine", json_object_new_string(
+        "margin(x) = sum over members of weight * member margin(x) (XGBoost output_margin); "
+        "binary: p = 1 / (1 + exp(-margin)); multiclass: p = softmax(margin); regression: "
+        "value = margin. model.ubj is that blend as one booster (each member's leaves scaled "
+        "by its weight, trees [first, end) of it); member-<i>.ubj is member i alone"));
+    json_object_object_add(o, "metric", json_object_new_string(metric));
+    json_object_object_add(o, "value", json_object_new_double(en->score.value));
+    json_object *arr = json_object_new_array();
+    for (size_t j = 0; j < en->m; j++) {
+        json_object *m = json_object_get(json_object_array_get_idx(members, j));
+        char file[32];
+        snprintf(file, sizeof(file), "member-%zu.ubj", j);
+        json_object_object_add(m, "file", json_object_new_string(file));
+        const cand_res_t *r = &res[en->idx[j]];
+        for (size_t i = 0; i < nres; i++)
+            if (order[i] == r)
+                json_object_object_add(m, "rank", json_object_new_int((int)i + 1));
+        json_object_object_add(m, "value", json_object_new_double(r->value));
+        json_object_array_add(arr, m);
+    }
+    json_object_object_add(o, "members", arr);
+    return o;
 }
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e)
@@ -891,7 +1074,10 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
     uint64_t rng = in->seed * 0x2545F4914F6CDD1DULL + 1;
     size_t cap = 16, nres = 0;
     cand_res_t *res = calloc(cap, sizeof(*res));
-    int rc = -1, best = -1;
+    int rc = -1, best = -1, use_ens = 0;
+    ens_t en;
+    json_object *ens_members = NULL;
+    memset(&en, 0, sizeof(en));
     if (res == NULL)
         return err_set(e, 500, "internal", "out of memory");
     double start = util_now_monotonic();
@@ -1005,19 +1191,12 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         if (r->truncated)
             out->truncated = 1;
         log_cand(&cx, idx, r, out->metric);
-        int was = best;
         if (best < 0 || better(r, &res[best]))
             best = (int)(r - res);
-        /* Only the best tree's validation predictions and model can still
-         * be needed (linear ones are kept for the simplicity rule): drop
-         * the loser's now, they add up on big data. */
-        cand_res_t *loser = best == (int)(r - res) ? (was >= 0 ? &res[was] : NULL) : r;
-        if (loser && !loser->c.linear) {
-            free(loser->oof);
-            loser->oof = NULL;
-            xgb_booster_free(loser->fallback);
-            loser->fallback = NULL;
-        }
+        /* Only the best trees' validation predictions and models can still
+         * be needed, for the ensemble (linear ones are kept for the
+         * simplicity rule): drop the rest now, they add up on big data. */
+        pool_trim(res, nres, best, in->F ? ENSEMBLE_POOL : ENSEMBLE_POOL / 2);
         if (idx >= SEARCH_SAFETY_CAP && in->max_models == 0)
             break;
     }
@@ -1050,6 +1229,22 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         }
     }
     cand_res_t *b = &res[best];
+    use_ens = in->max_models == 1 ? 0 : ensemble_choose(&cx, res, nres, best, &en);
+    if (use_ens < 0) {
+        err_set(e, 500, "internal", "out of memory");
+        goto done;
+    }
+    if (use_ens) {
+        if (ensemble_final(&cx, res, &en, out, &ens_members, e) < 0)
+            goto done;
+        if (xgb_booster_save(out->booster, &out->bytes, &out->len, e) < 0)
+            goto done;
+        out->value = en.score.value;
+        out->valid_begin = cx.valid_begin;
+        out->valid_pred = en.blend;
+        en.blend = NULL;
+        goto rank;
+    }
     out->linear = b->c.linear;
     int r_rounds = 0;
     int fr = refit(&cx, b, in->end - in->reserve, &out->booster, &r_rounds, e);
@@ -1080,6 +1275,7 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         out->linear_plan = cx.lin_plan;
         memset(&cx.lin_plan, 0, sizeof(cx.lin_plan));
     }
+rank:;
     cand_res_t **order = malloc(nres * sizeof(*order));
     if (order == NULL) {
         err_set(e, 500, "internal", "out of memory");
@@ -1096,9 +1292,14 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         json_object_object_add(o, "rank", json_object_new_int((int)i + 1));
         json_object_array_add(out->candidates, o);
     }
+    if (use_ens)
+        out->ensemble = ensemble_recipe(&en, res, order, nres, ens_members, out->metric);
     free(order);
     rc = 0;
 done:
+    free(en.blend);
+    json_object_put(ens_members);
+    xgb_dmatrix_free(cx.dall);
     for (size_t i = 0; i < nres; i++) {
         free(res[i].oof);
         free(res[i].coef);

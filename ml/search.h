@@ -58,6 +58,9 @@ typedef struct search_out {
     int rounds;                /* rounds of the final model */
     int truncated;             /* the clock cut something: not reproducible */
     int refit;                 /* final model was refit on all rows */
+    json_object *ensemble;     /* NULL, or the blend's recipe (preprocess.json's
+                                * "ensemble"): the booster is a weighted blend of
+                                * tree candidates (ml/ensemble.h) */
 } search_out_t;
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e);

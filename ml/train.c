@@ -440,14 +440,19 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     mo->booster_len = so.len;
     so.bytes = NULL;
     mo->preprocess = preprocess_json(fp, &t, target);
+    if (so.ensemble)
+        json_object_object_add(mo->preprocess, "ensemble", json_object_get(so.ensemble));
     mo->metrics = validation_metrics(&so, &t, yv, nv);
     mo->candidates = json_object_get(so.candidates);
     fr->summary = json_object_new_object();
     json_object_object_add(fr->summary, "predict_field", json_object_new_string(target));
     json_object_object_add(fr->summary, "task", json_object_new_string(ml_task_name(t.task)));
     json_object_object_add(fr->summary, "reason", json_object_new_string(t.reason));
-    json_object_object_add(fr->summary, "model", json_object_new_string(so.linear ? "linear"
-                                                                                  : "tree"));
+    json_object_object_add(fr->summary, "model",
+                           json_object_new_string(so.ensemble ? "ensemble"
+                                                  : so.linear ? "linear" : "tree"));
+    if (so.ensemble)
+        json_object_object_add(fr->summary, "ensemble", json_object_get(so.ensemble));
     json_object_object_add(fr->summary, "metric", json_object_new_string(so.metric));
     json_object_object_add(fr->summary, "value", json_object_new_double(so.value));
     json_object_object_add(fr->summary, "rounds", json_object_new_int(so.rounds));
@@ -464,7 +469,8 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     json_object_object_add(fr->summary, "field_importance", json_object_get(fr->importance));
     json_object_object_add(fr->summary, "dropped_fields", json_object_get(fr->dropped));
     fr->reproducible = s->max_models > 0 && !so.truncated;
-    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target, so.linear ? "linear" : "tree",
+    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target,
+        so.ensemble ? "ensemble" : so.linear ? "linear" : "tree",
         so.metric, so.value, so.rounds, util_now_monotonic() - t0);
     rc = 0;
 out:

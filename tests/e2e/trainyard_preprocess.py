@@ -2,7 +2,9 @@
 """trainyard_preprocess.py — rebuild a trainyard model's input in Python.
 
 A trainyard model is model.ubj (an XGBoost booster) plus preprocess.json
-(written by ml/encode.c and ml/train.c). This module turns raw rows (dicts of
+(written by ml/encode.c and ml/train.c); an ensemble's model.ubj is the
+weighted blend of its members as one booster, and its members also come as
+member-<i>.ubj with the recipe in preprocess.json (predict_members()). This module turns raw rows (dicts of
 field -> value, as sent to the predict API or read from a CSV) into the
 float32 matrix the booster reads, with the same rules as the C engine:
 
@@ -165,6 +167,28 @@ def predict(model_path, pre, rows):
     if pre["task"] == "binary":
         p = np.stack([1.0 - p, p], axis=1)
     return p
+
+
+def predict_members(member_paths, pre, rows):
+    """The same as predict(), rebuilt from an ensemble's member files by
+    preprocess.json's recipe ("ensemble": margin = sum of weight x member
+    margin, then the objective's link)."""
+    import xgboost
+
+    members = pre["ensemble"]["members"]
+    d = dmatrix(rows, pre)
+    margin = None
+    for path, m in zip(member_paths, members):
+        booster = xgboost.Booster(model_file=path)
+        part = m["weight"] * booster.predict(d, output_margin=True)
+        margin = part if margin is None else margin + part
+    if pre["task"] == "binary":
+        p = 1.0 / (1.0 + np.exp(-margin))
+        return np.stack([1.0 - p, p], axis=1)
+    if pre["task"] == "multiclass":
+        z = np.exp(margin - margin.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    return margin
 
 
 def main(argv):
