@@ -44,6 +44,13 @@ int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char
     return 0;
 }
 
+int xgb_dmatrix_set_label(void *d, const float *y, size_t n, err_t *e)
+{
+    if (XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)n) != 0)
+        return xfail(e, "set labels");
+    return 0;
+}
+
 void xgb_dmatrix_free(void *d)
 {
     if (d)

@@ -20,6 +20,8 @@
 int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char *const *types,
                     const float *label, const float *weight, void **out, err_t *e);
 void xgb_dmatrix_free(void *d);
+/* Replaces a matrix's labels (n of them, its rows' count). */
+int xgb_dmatrix_set_label(void *d, const float *y, size_t n, err_t *e);
 
 /* Rows for a quantised matrix: up to two row ranges of a dense row-major
  * X (the training rows around a validation block), with their labels and

@@ -215,6 +215,7 @@ def test_ensemble_download_roundtrip_with_python_xgboost(api, tmp_path):
     api.wait_success(task, timeout=240)
     res = api.result(task)
     assert res["models"][0]["model"] == "ensemble", res["models"][0].get("model")
+    assert res["stopped"]["reason"] == "max_models", res["stopped"]
     model_id = res["model_id"]
     files = unpack(api.get("/api/v1/models/%s/download" % model_id).content)
     pre = json.loads(files["preprocess.json"])

@@ -14,6 +14,8 @@ float32 matrix the booster reads, with the same rules as the C engine:
   * boolean:  true/yes -> 1, false/no -> 0 (any case), or the numbers 0 / 1
   * category: index of the level in "levels"; an unknown level goes to the
     "other" index len(levels) when "other" is true, else NaN
+  * "target_transform": "log1p" (regression): the booster predicts
+    log1p(target); the prediction is expm1 of its output
   * model "tree": one column per feature; categories are XGBoost
     categorical features (feature_type "c")
   * model "linear": numbers/booleans standardised ((x - mean) / scale,
@@ -166,6 +168,8 @@ def predict(model_path, pre, rows):
     p = booster.predict(dmatrix(rows, pre))
     if pre["task"] == "binary":
         p = np.stack([1.0 - p, p], axis=1)
+    if pre.get("target_transform") == "log1p":
+        p = np.expm1(p)
     return p
 
 
@@ -188,6 +192,8 @@ def predict_members(member_paths, pre, rows):
     if pre["task"] == "multiclass":
         z = np.exp(margin - margin.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
+    if pre.get("target_transform") == "log1p":
+        return np.expm1(margin)
     return margin
 
 
