@@ -1406,11 +1406,13 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
             out->stopped = "candidate cap";
             break;
         }
+        /* A candidate cut by the clock was starved, not beaten: it is no
+         * evidence that the search has converged. */
         trees_tried++;
         if (isinf(gain_ref) || r->score > gain_ref + noise_of(&cx, r)) {
             gain_ref = r->score > gain_ref ? r->score : gain_ref;
             since_gain = 0;
-        } else {
+        } else if (!r->truncated) {
             since_gain++;
         }
         if (in->max_models == 0 && (linear_done || !allow_linear) && trees_tried >= 2 &&

@@ -158,9 +158,10 @@ START_TEST(ml_train_keeps_time_budget_and_reports_progress)
 END_TEST
 
 /* A 455-row table: every family tried, then no candidate gains beyond
- * noise, so the job ends long before its budget and says why. The budget
- * is generous so that a loaded machine cannot turn this into a timeout;
- * what is checked is the reason and that the time was not used up. */
+ * noise, so the job ends long before its budget and says why (~1 s of
+ * CPU). A candidate cut by the clock is no evidence of convergence, so on
+ * a box so loaded that candidates starve the search may still run to its
+ * budget: that is accepted only when some candidate was indeed cut. */
 START_TEST(ml_train_small_table_finishes_early)
 {
     ml_data_t *d = load_file("breast_cancer_train.csv");
@@ -172,9 +173,20 @@ START_TEST(ml_train_small_table_finishes_early)
     ck_assert_msg(ml_train(d, spec, t0 + dur, NULL, &r, &e) == 0, "%s", err_message(&e));
     double took = util_now_monotonic() - t0;
     json_object *stopped = get(r.result, "stopped");
-    ck_assert_str_eq(json_object_get_string(get(stopped, "reason")), "converged");
-    ck_assert(strstr(json_object_get_string(get(stopped, "detail")), "noise") != NULL);
-    ck_assert_msg(took < dur * 0.8, "converged yet took %.2f s of %.0f", took, dur);
+    const char *why = json_object_get_string(get(stopped, "reason"));
+    if (strcmp(why, "converged") == 0) {
+        ck_assert(strstr(json_object_get_string(get(stopped, "detail")), "noise") != NULL);
+        ck_assert_msg(took < dur * 0.8, "converged yet took %.2f s of %.0f", took, dur);
+    } else {
+        ck_assert_str_eq(why, "time budget");
+        json_object *cands = get(r.result, "candidates");
+        int starved = 0;
+        for (size_t i = 0; i < json_object_array_length(cands); i++)
+            starved |= json_object_get_boolean(get(json_object_array_get_idx(cands, i),
+                                                   "truncated"));
+        ck_assert_msg(starved, "no candidate was cut by the clock, yet no convergence in %.0f s",
+                      dur);
+    }
     ck_assert(json_object_get_double(get(r.models[0].metrics, "value")) > 0.95);
     ml_result_free(&r);
     json_object_put(spec);
