@@ -111,6 +111,12 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
     }
     if (enc_plan_from_json(&m->plan, features, kind && strcmp(kind, "linear") == 0, e) < 0)
         goto fail;
+    const char *tt = get_str(preprocess, "target_transform");
+    if (tt != NULL && strcmp(tt, "log1p") != 0) {
+        err_set(e, 500, "model_invalid", "unknown target_transform \"%s\"", tt);
+        goto fail;
+    }
+    m->plan.target_log1p = m->task == TASK_REGRESSION && tt != NULL;
     if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 ||
         xgb_booster_param(m->booster, "nthread", "1", e) < 0)
         goto fail;
@@ -203,9 +209,9 @@ static json_object *explain_row(const ml_model_t *m, const float *ct, size_t gro
     if (groups == 1) {
         json_object *o = explain_group(m, ct + i * stride);
         json_object_object_add(o, "output",
-                               json_object_new_string(m->task == TASK_BINARY
-                                                          ? "log-odds"
-                                                          : "value"));
+                               json_object_new_string(m->task == TASK_BINARY ? "log-odds"
+                                                      : m->plan.target_log1p ? "log1p(value)"
+                                                                             : "value"));
         if (m->task == TASK_BINARY)
             json_object_object_add(o, "class", json_object_new_string(m->classes[1]));
         return o;

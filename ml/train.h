@@ -65,7 +65,8 @@ typedef struct ml_result {
     /* The result document (without model_id, which the caller adds):
      * {"status":"success","stats":[[...]],"field_importance":{...},
      *  "data_story":[...],"task":[...],"dropped_fields":[...],
-     *  "reproducible":bool, ...}  */
+     *  "reproducible":bool, "stopped":{"reason":"converged"|"time budget"|
+ *  "max_models"|"candidate cap","detail":...}, ...}  (per field in "models") */
     json_object *result;
 } ml_result_t;
 

@@ -22,6 +22,8 @@
 int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char *const *types,
                     const float *label, const float *weight, void **out, err_t *e);
 void xgb_dmatrix_free(void *d);
+/* Replaces a matrix's labels (n of them, its rows' count). */
+int xgb_dmatrix_set_label(void *d, const float *y, size_t n, err_t *e);
 
 /* Rows for a quantised matrix: up to two row ranges of a dense row-major
  * X (the training rows around a validation block), with their labels and
@@ -63,9 +65,15 @@ int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e);
 int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
                       err_t *e);
 int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e);
+/* The same in another of XGBoost's formats ("json" or "ubj"). */
+int xgb_booster_save_as(void *b, const char *format, void **buf, size_t *len, err_t *e);
 int xgb_booster_load(const void *buf, size_t len, void **out, err_t *e);
 /* A new booster holding rounds [0, end). */
 int xgb_booster_slice(void *b, int end, void **out, err_t *e);
+/* A new booster holding rounds [begin, end). */
+int xgb_booster_slice_range(void *b, int begin, int end, void **out, err_t *e);
+/* Trees per boosting round (the class count of a multiclass model, else 1). */
+int xgb_booster_trees_per_round(void *b, size_t *out, err_t *e);
 /* Total gain per feature name; features never split on are absent. Fills
  * *names (malloc'd array of malloc'd strings) and *scores. */
 int xgb_booster_gain(void *b, char ***names, float **scores, size_t *n, err_t *e);
