@@ -16,6 +16,11 @@
  * arrived (a non-blocking poll) and forgets every cached key on any
  * notification. After a reconnect, notifications may have been missed, so
  * the cache is emptied too.
+ *
+ * The same connection LISTENs on trainyard_models, where a deleted model
+ * is announced (sql/0032): the same poll drops it from the worker's model
+ * cache, so a model deleted through one worker is not served by another
+ * (handlers/model_cache.h). A reconnect empties the model cache as well.
  */
 #include "handlers/app.h"
 
@@ -95,15 +100,26 @@ static void app_keys_sync(app_t *app)
     unsigned gen = db_generation(app->db);
     if (gen != app->keys_generation) {
         app_keys_forget(app);
-        if (gen != 0 && db_exec(app->db, "LISTEN " AUTH_KEYS_CHANNEL, &e) == 0)
+        model_cache_clear(app->models);
+        if (gen != 0 &&
+            db_exec(app->db, "LISTEN " AUTH_KEYS_CHANNEL "; LISTEN " MODEL_CACHE_CHANNEL,
+                    &e) == 0)
             app->keys_generation = gen;
         return;
     }
     int rc;
-    while ((rc = db_wait_notify(app->db, 0, NULL, 0, NULL, 0, &e)) == 1)
+    char channel[64], payload[64];
+    while ((rc = db_wait_notify(app->db, 0, channel, sizeof(channel), payload,
+                                sizeof(payload), &e)) == 1) {
+        if (strcmp(channel, MODEL_CACHE_CHANNEL) == 0)
+            model_cache_forget(app->models, payload);
+        else
+            app_keys_forget(app);
+    }
+    if (rc < 0) {
         app_keys_forget(app);
-    if (rc < 0)
-        app_keys_forget(app);
+        model_cache_clear(app->models);
+    }
 }
 
 static const app_key_entry_t *app_keys_find(app_t *app, const unsigned char digest[32])

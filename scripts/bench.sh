@@ -96,7 +96,7 @@ if want peer; then
 fi
 
 if want ml; then
-  for s in bench/ml_quality.sh bench/ml_ingest.sh; do
+  for s in bench/ml_quality.sh bench/ml_ingest.sh bench/ml_scale.sh; do
     [ -x "$s" ] || [ -f "$s" ] || continue
     section "$(basename "$s")"
     sh "$s" 10 "$BUILD_DIR" || { echo "bench: $s failed" >&2; failures=$((failures + 1)); }

@@ -29,10 +29,12 @@ SUITE(bundle)
 
 /* ml/ */
 SUITE(ml_csv)
+SUITE(ml_csv_fast)
 SUITE(ml_encode)
 SUITE(ml_contrib)
 SUITE(ml_train)
 SUITE(ml_linfit)
+SUITE(ml_ensemble)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
