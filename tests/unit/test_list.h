@@ -31,6 +31,7 @@ SUITE(ml_encode)
 SUITE(ml_contrib)
 SUITE(ml_train)
 SUITE(ml_linfit)
+SUITE(ml_charts)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
