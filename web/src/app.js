@@ -377,13 +377,17 @@ async function viewModel(main, taskId) {
   (r.models || []).forEach((m, i) => {
     const sec = h('section', { class: 'card', 'aria-labelledby': `m${i}` });
     const mid = modelIds[i] || r.model_id;
-    const best = (m.candidates || []).find(c => c.rank === 1);
-    const higher = !['rmse', 'mae', 'logloss', 'mlogloss'].includes(m.metric);
+    // The engine marks the candidate it kept and says why (ml/search.c);
+    // results from before that carry neither: the refitted model's family
+    // and score find it.
+    const cands = (m.candidates || []).slice().sort((a, b) => a.rank - b.rank);
+    const best = cands.find(c => c.chosen) || cands.find(c => c.model === m.model && c.value === m.value) || cands[0];
     sec.append(h('h2', { id: `m${i}` }, `Predicting ${m.predict_field}`),
       h('p', {}, h('strong', {}, `Task: ${m.task}`), ` — detected because: ${m.reason}.`),
-      h('p', { id: `chosen-${i}` }, `Chosen: the ${m.model} model with the ${higher ? 'highest' : 'lowest'} validation ${m.metric} `,
-        h('strong', {}, fmt(m.value)), ` (${m.validation}, ${fmt(m.rows)} rows)`,
-        m.refit ? '; refitted on all rows with the chosen number of rounds.' : '.'),
+      h('p', { id: `chosen-${i}` }, `Chosen: the ${m.model} model (rank ${best ? best.rank : '?'}), validation ${m.metric} `,
+        h('strong', {}, fmt(m.value)), ` (${m.validation}, ${fmt(m.rows)} rows). Why: `,
+        best && best.why ? best.why : `best validation ${m.metric}`,
+        m.refit ? '; then refitted on all rows.' : '.'),
       h('div', { class: 'actions' },
         h('button', { type: 'button', id: `download-${i}`, onclick: () => download(mid) }, 'Download model (.tar.gz)'),
         h('a', { class: 'button secondary', href: `#/predict/${mid}` }, 'Predict')));
@@ -391,13 +395,16 @@ async function viewModel(main, taskId) {
     sec.append(h('p', { class: 'muted' }, Object.entries(vm).filter(([k]) => k !== 'metric' && k !== 'value')
       .map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')));
     // Leaderboard.
-    sec.append(h('h3', {}, 'Leaderboard'), table(['Rank', 'Family', 'Hyperparameters', { label: m.metric, num: true },
-      { label: 'Trees', num: true }, { label: 'Seconds', num: true }],
-      (m.candidates || []).slice().sort((a, b) => a.rank - b.rank).map(c => ({ cls: c === best ? 'chosen' : null, cells: [
+    // The top ten and the chosen one show; the rest fold away.
+    const lbRow = c => ({ cls: c === best ? 'chosen' : null, cells: [
         c === best ? h('span', {}, `${c.rank} `, h('span', { class: 'badge succeeded' }, 'chosen')) : String(c.rank),
         c.model, Object.entries(c.params || {}).filter(([k]) => !['nthread', 'booster', 'tree_method'].includes(k))
           .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toPrecision(3) : v}`).join(', '),
-        fmt(c.value), fmt(c.trees), fmt(c.seconds, 2)] })), { caption: 'Candidates tried, best first' }));
+        fmt(c.value), fmt(c.trees), fmt(c.seconds, 2)] });
+    const lbHead = ['Rank', 'Family', 'Hyperparameters', { label: m.metric, num: true }, { label: 'Trees', num: true }, { label: 'Seconds', num: true }];
+    const top = cands.filter((c, k) => k < 10 || c === best), rest = cands.filter(c => !top.includes(c));
+    sec.append(h('h3', {}, 'Leaderboard'), table(lbHead, top.map(lbRow), { caption: `Candidates tried, best validation ${m.metric} first` }),
+      rest.length ? h('details', {}, h('summary', {}, `${rest.length} more candidates`), table(lbHead, rest.map(lbRow))) : null);
     const grid = h('div', { class: 'grid' });
     sec.append(grid);
     // Per-class metrics (Akkio's stats for this field).
