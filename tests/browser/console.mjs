@@ -109,8 +109,9 @@ try {
   await page.waitForSelector('#main table');
   const schema = await page.$$eval('#main table', ts => ts[0].innerText);
   check(/churn\s+boolean/.test(schema) && /total_charges\s+number\s+2/.test(schema), 'the inferred schema shows types and missing counts');
+  check(/contract\s+category\s+0\s+3/.test(schema), `the schema shows distinct counts: ${schema.slice(0, 400)}`);
   const preview = await page.$$eval('#main table', ts => ts.length > 1 ? ts[1].innerText : '');
-  check(/Month-to-month|One year|Two year/.test(preview), 'the preview shows the first rows');
+  check(/First 20 of 500 rows/.test(preview) && /Mailed check/.test(preview), 'the preview shows the first rows (served by the API)');
   await shot(page, '04-dataset');
 
   step = 'train form';

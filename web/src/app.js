@@ -10,7 +10,7 @@
 const KEY = 'trainyard.key', WS = 'trainyard.ws';
 const DURATIONS = [10, 60, 300, 1800];
 const state = { key: sessionStorage.getItem(KEY), workspaces: [], ws: sessionStorage.getItem(WS),
-                defaultWs: null, timers: [], charts: [], previews: new Map() };
+                defaultWs: null, timers: [], charts: [] };
 const $ = (sel, root) => (root || document).querySelector(sel);
 
 // --- DOM helpers: elements are built, never concatenated from strings, so
@@ -197,9 +197,7 @@ async function viewDatasets(main) {
       }
       bar.value = 100;
       status.textContent = `Uploaded ${f.name}: ${fmt(doc.rows)} rows, ${doc.fields.length} fields.`;
-      // Keep the first rows of the local file for the preview.
-      Papa.parse(f.slice(0, 256 * 1024), { preview: 21, skipEmptyLines: true,
-        complete: res => { state.previews.set(doc.dataset_id, res.data); location.hash = `#/datasets/${doc.dataset_id}`; } });
+      location.hash = `#/datasets/${doc.dataset_id}`;
     };
     xhr.onerror = () => { err.textContent = 'The upload was interrupted (network error).'; };
     bar.value = 0;
@@ -231,11 +229,13 @@ async function viewDataset(main, id) {
         catch (e) { err.textContent = e.message; }
       } }, 'Delete')), err);
   main.append(h('h2', {}, 'Inferred schema'), table(['Field', 'Type', { label: 'Missing', num: true }, { label: 'Distinct', num: true }],
-    d.fields.map(f => ({ cells: [f.name, f.type, fmt(f.missing), f.distinct == null ? '—' : fmt(f.distinct)] }))));
-  const pv = state.previews.get(id);
-  main.append(h('h2', {}, 'Preview'));
-  if (pv && pv.length > 1) main.append(table(pv[0].map(String), pv.slice(1).map(r => ({ cells: r.map(String) })), { plain: true, caption: `First ${pv.length - 1} rows` }));
-  else main.append(h('p', { class: 'muted' }, 'The first rows are shown for files uploaded from this tab.'));
+    d.fields.map(f => ({ cells: [f.name, f.type, fmt(f.missing),
+      f.distinct == null ? '—' : (f.distinct_estimated ? '≈ ' : '') + fmt(f.distinct)] })),
+    { caption: 'Distinct values are counted for text fields (≈: estimated past 2,048)' }));
+  const pv = await api('GET', `/api/v1/datasets/${encodeURIComponent(id)}/preview?rows=20`);
+  main.append(h('h2', {}, 'Preview'), pv.rows.length
+    ? table(pv.fields, pv.rows.map(r => ({ cells: r })), { plain: true, caption: `First ${pv.rows.length} of ${fmt(d.rows)} rows` })
+    : h('p', { class: 'muted' }, 'No rows.'));
 }
 
 // --- train ----------------------------------------------------------------
