@@ -3,7 +3,7 @@
 // X-API-Key; a closed tab forgets it). Every view reads the API's documents
 // as they are (the result document carries the chart data, models[].charts)
 // so the console holds no state the server does not. Charts: Chart.js; CSV
-// parsing for previews and batch predictions: Papa Parse (both vendored by
+// parsing for batch predictions: Papa Parse (both vendored by
 // web/build.sh from pinned npm packages).
 'use strict';
 
