@@ -170,6 +170,9 @@ try {
   }
   check(/is (No|Yes) most often when/.test(await page.$eval('.story', e => e.textContent)), 'the data story reads as sentences');
   await shot(page, '08-model');
+  // The charts at laptop size, as the README shows them.
+  await page.$eval('#confusion-matrix', el => el.closest('.grid').scrollIntoView());
+  await page.screenshot({ path: path.join(OUT, '08-model-charts.png') });
 
   step = 'download';
   await page.click('#download-0');
