@@ -93,10 +93,17 @@ try {
   check(wsOptions.length >= 1, 'the workspace picker lists the account\'s workspaces');
   check(await page.$eval('#drop-zone', el => el.tabIndex === 0 && el.getAttribute('role') === 'button'), 'the drop zone is keyboard-reachable');
 
-  step = 'wrong file type';
-  const bogus = path.join(DL, 'picture.png');
-  fs.writeFileSync(bogus, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), Buffer.alloc(200, 7)]));
-  await (await page.$('#upload-file')).uploadFile(bogus);
+  step = 'wrong file type (dropped)';
+  // Dropped on the drop zone, as a user drags a file from their desktop: a
+  // PNG's bytes, which the server's CSV check refuses.
+  await page.evaluate(() => {
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 7, 7, 7]);
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'picture.png', { type: 'image/png' }));
+    const zone = document.getElementById('drop-zone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
   const notCsv = await waitText(page, '#main .error', /not accepted/);
   check(/picture\.png/.test(notCsv) && /HTTP 4\d\d/.test(notCsv), `the refusal names the file and the status: ${notCsv}`);
   await shot(page, '03-wrong-file-type');

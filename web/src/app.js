@@ -154,8 +154,16 @@ async function loadWorkspaces() {
 }
 
 // --- datasets -------------------------------------------------------------
+// The /api/v1 routes act in the key's own workspace; the picker chooses the
+// workspace of the pages that name one (Jobs, Workspace jobs). Said where
+// the two differ, so nobody looks for a dataset in the wrong place.
+function keyWorkspaceNote() {
+  return state.ws !== state.defaultWs
+    ? h('p', { class: 'muted' }, `Datasets, trainings and models live in the key's workspace, ${state.defaultWs}; the picker (${state.ws}) applies to Jobs and Workspace jobs.`)
+    : null;
+}
 async function viewDatasets(main) {
-  main.append(h('h1', {}, 'Datasets'));
+  main.append(h('h1', {}, 'Datasets'), keyWorkspaceNote() || '');
   const err = h('p', { class: 'error', role: 'alert' });
   const bar = h('progress', { max: 100, value: 0, id: 'upload-progress', 'aria-label': 'Upload progress' });
   const status = h('p', { class: 'muted', 'aria-live': 'polite', id: 'upload-status' }, 'No upload yet.');
@@ -559,7 +567,8 @@ function showPrediction(out, m, p) {
 // --- trainings collection (Strapi) and workspace jobs (KAOS) ---------------
 async function viewTrainings(main) {
   const docs = await api('GET', '/trainings?_sort=created_at:DESC&_limit=100');
-  main.append(h('h1', {}, 'Trainings'), h('p', { class: 'muted' }, 'The /trainings collection (Strapi-style), newest first.'));
+  main.append(h('h1', {}, 'Trainings'), h('p', { class: 'muted' }, 'The /trainings collection (Strapi-style), newest first.'),
+    keyWorkspaceNote() || '');
   if (!docs.length) { main.append(h('p', { class: 'muted' }, 'No training document yet (POST /trainings creates one).')); return; }
   const cols = ['id', 'name', 'version', 'status', 'accuracy', 'rmse', 'created_at', 'published_at'].filter(c => docs.some(d => d[c] != null));
   main.append(table(cols.map(c => ({ label: c, num: c === 'accuracy' || c === 'rmse' })),
