@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const require = createRequire(path.join(ROOT, 'web', 'package.json'));
@@ -57,7 +58,30 @@ const browser = await puppeteer.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--lang=en-US'],
 });
 const failures = [];
+// A spec bundle (KAOS dialect) queued first, so that it trains while the
+// console's own training runs: the Workspace jobs page then has a job with
+// a model to list.
+async function queueBundle() {
+  const hdr = { 'X-API-Key': KEY };
+  const ws = (await (await fetch(BASE + '/workspace', { headers: hdr })).json()).response;
+  const name = ws.workspaces.find(w => w.default).name;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainyard-bundle-'));
+  fs.mkdirSync(path.join(dir, 'data'));
+  fs.copyFileSync(path.join(ROOT, 'examples', 'churn.csv'), path.join(dir, 'data', 'train.csv'));
+  fs.writeFileSync(path.join(dir, 'trainyard.json'), JSON.stringify({ dataset: 'data/train.csv', predict_fields: ['churn'], duration: 10 }));
+  const tgz = execFileSync('tar', ['-czf', '-', '-C', dir, 'trainyard.json', 'data']);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const r = await fetch(`${BASE}/train/${encodeURIComponent(name)}?user=browser`, { method: 'POST',
+    headers: { ...hdr, 'Content-Type': 'application/gzip' }, body: tgz });
+  const doc = await r.json();
+  if (r.status >= 300) throw new Error(`bundle refused: ${JSON.stringify(doc)}`);
+  return JSON.stringify(doc).match(/[0-9a-f]{8}-[0-9a-f-]{27}/)[0];
+}
 try {
+  step = 'queue a bundle';
+  const bundleJob = await queueBundle();
+  log(`bundle job ${bundleJob}`);
+
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const consoleErrors = [];
@@ -238,6 +262,22 @@ try {
   await page.goto(BASE + '/#/workspace', { waitUntil: 'networkidle2' });
   await page.waitForSelector('#main h1');
   check(/Workspace jobs/.test(await text(page, '#main h1')), 'the workspace page renders');
+  check((await page.$eval('#main', e => e.innerText)).includes(bundleJob.slice(0, 8)), 'the bundle job is listed');
+  // Wait for the bundle's training (it ran beside ours), then its models.
+  for (let i = 0; ; i++) {
+    const st = await page.evaluate(async (k, id) => {
+      const r = await fetch('/train/' + encodeURIComponent(sessionStorage.getItem('trainyard.ws')) + '/' + id, { headers: { 'X-API-Key': k } });
+      return (await r.json()).response.state;
+    }, KEY, bundleJob);
+    if (st === 'succeeded') break;
+    check(!/failed|killed|timed_out/.test(st) && i < 150, `the bundle job finished (state ${st})`);
+    await new Promise(r => setTimeout(r, 1000));
+  }
+  await page.reload({ waitUntil: 'networkidle2' });
+  await page.waitForSelector(`#models-${bundleJob}`);
+  await page.click(`#models-${bundleJob}`);
+  await waitText(page, '#main', /Models of job/);
+  check(/binary/.test(await page.$eval('#main', e => e.innerText)), 'the bundle job\'s model is listed with its task');
   await shot(page, '12-workspace');
 
   step = 'phone width';

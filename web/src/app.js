@@ -312,7 +312,7 @@ async function viewJobs(main) {
     const rows = (doc.jobs || []).map(j => ({ cells: [
       h('a', { href: `#/jobs/${j.job_id}` }, j.job_id.slice(0, 8)), j.dialect || '—', badge(j.state),
       (j.predict_fields || []).join(', ') || '—', progressCell(j), new Date(j.created_at).toLocaleString(),
-      j.state === 'succeeded' && j.dialect !== 'workspace' ? h('a', { href: `#/models/${j.job_id}` }, 'Model') : ''] }));
+      j.state === 'succeeded' ? h('a', { href: `#/models/${j.job_id}` }, 'Model') : ''] }));
     box.replaceChildren(rows.length ? table(['Job', 'API', 'State', 'Predicts', 'Progress', 'Submitted', ''], rows)
       : h('p', { class: 'muted' }, 'No job yet.'));
   }
@@ -337,7 +337,7 @@ async function viewJob(main, id) {
         live ? h('button', { type: 'button', class: 'danger', id: 'kill', onclick: async () => {
           try { await api('DELETE', wsPath(id)); toast('Kill requested'); } catch (e) { err.textContent = e.message; }
         } }, 'Kill') : null,
-        j.state === 'succeeded' && j.dialect !== 'workspace' ? h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model') : null)));
+        j.state === 'succeeded' ? h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model') : null)));
     if (j.state !== lastState) { announce.textContent = `State: ${j.state}`; lastState = j.state; }
     const lg = unwrap(await api('GET', wsPath(id, 'logs') + `?format=lines&after=${after}&limit=500`));
     if (lg.logs && lg.logs.length) {
@@ -382,6 +382,9 @@ async function viewModel(main, taskId) {
   const r = await api('GET', `/api/v1/models/train/${encodeURIComponent(taskId)}/result`);
   const modelIds = r.model_ids || [r.model_id];
   main.append(h('h1', {}, 'Model'), h('p', { class: 'muted' }, `Task ${taskId} · trained in ${secs(r.seconds)}`));
+  if (!(r.models || []).length)
+    main.append(h('p', {}, 'This job ran its own training code (a KAOS source bundle): its runs and their models are on ',
+      h('a', { href: '#/workspace' }, 'Workspace jobs'), '.'));
   (r.models || []).forEach((m, i) => {
     const sec = h('section', { class: 'card', 'aria-labelledby': `m${i}` });
     const mid = modelIds[i] || r.model_id;
@@ -581,16 +584,36 @@ async function viewWorkspace(main) {
   const box = h('div');
   main.append(ws.length ? table(['Job', 'State', 'User', 'Progress', 'Submitted', ''], ws.map(j => ({ cells: [
     h('a', { href: `#/jobs/${j.job_id}` }, j.job_id.slice(0, 8)), badge(j.state), j.user || '—', progressCell(j),
-    new Date(j.created_at).toLocaleString(), h('button', { type: 'button', class: 'secondary', onclick: () => showModels(box, j.job_id) }, 'Models')] })))
+    new Date(j.created_at).toLocaleString(), h('button', { type: 'button', class: 'secondary', id: `models-${j.job_id}`, 'aria-label': `Models of job ${j.job_id.slice(0, 8)}`,
+      onclick: () => showModels(box, j.job_id) }, 'Models')] })))
     : h('p', { class: 'muted' }, 'No bundle job in this workspace.'), box);
   if ((doc.ingesting || []).length) main.append(h('h2', {}, 'Data and hyperparameter bundles'),
     table(['Bundle', 'Kind', 'User', 'Uploaded'], doc.ingesting.map(b => ({ cells: [b.job_id.slice(0, 8), b.kind, b.user || '—', new Date(b.created_at).toLocaleString()] }))));
 }
+// A job's models: KAOS runs (partitions: one per hyperparameter file, with
+// the metrics the user's code wrote) or, for a spec bundle, the built-in
+// engine's models. Each downloads as KAOS's bundle (include_model).
+const kv = o => Object.entries(o || {}).map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toPrecision(4) : JSON.stringify(v)}`).join(', ') || '—';
 async function showModels(box, jobId) {
   const info = unwrap(await api('GET', wsPath(jobId)));
-  const parts = info.partitions || info.models || [];
-  box.replaceChildren(h('h2', {}, `Models of job ${jobId.slice(0, 8)}`), parts.length
-    ? h('pre', { class: 'logs' }, JSON.stringify(parts, null, 2)) : h('p', { class: 'muted' }, 'No model yet.'));
+  const dl = mid => h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    const r = await api('GET', wsPath(jobId, 'bundle') + `?include_model=True&model_id=${encodeURIComponent(mid)}`, null, { blob: true });
+    saveBlob(await r.blob(), `model-${mid}.zip`);
+  } }, 'Download');
+  let body;
+  if (info.partitions) {
+    body = info.partitions.length ? table(['Run', 'Status', 'Metrics', 'Hyperparameters', ''], info.partitions.map(p => ({ cells: [
+      p.hyperparameters_file || '—', badge(p.status || '—'), kv(p.metrics), kv(p.hyperparameters),
+      p.model_id ? dl(p.model_id) : (p.error || '')] }))) : h('p', { class: 'muted' }, 'No run yet.');
+  } else {
+    const ms = info.models || [];
+    body = ms.length ? table(['Model', 'Predicts', 'Task', 'Validation', ''], ms.map(m => ({ cells: [
+      m.model_id.slice(0, 8), m.predict_field || '—', m.task || '—', kv(m.metrics),
+      h('span', { class: 'actions' }, h('a', { href: `#/models/${jobId}` }, 'Model page'), h('a', { href: `#/predict/${m.model_id}` }, 'Predict'))] })))
+      : h('p', { class: 'muted' }, 'No model yet.');
+  }
+  box.replaceChildren(h('h2', {}, `Models of job ${jobId.slice(0, 8)}`), body,
+    h('p', {}, h('a', { href: `#/jobs/${jobId}` }, 'Logs and progress of this job')));
 }
 
 window.addEventListener('DOMContentLoaded', async () => {
