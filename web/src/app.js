@@ -411,11 +411,11 @@ async function viewModel(main, taskId) {
         c === best ? h('span', {}, `${c.rank} `, h('span', { class: 'badge succeeded' }, 'chosen')) : String(c.rank),
         c.model, Object.entries(c.params || {}).filter(([k]) => !['nthread', 'booster', 'tree_method'].includes(k))
           .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toPrecision(3) : v}`).join(', '),
-        fmt(c.value), fmt(c.trees), fmt(c.seconds, 2)] });
+        fmt(c.value), c.model === 'linear' ? '—' : fmt(c.trees), fmt(c.seconds, 2)] });
     const lbHead = ['Rank', 'Family', 'Hyperparameters', { label: m.metric, num: true }, { label: 'Trees', num: true }, { label: 'Seconds', num: true }];
     const top = cands.filter((c, k) => k < 10 || c === best), rest = cands.filter(c => !top.includes(c));
-    sec.append(h('h3', {}, 'Leaderboard'), table(lbHead, top.map(lbRow), { caption: `Candidates tried, best validation ${m.metric} first` }),
-      rest.length ? h('details', {}, h('summary', {}, `${rest.length} more candidates`), table(lbHead, rest.map(lbRow))) : null);
+    sec.append(h('h3', {}, 'Leaderboard'), table(lbHead, top.map(lbRow), { caption: `Candidates tried, best validation ${m.metric} first` }));
+    if (rest.length) sec.append(h('details', {}, h('summary', {}, `${rest.length} more candidates`), table(lbHead, rest.map(lbRow))));
     const grid = h('div', { class: 'grid' });
     sec.append(grid);
     // Per-class metrics (Akkio's stats for this field).
@@ -468,7 +468,15 @@ async function viewModel(main, taskId) {
     }
     // The data story as sentences.
     const story = (r.data_story || [])[i];
-    if (story && story.outcomes) {
+    const num = v => +Number(v).toPrecision(4);
+    if (story && story.outcomes && m.task === 'regression') {
+      // One outcome, the predicted value: causes push it up (top) or down.
+      const o = story.outcomes[0] || {}, cs = (o.causes || []).slice(0, 3);
+      sec.append(h('h3', {}, 'Data story'), h('ul', { class: 'story' },
+        h('li', {}, `"${m.predict_field}" is predicted highest when `, cs.map((c, k) => `${k ? (k === cs.length - 1 ? ' and ' : ', ') : ''}${c.field} is ${c.top_value}`).join(''),
+          ', and lowest when ', cs.map((c, k) => `${k ? (k === cs.length - 1 ? ' and ' : ', ') : ''}${c.field} is ${c.bottom_value}`).join(''), '.'),
+        o.avg_case != null ? h('li', {}, `Predictions average ${num(o.avg_case)}, from ${num(o.bottom_case)} in the lowest case to ${num(o.top_case)} in the highest.`) : null));
+    } else if (story && story.outcomes) {
       sec.append(h('h3', {}, 'Data story'), h('ul', { class: 'story' }, story.outcomes.map(o => h('li', {},
         `"${m.predict_field}" is ${o.outcome} most often when `,
         (o.causes || []).slice(0, 3).map((c, k) => `${k ? (k === 2 ? ' and ' : ', ') : ''}${c.field} is ${c.top_value}`).join(''),
