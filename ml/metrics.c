@@ -7,6 +7,7 @@
 #include "ml/metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct scored {
@@ -216,12 +217,25 @@ json_object *metric_regression_stats(long field, const char *field_name, const f
  * browser plots at once: curves keep at most METRIC_CURVE_POINTS points, the
  * residual plot an even sample of rows. */
 
+/* A number written with `digits` significant digits: json-c writes every
+ * double with 17, which would make the chart data most of a result
+ * document; rates need 5 to be drawn exactly, float inputs carry 7
+ * (%.*g's text parses back to the same value everywhere). */
+static json_object *json_num(double v, int digits)
+{
+    char buf[32];
+    if (!isfinite(v))
+        return json_object_new_double(v);
+    snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
 static json_object *json_point3(double a, double b, double c)
 {
     json_object *p = json_object_new_array_ext(3);
-    json_object_array_add(p, json_object_new_double(a));
-    json_object_array_add(p, json_object_new_double(b));
-    json_object_array_add(p, json_object_new_double(c));
+    json_object_array_add(p, json_num(a, 5));
+    json_object_array_add(p, json_num(b, 5));
+    json_object_array_add(p, json_num(c, 5));
     return p;
 }
 
@@ -324,8 +338,8 @@ json_object *metric_regression_charts(const float *pred, const float *y, size_t 
                 *predicted = json_object_new_array_ext((int)m);
     for (size_t j = 0; j < m; j++) {
         size_t i = j * n / m; /* even spacing over the validation rows */
-        json_object_array_add(actual, json_object_new_double(y[i]));
-        json_object_array_add(predicted, json_object_new_double(pred[i]));
+        json_object_array_add(actual, json_num(y[i], 7));
+        json_object_array_add(predicted, json_num(pred[i], 7));
     }
     json_object *res = json_object_new_object();
     json_object_object_add(res, "count", json_object_new_int64((int64_t)n));
