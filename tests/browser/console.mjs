@@ -249,6 +249,23 @@ try {
   const lines = fs.readFileSync(path.join(DL, out), 'utf8').trim().split(/\r?\n/);
   check(lines.length === 31 && /Probability churn is Yes/.test(lines[0]), `30 rows + header with probabilities (${lines.length} lines)`);
 
+  step = 'kill a job';
+  // A 60-second training queued through the API, killed from its page.
+  const dsId = await page.evaluate(async k => {
+    const r = await fetch('/api/v1/datasets?limit=1', { headers: { 'X-API-Key': k } });
+    return (await r.json()).datasets[0].dataset_id;
+  }, KEY);
+  const victim = await page.evaluate(async (k, ds) => {
+    const r = await fetch('/api/v1/models/train/new', { method: 'POST', headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ dataset_id: ds, predict_fields: ['contract'], duration: 60, force: true }) });
+    return (await r.json()).task_id;
+  }, KEY, dsId);
+  await page.goto(`${BASE}/#/jobs/${victim}`, { waitUntil: 'networkidle2' });
+  await page.waitForSelector('#kill');
+  await page.click('#kill');
+  await waitText(page, '#job-announce', /killed/, 60000);
+  check(!(await page.$('#kill')), 'a finished job has no kill button');
+
   step = 'jobs page';
   await page.goto(BASE + '/#/jobs', { waitUntil: 'networkidle2' });
   await page.waitForSelector('#main table');
