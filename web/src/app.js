@@ -200,7 +200,8 @@ async function viewDatasets(main) {
       if (xhr.status !== 201 && xhr.status !== 200) {
         bar.value = 0;
         status.textContent = 'Upload refused.';
-        err.textContent = `${f.name} was not accepted: ${errorText(xhr.status, doc, xhr.responseText)} (HTTP ${xhr.status})`;
+        const hint = /\.(csv|tsv|txt)$/i.test(f.name) ? '' : ' It does not look like a CSV file: upload a .csv whose first line names the fields.';
+        err.textContent = `${f.name} was not accepted: ${errorText(xhr.status, doc, xhr.responseText)} (HTTP ${xhr.status}).${hint}`;
         return;
       }
       bar.value = 100;
@@ -219,7 +220,7 @@ async function viewDatasets(main) {
   const rows = (list.datasets || []).map(d => ({ cells: [
     h('a', { href: `#/datasets/${d.dataset_id}` }, d.name || d.dataset_id), fmt(d.rows), String(d.fields.length),
     bytes(d.size || 0), new Date(d.created_at).toLocaleString(),
-    h('a', { class: 'button secondary', href: `#/train/${d.dataset_id}` }, 'Train')] }));
+    h('a', { class: 'button secondary', href: `#/train/${d.dataset_id}`, 'aria-label': `Train on ${d.name}` }, 'Train')] }));
   main.append(h('section', { 'aria-labelledby': 'ds-title' }, h('h2', { id: 'ds-title' }, `In this workspace (${list.total})`),
     rows.length ? table(['Name', { label: 'Rows', num: true }, { label: 'Fields', num: true }, { label: 'Size', num: true }, 'Uploaded', ''], rows)
       : h('p', { class: 'muted' }, 'No dataset yet: upload a CSV above.')));
