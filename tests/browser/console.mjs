@@ -273,8 +273,15 @@ try {
   await shot(page, '10-jobs');
 
   step = 'trainings and workspace pages';
+  const uuidDoc = `browser-${Date.now()}`;
+  const created = await page.evaluate(async (k, u) => (await fetch('/trainings', { method: 'POST',
+    headers: { 'X-API-Key': k, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ uuid: u, accuracy: 0.875, version: 'v-browser', meta: 'from the browser test' }) })).status, KEY, uuidDoc);
+  check(created === 200, `a /trainings document was created (${created})`);
   await page.goto(BASE + '/#/trainings', { waitUntil: 'networkidle2' });
-  await page.waitForSelector('#main h1');
+  await page.waitForSelector('#main table');
+  const tr = await page.$eval('#main table', t => t.innerText);
+  check(tr.includes(uuidDoc) && /0\.8750/.test(tr) && tr.includes('v-browser'), 'the trainings table shows the document');
   await shot(page, '11-trainings');
   await page.goto(BASE + '/#/workspace', { waitUntil: 'networkidle2' });
   await page.waitForSelector('#main h1');
@@ -312,8 +319,21 @@ try {
   await shot(page, '14-datasets-phone');
   void modelHash;
 
-  step = 'API reference';
+  step = 'delete a dataset';
   await page.setViewport({ width: 1280, height: 900 });
+  const doomed = await page.evaluate(async k => (await (await fetch('/api/v1/datasets?name=doomed', { method: 'POST',
+    headers: { 'X-API-Key': k, 'Content-Type': 'text/csv' }, body: 'a,b\n1,x\n2,y\n' })).json()).dataset_id, KEY);
+  await page.goto(`${BASE}/#/datasets/${doomed}`, { waitUntil: 'networkidle2' });
+  await page.waitForSelector('button.danger');
+  page.once('dialog', d => d.accept()); // the "Delete dataset doomed?" confirmation
+  await page.click('button.danger');
+  await page.waitForFunction(() => location.hash === '#/datasets', { timeout: 15000 });
+  await page.waitForSelector('#main table');
+  check(!(await page.$eval('#main', e => e.innerText)).includes('doomed'), 'the deleted dataset is gone from the list');
+  const gone = await page.evaluate(async (k, id) => (await fetch('/api/v1/datasets/' + id, { headers: { 'X-API-Key': k } })).status, KEY, doomed);
+  check(gone === 404, `the deleted dataset answers 404 (${gone})`);
+
+  step = 'API reference';
   await page.goto(BASE + '/docs', { waitUntil: 'networkidle0' });
   await page.waitForSelector('.swagger-ui .info .title', { timeout: 30000 });
   const ops = await page.$$eval('.opblock', os => os.length);

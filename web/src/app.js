@@ -582,9 +582,13 @@ async function viewTrainings(main) {
   main.append(h('h1', {}, 'Trainings'), h('p', { class: 'muted' }, 'The /trainings collection (Strapi-style), newest first.'),
     keyWorkspaceNote() || '');
   if (!docs.length) { main.append(h('p', { class: 'muted' }, 'No training document yet (POST /trainings creates one).')); return; }
-  const cols = ['id', 'name', 'version', 'status', 'accuracy', 'rmse', 'created_at', 'published_at'].filter(c => docs.some(d => d[c] != null));
-  main.append(table(cols.map(c => ({ label: c, num: c === 'accuracy' || c === 'rmse' })),
-    docs.map(d => ({ cells: cols.map(c => fmt(d[c])) }))));
+  // Strapi's collection fields (seed 000), those that any document fills.
+  const nums = ['accuracy', 'precission', 'mae', 'rmse'];
+  const cols = ['id', 'uuid', 'version', ...nums, 'binaryPath', 'meta', 'created_at', 'published_at'].filter(c => docs.some(d => d[c] != null));
+  const cell = (c, v) => v == null ? '—' : c.endsWith('_at') ? new Date(v).toLocaleString()
+    : typeof v === 'object' ? JSON.stringify(v) : fmt(v);
+  main.append(table(cols.map(c => ({ label: c, num: nums.includes(c) })),
+    docs.map(d => ({ cells: cols.map(c => cell(c, d[c])) })), { plain: true, caption: `${docs.length} documents` }));
 }
 async function viewWorkspace(main) {
   const doc = unwrap(await api('GET', wsPath()));
