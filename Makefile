@@ -40,7 +40,7 @@ UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/mai
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all programs web bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e test-asan-e2e \
+.PHONY: all programs bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e test-asan-e2e \
 	test-db test-fuzz-regress bench chaos clean psql fuzz
 all: build
 
@@ -54,6 +54,7 @@ build: deps
 # scripts/stack.sh serves at / (web/build.sh runs npm ci only when the lock
 # file changed).
 WEB_SRCS := $(wildcard web/src/*) web/package.json web/package-lock.json web/build.sh
+.PHONY: web
 web: $(BUILD)/www/index.html
 $(BUILD)/www/index.html: $(WEB_SRCS)
 	@web/build.sh $(BUILD)/www
