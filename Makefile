@@ -50,7 +50,16 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@$(MAKE) --no-print-directory programs
+	@$(MAKE) --no-print-directory programs web
+
+# The web console: web/src + the pinned npm packages -> $(BUILD)/www, which
+# scripts/stack.sh serves at / (web/build.sh runs npm ci only when the lock
+# file changed).
+WEB_SRCS := $(wildcard web/src/*) web/package.json web/package-lock.json web/build.sh
+.PHONY: web
+web: $(BUILD)/www/index.html
+$(BUILD)/www/index.html: $(WEB_SRCS)
+	@web/build.sh $(BUILD)/www
 
 programs: $(PROGRAMS)
 

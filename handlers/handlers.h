@@ -39,6 +39,7 @@ int datasets_upload(request_t *r);
 int datasets_list(request_t *r);
 int datasets_show(request_t *r);
 int datasets_delete(request_t *r);
+int datasets_preview(request_t *r); /* dataset_preview.c */
 
 /* models.c */
 /* Table sizes are macros so that the static route table can use them;

@@ -71,6 +71,9 @@ static const openapi_param_t q_dataset_list[] = {
     {"limit", "integer", 1, 1000, "datasets per page (default 100)"},
     {"offset", "integer", 0, 1LL << 40, "datasets to skip"},
     Q_END};
+static const openapi_param_t q_preview[] = {
+    {"rows", "integer", 1, 200, "rows to show (default 20)"},
+    Q_END};
 static const openapi_param_t q_predict[] = {
     {"explain", "boolean", 0, 0, "add each field's contribution to every prediction"},
     Q_END};
@@ -142,6 +145,9 @@ static const openapi_doc_t openapi_docs[] = {
      200, NULL, "Dataset"},
     {"DELETE", "/api/v1/datasets/{dataset_id}", "deleteDataset", "Delete a dataset", NULL, 0,
      200, NULL, NULL},
+    {"GET", "/api/v1/datasets/{dataset_id}/preview", "previewDataset",
+     "The first rows of a dataset, as the CSV reader reads them", q_preview, 0, 200, NULL,
+     "DatasetPreview"},
     {"GET", "/api/v1/models/{model_id}", "getModel", "A model: task, features, metrics", NULL, 0,
      200, NULL, "Model"},
     {"GET", "/api/v1/models/{model_id}/download", "downloadModel",
@@ -349,6 +355,11 @@ static const char openapi_schemas_json[] =
     " \"fields\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/DatasetField\"}}},"
     " \"example\":{\"dataset_id\":\"7fad5514-1805-4a60-b3d5-695e7d2e607e\",\"name\":\"churn\","
     "  \"rows\":500,\"fields\":[{\"name\":\"churn\",\"type\":\"boolean\",\"missing\":0}]}},"
+    "\"DatasetPreview\":{\"type\":\"object\",\"required\":[\"dataset_id\",\"fields\",\"rows\"],"
+    " \"properties\":{\"dataset_id\":{\"type\":\"string\",\"format\":\"uuid\"},"
+    " \"fields\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    " \"rows\":{\"type\":\"array\",\"items\":{\"type\":\"array\",\"items\":{}}},"
+    " \"more\":{\"type\":\"boolean\"}}},"
     "\"DatasetList\":{\"type\":\"object\",\"required\":[\"datasets\"],\"properties\":{"
     " \"datasets\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Dataset\"}}}},"
     "\"Model\":{\"type\":\"object\",\"required\":[\"model_id\"],\"properties\":{"

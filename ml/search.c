@@ -1440,6 +1440,10 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
      * sets, so a tree must beat the best linear model by a margin that
      * shrinks with the validation size. */
     int best_lin = -1;
+    /* Why the final model was chosen, for the result's candidate list (the
+     * console shows it beside the leaderboard). */
+    char why[240];
+    snprintf(why, sizeof(why), "best validation %s of the candidates tried", out->metric);
     for (size_t i = 0; i < nres; i++)
         if (res[i].c.linear && !res[i].pruned &&
             (best_lin < 0 || better(&res[i], &res[best_lin])))
@@ -1450,6 +1454,9 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         if (in->task == TASK_REGRESSION)
             margin *= res[best_lin].value;
         if (res[best].score - res[best_lin].score < margin) {
+            snprintf(why, sizeof(why), "the linear model's validation %s (%.4g) is within %.4g "
+                     "of the best tree's (%.4g): the simpler model is kept", out->metric,
+                     res[best_lin].value, margin, res[best].value);
             best = best_lin;
             if (in->cb && in->cb->log) {
                 char line[200];
@@ -1522,6 +1529,9 @@ rank:;
             continue; /* the final model's candidate is always listed */
         json_object *o = cand_json(order[i], out->metric);
         json_object_object_add(o, "rank", json_object_new_int((int)i + 1));
+        json_object_object_add(o, "chosen", json_object_new_boolean(order[i] == b));
+        if (order[i] == b)
+            json_object_object_add(o, "why", json_object_new_string(why));
         json_object_array_add(out->candidates, o);
     }
     if (use_ens)

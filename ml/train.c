@@ -238,6 +238,7 @@ static json_object *str_array_with(json_object *base, json_object *more, const c
 
 typedef struct field_result {
     json_object *stats, *importance, *story, *task, *dropped, *summary;
+    json_object *charts; /* the console's chart data (metric_*_charts) */
     int reproducible;
 } field_result_t;
 
@@ -412,6 +413,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     /* Stats on the validation rows. */
     if (t.task == TASK_REGRESSION) {
         fr->stats = metric_regression_stats(col, target, so.valid_pred, yv, nv);
+        fr->charts = metric_regression_charts(so.valid_pred, yv, nv);
     } else {
         int *yi = malloc((nv + 1) * sizeof(*yi));
         if (yi == NULL) {
@@ -422,6 +424,8 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
             yi[i] = (int)yv[i];
         fr->stats = metric_class_stats(col, target, csv_type_akkio_name(d->types[col]),
                                        (const char *const *)t.classes, so.valid_pred, yi, nv, t.k);
+        fr->charts = metric_class_charts((const char *const *)t.classes, so.valid_pred, yi, nv,
+                                         t.k);
         free(yi);
     }
     tick(cb, job_start, job_end);
@@ -497,6 +501,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     json_object_object_add(fr->summary, "candidates", json_object_get(so.candidates));
     json_object_object_add(fr->summary, "field_importance", json_object_get(fr->importance));
     json_object_object_add(fr->summary, "dropped_fields", json_object_get(fr->dropped));
+    json_object_object_add(fr->summary, "charts", json_object_get(fr->charts));
     fr->reproducible = s->max_models > 0 && !so.truncated;
     say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target,
         so.ensemble ? "ensemble" : so.linear ? "linear" : "tree",
@@ -526,6 +531,7 @@ static void field_result_free(field_result_t *fr)
     json_object_put(fr->task);
     json_object_put(fr->dropped);
     json_object_put(fr->summary);
+    json_object_put(fr->charts);
 }
 
 int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_callbacks_t *cb,

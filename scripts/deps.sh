@@ -15,7 +15,15 @@ packages=(
   prometheus nodejs jq
   # the sandbox runner (trainer/sandbox.c) and what user code trains with
   bubblewrap libseccomp-dev python3-sklearn python3-numpy python3-pandas
+  # the web console's browser tests (tests/browser: Debian's headless
+  # chromium driven by puppeteer-core)
+  chromium fonts-dejavu-core
 )
+# The web console's build (web/build.sh) needs node and npm: Debian's unless
+# some node is there already (NodeSource's nodejs ships its own npm and
+# conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 # `deps.sh bench`: also what the benchmarks' Python peer runs on
 # (../shared/peers/fastapi_celery/run.sh names these).

@@ -35,6 +35,8 @@ SUITE(ml_contrib)
 SUITE(ml_train)
 SUITE(ml_linfit)
 SUITE(ml_ensemble)
+SUITE(ml_charts)
+SUITE(ml_infer)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
