@@ -12,7 +12,7 @@
 
 CC ?= cc
 BUILD ?= build
-PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp
+PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
 OPT ?= -O2
@@ -67,7 +67,10 @@ $(BUILD)/trainyard-api: $(BUILD)/obj/handlers/main.o $(LIB)
 $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(LIB)
+# The terminal client: cli/main.c (admin commands) and the user commands'
+# modules (HTTP through libcurl).
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
+$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(UNIT): $(UNIT_OBJS) $(LIB)

@@ -12,6 +12,8 @@ packages=(
   wrk clang libclang-rt-14-dev
   # the sandbox runner (trainer/sandbox.c) and what user code trains with
   bubblewrap libseccomp-dev python3-sklearn python3-numpy python3-pandas
+  # the terminal client's HTTP (cli/http.c) and its interactive test (tests/e2e/test_cli.py)
+  libcurl4-openssl-dev tmux
 )
 
 # `deps.sh bench`: also what the benchmarks' Python peer runs on
