@@ -33,6 +33,9 @@ LIB_DIRS ?= common fcgi handlers db ml bundle trainer
 LIB_SRCS := $(filter-out %/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtrainyard.a
+# The terminal client's modules besides cli/main.c (HTTP through libcurl):
+# linked into build/trainyard and into the unit tests.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 
 PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard
 UNIT_SRCS ?= $(wildcard tests/unit/test_*.c)
@@ -67,13 +70,10 @@ $(BUILD)/trainyard-api: $(BUILD)/obj/handlers/main.o $(LIB)
 $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The terminal client: cli/main.c (admin commands) and the user commands'
-# modules (HTTP through libcurl).
-CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 $(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJS) $(LIB)
+$(UNIT): $(UNIT_OBJS) $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
 
 # Benchmark programs: bench/<name>.c -> $(BUILD)/bench/<name>

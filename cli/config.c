@@ -49,6 +49,31 @@ int cli_config_url_normalise(char *url, err_t *e)
     return 0;
 }
 
+void cli_config_parse(cli_config_t *c, const char *text, size_t n)
+{
+    const char *end = text + n;
+    while (text < end) {
+        const char *nl = memchr(text, '\n', (size_t)(end - text));
+        const char *stop = nl != NULL ? nl : end;
+        const char *eq = memchr(text, '=', (size_t)(stop - text));
+        if (eq != NULL && *text != '#') {
+            size_t klen = (size_t)(eq - text), vlen = (size_t)(stop - eq - 1);
+            if (vlen > 0 && eq[vlen] == '\r')
+                vlen--;
+            char *dst = klen == 3 && memcmp(text, "url", 3) == 0         ? c->url
+                        : klen == 3 && memcmp(text, "key", 3) == 0       ? c->key
+                        : klen == 9 && memcmp(text, "workspace", 9) == 0 ? c->workspace
+                                                                         : NULL;
+            /* A value with a NUL or too long for the field is no setting of ours. */
+            if (dst != NULL && vlen < CLI_CONFIG_VALUE_MAX && memchr(eq + 1, '\0', vlen) == NULL) {
+                memcpy(dst, eq + 1, vlen);
+                dst[vlen] = '\0';
+            }
+        }
+        text = nl != NULL ? nl + 1 : end;
+    }
+}
+
 int cli_config_load(cli_config_t *c, err_t *e)
 {
     memset(c, 0, sizeof(*c));
@@ -58,21 +83,16 @@ int cli_config_load(cli_config_t *c, err_t *e)
         return err_set(e, 1, "config", "could not read %s: %s (fix its permissions or set "
                        "TRAINYARD_CONFIG to another file)", c->path, strerror(errno));
     if (f != NULL) {
-        char line[CLI_CONFIG_VALUE_MAX + 32];
-        while (fgets(line, sizeof(line), f) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            char *eq = strchr(line, '=');
-            if (line[0] == '#' || eq == NULL)
-                continue;
-            *eq = '\0';
-            char *dst = strcmp(line, "url") == 0         ? c->url
-                        : strcmp(line, "key") == 0       ? c->key
-                        : strcmp(line, "workspace") == 0 ? c->workspace
-                                                         : NULL;
-            if (dst != NULL)
-                snprintf(dst, CLI_CONFIG_VALUE_MAX, "%s", eq + 1);
-        }
+        /* Three short lines are expected; more than this is not our file. */
+        char buf[4 * CLI_CONFIG_VALUE_MAX];
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        int bad = ferror(f) || !feof(f);
         fclose(f);
+        if (bad)
+            return err_set(e, 1, "config", "%s is not a trainyard config (unreadable or over "
+                           "%zu bytes): run `trainyard login URL` to write a new one",
+                           c->path, sizeof(buf));
+        cli_config_parse(c, buf, n);
     }
     config_env("TRAINYARD_URL", c->url, sizeof(c->url));
     config_env("TRAINYARD_KEY", c->key, sizeof(c->key));

@@ -28,6 +28,10 @@ typedef struct cli_config {
  * an error; an unreadable one is. */
 int cli_config_load(cli_config_t *c, err_t *e);
 
+/* Reads KEY=VALUE lines of a config file's text into c (url, key,
+ * workspace; other keys and # comments skipped; CRLF accepted). */
+void cli_config_parse(cli_config_t *c, const char *text, size_t n);
+
 /* Writes url, key and workspace to c->path (0600, through a temporary file
  * renamed over the old one, so a crash never leaves half a file). */
 int cli_config_save(const cli_config_t *c, err_t *e);

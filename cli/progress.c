@@ -81,7 +81,10 @@ void cli_progress_update(cli_progress_t *p, double done, double total, double et
         eta = elapsed * (total - done) / done;
     /* The text after the bar: percent, amounts and rate, ETA. */
     char tail[160], a[24], b[24], r[24];
-    int k = snprintf(tail, sizeof(tail), total > 0 ? " %3.0f%%" : "", frac * 100.0);
+    int k = 0;
+    tail[0] = '\0';
+    if (total > 0)
+        k = snprintf(tail, sizeof(tail), " %3.0f%%", frac * 100.0);
     if (p->bytes) {
         cli_progress_size(done, a, sizeof(a));
         cli_progress_size(elapsed > 0 ? done / elapsed : 0, r, sizeof(r));
