@@ -66,12 +66,14 @@ static int progress_width(void)
 void cli_progress_update(cli_progress_t *p, double done, double total, double eta,
                          const char *note)
 {
-    if (!p->enabled)
+    /* libcurl reports 0 of 0 before it knows the size: nothing to show yet. */
+    if (!p->enabled || (p->bytes && done <= 0 && total <= 0))
         return;
     double now = progress_now();
     int final = total > 0 && done >= total;
-    if (p->drawn && !final && now - p->last_draw < PROGRESS_MIN_REDRAW)
+    if ((p->drawn && !final && now - p->last_draw < PROGRESS_MIN_REDRAW) || p->finished)
         return;
+    p->finished = final;
     p->last_draw = now;
     double elapsed = now - p->started;
     double frac = total > 0 ? done / total : 0;

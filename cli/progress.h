@@ -16,6 +16,7 @@ typedef struct cli_progress {
     double started;       /* monotonic seconds at begin */
     double last_draw;     /* monotonic seconds of the last redraw */
     int drawn;            /* a line is on screen that end must finish */
+    int finished;         /* 100% was drawn: later updates change nothing */
 } cli_progress_t;
 
 /* Whether bars are wanted: stderr is a terminal, TERM is not "dumb", the
