@@ -225,6 +225,8 @@ static int http_perform(cli_http_t *h, const char *method, const char *path,
     CURLcode rc = curl_easy_perform(h->curl);
     long code = 0;
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+    /* The buffer is this frame's: the handle must not keep pointing at it. */
+    curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
     int ret = 0;
     if (out != NULL)
         *out = NULL;

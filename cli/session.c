@@ -120,3 +120,36 @@ int cli_session_upload(cli_session_t *s, const char *path, const char *name, jso
     fclose(f);
     return rc;
 }
+
+int cli_session_pick_workspace(cli_session_t *s, json_object *doc, const char *want, err_t *e)
+{
+    json_object *resp = NULL, *list = NULL;
+    json_object_object_get_ex(doc, "response", &resp);
+    json_object_object_get_ex(resp, "workspaces", &list);
+    const char *chosen = NULL;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *w = json_object_array_get_idx(list, i), *d;
+        const char *name = cli_json_str(w, "name");
+        if (want != NULL ? strcmp(name, want) == 0
+                         : (chosen == NULL || (json_object_object_get_ex(w, "default", &d) &&
+                                               json_object_get_boolean(d))))
+            chosen = name;
+    }
+    if (chosen == NULL)
+        return err_set(e, 1, "usage", "this key's account has no workspace \"%s\"",
+                       want != NULL ? want : "");
+    snprintf(s->cfg.workspace, sizeof(s->cfg.workspace), "%s", chosen);
+    return 0;
+}
+
+int cli_session_workspace(cli_session_t *s, err_t *e)
+{
+    if (s->cfg.workspace[0] != '\0')
+        return 0;
+    json_object *doc = NULL;
+    if (cli_http_json(s->http, "GET", "/workspace", NULL, &doc, e) != 0)
+        return -1;
+    int rc = cli_session_pick_workspace(s, doc, NULL, e);
+    json_object_put(doc);
+    return rc;
+}

@@ -39,6 +39,15 @@ int cli_session_connect(cli_session_t *s, err_t *e);
 
 void cli_session_close(cli_session_t *s);
 
+/* Picks the workspace from GET /workspace's answer (doc): want when
+ * given (an error if the account has none of that name), else the
+ * account's default, else the first; into s->cfg.workspace. */
+int cli_session_pick_workspace(cli_session_t *s, json_object *doc, const char *want, err_t *e);
+
+/* Makes sure s->cfg.workspace names one (asking the server if it is
+ * unknown, as with TRAINYARD_URL/KEY and no login). */
+int cli_session_workspace(cli_session_t *s, err_t *e);
+
 /* Prints doc on stdout, pretty, with a newline. */
 void cli_session_print_json(json_object *doc);
 

@@ -186,28 +186,12 @@ static int user_login(cli_session_t *s, const user_args_t *a, err_t *e)
         return -1;
     /* The key is checked by a call that needs it; its answer names the
      * account's workspaces, one of which the jobs listing will use. */
-    json_object *doc = NULL, *resp = NULL, *list = NULL;
+    json_object *doc = NULL;
     if (cli_http_json(s->http, "GET", "/workspace", NULL, &doc, e) != 0) {
         err_wrap(e, "login refused");
         return -1;
     }
-    json_object_object_get_ex(doc, "response", &resp);
-    json_object_object_get_ex(resp, "workspaces", &list);
-    const char *want = a->workspace, *chosen = NULL;
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
-        json_object *w = json_object_array_get_idx(list, i), *d;
-        const char *name = cli_json_str(w, "name");
-        if (want != NULL ? strcmp(name, want) == 0
-                         : (chosen == NULL || (json_object_object_get_ex(w, "default", &d) &&
-                                               json_object_get_boolean(d))))
-            chosen = name;
-    }
-    int rc = 0;
-    if (chosen == NULL)
-        rc = err_set(e, 1, "usage", "this key's account has no workspace \"%s\" (see GET "
-                     "/workspace)", want ? want : "");
-    else
-        snprintf(s->cfg.workspace, sizeof(s->cfg.workspace), "%s", chosen);
+    int rc = cli_session_pick_workspace(s, doc, a->workspace, e);
     if (rc == 0)
         rc = cli_config_save(&s->cfg, e);
     if (rc == 0) {
@@ -306,10 +290,9 @@ static int user_ls(cli_session_t *s, const user_args_t *a, err_t *e)
             cli_table_add(t, row);
         }
     } else if (strcmp(what, "jobs") == 0) {
+        if (a->workspace == NULL && cli_session_workspace(s, e) != 0)
+            return -1;
         const char *ws = a->workspace ? a->workspace : s->cfg.workspace;
-        if (*ws == '\0')
-            return err_set(e, 1, "config", "which workspace? run `trainyard login URL` again, or "
-                           "give --workspace NAME (or TRAINYARD_WORKSPACE)");
         char *w = cli_http_escape(ws), path[512];
         snprintf(path, sizeof(path), "/train/%s", w ? w : "");
         free(w);

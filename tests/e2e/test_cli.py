@@ -145,6 +145,10 @@ def test_cli_environment_instead_of_login(cli):
     env = {"TRAINYARD_URL": cli.url, "TRAINYARD_KEY": cli.key, "TRAINYARD_WORKSPACE": cli.workspace}
     assert cli.json("ls", "datasets", env=env)["datasets"] == []
     assert not os.path.exists(cli.config)
+    # Without a workspace named, the jobs listing asks the server for the key's.
+    del env["TRAINYARD_WORKSPACE"]
+    jobs = cli.json("ls", "jobs", env=env)["response"]
+    assert jobs["workspace"] == cli.workspace and jobs["jobs"] == []
     assert cli.run("--version").stdout.startswith("trainyard 0.1.0 ")
 
 
