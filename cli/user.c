@@ -337,6 +337,17 @@ static int user_ls(cli_session_t *s, const user_args_t *a, err_t *e)
 
 /* --- result, predict, download -------------------------------------------- */
 
+/* Adds where to look when the server did not know an id. */
+static int user_hint_404(err_t *e, const char *hint)
+{
+    if (e->status == 404 && e->count > 0) {
+        err_item_t *it = &e->items[0];
+        size_t n = strlen(it->message);
+        snprintf(it->message + n, sizeof(it->message) - n, " (%s)", hint);
+    }
+    return -1;
+}
+
 static int user_result(cli_session_t *s, const user_args_t *a, err_t *e)
 {
     long top;
@@ -349,7 +360,7 @@ static int user_result(cli_session_t *s, const user_args_t *a, err_t *e)
     free(id);
     json_object *doc = NULL;
     if (cli_http_json(s->http, "GET", path, NULL, &doc, e) != 0)
-        return -1;
+        return user_hint_404(e, "`trainyard ls jobs` lists the tasks");
     if (s->json)
         cli_session_print_json(doc);
     else
@@ -389,6 +400,12 @@ static int user_predict(cli_session_t *s, const user_args_t *a, err_t *e)
     if (s->json && a->output == NULL)
         return err_set(e, 2, "usage", "with --json the summary goes to stdout: name the "
                        "predictions' file with -o OUT.csv");
+    /* An unknown model is said before a byte of the input is read. */
+    char *id = cli_http_escape(a->pos[0]), mpath[512];
+    snprintf(mpath, sizeof(mpath), "/api/v1/models/%s", id ? id : "");
+    free(id);
+    if (cli_http_json(s->http, "GET", mpath, NULL, NULL, e) != 0)
+        return user_hint_404(e, "`trainyard ls models` lists the models");
     const char *inpath = a->pos[1];
     FILE *in = strcmp(inpath, "-") == 0 ? stdin : fopen(inpath, "rb");
     if (in == NULL)
@@ -416,7 +433,7 @@ static int user_predict(cli_session_t *s, const user_args_t *a, err_t *e)
     else if (fflush(stdout) != 0 && rc == 0)
         rc = err_set(e, 1, "io", "could not write the predictions to stdout");
     if (rc != 0)
-        return -1;
+        return user_hint_404(e, "`trainyard ls models` lists the models");
     if (s->json) {
         json_object *doc = json_object_new_object();
         json_object_object_add(doc, "model_id", json_object_new_string(a->pos[0]));
@@ -461,7 +478,7 @@ static int user_download(cli_session_t *s, const user_args_t *a, err_t *e)
     cli_http_set_progress(s->http, NULL, NULL);
     cli_progress_end(&bar);
     if (user_close_part(f, part, path, rc == 0, e) != 0)
-        return -1;
+        return user_hint_404(e, "`trainyard ls models` lists the models");
     if (s->json) {
         json_object *doc = json_object_new_object();
         json_object_object_add(doc, "model_id", json_object_new_string(a->pos[0]));

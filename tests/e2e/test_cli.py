@@ -122,6 +122,21 @@ def test_cli_whole_flow(cli, tmp_path):
     piped = list(csv.reader(io.StringIO(cli.run("predict", model, "-", stdin=head).stdout)))
     assert len(piped) == 4 and piped[0][-1] == "Probability churn is Yes"
 
+    # A ragged CSV is refused naming the file and line; a row the model
+    # cannot read, naming the lines of its batch and the field.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3\n")
+    p = cli.run("predict", model, bad, "-o", tmp_path / "bad-out.csv", code=1)
+    assert "bad.csv" in p.stderr and "line 3" in p.stderr, p.stderr
+    assert not os.path.exists(tmp_path / "bad-out.csv")
+    lines = open(CHURN).read().splitlines()
+    cols = lines[0].split(",")
+    broken = lines[5].split(",")
+    broken[cols.index("tenure")] = "forever"
+    (tmp_path / "typo.csv").write_text("\n".join(lines[:5] + [",".join(broken)]) + "\n")
+    p = cli.run("predict", model, tmp_path / "typo.csv", code=1)
+    assert "typo.csv, lines 2-6" in p.stderr and "tenure" in p.stderr, p.stderr
+
     # download: a tar.gz with the booster, written whole or not at all.
     dl = cli.json("download", model, "-o", tmp_path / "m.tar.gz")
     assert dl["bytes"] == os.path.getsize(tmp_path / "m.tar.gz") > 0
@@ -179,10 +194,6 @@ def test_cli_key_from_stdin_and_errors(cli, tmp_path):
     assert not os.path.exists(str(tmp_path / "x.csv") + ".part")
     p = cli.run("train", "nothing-by-that-name", "--target", "churn", code=1)
     assert "trainyard ls datasets" in p.stderr
-    # A bad cell is reported with the lines of the batch that held it.
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,2\n3\n")
-    assert "bad.csv" in cli.run("predict", str(uuid.uuid4()), bad, code=1).stderr
     # An unreachable server.
     p = cli.run("ls", "models", code=1, env={"TRAINYARD_URL": "http://127.0.0.1:9"})
     assert "could not reach http://127.0.0.1:9" in p.stderr
