@@ -232,6 +232,8 @@ static int user_upload(cli_session_t *s, const user_args_t *a, err_t *e)
 {
     if (a->npos != 1)
         return err_set(e, 2, "usage", "usage: trainyard upload FILE.csv [--name NAME]");
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     json_object *doc = NULL, *fields = NULL;
     if (cli_session_upload(s, a->pos[0], a->name, &doc, e) != 0)
         return -1;
@@ -254,6 +256,10 @@ static int user_upload(cli_session_t *s, const user_args_t *a, err_t *e)
 static int user_ls(cli_session_t *s, const user_args_t *a, err_t *e)
 {
     const char *what = a->npos == 1 ? a->pos[0] : "";
+    if (strcmp(what, "datasets") != 0 && strcmp(what, "models") != 0 && strcmp(what, "jobs") != 0)
+        return err_set(e, 2, "usage", "usage: trainyard ls datasets|models|jobs");
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     json_object *doc = NULL, *items = NULL;
     cli_table_t *t = NULL;
     if (strcmp(what, "datasets") == 0) {
@@ -355,6 +361,8 @@ static int user_result(cli_session_t *s, const user_args_t *a, err_t *e)
         return err_set(e, 2, "usage", "usage: trainyard result TASK_ID [--top N]");
     if (user_positive("--top", a->top, 10, 100000, &top, e) != 0)
         return -1;
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     char *id = cli_http_escape(a->pos[0]), path[512];
     snprintf(path, sizeof(path), "/api/v1/models/train/%s/result", id ? id : "");
     free(id);
@@ -400,6 +408,8 @@ static int user_predict(cli_session_t *s, const user_args_t *a, err_t *e)
     if (s->json && a->output == NULL)
         return err_set(e, 2, "usage", "with --json the summary goes to stdout: name the "
                        "predictions' file with -o OUT.csv");
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     /* An unknown model is said before a byte of the input is read. */
     char *id = cli_http_escape(a->pos[0]), mpath[512];
     snprintf(mpath, sizeof(mpath), "/api/v1/models/%s", id ? id : "");
@@ -463,6 +473,8 @@ static int user_download(cli_session_t *s, const user_args_t *a, err_t *e)
     if (strchr(a->pos[0], '/') != NULL)
         return err_set(e, 2, "usage", "\"%s\" is not a model id (see `trainyard ls models`)",
                        a->pos[0]);
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     FILE *f = user_open_part(path, part, sizeof(part), e);
     if (f == NULL)
         return -1;
@@ -514,6 +526,8 @@ static int user_train(cli_session_t *s, const user_args_t *a, err_t *e)
                        "[--duration 60] [--ignore COL] [--wait]");
     if (user_positive("--duration", a->duration, 60, 86400, &duration, e) != 0)
         return -1;
+    if (cli_session_connect(s, e) != 0)
+        return -1;
     cli_train_opts_t o = {a->pos[0], a->name, a->targets, a->ignore, duration,
                           a->extra_attention, a->force, a->wait};
     int rc = cli_train_run(s, &o, e);
@@ -540,7 +554,7 @@ int cli_user_main(int argc, char **argv)
         memset(&s, 0, sizeof(s));
     if (rc == 0 && strcmp(cmd, "login") == 0)
         rc = user_login(&s, &a, &e);
-    else if (rc == 0 && (rc = cli_session_connect(&s, &e)) == 0) {
+    else if (rc == 0) {
         if (strcmp(cmd, "upload") == 0) rc = user_upload(&s, &a, &e);
         else if (strcmp(cmd, "train") == 0) rc = user_train(&s, &a, &e);
         else if (strcmp(cmd, "result") == 0) rc = user_result(&s, &a, &e);

@@ -38,6 +38,12 @@ class Cli:
                     if not k.startswith("TRAINYARD_") and k != "XDG_CONFIG_HOME"}
         self.env["TRAINYARD_CONFIG"] = self.config
         self.env["HOME"] = str(tmp_path)
+        # make test-asan-e2e turns leak detection off for the daemons (they
+        # are killed, and the worker is not dumpable); the client exits
+        # normally, so its leaks are looked for.
+        if "detect_leaks=0" in self.env.get("ASAN_OPTIONS", ""):
+            self.env["ASAN_OPTIONS"] = self.env["ASAN_OPTIONS"].replace("detect_leaks=0",
+                                                                        "detect_leaks=1")
 
     def run(self, *args, code=0, env=None, stdin=None, timeout=180):
         e = dict(self.env)
@@ -171,6 +177,8 @@ def test_cli_key_from_stdin_and_errors(cli, tmp_path):
     # No settings at all: the message names the fix.
     p = cli.run("ls", "datasets", code=1)
     assert "trainyard login URL" in p.stderr
+    # A usage error is one before anything else is looked at.
+    assert "--target" in cli.run("train", CHURN, code=2).stderr
     # A wrong key is refused at login, and nothing is saved.
     p = cli.run("login", cli.url, "--key", "ty_000000000000_" + "0" * 64, code=1)
     assert "HTTP 401" in p.stderr and "trainyard login" in p.stderr
