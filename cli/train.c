@@ -170,7 +170,10 @@ int cli_train_wait(cli_session_t *s, const char *task_id, json_object **doc, err
         json_object *pv = NULL, *ev = NULL;
         json_object_object_get_ex(meta, "progress", &pv);
         json_object_object_get_ex(meta, "estimate_seconds", &ev);
-        double eta = ev != NULL ? json_object_get_double(ev) : -1;
+        /* No estimate yet (null): the bar extrapolates from the progress. */
+        double eta = json_object_is_type(ev, json_type_double) || json_object_is_type(ev, json_type_int)
+                         ? json_object_get_double(ev)
+                         : -1;
         cli_progress_update(&bar, pv != NULL ? json_object_get_double(pv) : 0, 1,
                             isnan(eta) ? -1 : eta,
                             strcmp(status, "PENDING") == 0 ? "queued" : "running");
