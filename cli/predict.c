@@ -152,8 +152,11 @@ static int predict_on_record(void *ctx, const csv_cell_t *cells, size_t n, unsig
     }
     json_object *row = json_object_new_object();
     for (size_t i = 0; i < n; i++) {
-        json_object_object_add(row, json_object_get_string(json_object_array_get_idx(c->header, i)),
-                               json_object_new_string_len(cells[i].ptr, (int)cells[i].len));
+        /* The names are the header's strings, alive until the end and
+         * unique (the reader refuses duplicate columns): no copy, no lookup. */
+        json_object_object_add_ex(row, json_object_get_string(json_object_array_get_idx(c->header, i)),
+                                  json_object_new_string_len(cells[i].ptr, (int)cells[i].len),
+                                  JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
         c->batch_bytes += cells[i].len + 8;
     }
     if (json_object_array_length(c->batch) == 0)
