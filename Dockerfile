@@ -7,6 +7,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
       libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev libxgboost-dev \
       nodejs npm \
+      libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +17,7 @@ RUN make -j"$(nproc)" programs web BUILD=/src/build
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 \
+      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 libcurl4 \
       nginx-light postgresql-client ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/trainyard /src/build/trainyard-api /src/build/trainyard-trainer \

@@ -18,6 +18,8 @@ packages=(
   # the web console's browser tests (tests/browser: Debian's headless
   # chromium driven by puppeteer-core)
   chromium fonts-dejavu-core
+  # the terminal client's HTTP (cli/http.c) and its interactive test (tests/e2e/test_cli.py)
+  libcurl4-openssl-dev tmux
 )
 # The web console's build (web/build.sh) needs node and npm: Debian's unless
 # some node is there already (NodeSource's nodejs ships its own npm and

@@ -257,3 +257,13 @@ try:
         put("fuzz_treeshap", name, bytes(xgb.train(params, d, 4).save_raw("json")))
 except ImportError:
     pass
+# --- cli (first byte even: CSV cells split at NUL; odd: a config file) -------
+for name, first, text in [
+    ("cells_plain", 0, "a\0b\0c"),
+    ("cells_quoting", 0, 'say "hi"\0a,b\0two\nlines\0 pad \0\0cr\r'),
+    ("cells_utf8", 0, "Zürich\0\xe2\x82\xac"),
+    ("cells_bad_utf8", 0, b"ok\0\xff\xfe".decode("latin-1")),
+    ("config", 1, "# written by trainyard login\nurl=http://127.0.0.1:8080\nkey=ty_a_b\nworkspace=dev\n"),
+    ("config_crlf_dup", 1, "key=one\r\nkey=two=three\r\nbogus\n=x\nkey"),
+]:
+    put("fuzz_cli", name, bytes([first]) + text.encode("latin-1" if name == "cells_bad_utf8" else "utf-8"))

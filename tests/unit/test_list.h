@@ -42,6 +42,9 @@ SUITE(ml_infer)
 SUITE(db_jobs)
 SUITE(trainer_proto)
 
+/* cli/ (the terminal client's pure parts; its HTTP side is tested end to end) */
+SUITE(cli)
+
 /* handlers/ */
 SUITE(handlers)
 SUITE(openapi)
