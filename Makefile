@@ -6,13 +6,15 @@
 #   make bench   benchmarks, printed side by side with their references
 #   make chaos   1,000 jobs from 3 workspaces under kill -9 and a PostgreSQL
 #                restart: lost, finished twice, fair share (not part of test)
+#   make soak    30 minutes of mixed traffic: memory, open files and storage
+#                stay flat (not part of test)
 #
 # Every target that needs system packages depends on `deps`, which installs only
 # what is missing (scripts/deps.sh).
 
 CC ?= cc
 BUILD ?= build
-PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp
+PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
 OPT ?= -O2
@@ -33,6 +35,9 @@ LIB_DIRS ?= common fcgi handlers db ml bundle trainer
 LIB_SRCS := $(filter-out %/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtrainyard.a
+# The terminal client's modules besides cli/main.c (HTTP through libcurl):
+# linked into build/trainyard and into the unit tests.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 
 PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard
 UNIT_SRCS ?= $(wildcard tests/unit/test_*.c)
@@ -41,14 +46,23 @@ UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all programs bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e test-asan-e2e \
-	test-db test-fuzz-regress bench chaos clean psql fuzz
+	test-db test-fuzz-regress bench chaos soak clean psql fuzz
 all: build
 
 deps:
 	@scripts/deps.sh
 
 build: deps
-	@$(MAKE) --no-print-directory programs
+	@$(MAKE) --no-print-directory programs web
+
+# The web console: web/src + the pinned npm packages -> $(BUILD)/www, which
+# scripts/stack.sh serves at / (web/build.sh runs npm ci only when the lock
+# file changed).
+WEB_SRCS := $(wildcard web/src/*) web/package.json web/package-lock.json web/build.sh
+.PHONY: web
+web: $(BUILD)/www/index.html
+$(BUILD)/www/index.html: $(WEB_SRCS)
+	@web/build.sh $(BUILD)/www
 
 programs: $(PROGRAMS)
 
@@ -67,10 +81,10 @@ $(BUILD)/trainyard-api: $(BUILD)/obj/handlers/main.o $(LIB)
 $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(LIB)
+$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJS) $(LIB)
+$(UNIT): $(UNIT_OBJS) $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
 
 # Benchmark programs: bench/<name>.c -> $(BUILD)/bench/<name>
@@ -165,6 +179,11 @@ bench: build
 # while CHAOS_JOBS (1000) jobs run; prints what was lost (nothing, we hope).
 chaos: build
 	@scripts/chaos.sh
+
+# SOAK_SECONDS (1800) of mixed traffic in every dialect: RSS, open files and
+# stored bytes sampled every 30 s; fails if any of them keeps growing.
+soak: build
+	@scripts/soak.sh
 
 fuzz: deps
 	@scripts/fuzz.sh
