@@ -9,8 +9,15 @@
  * Runs of ordinary bytes are copied with memcpy, not byte by byte: most of a
  * numeric CSV is such runs.
  *
- * Assumes: comma delimiter, '"' quote; the first record is the header;
- * blank lines are skipped (as pandas does).
+ * The delimiter is sniffed from the header (see csv_sniff_delimiter): the
+ * reader holds back the input until the header line is complete, picks the
+ * delimiter from it, then replays those bytes through the state machine.
+ * Every reader of a stored dataset (upload check, trainer, evaluation) runs
+ * the same sniff on the same bytes, so a file is split the same everywhere
+ * without storing the choice anywhere.
+ *
+ * Assumes: '"' quote; the first record is the header; blank lines are
+ * skipped (as pandas does).
  */
 #include "ml/csv.h"
 
@@ -57,6 +64,13 @@ struct csv_reader {
     int failed;                /* an error was returned; refuse further input */
     int ascii_only;            /* current record held only bytes < 0x80 */
     int has_nul;               /* current record held a NUL byte */
+    char delim;                /* the delimiter; 0 until sniffed */
+    unsigned char special[256]; /* bytes that end a plain run: delim '\n' '\r' '"' */
+    char *pending;             /* input held back until the header line is whole */
+    size_t pending_len, pending_cap;
+    size_t pending_scanned;    /* bytes of pending already searched for the line end */
+    int pending_quoted;        /* the search is inside quotes at pending_scanned */
+    int pending_text;          /* pending holds a byte other than a line end */
 };
 
 csv_reader_t *csv_reader_new(const csv_limits_t *lim, csv_record_fn fn, void *ctx)
@@ -86,6 +100,7 @@ void csv_reader_free(csv_reader_t *r)
     free(r->buf);
     free(r->ends);
     free(r->cells);
+    free(r->pending);
     free(r);
 }
 
@@ -215,12 +230,11 @@ static int end_record(csv_reader_t *r, err_t *e)
     return 0;
 }
 
-/* Bytes that end a plain run: ',' '\n' '\r' '"'. A table rather than four
- * comparisons per byte: this loop sees every byte of an upload. */
-static const unsigned char csv_special[256] = {['\n'] = 1, ['\r'] = 1, [','] = 1, ['"'] = 1};
-
-/* Length of the run of bytes with no special meaning in an unquoted field. */
-static size_t plain_run(const char *p, size_t n)
+/* Length of the run of bytes with no special meaning in an unquoted field.
+ * csv_special is the reader's table (delimiter, '\n' '\r' '"'): a table
+ * rather than four comparisons per byte, as this loop sees every byte of an
+ * upload. */
+static size_t plain_run(const unsigned char *csv_special, const char *p, size_t n)
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t i = 0;
@@ -274,6 +288,101 @@ static int append(csv_reader_t *r, const char *p, size_t k, err_t *e)
     return 0;
 }
 
+char csv_sniff_delimiter(const char *line, size_t n)
+{
+    static const char candidates[] = {',', ';', '\t', '|'};
+    size_t count[sizeof(candidates)] = {0};
+    int quoted = 0;
+    size_t i = 0;
+    if (n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+        i = 3; /* a UTF-8 BOM */
+    while (i < n && (line[i] == '\n' || line[i] == '\r'))
+        i++; /* blank lines before the header */
+    for (; i < n; i++) {
+        char c = line[i];
+        if (c == '"') {
+            quoted = !quoted;
+            continue;
+        }
+        if (quoted)
+            continue;
+        if (c == '\n' || c == '\r')
+            break;
+        for (size_t k = 0; k < sizeof(candidates); k++)
+            count[k] += c == candidates[k];
+    }
+    size_t best = 0;
+    for (size_t k = 1; k < sizeof(candidates); k++)
+        if (count[k] > count[best])
+            best = k;
+    return candidates[best];
+}
+
+char csv_reader_delimiter(const csv_reader_t *r)
+{
+    return r->delim;
+}
+
+static void set_delimiter(csv_reader_t *r, char d)
+{
+    r->delim = d;
+    memset(r->special, 0, sizeof(r->special));
+    r->special['\n'] = r->special['\r'] = r->special['"'] = 1;
+    r->special[(unsigned char)d] = 1;
+}
+
+static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e);
+
+/* Settles the delimiter on what is held back and replays it. */
+static int sniff_and_replay(csv_reader_t *r, err_t *e)
+{
+    set_delimiter(r, csv_sniff_delimiter(r->pending, r->pending_len));
+    char *held = r->pending;
+    size_t len = r->pending_len;
+    r->pending = NULL;
+    r->pending_len = r->pending_cap = 0;
+    int rc = len > 0 ? feed_core(r, held, len, e) : 0;
+    free(held);
+    return rc;
+}
+
+/* Before the delimiter is known: holds the input back until the header
+ * line ends (a line end outside quotes) or is longer than a line may be,
+ * then sniffs. Holds at most one line plus one chunk. */
+static int feed_sniff(csv_reader_t *r, const char *data, size_t n, err_t *e)
+{
+    if (r->pending_len + n > r->pending_cap) {
+        size_t cap = r->pending_cap ? r->pending_cap : 4096;
+        while (cap < r->pending_len + n)
+            cap *= 2;
+        char *nb = realloc(r->pending, cap);
+        if (nb == NULL)
+            return fail(r, e, 500, "internal", 1, "out of memory");
+        r->pending = nb;
+        r->pending_cap = cap;
+    }
+    memcpy(r->pending + r->pending_len, data, n);
+    r->pending_len += n;
+    size_t i = r->pending_scanned;
+    int line_end = 0;
+    for (; i < r->pending_len; i++) {
+        char c = r->pending[i];
+        if (c == '"')
+            r->pending_quoted = !r->pending_quoted;
+        if (c != '\n' && c != '\r') {
+            r->pending_text = 1;
+        } else if (!r->pending_quoted && r->pending_text) {
+            /* Blank lines before the header end nothing (they are skipped). */
+            line_end = 1;
+            break;
+        }
+    }
+    r->pending_scanned = i;
+    if (line_end || r->pending_len > r->lim.max_line_bytes)
+        return sniff_and_replay(r, e);
+    return 0;
+}
+
 int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
 {
     if (r->failed)
@@ -291,6 +400,16 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             r->bom_pos = -1;
         }
     }
+    if (i == n)
+        return 0;
+    if (r->delim == 0)
+        return feed_sniff(r, data + i, n - i, e);
+    return feed_core(r, data + i, n - i, e);
+}
+
+static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e)
+{
+    size_t i = 0;
     while (i < n) {
         char c = data[i];
         if (r->skip_lf) {
@@ -316,7 +435,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             r->st = ST_UNQUOTED;
             /* fall through */
         case ST_UNQUOTED:
-            k = plain_run(data + i, n - i);
+            k = plain_run(r->special, data + i, n - i);
             if (k > 0) {
                 if (append(r, data + i, k, e) < 0)
                     return -1;
@@ -327,7 +446,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             if (c == '"')
                 return fail(r, e, 400, "csv_invalid", r->line, "quote in an unquoted field");
             i++;
-            if (c == ',') {
+            if (c == r->delim) {
                 r->raw_bytes++;
                 if (end_cell(r, e) < 0)
                     return -1;
@@ -368,7 +487,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
                 r->raw_bytes++;
                 r->st = ST_QUOTED;
                 i++;
-            } else if (c == ',' || c == '\n' || c == '\r') {
+            } else if (c == r->delim || c == '\n' || c == '\r') {
                 r->st = ST_UNQUOTED; /* handled as the delimiter of an unquoted field */
             } else {
                 return fail(r, e, 400, "csv_invalid", r->line, "text after a closing quote");
@@ -388,6 +507,8 @@ int csv_reader_finish(csv_reader_t *r, err_t *e)
 {
     if (r->failed)
         return err_set(e, 400, "csv_invalid", "csv reader already failed");
+    if (r->delim == 0 && sniff_and_replay(r, e) < 0)
+        return -1;
     if (r->st == ST_QUOTED)
         return fail(r, e, 400, "csv_invalid", r->rec_line, "unterminated quote");
     if (r->in_record) {
