@@ -12,7 +12,10 @@
  *
  * Both predict routes take `explain: true` (or ?explain=true): each
  * prediction then carries "explanation", its per-field contributions
- * (ml/model.h documents the shape).
+ * (ml/model.h documents the shape). Both answer "warnings" about fields the
+ * model does not read, category levels it never saw and fields left out
+ * (handlers/predict_check.h); `strict: true` (or ?strict=true) turns them
+ * into a 422 instead, and nothing is predicted.
  *
  * Predictions run in the API worker on a model from the worker's cache
  * (handlers/model_cache.h). XML and form bodies carry a single row: either
@@ -23,7 +26,10 @@
 #include <string.h>
 
 #include "db/models.h"
+#include "db/models_admin.h"
 #include "handlers/app.h"
+#include "handlers/lineage.h"
+#include "handlers/predict_check.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 #include "common/util.h"
@@ -31,6 +37,7 @@
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
     {.name = "explain", .type = FIELD_BOOL},
+    {.name = "strict", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_predict_fields) / sizeof(models_predict_fields[0]) ==
                    MODELS_PREDICT_FIELDS_COUNT, "count out of date");
@@ -40,6 +47,7 @@ const field_spec_t models_legacy_fields[] = {
     {.name = "data", .type = FIELD_ANY},
     {.name = "api_key", .type = FIELD_STRING},
     {.name = "explain", .type = FIELD_BOOL},
+    {.name = "strict", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_legacy_fields) / sizeof(models_legacy_fields[0]) ==
                    MODELS_LEGACY_FIELDS_COUNT, "count out of date");
@@ -51,10 +59,61 @@ static int models_load(request_t *r, const char *id, model_rec_t *m)
     return db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, id, m, &r->err);
 }
 
+/* The labels every model document carries. */
+static void models_labels(json_object *doc, const model_rec_t *m)
+{
+    support_json_str(doc, "name", m->name);
+    json_object_object_add(doc, "tags",
+                           m->tags ? json_object_get(m->tags) : json_object_new_array());
+    json_object_object_add(doc, "pinned", json_object_new_boolean(m->pinned));
+    if (m->updated_at > 0)
+        support_json_time(doc, "updated_at", m->updated_at);
+}
+
+int models_list(request_t *r)
+{
+    long long limit, offset;
+    if (support_query_int(r, "limit", 100, 1, 1000, &limit, &r->err) != 0 ||
+        support_query_int(r, "offset", 0, 0, 1LL << 40, &offset, &r->err) != 0)
+        return -1;
+    const char *tag = req_query(r, "tag");
+    if (tag != NULL && tag[0] == '\0')
+        tag = NULL;
+    model_rec_t *list;
+    size_t n;
+    long long total;
+    if (db_model_list_page(app_of(r)->db, r->arena, r->auth.workspace_id, (int)limit,
+                           (int)offset, tag, &list, &n, &total, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object *items = json_object_new_array();
+    json_object_object_add(doc, "models", items);
+    for (size_t i = 0; i < n; i++) {
+        const model_rec_t *m = &list[i];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "model_id", json_object_new_string(m->id));
+        json_object_object_add(o, "task_id", json_object_new_string(m->job_id));
+        support_json_str(o, "dataset_id", m->dataset_id);
+        support_json_str(o, "predict_field", m->predict_field);
+        support_json_str(o, "task", m->task);
+        models_labels(o, m);
+        json_object_object_add(o, "metrics", json_object_get(m->metrics));
+        support_json_time(o, "created_at", m->created_at);
+        json_object_array_add(items, o);
+    }
+    json_object_object_add(doc, "total", json_object_new_int64(total));
+    json_object_object_add(doc, "limit", json_object_new_int64(limit));
+    json_object_object_add(doc, "offset", json_object_new_int64(offset));
+    return req_reply_json(r, 200, doc);
+}
+
 int models_show(request_t *r)
 {
     model_rec_t m;
     if (models_load(r, r->params[0], &m) != 0)
+        return -1;
+    json_object *lineage = NULL;
+    if (lineage_of_model(r, m.id, &lineage) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "model_id", json_object_new_string(m.id));
@@ -72,9 +131,109 @@ int models_show(request_t *r)
     json_object_object_add(doc, "metrics", json_object_get(m.metrics));
     json_object_object_add(doc, "candidates", json_object_get(m.candidates));
     support_json_time(doc, "created_at", m.created_at);
+    models_labels(doc, &m);
+    json_object_object_add(doc, "lineage", lineage);
     json_object_object_add(doc, "download",
                            json_object_new_string(arena_sprintf(
                                r->arena, "/api/v1/models/%s/download", m.id)));
+    return req_reply_json(r, 200, doc);
+}
+
+const field_spec_t models_update_fields[] = {
+    {.name = "name", .type = FIELD_ANY},
+    {.name = "tags", .type = FIELD_ANY},
+    {.name = "pinned", .type = FIELD_BOOL},
+};
+_Static_assert(sizeof(models_update_fields) / sizeof(models_update_fields[0]) ==
+                   MODELS_UPDATE_FIELDS_COUNT, "count out of date");
+
+#define MODEL_NAME_MAX 200
+#define MODEL_TAG_MAX 64
+#define MODEL_TAGS_MAX 32
+
+/* A tag: 1..64 of letters, digits, '-', '_', '.', ':' (safe in a query
+ * string and a shell without quoting). */
+static int models_tag_ok(const char *t, size_t n)
+{
+    if (n == 0 || n > MODEL_TAG_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+int models_update(request_t *r)
+{
+    model_update_t u = {.pinned = -1};
+    json_object *v;
+    int any = 0;
+    if (json_object_object_get_ex(r->body, "name", &v)) {
+        any = 1;
+        u.set_name = 1;
+        if (v != NULL && !json_object_is_type(v, json_type_string))
+            err_add(&r->err, 422, "string_type", "body/name",
+                    "Input should be a valid string (or null to clear the name)");
+        else if (v != NULL && (json_object_get_string_len(v) > MODEL_NAME_MAX ||
+                               json_object_get_string_len(v) == 0))
+            err_add(&r->err, 422, "string_too_long", "body/name",
+                    "a name has 1 to %d characters (null clears it)", MODEL_NAME_MAX);
+        else
+            u.name = v ? json_object_get_string(v) : NULL;
+    }
+    if (json_object_object_get_ex(r->body, "tags", &v)) {
+        any = 1;
+        if (!json_object_is_type(v, json_type_array)) {
+            err_add(&r->err, 422, "list_type", "body/tags",
+                    "Input should be a valid list of tags (strings)");
+        } else if (json_object_array_length(v) > MODEL_TAGS_MAX) {
+            err_add(&r->err, 422, "too_long", "body/tags", "at most %d tags", MODEL_TAGS_MAX);
+        } else {
+            for (size_t i = 0; i < json_object_array_length(v); i++) {
+                json_object *t = json_object_array_get_idx(v, i);
+                if (!json_object_is_type(t, json_type_string) ||
+                    !models_tag_ok(json_object_get_string(t),
+                                   (size_t)json_object_get_string_len(t)))
+                    err_add(&r->err, 422, "string_pattern_mismatch",
+                            arena_sprintf(r->arena, "body/tags/%zu", i),
+                            "a tag is 1 to %d of letters, digits, '-', '_', '.', ':'",
+                            MODEL_TAG_MAX);
+            }
+            u.tags = v;
+        }
+    }
+    if (json_object_object_get_ex(r->body, "pinned", &v)) {
+        any = 1;
+        u.pinned = json_object_get_boolean(v);
+    }
+    if (r->err.count > 0)
+        return -1;
+    if (!any)
+        return err_add(&r->err, 422, "missing", "body",
+                       "send at least one of name, tags, pinned");
+    if (!util_is_uuid(r->params[0]))
+        return err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                       r->params[0]);
+    if (db_model_update(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], &u,
+                        &r->err) != 0)
+        return -1;
+    return models_show(r);
+}
+
+int models_delete(request_t *r)
+{
+    if (!util_is_uuid(r->params[0]))
+        return err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                       r->params[0]);
+    if (db_model_delete(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0],
+                        &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "model_id", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "deleted", json_object_new_boolean(1));
     return req_reply_json(r, 200, doc);
 }
 
@@ -123,7 +282,7 @@ static int models_rows(request_t *r, json_object **rows)
         json_object *row = json_object_new_object();
         json_object_object_foreach(r->body, key, val) {
             if (strcmp(key, "api_key") != 0 && strcmp(key, "id") != 0 &&
-                strcmp(key, "explain") != 0)
+                strcmp(key, "explain") != 0 && strcmp(key, "strict") != 0)
                 json_object_object_add(row, key, json_object_get(val));
         }
         json_object_array_add(one, row);
@@ -142,6 +301,22 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *rows = NULL;
     if (models_rows(r, &rows) != 0)
         return -1;
+    /* The row is read on every call, not only on a cache miss: a model
+     * deleted since a worker cached it must answer 404, and the checks
+     * below read its preprocess description. */
+    model_rec_t rec;
+    if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, model_id, &rec, &r->err) != 0)
+        return -1;
+    int strict = 0;
+    json_object *st = NULL;
+    if (json_object_object_get_ex(r->body, "strict", &st))
+        strict = json_object_get_boolean(st);
+    else if (support_query_bool(r, "strict", 0, &strict, &r->err) != 0)
+        return -1;
+    json_object *warnings = NULL;
+    if (predict_check_rows(rec.preprocess, rows, strict, &warnings, &r->err) != 0)
+        return -1;
+    support_own(r, warnings);
     ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                         r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
@@ -160,6 +335,7 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);
+    json_object_object_add(doc, "warnings", json_object_get(warnings));
     /* How long the model lookup and prediction took, for clients and the
      * benchmark (the body's decoding happened before and is not included). */
     req_header_add(r, "Server-Timing",

@@ -39,7 +39,12 @@ const route_t routes[] = {
      NULL, 0},
 
     /* Models. */
+    {"GET", "/api/v1/models", models_list, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
     {"GET", "/api/v1/models/{model_id}", models_show, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
+    {"PATCH", "/api/v1/models/{model_id}", models_update, 64 * KB, DIALECT_AKKIO, ROUTE_AUTH,
+     models_update_fields, MODELS_UPDATE_FIELDS_COUNT},
+    {"DELETE", "/api/v1/models/{model_id}", models_delete, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL,
+     0},
     {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO,
      ROUTE_AUTH | ROUTE_LONG, NULL, 0},
     {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,

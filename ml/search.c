@@ -1040,6 +1040,11 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         if (in->task == TASK_REGRESSION)
             margin *= res[best_lin].value;
         if (res[best].score - res[best_lin].score < margin) {
+            snprintf(out->reason, sizeof(out->reason),
+                     "a linear model (%s %.4g) was kept over the leaderboard's first, a tree "
+                     "(%s %.4g): it is simpler, and a difference under %.4g is within the noise "
+                     "of %.0f validation rows",
+                     out->metric, res[best_lin].value, out->metric, res[best].value, margin, nv);
             best = best_lin;
             if (in->cb && in->cb->log) {
                 char line[200];
@@ -1050,6 +1055,12 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         }
     }
     cand_res_t *b = &res[best];
+    if (out->reason[0] == '\0')
+        snprintf(out->reason, sizeof(out->reason),
+                 "the best %s model by validation %s (%.4g) of %zu candidates%s",
+                 b->c.linear ? "linear" : "tree", out->metric, b->value, nres,
+                 best_lin >= 0 && !b->c.linear ? ", ahead of the best linear model by more "
+                                                 "than the noise margin" : "");
     out->linear = b->c.linear;
     int r_rounds = 0;
     int fr = refit(&cx, b, in->end - in->reserve, &out->booster, &r_rounds, e);

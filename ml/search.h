@@ -58,6 +58,7 @@ typedef struct search_out {
     int rounds;                /* rounds of the final model */
     int truncated;             /* the clock cut something: not reproducible */
     int refit;                 /* final model was refit on all rows */
+    char reason[320];          /* why the final model was chosen, for the result */
 } search_out_t;
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e);

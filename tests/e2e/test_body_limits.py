@@ -26,7 +26,7 @@ import pytest
 from conftest import ROOT
 
 KB, MB = 1024, 1024 * 1024
-LIMIT_RE = re.compile(r'\{"(GET|POST|PUT|DELETE)",\s*"([^"]+)",\s*\w+,\s*([^,]+),')
+LIMIT_RE = re.compile(r'\{"(GET|POST|PUT|PATCH|DELETE)",\s*"([^"]+)",\s*\w+,\s*([^,]+),')
 
 
 def route_limits():
@@ -143,6 +143,9 @@ CASES = {
     ("POST", "/train/{workspace}/{job_id}"): case_job_info,
     ("POST", "/workspace/{name}"): case_ws_create,
     ("POST", "/api/v1/models/{model_id}/predict"): case_predict,
+    ("PATCH", "/api/v1/models/{model_id}"): lambda w: (
+        "/api/v1/models/%s" % unknown(), {"name": "x"}, 404,
+        {"detail": "body exceeds the limit of 65536 bytes for this route"}),
     ("POST", "/v1/models"): case_v1("/v1/models", {"id": unknown(), "data": [{"a": 1}]}, 404, None),
     ("POST", "/v1/datasets"): case_v1("/v1/datasets", {"id": unknown(), "rows": [{"a": 1}]}, 404,
                                       None),

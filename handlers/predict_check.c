@@ -1,0 +1,164 @@
+/*
+ * predict_check.c — warnings about prediction inputs (see predict_check.h).
+ *
+ * Warnings are aggregated per (code, field, level): a batch of 10,000 rows
+ * with one misspelled field gives one warning with a count, not 10,000.
+ * Field lookups go through a json-c object used as a hash set of the
+ * model's feature names (built per request: a model has at most a few
+ * thousand features, and a request is already O(rows x fields)).
+ */
+#include "handlers/predict_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ml/csv.h"
+
+#define ROWS_KEPT 10
+
+typedef struct check {
+    json_object *warnings;   /* the array handed back */
+    json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning */
+    int strict;
+    err_t *e;
+    int refused;             /* items added to e */
+} check_t;
+
+static void check_note(check_t *c, size_t row, const char *code, const char *field,
+                       const char *value, const char *message)
+{
+    char key[600];
+    snprintf(key, sizeof(key), "%s\x1f%.250s\x1f%.250s", code, field, value ? value : "");
+    json_object *w = NULL;
+    if (!json_object_object_get_ex(c->index, key, &w)) {
+        if (json_object_array_length(c->warnings) >= PREDICT_CHECK_MAX)
+            return;
+        w = json_object_new_object();
+        json_object_object_add(w, "code", json_object_new_string(code));
+        json_object_object_add(w, "field", json_object_new_string(field));
+        if (value != NULL)
+            json_object_object_add(w, "value", json_object_new_string(value));
+        json_object_object_add(w, "count", json_object_new_int64(0));
+        json_object_object_add(w, "rows", json_object_new_array());
+        json_object_object_add(w, "message", json_object_new_string(message));
+        json_object_array_add(c->warnings, w);
+        json_object_object_add(c->index, key, json_object_get(w));
+    }
+    json_object *count, *rows;
+    json_object_object_get_ex(w, "count", &count);
+    json_object_object_get_ex(w, "rows", &rows);
+    json_object_set_int64(count, json_object_get_int64(count) + 1);
+    if (json_object_array_length(rows) < ROWS_KEPT)
+        json_object_array_add(rows, json_object_new_int64((int64_t)row));
+    if (c->strict && c->refused < ERR_MAX_ITEMS) {
+        char loc[400];
+        snprintf(loc, sizeof(loc), "body/data/%zu/%.300s", row, field);
+        err_add(c->e, 422, code, loc, "%s%s%s", message, value ? ": " : "", value ? value : "");
+        c->refused++;
+    }
+}
+
+/* The text a category value is matched by (as ml/model.c reads it): a
+ * string trimmed of spaces and tabs, a boolean as true/false, a number as
+ * json-c prints it. NULL for objects and arrays (the engine refuses them). */
+static const char *category_text(json_object *v, char *buf, size_t n)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_string: {
+        const char *s = json_object_get_string(v);
+        size_t len = (size_t)json_object_get_string_len(v);
+        while (len > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        snprintf(buf, n, "%.*s", (int)len, s);
+        return buf;
+    }
+    case json_type_boolean:
+        return json_object_get_boolean(v) ? "true" : "false";
+    case json_type_int:
+    case json_type_double:
+        snprintf(buf, n, "%s", json_object_get_string(v));
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+static int level_known(json_object *levels, const char *text)
+{
+    size_t n = levels ? json_object_array_length(levels) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(levels, i)), text) == 0)
+            return 1;
+    return 0;
+}
+
+int predict_check_rows(json_object *preprocess, json_object *rows, int strict,
+                       json_object **warnings, err_t *e)
+{
+    check_t c = {.warnings = json_object_new_array(), .index = json_object_new_object(),
+                 .strict = strict, .e = e};
+    json_object *features = NULL, *target = NULL;
+    json_object_object_get_ex(preprocess, "features", &features);
+    json_object_object_get_ex(preprocess, "target", &target);
+    const char *target_name = target ? json_object_get_string(target) : NULL;
+    json_object *names = json_object_new_object();
+    size_t nf = features ? json_object_array_length(features) : 0;
+    for (size_t j = 0; j < nf; j++) {
+        json_object *f = json_object_array_get_idx(features, j), *name;
+        if (json_object_object_get_ex(f, "name", &name))
+            json_object_object_add(names, json_object_get_string(name), json_object_get(f));
+    }
+    size_t n = json_object_is_type(rows, json_type_array) ? json_object_array_length(rows) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *row = json_object_array_get_idx(rows, i);
+        if (!json_object_is_type(row, json_type_object))
+            continue;
+        json_object_object_foreach(row, key, val) {
+            json_object *f;
+            if (!json_object_object_get_ex(names, key, &f)) {
+                if (target_name == NULL || strcmp(key, target_name) != 0)
+                    check_note(&c, i, "unknown_field", key, NULL,
+                               "the model has no such field; the value was ignored");
+                continue;
+            }
+            json_object *kind = NULL, *levels = NULL, *other = NULL;
+            json_object_object_get_ex(f, "kind", &kind);
+            if (kind == NULL || strcmp(json_object_get_string(kind), "category") != 0)
+                continue;
+            char buf[512];
+            const char *text = category_text(val, buf, sizeof(buf));
+            if (text == NULL || csv_cell_is_missing(text, strlen(text)))
+                continue;
+            json_object_object_get_ex(f, "levels", &levels);
+            if (level_known(levels, text))
+                continue;
+            json_object_object_get_ex(f, "other", &other);
+            check_note(&c, i, "unseen_level", key, text,
+                       json_object_get_boolean(other)
+                           ? "a level not seen in training (or too rare to keep); predicted "
+                             "as the model's \"other\" level"
+                           : "a level not seen in training; predicted as a missing value");
+        }
+        for (size_t j = 0; j < nf; j++) {
+            json_object *name;
+            json_object_object_get_ex(json_object_array_get_idx(features, j), "name", &name);
+            const char *fname = json_object_get_string(name);
+            if (!json_object_object_get_ex(row, fname, NULL))
+                check_note(&c, i, "missing_field", fname, NULL,
+                           "a field the model reads is absent; predicted as a missing value");
+        }
+    }
+    json_object_put(names);
+    json_object_put(c.index);
+    *warnings = c.warnings;
+    if (c.refused > 0) {
+        json_object_put(c.warnings);
+        *warnings = NULL;
+        return -1;
+    }
+    return 0;
+}
