@@ -56,6 +56,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# The scorer shipped in model downloads is built into the API (.incbin).
+$(BUILD)/obj/handlers/scorer_files.o: scorer/trainyard_scorer.py scorer/README.md
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@

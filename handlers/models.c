@@ -3,7 +3,8 @@
  *
  *   GET  /api/v1/models/{id}            task, fields, metrics, candidates
  *   GET  /api/v1/models/{id}/download   tar.gz: model.ubj (XGBoost), preprocess.json,
- *                                       metrics.json
+ *                                       metrics.json, trainyard_scorer.py and README.md
+ *                                       (scorer/: the official scorer, the schema)
  *   POST /api/v1/models/{id}/predict    {"data":[{field: value}, ...]} -> Akkio's
  *                                       {"status":"success","predictions":[...]}
  *   POST /v1/models                     Akkio's legacy form: {"id","data"} with the key
@@ -30,6 +31,7 @@
 #include "handlers/app.h"
 #include "handlers/lineage.h"
 #include "handlers/predict_check.h"
+#include "handlers/scorer_files.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 #include "common/util.h"
@@ -237,6 +239,17 @@ int models_delete(request_t *r)
     return req_reply_json(r, 200, doc);
 }
 
+/* The official scorer and its README (the preprocess.json schema). */
+static int models_add_scorer(tarball_t *t, err_t *e)
+{
+    scorer_file_t files[SCORER_FILES_COUNT];
+    size_t n = scorer_files_get(files);
+    for (size_t i = 0; i < n; i++)
+        if (tarball_add_bytes(t, files[i].name, files[i].data, files[i].len, e) != 0)
+            return -1;
+    return 0;
+}
+
 int models_download(request_t *r)
 {
     model_rec_t m;
@@ -252,7 +265,8 @@ int models_download(request_t *r)
     err_clear(&e);
     if (tarball_add_artifact(t, db, "model.ubj", m.artifact_id, &e) != 0 ||
         tarball_add_bytes(t, "preprocess.json", pre, strlen(pre), &e) != 0 ||
-        tarball_add_bytes(t, "metrics.json", metrics, strlen(metrics), &e) != 0) {
+        tarball_add_bytes(t, "metrics.json", metrics, strlen(metrics), &e) != 0 ||
+        models_add_scorer(t, &e) != 0) {
         /* Headers are out: all that is left is to cut the stream short. */
         tarball_end(t, &e);
         return 0;
