@@ -46,10 +46,13 @@ int datasets_delete(request_t *r);
 #define MODELS_PREDICT_FIELDS_COUNT 3
 #define MODELS_LEGACY_FIELDS_COUNT 5
 #define MODELS_UPDATE_FIELDS_COUNT 3
+#define MODELS_EVALUATE_FIELDS_COUNT 1
 #define TRAININGS_FIELDS_COUNT 9
 extern const field_spec_t models_predict_fields[];
 extern const field_spec_t models_legacy_fields[];
 extern const field_spec_t models_update_fields[];
+extern const field_spec_t models_evaluate_fields[];
+int models_evaluate(request_t *r);
 int models_list(request_t *r);
 int models_show(request_t *r);
 int models_update(request_t *r);

@@ -6,7 +6,11 @@
  *                                       metrics.json, trainyard_scorer.py and README.md
  *                                       (scorer/: the official scorer, the schema)
  *   POST /api/v1/models/{id}/predict    {"data":[{field: value}, ...]} -> Akkio's
- *                                       {"status":"success","predictions":[...]}
+ *                                       {"status":"success","predictions":[...]};
+ *                                       or text/csv in -> text/csv out, streamed
+ *                                       (handlers/batch.h)
+ *   POST /api/v1/models/{id}/evaluate   labelled rows as text/csv, or
+ *                                       {"dataset_id"} -> metrics on them
  *   POST /v1/models                     Akkio's legacy form: {"id","data"} with the key
  *                                       as api_key in the body or query (routed through
  *                                       handlers/akkio_v1.c, which also trains there)
@@ -29,6 +33,7 @@
 #include "db/models.h"
 #include "db/models_admin.h"
 #include "handlers/app.h"
+#include "handlers/batch.h"
 #include "handlers/lineage.h"
 #include "handlers/predict_check.h"
 #include "handlers/scorer_files.h"
@@ -309,11 +314,23 @@ static int models_rows(request_t *r, json_object **rows)
                    "Input should be a valid list of rows ({field: value} objects)");
 }
 
+static void models_check_free(void *p)
+{
+    predict_check_free(p);
+}
+
+/* Is the body a CSV streamed to the handler (ROUTE_STREAM_CSV)? */
+static int models_csv_body(const request_t *r)
+{
+    return r->body == NULL && strcmp(r->media_type, "text/csv") == 0;
+}
+
 static int models_predict_with(request_t *r, const char *model_id)
 {
     double started = util_now_monotonic();
     json_object *rows = NULL;
-    if (models_rows(r, &rows) != 0)
+    int csv = models_csv_body(r);
+    if (!csv && models_rows(r, &rows) != 0)
         return -1;
     /* The row is read on every call, not only on a cache miss: a model
      * deleted since a worker cached it must answer 404, and the checks
@@ -327,10 +344,18 @@ static int models_predict_with(request_t *r, const char *model_id)
         strict = json_object_get_boolean(st);
     else if (support_query_bool(r, "strict", 0, &strict, &r->err) != 0)
         return -1;
-    json_object *warnings = NULL;
-    if (predict_check_rows(rec.preprocess, rows, strict, &warnings, &r->err) != 0)
+    if (csv) {
+        ml_model_t *m = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                        r->auth.workspace_id, model_id, &r->err);
+        if (m == NULL)
+            return -1;
+        return batch_predict_csv(r, &rec, m, strict);
+    }
+    predict_check_t *check = predict_check_new(rec.preprocess);
+    arena_defer(r->arena, models_check_free, check);
+    if (predict_check_rows(check, rows, 0, strict, &r->err) != 0)
         return -1;
-    support_own(r, warnings);
+    json_object *warnings = predict_check_warnings(check);
     ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                         r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
@@ -356,6 +381,32 @@ static int models_predict_with(request_t *r, const char *model_id)
                    arena_sprintf(r->arena, "predict;dur=%.3f",
                                  (util_now_monotonic() - started) * 1000.0));
     return req_reply_json(r, 200, doc);
+}
+
+const field_spec_t models_evaluate_fields[] = {
+    {.name = "dataset_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY},
+};
+_Static_assert(sizeof(models_evaluate_fields) / sizeof(models_evaluate_fields[0]) ==
+                   MODELS_EVALUATE_FIELDS_COUNT, "count out of date");
+
+int models_evaluate(request_t *r)
+{
+    model_rec_t rec;
+    if (models_load(r, r->params[0], &rec) != 0)
+        return -1;
+    const char *dataset_id = NULL;
+    if (!models_csv_body(r)) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(r->body, "dataset_id", &v) || v == NULL)
+            return err_add(&r->err, 422, "missing", "body/dataset_id",
+                           "Field required (or send the labelled rows as text/csv)");
+        dataset_id = json_object_get_string(v);
+    }
+    ml_model_t *m = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                    r->auth.workspace_id, rec.id, &r->err);
+    if (m == NULL)
+        return -1;
+    return batch_evaluate(r, &rec, m, dataset_id);
 }
 
 int models_predict(request_t *r)

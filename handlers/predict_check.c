@@ -4,29 +4,96 @@
  * Warnings are aggregated per (code, field, level): a batch of 10,000 rows
  * with one misspelled field gives one warning with a count, not 10,000.
  * Field lookups go through a json-c object used as a hash set of the
- * model's feature names (built per request: a model has at most a few
- * thousand features, and a request is already O(rows x fields)).
+ * model's feature names, built once per checker (per request).
  */
 #include "handlers/predict_check.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ml/csv.h"
 
 #define ROWS_KEPT 10
 
-typedef struct check {
-    json_object *warnings;   /* the array handed back */
-    json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning */
+struct predict_check {
+    json_object *features;   /* borrowed from preprocess */
+    const char *target;      /* the predicted field, or NULL */
+    json_object *names;      /* feature name -> its description (owned) */
+    json_object *warnings;   /* aggregated (owned) */
+    json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning (owned) */
+};
+
+predict_check_t *predict_check_new(json_object *preprocess)
+{
+    predict_check_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    json_object *target = NULL;
+    json_object_object_get_ex(preprocess, "features", &c->features);
+    if (json_object_object_get_ex(preprocess, "target", &target) && target != NULL)
+        c->target = json_object_get_string(target);
+    c->names = json_object_new_object();
+    c->warnings = json_object_new_array();
+    c->index = json_object_new_object();
+    size_t nf = c->features ? json_object_array_length(c->features) : 0;
+    for (size_t j = 0; j < nf; j++) {
+        json_object *f = json_object_array_get_idx(c->features, j), *name;
+        if (json_object_object_get_ex(f, "name", &name))
+            json_object_object_add(c->names, json_object_get_string(name), json_object_get(f));
+    }
+    return c;
+}
+
+void predict_check_free(predict_check_t *c)
+{
+    if (c == NULL)
+        return;
+    json_object_put(c->names);
+    json_object_put(c->warnings);
+    json_object_put(c->index);
+    free(c);
+}
+
+json_object *predict_check_warnings(const predict_check_t *c)
+{
+    return c->warnings;
+}
+
+/* One finding about one row: aggregated, and/or refused, and/or told. */
+typedef struct finding_sink {
+    predict_check_t *c;
+    size_t row;
+    int aggregate;
     int strict;
     err_t *e;
-    int refused;             /* items added to e */
-} check_t;
+    int refused;
+    char *text;              /* per-row text, or NULL */
+    size_t text_cap, text_len;
+    size_t found;
+} finding_sink_t;
 
-static void check_note(check_t *c, size_t row, const char *code, const char *field,
-                       const char *value, const char *message)
+static void note(finding_sink_t *s, const char *code, const char *field, const char *value,
+                 const char *message)
 {
+    s->found++;
+    if (s->text != NULL && s->text_len < s->text_cap) {
+        int k = snprintf(s->text + s->text_len, s->text_cap - s->text_len, "%s%s %s%s%s",
+                         s->text_len ? "; " : "", code, field, value ? "=" : "",
+                         value ? value : "");
+        s->text_len += k > 0 ? (size_t)k : 0;
+        if (s->text_len >= s->text_cap)
+            s->text_len = s->text_cap - 1;
+    }
+    if (s->strict && s->refused < ERR_MAX_ITEMS) {
+        char loc[400];
+        snprintf(loc, sizeof(loc), "body/data/%zu/%.300s", s->row, field);
+        err_add(s->e, 422, code, loc, "%s%s%s", message, value ? ": " : "", value ? value : "");
+        s->refused++;
+    }
+    if (!s->aggregate)
+        return;
+    predict_check_t *c = s->c;
     char key[600];
     snprintf(key, sizeof(key), "%s\x1f%.250s\x1f%.250s", code, field, value ? value : "");
     json_object *w = NULL;
@@ -49,13 +116,7 @@ static void check_note(check_t *c, size_t row, const char *code, const char *fie
     json_object_object_get_ex(w, "rows", &rows);
     json_object_set_int64(count, json_object_get_int64(count) + 1);
     if (json_object_array_length(rows) < ROWS_KEPT)
-        json_object_array_add(rows, json_object_new_int64((int64_t)row));
-    if (c->strict && c->refused < ERR_MAX_ITEMS) {
-        char loc[400];
-        snprintf(loc, sizeof(loc), "body/data/%zu/%.300s", row, field);
-        err_add(c->e, 422, code, loc, "%s%s%s", message, value ? ": " : "", value ? value : "");
-        c->refused++;
-    }
+        json_object_array_add(rows, json_object_new_int64((int64_t)s->row));
 }
 
 /* The text a category value is matched by (as ml/model.c reads it): a
@@ -96,69 +157,65 @@ static int level_known(json_object *levels, const char *text)
     return 0;
 }
 
-int predict_check_rows(json_object *preprocess, json_object *rows, int strict,
-                       json_object **warnings, err_t *e)
+static void check_row(finding_sink_t *s, json_object *row)
 {
-    check_t c = {.warnings = json_object_new_array(), .index = json_object_new_object(),
-                 .strict = strict, .e = e};
-    json_object *features = NULL, *target = NULL;
-    json_object_object_get_ex(preprocess, "features", &features);
-    json_object_object_get_ex(preprocess, "target", &target);
-    const char *target_name = target ? json_object_get_string(target) : NULL;
-    json_object *names = json_object_new_object();
-    size_t nf = features ? json_object_array_length(features) : 0;
-    for (size_t j = 0; j < nf; j++) {
-        json_object *f = json_object_array_get_idx(features, j), *name;
-        if (json_object_object_get_ex(f, "name", &name))
-            json_object_object_add(names, json_object_get_string(name), json_object_get(f));
+    predict_check_t *c = s->c;
+    if (!json_object_is_type(row, json_type_object))
+        return;
+    json_object_object_foreach(row, key, val) {
+        json_object *f;
+        if (!json_object_object_get_ex(c->names, key, &f)) {
+            if (c->target == NULL || strcmp(key, c->target) != 0)
+                note(s, "unknown_field", key, NULL,
+                     "the model has no such field; the value was ignored");
+            continue;
+        }
+        json_object *kind = NULL, *levels = NULL, *other = NULL;
+        json_object_object_get_ex(f, "kind", &kind);
+        if (kind == NULL || strcmp(json_object_get_string(kind), "category") != 0)
+            continue;
+        char buf[512];
+        const char *text = category_text(val, buf, sizeof(buf));
+        if (text == NULL || csv_cell_is_missing(text, strlen(text)))
+            continue;
+        json_object_object_get_ex(f, "levels", &levels);
+        if (level_known(levels, text))
+            continue;
+        json_object_object_get_ex(f, "other", &other);
+        note(s, "unseen_level", key, text,
+             json_object_get_boolean(other)
+                 ? "a level not seen in training (or too rare to keep); predicted as the "
+                   "model's \"other\" level"
+                 : "a level not seen in training; predicted as a missing value");
     }
+    size_t nf = c->features ? json_object_array_length(c->features) : 0;
+    for (size_t j = 0; j < nf; j++) {
+        json_object *name;
+        json_object_object_get_ex(json_object_array_get_idx(c->features, j), "name", &name);
+        const char *fname = json_object_get_string(name);
+        if (!json_object_object_get_ex(row, fname, NULL))
+            note(s, "missing_field", fname, NULL,
+                 "a field the model reads is absent; predicted as a missing value");
+    }
+}
+
+int predict_check_rows(predict_check_t *c, json_object *rows, size_t first_row, int strict,
+                       err_t *e)
+{
+    finding_sink_t s = {.c = c, .aggregate = 1, .strict = strict, .e = e};
     size_t n = json_object_is_type(rows, json_type_array) ? json_object_array_length(rows) : 0;
     for (size_t i = 0; i < n; i++) {
-        json_object *row = json_object_array_get_idx(rows, i);
-        if (!json_object_is_type(row, json_type_object))
-            continue;
-        json_object_object_foreach(row, key, val) {
-            json_object *f;
-            if (!json_object_object_get_ex(names, key, &f)) {
-                if (target_name == NULL || strcmp(key, target_name) != 0)
-                    check_note(&c, i, "unknown_field", key, NULL,
-                               "the model has no such field; the value was ignored");
-                continue;
-            }
-            json_object *kind = NULL, *levels = NULL, *other = NULL;
-            json_object_object_get_ex(f, "kind", &kind);
-            if (kind == NULL || strcmp(json_object_get_string(kind), "category") != 0)
-                continue;
-            char buf[512];
-            const char *text = category_text(val, buf, sizeof(buf));
-            if (text == NULL || csv_cell_is_missing(text, strlen(text)))
-                continue;
-            json_object_object_get_ex(f, "levels", &levels);
-            if (level_known(levels, text))
-                continue;
-            json_object_object_get_ex(f, "other", &other);
-            check_note(&c, i, "unseen_level", key, text,
-                       json_object_get_boolean(other)
-                           ? "a level not seen in training (or too rare to keep); predicted "
-                             "as the model's \"other\" level"
-                           : "a level not seen in training; predicted as a missing value");
-        }
-        for (size_t j = 0; j < nf; j++) {
-            json_object *name;
-            json_object_object_get_ex(json_object_array_get_idx(features, j), "name", &name);
-            const char *fname = json_object_get_string(name);
-            if (!json_object_object_get_ex(row, fname, NULL))
-                check_note(&c, i, "missing_field", fname, NULL,
-                           "a field the model reads is absent; predicted as a missing value");
-        }
+        s.row = first_row + i;
+        check_row(&s, json_object_array_get_idx(rows, i));
     }
-    json_object_put(names);
-    json_object_put(c.index);
-    *warnings = c.warnings;
-    if (c.refused > 0) {
-        json_object_put(c.warnings);
-        *warnings = NULL;
-        return -1;
-    }
-    return 0;
+    return s.refused > 0 ? -1 : 0;
+}
+
+size_t predict_check_row_text(predict_check_t *c, json_object *row, char *buf, size_t n)
+{
+    finding_sink_t s = {.c = c, .text = buf, .text_cap = n};
+    if (n > 0)
+        buf[0] = '\0';
+    check_row(&s, row);
+    return s.found;
 }

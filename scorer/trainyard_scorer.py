@@ -37,8 +37,9 @@ Encoding rules (the C engine's, ml/encode.c):
     the "other" index len(levels) when "other" is true, else NaN
   * model "tree": one input per feature; categories are XGBoost categorical
     features (feature_type "c")
-  * model "linear": numbers/booleans standardised ((x - mean) / scale, missing
-    -> 0); categories one-hot over levels (+ other), missing -> all zeros
+  * model "linear": numbers/booleans standardised ((x - mean) / scale, in double
+    from the float32 value, then rounded to float32; missing -> 0); categories
+    one-hot over levels (+ other), missing -> all zeros
 """
 import csv
 import io
@@ -203,8 +204,11 @@ class Model:
         for j, f in enumerate(self.features):
             x = F[:, j]
             if f["kind"] != "category":
-                z = (x.astype(np.float32) - f.get("mean", 0.0)) / f.get("scale", 1.0)
-                cols.append(np.where(np.isnan(x), 0.0, z))
+                # float32 value, standardised in double, rounded to float32:
+                # the engine's order of rounding (ml/encode.c).
+                v = x.astype(np.float32).astype(np.float64)
+                z = ((v - f.get("mean", 0.0)) / f.get("scale", 1.0)).astype(np.float32)
+                cols.append(np.where(np.isnan(x), np.float32(0), z))
                 continue
             k = len(f["levels"]) + (1 if f.get("other") else 0)
             for c in range(k):
@@ -218,10 +222,19 @@ class Model:
         """Class probabilities (n x k, float32) or values (n, float32)."""
         import xgboost
 
-        names, types = self.input_names_types()
-        d = xgboost.DMatrix(self.input_matrix(rows), missing=np.nan, feature_names=names,
-                            feature_types=types, enable_categorical=True)
-        p = self.booster.predict(d)
+        X = self.input_matrix(rows)
+        if self.pre.get("model") == "linear":
+            # gblinear has no in-place prediction: a DMatrix, as the API.
+            names, types = self.input_names_types()
+            d = xgboost.DMatrix(X, missing=np.nan, feature_names=names, feature_types=types)
+            p = self.booster.predict(d)
+        else:
+            # In-place prediction from the dense float32 rows, as the API
+            # (XGBoosterPredictFromDense): a DMatrix sums the trees in
+            # another order and can differ in the last bit. The booster
+            # carries the feature types ("c" for categories) itself.
+            p = self.booster.inplace_predict(np.ascontiguousarray(X), missing=np.nan)
+        p = np.asarray(p, dtype=np.float32)
         if self.task == "binary":
             p = np.stack([np.float32(1.0) - p, p], axis=1)
         return p

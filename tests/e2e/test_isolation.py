@@ -259,6 +259,9 @@ CASES = {
         by_id("GET", "/api/v1/models/%s/download", "model"),
     ("POST", "/api/v1/models/{model_id}/predict"):
         by_id("POST", "/api/v1/models/%s/predict", "model", json={"data": [{"tenure": 3}]}),
+    ("POST", "/api/v1/models/{model_id}/evaluate"):
+        by_id("POST", "/api/v1/models/%s/evaluate", "model",
+              data="churn,tenure\nYes,3\n", headers={"Content-Type": "text/csv"}),
     # Akkio's legacy /v1 API.
     ("GET", "/v1/datasets"): v1_body("GET", "/v1/datasets", with_id(
         lambda w, u: ({"id": u or w.dataset}, u or w.dataset)), where="params"),

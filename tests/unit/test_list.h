@@ -38,6 +38,7 @@ SUITE(trainer_proto)
 
 /* handlers/ */
 SUITE(handlers)
+SUITE(handlers_predict_check)
 
 /* across modules: what real Strapi v3 and FastAPI clients rely on (issue 11) */
 SUITE(conformance)
