@@ -57,25 +57,9 @@ static int grow(column_t *c, err_t *e)
 #define HLL_BITS 12
 #define HLL_M (1u << HLL_BITS)
 
-/* 64-bit FNV-1a, finalised (splitmix64) so that the top bits are well mixed. */
-static uint64_t hll_hash(const char *p, size_t n)
+/* h is dict_hash() of the text: its top bits pick the register. */
+static void hll_add(uint8_t *reg, uint64_t h)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
-}
-
-static void hll_add(uint8_t *reg, const char *p, size_t n)
-{
-    uint64_t h = hll_hash(p, n);
     uint32_t idx = (uint32_t)(h >> (64 - HLL_BITS));
     uint64_t rest = (h << HLL_BITS) | (1ULL << (HLL_BITS - 1));
     uint8_t rank = (uint8_t)(__builtin_clzll(rest) + 1);
@@ -85,7 +69,7 @@ static void hll_add(uint8_t *reg, const char *p, size_t n)
 
 /* A new distinct text: count it, and past the exact range feed the sketch
  * (seeded with every text seen so far when it is created). */
-static int note_text(column_t *c, const char *p, size_t n, err_t *e)
+static int note_text(column_t *c, uint64_t h, err_t *e)
 {
     c->n_texts++;
     if (c->hll == NULL && c->n_texts >= COL_EXACT_DISTINCT) {
@@ -94,11 +78,11 @@ static int note_text(column_t *c, const char *p, size_t n, err_t *e)
             return err_set(e, 500, "internal", "out of memory");
         for (size_t i = 0; i < c->dict.n; i++)
             if (!c->dict.e[i].flag)
-                hll_add(c->hll, dict_text(&c->dict, i), c->dict.e[i].len);
+                hll_add(c->hll, dict_hash(dict_text(&c->dict, i), c->dict.e[i].len));
         return 0; /* the text itself was interned, so it is in the seed */
     }
     if (c->hll != NULL)
-        hll_add(c->hll, p, n);
+        hll_add(c->hll, h);
     return 0;
 }
 
@@ -121,31 +105,32 @@ double column_distinct(const column_t *c)
 
 static uint32_t intern(column_t *c, const char *p, size_t n, int flag, err_t *e, int *fail)
 {
+    uint64_t h = dict_hash(p, n); /* once, for the table and the sketch */
     if (!c->store && c->n_texts >= COL_EXACT_DISTINCT) {
         /* Inference past the exact range: known texts are free, new ones
          * only feed the sketch (it may count a repeat again: harmless). */
-        if (dict_find(&c->dict, p, n) < 0) {
+        if (dict_find_hashed(&c->dict, p, n, h) < 0) {
             c->n_spilled++;
-            hll_add(c->hll, p, n);
+            hll_add(c->hll, h);
         }
         return COL_OVERFLOW;
     }
-    if (c->dict.n >= COL_DICT_CAP && dict_find(&c->dict, p, n) < 0) {
+    if (c->dict.n >= COL_DICT_CAP && dict_find_hashed(&c->dict, p, n, h) < 0) {
         if (!flag) {
             c->n_overflow++;
             if (c->hll != NULL)
-                hll_add(c->hll, p, n); /* keep the estimate in step with inference */
+                hll_add(c->hll, h); /* keep the estimate in step with inference */
         }
         return COL_OVERFLOW;
     }
     size_t before = c->dict.n;
-    long id = dict_intern(&c->dict, p, n, flag);
+    long id = dict_intern_hashed(&c->dict, p, n, h, flag);
     if (id < 0) {
         *fail = 1;
         err_set(e, 500, "internal", "out of memory");
         return COL_MISSING;
     }
-    if (c->dict.n > before && !flag && note_text(c, p, n, e) != 0) {
+    if (c->dict.n > before && !flag && note_text(c, h, e) != 0) {
         *fail = 1;
         return COL_MISSING;
     }
@@ -226,7 +211,8 @@ static int switch_to_codes(column_t *c, err_t *e)
 int column_add(column_t *c, const char *p, size_t n, err_t *e)
 {
     p = num_trim(p, n, &n);
-    int missing = csv_cell_is_missing(p, n);
+    /* Every missing word (NA, N/A, NaN, null, None) starts with an n. */
+    int missing = n == 0 || (n <= 4 && (p[0] | 0x20) == 'n' && csv_cell_is_missing(p, n));
     float v = NAN;
     int numeric = !missing && num_parse_float(p, n, &v);
     if (missing)

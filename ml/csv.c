@@ -9,6 +9,13 @@
  * Runs of ordinary bytes are copied with memcpy, not byte by byte: most of a
  * numeric CSV is such runs.
  *
+ * The fast path: a record that starts at a record boundary, lies wholly in
+ * the chunk and holds no quote, NUL or over-long line is not copied at all.
+ * Its delimiters are found sixteen bytes at a time (SSE2 where the compiler
+ * has it, a table otherwise) and its cells point into the caller's chunk.
+ * Anything unusual sends the record back to the state machine from its
+ * first byte, so every error and every quoted record has a single owner.
+ *
  * The delimiter is sniffed from the header (see csv_sniff_delimiter): the
  * reader holds back the input until the header line is complete, picks the
  * delimiter from it, then replays those bytes through the state machine.
@@ -25,6 +32,9 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/util.h"
 #include "ml/num.h"
@@ -173,6 +183,28 @@ static int header_check(csv_reader_t *r, const csv_cell_t *c, size_t n, err_t *e
     return 0;
 }
 
+/* Hands a data record (or the checked header) to the callback; both paths
+ * end here. */
+static int emit_record(csv_reader_t *r, const csv_cell_t *cells, size_t n, err_t *e)
+{
+    if (r->records > 0 && n != r->header_cols) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "ragged row: %zu fields, expected %zu", n, r->header_cols);
+        return fail(r, e, 400, "csv_invalid", r->rec_line, msg);
+    }
+    if (r->records > r->lim.max_rows) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "more than %llu rows", r->lim.max_rows);
+        return fail(r, e, 413, "too_large", r->rec_line, msg);
+    }
+    if (r->fn(r->ctx, cells, n, r->rec_line, e) < 0) {
+        r->failed = 1;
+        return -1;
+    }
+    r->records++;
+    return 0;
+}
+
 static int end_record(csv_reader_t *r, err_t *e)
 {
     if (end_cell(r, e) < 0)
@@ -206,21 +238,9 @@ static int end_record(csv_reader_t *r, err_t *e)
         if (header_check(r, r->cells, r->n_cells, e) < 0)
             return -1;
         r->header_cols = r->n_cells;
-    } else if (r->n_cells != r->header_cols) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "ragged row: %zu fields, expected %zu", r->n_cells,
-                 r->header_cols);
-        return fail(r, e, 400, "csv_invalid", r->rec_line, msg);
-    } else if (r->records > r->lim.max_rows) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "more than %llu rows", r->lim.max_rows);
-        return fail(r, e, 413, "too_large", r->rec_line, msg);
     }
-    if (r->fn(r->ctx, r->cells, r->n_cells, r->rec_line, e) < 0) {
-        r->failed = 1;
+    if (emit_record(r, r->cells, r->n_cells, e) < 0)
         return -1;
-    }
-    r->records++;
     r->len = 0;
     r->n_cells = 0;
     r->raw_bytes = 0;
@@ -383,6 +403,111 @@ static int feed_sniff(csv_reader_t *r, const char *data, size_t n, err_t *e)
     return 0;
 }
 
+
+/* Bit i set if p[i] is a byte the fast path must stop at: a line end, the
+ * reader's (sniffed) delimiter, a quote or a NUL. *high gets the bytes >= 0x80 likewise. */
+static inline unsigned block_stops(const csv_reader_t *r, const unsigned char *p,
+                                   unsigned *high)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(r->delim)),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    *high = (unsigned)_mm_movemask_epi8(v);
+    return (unsigned)_mm_movemask_epi8(m);
+#else
+    unsigned m = 0, h = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        m |= (unsigned)(r->special[p[i]] | (p[i] == 0)) << i;
+        h |= (unsigned)(p[i] >> 7) << i;
+    }
+    *high = h;
+    return m;
+#endif
+}
+
+static int cells_reserve(csv_reader_t *r, size_t n)
+{
+    if (n <= r->cap_out)
+        return 0;
+    size_t cap = r->cap_out ? r->cap_out * 2 : 64;
+    while (cap < n)
+        cap *= 2;
+    csv_cell_t *nc = realloc(r->cells, cap * sizeof(*nc));
+    if (nc == NULL)
+        return -1;
+    r->cells = nc;
+    r->cap_out = cap;
+    return 0;
+}
+
+/* Parses whole plain records at the start of p (see the file comment) and
+ * returns the bytes consumed: always a record boundary, 0 when the first
+ * record needs the state machine. -1 (e set) when the callback or a limit
+ * stopped the reader. Precondition: at a record boundary, past the header. */
+static long fast_records(csv_reader_t *r, const char *p, size_t n, err_t *e)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    size_t rec = 0;          /* start of the record being parsed */
+    size_t cell = 0;         /* start of its current cell */
+    size_t n_cells = 0;
+    unsigned any_high = 0;   /* a byte >= 0x80 in a block the record touched */
+    for (size_t b = 0; b + 16 <= n; b += 16) {
+        unsigned high;
+        unsigned stops = block_stops(r, u + b, &high);
+        any_high |= high;
+        while (stops != 0) {
+            size_t j = b + (size_t)__builtin_ctz(stops);
+            stops &= stops - 1;
+            unsigned char c = u[j];
+            if (c == '"' || c == 0)
+                return (long)rec;
+            if (n_cells >= r->lim.max_columns || cells_reserve(r, n_cells + 1) < 0)
+                return (long)rec;
+            r->cells[n_cells].ptr = p + cell;
+            r->cells[n_cells].len = j - cell;
+            n_cells++;
+            cell = j + 1;
+            if (c == (unsigned char)r->delim)
+                continue;
+            /* '\n' or '\r': the record ends at j. */
+            if (j - rec > r->lim.max_line_bytes ||
+                (any_high && !util_utf8_valid(p + rec, j - rec)))
+                return (long)rec;
+            size_t next = j + 1;
+            int cr_at_end = 0;
+            if (c == '\r') {
+                if (next < n && u[next] == '\n')
+                    next++;
+                else if (next == n)
+                    cr_at_end = 1;
+            }
+            if (!(n_cells == 1 && j == rec)) { /* a blank line is skipped */
+                r->rec_line = r->line;
+                if (emit_record(r, r->cells, n_cells, e) < 0)
+                    return -1;
+            }
+            r->line++;
+            r->skip_lf = cr_at_end;
+            rec = cell = next;
+            n_cells = 0;
+            if (next >= b + 16) {
+                /* The block is used up (or a CRLF's LF opened the next one):
+                 * the loop's += 16 resumes at next. */
+                any_high = 0;
+                b = next - 16;
+                break;
+            }
+            any_high = high;
+            stops &= ~0u << (next - b); /* drop a CRLF's LF */
+        }
+    }
+    return (long)rec;
+}
+
 int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
 {
     if (r->failed)
@@ -411,6 +536,15 @@ static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e)
 {
     size_t i = 0;
     while (i < n) {
+        if (r->st == ST_FIELD_START && !r->in_record && !r->skip_lf && r->records > 0 &&
+            n - i >= 16) {
+            long k = fast_records(r, data + i, n - i, e);
+            if (k < 0)
+                return -1;
+            i += (size_t)k;
+            if (i >= n || r->skip_lf)
+                continue;
+        }
         char c = data[i];
         if (r->skip_lf) {
             r->skip_lf = 0;

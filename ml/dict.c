@@ -1,5 +1,5 @@
 /*
- * dict.c — string interning (see dict.h). FNV-1a hashing, linear probing,
+ * dict.c — string interning (see dict.h). Word-at-a-time hashing, linear probing,
  * table kept at most half full; texts are NUL-terminated in the pool so
  * that callers can hand them to json-c directly.
  */
@@ -8,13 +8,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t hash_bytes(const char *p, size_t n)
+uint64_t dict_hash(const char *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 16777619u;
+    const uint64_t k = 0xff51afd7ed558ccdULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
     }
+    if (i < n) {
+        /* The last 1..7 bytes in at most two fixed-size loads: a copy of a
+         * variable length is a library call, and most texts are short. */
+        uint64_t w;
+        if (n >= 8) {
+            memcpy(&w, p + n - 8, 8); /* overlaps bytes already mixed: harmless */
+        } else if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + n - 4, 4);
+            w = (uint64_t)a << 32 | b;
+        } else {
+            w = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+                (unsigned char)p[n - 1];
+        }
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    /* splitmix64's finaliser: every input bit reaches the top bits. */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
     return h;
 }
 
@@ -66,15 +94,25 @@ static int grow_slots(dict_t *d)
     return 0;
 }
 
-long dict_find(const dict_t *d, const char *p, size_t n)
+long dict_find_hashed(const dict_t *d, const char *p, size_t n, uint64_t h)
 {
     size_t slot;
-    return lookup(d, p, n, hash_bytes(p, n), &slot);
+    return lookup(d, p, n, (uint32_t)h, &slot);
+}
+
+long dict_find(const dict_t *d, const char *p, size_t n)
+{
+    return dict_find_hashed(d, p, n, dict_hash(p, n));
 }
 
 long dict_intern(dict_t *d, const char *p, size_t n, int flag)
 {
-    uint32_t h = hash_bytes(p, n);
+    return dict_intern_hashed(d, p, n, dict_hash(p, n), flag);
+}
+
+long dict_intern_hashed(dict_t *d, const char *p, size_t n, uint64_t h64, int flag)
+{
+    uint32_t h = (uint32_t)h64;
     size_t slot = 0;
     long id = lookup(d, p, n, h, &slot);
     if (id >= 0) {

@@ -29,6 +29,11 @@ typedef struct dict {
     size_t pool_len, pool_cap;
 } dict_t;
 
+/* A 64-bit hash of the text, eight bytes at a time, with its bits well
+ * mixed: the table takes its low half, the distinct-count sketch (column.c)
+ * its top bits, so a cell is hashed once for both. */
+uint64_t dict_hash(const char *p, size_t n);
+
 void dict_init(dict_t *d);
 void dict_free(dict_t *d);
 /* Returns the id of the text (adding it with flag if new; count += 1), or
@@ -36,6 +41,9 @@ void dict_free(dict_t *d);
 long dict_intern(dict_t *d, const char *p, size_t n, int flag);
 /* Id of the text, or -1 if absent. Does not count. */
 long dict_find(const dict_t *d, const char *p, size_t n);
+/* The same two, given h = dict_hash(p, n). */
+long dict_intern_hashed(dict_t *d, const char *p, size_t n, uint64_t h, int flag);
+long dict_find_hashed(const dict_t *d, const char *p, size_t n, uint64_t h);
 static inline const char *dict_text(const dict_t *d, size_t id) { return d->pool + d->e[id].off; }
 
 #endif

@@ -4,6 +4,9 @@
 #   scripts/fuzz.sh                 every target for FUZZ_SECONDS (default 60) each
 #   FUZZ_SECONDS=5 scripts/fuzz.sh  quick smoke run
 #   scripts/fuzz.sh fuzz_xml ...    only the named targets
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh
+#                                   each target for that many executions
+#                                   instead of a time (the issue-7 figure)
 #   scripts/fuzz.sh --regress       each target once over its committed corpus,
 #                                   no fuzzing (a few seconds; `make test` runs this)
 #
@@ -90,12 +93,20 @@ for t in "${targets[@]}"; do
   work="$scratch/$t"
   mkdir -p "$work/corpus" "$work/crashes"
   [ -d "$corpus" ] && cp -R "$corpus/." "$work/corpus/"
-  echo "fuzz.sh: $t: fuzzing for ${seconds}s" >&2
-  if "$bin" "$work/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$FUZZ_RUNS")
+    echo "fuzz.sh: $t: fuzzing for $FUZZ_RUNS executions" >&2
+  else
+    budget=(-max_total_time="$seconds")
+    echo "fuzz.sh: $t: fuzzing for ${seconds}s" >&2
+  fi
+  started=$(date +%s)
+  if "$bin" "$work/corpus" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 \
       -max_len="$(max_len "$t")" -print_final_stats=1 \
       -artifact_prefix="$work/crashes/" >"$work/log" 2>&1; then
     echo "fuzz.sh: $t: ok ($(grep -c . <(find "$work/corpus" -type f)) corpus inputs," \
-      "$(grep -m1 'stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs)"
+      "$(grep -m1 'stat::number_of_executed_units' "$work/log" | awk '{print $2}') runs" \
+      "in $(( $(date +%s) - started ))s)"
   else
     echo "fuzz.sh: $t: CRASHED; see $work/log" >&2
     grep -m1 -E 'ERROR: |fuzz invariant broken|runtime error' "$work/log" >&2 || true

@@ -2,9 +2,12 @@
  * fuzz_csv.c — the streaming CSV reader and type inference, chunked.
  *
  * The input is the CSV; its first two bytes seed the chunk sizes. The
- * reader runs fed whole and fed in chunks: outcomes must agree, and on
- * success so must every record (cells hashed into a log), since a quote or
- * CRLF cut between two chunks must not change a record. Each record must
+ * reader runs fed whole, fed in chunks and fed one byte at a time (which
+ * never takes the reader's sixteen-byte fast path): outcomes and error
+ * messages must agree, and on success so must every record (cells hashed
+ * into a log), since a quote or CRLF cut between two chunks, or a record
+ * taken by the fast path rather than the state machine, must not change a
+ * record. Each record must
  * have as many cells as the header and every cell must be readable (ASan
  * checks the pointers). Inference then runs on the same chunks with the
  * same limits, and on success must count the same data rows.
@@ -52,7 +55,10 @@ static int on_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned long
     return 0;
 }
 
-static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, run_t *r)
+/* Feeds data whole (chunks NULL, bytewise 0), in the chunker's sizes, or one
+ * byte at a time; the error, if any, is left in *e. */
+static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, int bytewise,
+                      run_t *r, err_t *e_out)
 {
     err_t e;
     err_clear(&e);
@@ -61,7 +67,7 @@ static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, 
     FUZZ_CHECK(rd != NULL, "csv_reader_new failed");
     int rc = 0;
     for (size_t off = 0; off < size && rc == 0;) {
-        size_t n = chunks ? fuzz_chunk_next(chunks, size - off) : size - off;
+        size_t n = bytewise ? 1 : chunks ? fuzz_chunk_next(chunks, size - off) : size - off;
         rc = csv_reader_feed(rd, (const char *)data + off, n, &e);
         off += n;
     }
@@ -70,6 +76,7 @@ static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, 
     if (rc < 0)
         fuzz_check_err(&e, "csv reader");
     csv_reader_free(rd);
+    *e_out = e;
     return rc;
 }
 
@@ -79,14 +86,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint32_t seed = size >= 2 ? (uint32_t)(data[0] | data[1] << 8) : 7;
     fuzz_chunker_t chunks = {seed};
-    run_t whole, cut;
-    int rc_whole = run_reader(data, size, NULL, &whole);
-    int rc_cut = run_reader(data, size, &chunks, &cut);
+    run_t whole, cut, bytes;
+    err_t e_whole, e_cut, e_bytes;
+    int rc_whole = run_reader(data, size, NULL, 0, &whole, &e_whole);
+    int rc_cut = run_reader(data, size, &chunks, 0, &cut, &e_cut);
+    int rc_bytes = run_reader(data, size, NULL, 1, &bytes, &e_bytes);
     FUZZ_CHECK(rc_whole == rc_cut, "whole %d, chunked %d", rc_whole, rc_cut);
-    if (rc_whole == 0)
+    FUZZ_CHECK(rc_whole == rc_bytes, "whole %d, bytewise %d", rc_whole, rc_bytes);
+    if (rc_whole == 0) {
         FUZZ_CHECK(fuzz_log_eq(&whole.log, &cut.log), "chunking changed the records");
+        FUZZ_CHECK(fuzz_log_eq(&whole.log, &bytes.log), "the fast path changed the records");
+    } else {
+        FUZZ_CHECK(e_whole.status == e_bytes.status &&
+                       strcmp(e_whole.items[0].message, e_bytes.items[0].message) == 0,
+                   "whole: %d %s; bytewise: %d %s", e_whole.status, e_whole.items[0].message,
+                   e_bytes.status, e_bytes.items[0].message);
+    }
     fuzz_log_free(&whole.log);
     fuzz_log_free(&cut.log);
+    fuzz_log_free(&bytes.log);
 
     err_t e;
     err_clear(&e);

@@ -523,6 +523,41 @@ START_TEST(ml_csv_infer_reports_the_delimiter)
 }
 END_TEST
 
+/* The fast path (whole plain records, 16 bytes at a time) splits on the
+ * sniffed delimiter: a long ';' or tab file parses as its ',' twin, whole
+ * and in small chunks, and a comma inside its cells stays data. */
+START_TEST(ml_csv_fast_path_uses_the_sniffed_delimiter)
+{
+    static const char delims[] = {';', '\t', '|'};
+    char comma[4096] = "name,value,note\n", other[4096];
+    for (int i = 0; i < 40; i++) {
+        char row[96];
+        snprintf(row, sizeof(row), "item%d,%d.5,word%d\n", i, i * 7, i % 3);
+        strcat(comma, row);
+    }
+    sink_t want, got;
+    err_t e;
+    ck_assert_int_eq(parse(comma, strlen(comma), 0, NULL, &want, &e), 0);
+    for (size_t d = 0; d < sizeof(delims); d++) {
+        size_t n = strlen(comma);
+        for (size_t i = 0; i <= n; i++)
+            other[i] = comma[i] == ',' ? delims[d] : comma[i];
+        for (size_t split = 0; split < n; split += 7) {
+            ck_assert_int_eq(parse(other, n, split, NULL, &got, &e), 0);
+            ck_assert_msg(strcmp(want.buf, got.buf) == 0, "delimiter %d split %zu:\n%s",
+                          delims[d], split, got.buf);
+        }
+        /* A comma is data in a ';' file, also on the fast path. */
+        char dec[4096] = "a;b\n";
+        for (int i = 0; i < 30; i++)
+            strcat(dec, "1,25;long enough text\n");
+        ck_assert_int_eq(parse(dec, strlen(dec), 0, NULL, &got, &e), 0);
+        ck_assert_int_eq(got.records, 31);
+        ck_assert_ptr_nonnull(strstr(got.buf, "31:1,25|long enough text\n"));
+    }
+}
+END_TEST
+
 Suite *suite_ml_csv(void)
 {
     const TTest *const t[] = {
@@ -531,7 +566,7 @@ Suite *suite_ml_csv(void)
         ml_csv_number_parsing, ml_csv_infer_types, ml_csv_data_typed_columns_and_switch,
         ml_csv_infer_agrees_with_data_on_real_file, ml_csv_high_cardinality_bounded_and_consistent,
         ml_csv_codes_widen_with_levels, ml_csv_sniffs_the_delimiter_from_the_header,
-        ml_csv_infer_reports_the_delimiter,
+        ml_csv_infer_reports_the_delimiter, ml_csv_fast_path_uses_the_sniffed_delimiter,
     };
     return unit_suite("ml_csv", t, sizeof(t) / sizeof(t[0]));
 }
