@@ -34,7 +34,7 @@ LIB_SRCS := $(filter-out %/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtrainyard.a
 
-PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard
+PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard $(BUILD)/trainyard-score
 UNIT_SRCS ?= $(wildcard tests/unit/test_*.c)
 UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/main.c tests/unit/unit.c,$(UNIT_SRCS))
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
@@ -71,6 +71,10 @@ $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The C scorer for downloaded models (scorer/main.c).
+$(BUILD)/trainyard-score: $(BUILD)/obj/scorer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(UNIT): $(UNIT_OBJS) $(LIB)

@@ -149,3 +149,50 @@ def test_pandas_category_trap_is_real(api, case):
         differs += [(f["name"], l) for l in seen
                     if pandas_codes[l] != model_codes.get(l, len(f["levels"]))]
     assert differs, [(f["name"], f["levels"]) for f in cats]
+
+
+def test_c_scorer_matches_the_api(api, stack, case):
+    """trainyard-score (scorer/main.c) reads only the archive's model.ubj and
+    preprocess.json, from the .tar.gz and from the unpacked folder, and
+    answers the API's predictions; a bad value costs its row only."""
+    kind, model, rows, text, target, archive, d = case
+    exe = os.path.join(stack.build, "trainyard-score")
+    expected = api.post("/api/v1/models/%s/predict" % model,
+                        json={"data": rows}).json()["predictions"]
+    src = d / "c-rows.csv"
+    out = io.StringIO()
+    fields = list(rows[0])
+    w = csv.DictWriter(out, fieldnames=fields, delimiter="\t", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    src.write_text(out.getvalue())
+    folder = d / "c-unpacked"
+    with tarfile.open(archive) as t:
+        t.extractall(folder)
+    for m in (str(archive), str(folder)):
+        p = subprocess.run([exe, m, str(src)], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        got = list(csv.DictReader(io.StringIO(p.stdout)))
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.pop("error") == ""
+            assert same({k: (float(v) if isinstance(e[k], float) else v)
+                         for k, v in g.items()}, e), (g, e)
+    # A row with a wrong-typed value: that row's error, the others scored.
+    num = next(f["name"] for f in json.load(open(folder / "preprocess.json"))["features"]
+               if f["kind"] == "number")
+    bad = [dict(r) for r in rows[:3]]
+    bad[1][num] = "not a number"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(bad)
+    p = subprocess.run([exe, str(archive)], input=out.getvalue(), capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert got[0]["error"] == "" and got[2]["error"] == ""
+    assert got[1]["error"].startswith(num) and got[1][target] == "", got[1]
+    # Not a model: a clear message, exit 1.
+    p = subprocess.run([exe, str(src)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "model.ubj" in p.stderr
