@@ -111,16 +111,21 @@ for _ in 1 2 3 4 5; do
 done
 row "POST …/predict, 10,000 rows as text/csv" "$csv_best" "ms" \
     "JSON batch (reference, client total): $best_total ms; CSV/JSON $(ratio "$csv_best" "$best_total")%"
+peak_rss() {
+  local p k hwm=0
+  for p in $(api_workers); do
+    k=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    [ "${k:-0}" -gt "$hwm" ] && hwm=$k
+  done
+  echo "$hwm"
+}
+before=$(peak_rss)
 size=$(stat -c %s "$BENCH_VAR/predict500k.csv")
 lines=$(curl -s -X POST -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: text/csv' \
           --data-binary @"$BENCH_VAR/predict500k.csv" -w '\nTOTAL %{time_total}\n' \
           "$BENCH_URL/api/v1/models/$model/predict" | tee "$BENCH_VAR/predict500k.out" | wc -l)
 secs=$(awk '/^TOTAL/ {print $2}' "$BENCH_VAR/predict500k.out")
 rate=$(awk -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", 500000 / s; else print "n/a" }')
-hwm=0
-for p in $(api_workers); do
-  k=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-  [ "${k:-0}" -gt "$hwm" ] && hwm=$k
-done
+hwm=$(peak_rss)
 row "text/csv, 500,000 rows ($((size / 1048576)) MiB) streamed" "$rate" "rows/s" \
-    "$((lines - 3)) rows answered; worker peak RSS $((hwm / 1024)) MB (bound 64 MB: $(meets "$((hwm / 1024))" '<=' 64))"
+    "$((lines - 3)) rows answered; workers' peak RSS $((hwm / 1024)) MB after, $((before / 1024)) MB before it (the JSON batches) (bound 64 MB: $(meets "$((hwm / 1024))" '<=' 64))"
