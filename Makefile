@@ -6,6 +6,8 @@
 #   make bench   benchmarks, printed side by side with their references
 #   make chaos   1,000 jobs from 3 workspaces under kill -9 and a PostgreSQL
 #                restart: lost, finished twice, fair share (not part of test)
+#   make soak    30 minutes of mixed traffic: memory, open files and storage
+#                stay flat (not part of test)
 #
 # Every target that needs system packages depends on `deps`, which installs only
 # what is missing (scripts/deps.sh).
@@ -41,7 +43,7 @@ UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all programs bench-programs deps build run start stop rotate-logs test test-unit test-asan test-e2e test-asan-e2e \
-	test-db test-fuzz-regress bench chaos clean psql fuzz
+	test-db test-fuzz-regress bench chaos soak clean psql fuzz
 all: build
 
 deps:
@@ -172,6 +174,11 @@ bench: build
 # while CHAOS_JOBS (1000) jobs run; prints what was lost (nothing, we hope).
 chaos: build
 	@scripts/chaos.sh
+
+# SOAK_SECONDS (1800) of mixed traffic in every dialect: RSS, open files and
+# stored bytes sampled every 30 s; fails if any of them keeps growing.
+soak: build
+	@scripts/soak.sh
 
 fuzz: deps
 	@scripts/fuzz.sh

@@ -27,44 +27,16 @@
 # Not part of `make test`. Exits 1 if any check fails.
 set -uo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT" || exit 1
-BUILD_DIR=${TRAINYARD_BUILD:-${BUILD:-build}}
-case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-export TRAINYARD_BUILD=$BUILD_DIR
-PY=/usr/bin/python3
 export CHAOS_JOBS=${CHAOS_JOBS:-1000}
 export CHAOS_INTERVAL=${CHAOS_INTERVAL:-1}
 export CHAOS_TIMEOUT=${CHAOS_TIMEOUT:-3600}
-
-make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null || exit 1
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-CHAOS_VAR=$(mktemp -d /tmp/trainyard-chaos.XXXXXX)
-chmod 755 "$CHAOS_VAR"
-export TRAINYARD_VAR=$CHAOS_VAR
-TRAINYARD_PORT=$(free_port)
-TRAINYARD_PG_PORT=$(free_port)
-export TRAINYARD_PORT TRAINYARD_PG_PORT
+# shellcheck source=scripts/throwaway.sh
+. "$(dirname "${BASH_SOURCE[0]}")/throwaway.sh"
 export TRAINYARD_TRAINERS=2 TRAINYARD_TRAINER_SLOTS=1 TRAINYARD_WORKERS=2
 export TRAINYARD_TRAINER_LEASE=4 TRAINYARD_TRAINER_REAP_INTERVAL=1
 export TRAINYARD_TRAINER_POLL_INTERVAL=1 TRAINYARD_TRAINER_SHUTDOWN_GRACE=5
-export TRAINYARD_QUIET=1 TRAINYARD_RATE_LIMIT=100000r/s
-unset TRAINYARD_PG_FAST TRAINYARD_DATABASE_URL
-
-stop_chaos() {
-  scripts/stack.sh stop >/dev/null 2>&1
-  if [ "${CHAOS_KEEP:-0}" = 1 ]; then echo "chaos: state kept in $CHAOS_VAR" >&2
-  else rm -rf "$CHAOS_VAR"; fi
-}
-trap stop_chaos EXIT
-scripts/stack.sh start >/dev/null || { echo "chaos: the stack did not start" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$CHAOS_VAR/env"
-export TRAINYARD_DATABASE_URL TRAINYARD_BASE_URL CHAOS_ROOT=$ROOT
+throwaway_stack chaos
+export CHAOS_ROOT=$ROOT
 
 "$PY" - <<'PY'
 import json, os, random, subprocess, sys, threading, time

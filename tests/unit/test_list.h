@@ -27,6 +27,7 @@ SUITE(bundle)
 
 /* ml/ */
 SUITE(ml_csv)
+SUITE(ml_csv_fast)
 SUITE(ml_encode)
 SUITE(ml_contrib)
 SUITE(ml_train)
