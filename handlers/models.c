@@ -28,6 +28,7 @@
  */
 #include "handlers/handlers.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "db/models.h"
@@ -314,9 +315,77 @@ static int models_rows(request_t *r, json_object **rows)
                    "Input should be a valid list of rows ({field: value} objects)");
 }
 
-static void models_check_free(void *p)
+/* Each worker keeps the input checkers of the models it predicted with
+ * lately, so that a prediction from a cached model needs no database round
+ * trip (a single-row predict is about a millisecond: a query would double
+ * it). An entry is looked up again once it is MODELS_RECHECK_SECONDS old,
+ * so a model deleted through any worker stops answering in every worker
+ * within that time, although the booster itself stays in the worker's
+ * model cache until evicted. */
+#define MODELS_CHECKERS 16
+#define MODELS_RECHECK_SECONDS 1.0
+
+typedef struct checker_entry {
+    char id[UUID_STR_LEN + 1];     /* canonical (lower-case); "" = free */
+    long long workspace_id;
+    json_object *preprocess;       /* owned; the checker borrows it */
+    predict_check_t *check;        /* owned */
+    double checked_at, used_at;    /* monotonic seconds */
+} checker_entry_t;
+
+static checker_entry_t models_checkers[MODELS_CHECKERS];
+
+static void models_checker_drop(checker_entry_t *c)
 {
-    predict_check_free(p);
+    predict_check_free(c->check);
+    json_object_put(c->preprocess);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The checker for a model of the request's workspace, its warnings empty;
+ * 404 in r->err when there is no such model (any more). Owned by the
+ * worker's table: valid until the next call. */
+static predict_check_t *models_checker(request_t *r, const char *model_id)
+{
+    char canon[UUID_STR_LEN + 1];
+    if (model_id == NULL || !util_is_uuid(model_id)) {
+        err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                model_id ? model_id : "");
+        return NULL;
+    }
+    for (size_t i = 0; i < UUID_STR_LEN && model_id[i] != '\0'; i++)
+        canon[i] = (char)tolower((unsigned char)model_id[i]);
+    canon[UUID_STR_LEN] = '\0';
+    double now = util_now_monotonic();
+    checker_entry_t *hit = NULL, *victim = &models_checkers[0];
+    for (size_t i = 0; i < MODELS_CHECKERS; i++) {
+        checker_entry_t *c = &models_checkers[i];
+        if (c->id[0] != '\0' && c->workspace_id == r->auth.workspace_id &&
+            strcmp(c->id, canon) == 0)
+            hit = c;
+        if (c->id[0] == '\0' || (victim->id[0] != '\0' && c->used_at < victim->used_at))
+            victim = c;
+    }
+    if (hit != NULL && now - hit->checked_at < MODELS_RECHECK_SECONDS) {
+        hit->used_at = now;
+        predict_check_reset(hit->check);
+        return hit->check;
+    }
+    model_rec_t rec;
+    if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, canon, &rec, &r->err) != 0) {
+        if (hit != NULL)
+            models_checker_drop(hit);
+        return NULL;
+    }
+    checker_entry_t *c = hit != NULL ? hit : victim;
+    if (c->id[0] != '\0')
+        models_checker_drop(c);
+    snprintf(c->id, sizeof(c->id), "%s", canon);
+    c->workspace_id = r->auth.workspace_id;
+    c->preprocess = json_object_get(rec.preprocess);
+    c->check = predict_check_new(c->preprocess);
+    c->checked_at = c->used_at = now;
+    return c->check;
 }
 
 /* Is the body a CSV streamed to the handler (ROUTE_STREAM_CSV)? */
@@ -332,12 +401,6 @@ static int models_predict_with(request_t *r, const char *model_id)
     int csv = models_csv_body(r);
     if (!csv && models_rows(r, &rows) != 0)
         return -1;
-    /* The row is read on every call, not only on a cache miss: a model
-     * deleted since a worker cached it must answer 404, and the checks
-     * below read its preprocess description. */
-    model_rec_t rec;
-    if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, model_id, &rec, &r->err) != 0)
-        return -1;
     int strict = 0;
     json_object *st = NULL;
     if (json_object_object_get_ex(r->body, "strict", &st))
@@ -345,14 +408,20 @@ static int models_predict_with(request_t *r, const char *model_id)
     else if (support_query_bool(r, "strict", 0, &strict, &r->err) != 0)
         return -1;
     if (csv) {
+        /* A batch: one more query is nothing beside it. */
+        model_rec_t rec;
+        if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, model_id, &rec,
+                         &r->err) != 0)
+            return -1;
         ml_model_t *m = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                         r->auth.workspace_id, model_id, &r->err);
         if (m == NULL)
             return -1;
         return batch_predict_csv(r, &rec, m, strict);
     }
-    predict_check_t *check = predict_check_new(rec.preprocess);
-    arena_defer(r->arena, models_check_free, check);
+    predict_check_t *check = models_checker(r, model_id);
+    if (check == NULL)
+        return -1;
     if (predict_check_rows(check, rows, 0, strict, &r->err) != 0)
         return -1;
     json_object *warnings = predict_check_warnings(check);

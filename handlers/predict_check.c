@@ -55,6 +55,16 @@ void predict_check_free(predict_check_t *c)
     free(c);
 }
 
+void predict_check_reset(predict_check_t *c)
+{
+    if (json_object_array_length(c->warnings) == 0)
+        return;
+    json_object_put(c->warnings);
+    json_object_put(c->index);
+    c->warnings = json_object_new_array();
+    c->index = json_object_new_object();
+}
+
 json_object *predict_check_warnings(const predict_check_t *c)
 {
     return c->warnings;

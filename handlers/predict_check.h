@@ -42,6 +42,10 @@ int predict_check_rows(predict_check_t *c, json_object *rows, size_t first_row, 
  * where each row carries its own notes. */
 size_t predict_check_row_text(predict_check_t *c, json_object *row, char *buf, size_t n);
 
+/* Forgets the warnings aggregated so far (a checker kept for the next
+ * request starts empty). */
+void predict_check_reset(predict_check_t *c);
+
 /* The aggregated warnings so far (owned by the checker; take a reference
  * to keep them). */
 json_object *predict_check_warnings(const predict_check_t *c);

@@ -203,7 +203,10 @@ def test_delete_refused_while_pinned_or_in_use_then_gone(mine, trained, sql, chu
     assert r.json() == {"model_id": model, "deleted": True}
     assert c.get("/api/v1/models/%s" % model).status_code == 404
     assert model not in c.get("/api/v1/models").text
-    for _ in range(4):
+    # Workers recheck a model they predicted with once a second
+    # (handlers/models.c): past that, none answers for it.
+    time.sleep(1.2)
+    for _ in range(6):
         assert c.post("/api/v1/models/%s/predict" % model,
                       json={"data": [row]}).status_code == 404
     assert c.delete("/api/v1/models/%s" % model).status_code == 404

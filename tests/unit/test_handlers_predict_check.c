@@ -76,6 +76,12 @@ START_TEST(handlers_predict_check_finds_and_aggregates)
     json_object *more = json_tokener_parse("[{\"tenur\":1,\"contract\":\"Yearly\",\"plan\":\"b\"}]");
     ck_assert_int_eq(predict_check_rows(c, more, 104, 0, &e), 0);
     ck_assert_int_eq(member_int(warning(ws, "unknown_field", "tenur"), "count"), 3);
+    /* Kept for the next request, a checker starts empty again. */
+    predict_check_reset(c);
+    ck_assert_int_eq(json_object_array_length(predict_check_warnings(c)), 0);
+    ck_assert_int_eq(predict_check_rows(c, more, 0, 0, &e), 0);
+    ws = predict_check_warnings(c);
+    ck_assert_int_eq(member_int(warning(ws, "unknown_field", "tenur"), "count"), 1);
     predict_check_free(c);
     json_object_put(more);
     json_object_put(rows);
