@@ -20,6 +20,9 @@ struct predict_check {
     json_object *features;   /* borrowed from preprocess */
     const char *target;      /* the predicted field, or NULL */
     json_object *names;      /* feature name -> its description (owned) */
+    json_object *levels;     /* category name -> set of its levels (owned): a
+                                hash lookup, not a scan, for wide categories */
+    size_t n_features;
     json_object *warnings;   /* aggregated (owned) */
     json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning (owned) */
 };
@@ -34,13 +37,26 @@ predict_check_t *predict_check_new(json_object *preprocess)
     if (json_object_object_get_ex(preprocess, "target", &target) && target != NULL)
         c->target = json_object_get_string(target);
     c->names = json_object_new_object();
+    c->levels = json_object_new_object();
     c->warnings = json_object_new_array();
     c->index = json_object_new_object();
     size_t nf = c->features ? json_object_array_length(c->features) : 0;
     for (size_t j = 0; j < nf; j++) {
-        json_object *f = json_object_array_get_idx(c->features, j), *name;
-        if (json_object_object_get_ex(f, "name", &name))
-            json_object_object_add(c->names, json_object_get_string(name), json_object_get(f));
+        json_object *f = json_object_array_get_idx(c->features, j), *name, *levels;
+        if (!json_object_object_get_ex(f, "name", &name))
+            continue;
+        const char *fname = json_object_get_string(name);
+        if (json_object_object_get_ex(c->names, fname, NULL))
+            continue;
+        json_object_object_add(c->names, fname, json_object_get(f));
+        c->n_features++;
+        if (json_object_object_get_ex(f, "levels", &levels)) {
+            json_object *set = json_object_new_object();
+            for (size_t i = 0; i < json_object_array_length(levels); i++)
+                json_object_object_add(
+                    set, json_object_get_string(json_object_array_get_idx(levels, i)), NULL);
+            json_object_object_add(c->levels, fname, set);
+        }
     }
     return c;
 }
@@ -50,6 +66,7 @@ void predict_check_free(predict_check_t *c)
     if (c == NULL)
         return;
     json_object_put(c->names);
+    json_object_put(c->levels);
     json_object_put(c->warnings);
     json_object_put(c->index);
     free(c);
@@ -158,20 +175,12 @@ static const char *category_text(json_object *v, char *buf, size_t n)
     }
 }
 
-static int level_known(json_object *levels, const char *text)
-{
-    size_t n = levels ? json_object_array_length(levels) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(json_object_get_string(json_object_array_get_idx(levels, i)), text) == 0)
-            return 1;
-    return 0;
-}
-
 static void check_row(finding_sink_t *s, json_object *row)
 {
     predict_check_t *c = s->c;
     if (!json_object_is_type(row, json_type_object))
         return;
+    size_t seen = 0; /* the model's fields among the row's (keys are unique) */
     json_object_object_foreach(row, key, val) {
         json_object *f;
         if (!json_object_object_get_ex(c->names, key, &f)) {
@@ -180,6 +189,7 @@ static void check_row(finding_sink_t *s, json_object *row)
                      "the model has no such field; the value was ignored");
             continue;
         }
+        seen++;
         json_object *kind = NULL, *levels = NULL, *other = NULL;
         json_object_object_get_ex(f, "kind", &kind);
         if (kind == NULL || strcmp(json_object_get_string(kind), "category") != 0)
@@ -188,8 +198,8 @@ static void check_row(finding_sink_t *s, json_object *row)
         const char *text = category_text(val, buf, sizeof(buf));
         if (text == NULL || csv_cell_is_missing(text, strlen(text)))
             continue;
-        json_object_object_get_ex(f, "levels", &levels);
-        if (level_known(levels, text))
+        if (json_object_object_get_ex(c->levels, key, &levels) &&
+            json_object_object_get_ex(levels, text, NULL))
             continue;
         json_object_object_get_ex(f, "other", &other);
         note(s, "unseen_level", key, text,
@@ -198,6 +208,8 @@ static void check_row(finding_sink_t *s, json_object *row)
                    "model's \"other\" level"
                  : "a level not seen in training; predicted as a missing value");
     }
+    if (seen == c->n_features)
+        return; /* every field the model reads is there */
     size_t nf = c->features ? json_object_array_length(c->features) : 0;
     for (size_t j = 0; j < nf; j++) {
         json_object *name;
