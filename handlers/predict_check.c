@@ -50,9 +50,14 @@ predict_check_t *predict_check_new(json_object *preprocess)
             continue;
         json_object_object_add(c->names, fname, json_object_get(f));
         c->n_features++;
-        if (json_object_object_get_ex(f, "levels", &levels)) {
+        json_object *kind = NULL;
+        json_object_object_get_ex(f, "kind", &kind);
+        if (kind != NULL && strcmp(json_object_get_string(kind), "category") == 0) {
+            /* Only categories get a set: it also says which fields are. */
             json_object *set = json_object_new_object();
-            for (size_t i = 0; i < json_object_array_length(levels); i++)
+            size_t nl = json_object_object_get_ex(f, "levels", &levels)
+                            ? json_object_array_length(levels) : 0;
+            for (size_t i = 0; i < nl; i++)
                 json_object_object_add(
                     set, json_object_get_string(json_object_array_get_idx(levels, i)), NULL);
             json_object_object_add(c->levels, fname, set);
@@ -155,6 +160,8 @@ static const char *category_text(json_object *v, char *buf, size_t n)
     case json_type_string: {
         const char *s = json_object_get_string(v);
         size_t len = (size_t)json_object_get_string_len(v);
+        if (len == 0 || (s[0] != ' ' && s[0] != '\t' && s[len - 1] != ' ' && s[len - 1] != '\t'))
+            return s; /* the common case: nothing to trim, no copy */
         while (len > 0 && (*s == ' ' || *s == '\t')) {
             s++;
             len--;
@@ -190,16 +197,13 @@ static void check_row(finding_sink_t *s, json_object *row)
             continue;
         }
         seen++;
-        json_object *kind = NULL, *levels = NULL, *other = NULL;
-        json_object_object_get_ex(f, "kind", &kind);
-        if (kind == NULL || strcmp(json_object_get_string(kind), "category") != 0)
-            continue;
+        json_object *levels = NULL, *other = NULL;
+        if (val == NULL || !json_object_object_get_ex(c->levels, key, &levels))
+            continue; /* missing, or not a category */
         char buf[512];
         const char *text = category_text(val, buf, sizeof(buf));
-        if (text == NULL || csv_cell_is_missing(text, strlen(text)))
-            continue;
-        if (json_object_object_get_ex(c->levels, key, &levels) &&
-            json_object_object_get_ex(levels, text, NULL))
+        if (text == NULL || json_object_object_get_ex(levels, text, NULL) ||
+            csv_cell_is_missing(text, strlen(text)))
             continue;
         json_object_object_get_ex(f, "other", &other);
         note(s, "unseen_level", key, text,
