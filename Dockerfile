@@ -6,21 +6,26 @@ FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
       libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev libxgboost-dev \
+      nodejs npm \
+      libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make -j"$(nproc)" programs BUILD=/src/build
+# The web console (web/build.sh: npm ci from the lock file, then the assets).
+RUN make -j"$(nproc)" programs web BUILD=/src/build
 
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 \
+      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 libcurl4 \
       nginx-light postgresql-client ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/trainyard /src/build/trainyard-api /src/build/trainyard-trainer \
      /opt/trainyard/bin/
 COPY sql/ /opt/trainyard/sql/
 COPY nginx/ /opt/trainyard/nginx/
+# The console replaces the plain page nginx/www holds.
+COPY --from=build /src/build/www/ /opt/trainyard/nginx/www/
 ENV PATH=/opt/trainyard/bin:$PATH \
     TRAINYARD_SQL_DIR=/opt/trainyard/sql
 # Every service runs unprivileged: `trainyard` (api, trainer, migrate) is in

@@ -14,7 +14,7 @@
 
 CC ?= cc
 BUILD ?= build
-PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp
+PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
 OPT ?= -O2
@@ -35,6 +35,9 @@ LIB_DIRS ?= common fcgi handlers db ml bundle trainer
 LIB_SRCS := $(filter-out %/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libtrainyard.a
+# The terminal client's modules besides cli/main.c (HTTP through libcurl):
+# linked into build/trainyard and into the unit tests.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 
 PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard $(BUILD)/trainyard-score
 UNIT_SRCS ?= $(wildcard tests/unit/test_*.c)
@@ -50,7 +53,16 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@$(MAKE) --no-print-directory programs
+	@$(MAKE) --no-print-directory programs web
+
+# The web console: web/src + the pinned npm packages -> $(BUILD)/www, which
+# scripts/stack.sh serves at / (web/build.sh runs npm ci only when the lock
+# file changed).
+WEB_SRCS := $(wildcard web/src/*) web/package.json web/package-lock.json web/build.sh
+.PHONY: web
+web: $(BUILD)/www/index.html
+$(BUILD)/www/index.html: $(WEB_SRCS)
+	@web/build.sh $(BUILD)/www
 
 programs: $(PROGRAMS)
 
@@ -72,14 +84,14 @@ $(BUILD)/trainyard-api: $(BUILD)/obj/handlers/main.o $(LIB)
 $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(LIB)
+$(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The C scorer for downloaded models (scorer/main.c).
 $(BUILD)/trainyard-score: $(BUILD)/obj/scorer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJS) $(LIB)
+$(UNIT): $(UNIT_OBJS) $(CLI_OBJS) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs check)
 
 # Benchmark programs: bench/<name>.c -> $(BUILD)/bench/<name>

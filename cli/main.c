@@ -8,6 +8,9 @@
  * works too), a file of KEY=VALUE lines written by the stack script. `workspace create` and
  * `key create` print only the key on stdout so that scripts can capture it;
  * `limits show` prints KEY VALUE lines (limit and usage) for the same reason.
+ *
+ * The user commands (login, upload, train, ...) are cli/user.c's: they talk
+ * HTTP to a server and are dispatched before any database is looked for.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/user.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -31,7 +35,7 @@
 static const char usage[] =
     "usage: trainyard COMMAND\n"
     "\n"
-    "commands:\n"
+    "admin commands (talk to the database of a local stack):\n"
     "  migrate                     apply pending sql/ migrations\n"
     "  workspace create NAME       create an account NAME with a workspace NAME; prints\n"
     "                              its first API key\n"
@@ -299,8 +303,13 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);
+        fputs("\n", argc < 2 ? stderr : stdout);
+        fputs(cli_user_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* User commands talk HTTP to a server and need no database. */
+    if (cli_user_is_command(argv[1]))
+        return cli_user_main(argc, argv);
     char url[4096];
     if (cli_database_url(strcmp(argv[1], "migrate") == 0, url, sizeof(url)) != 0) {
         fprintf(stderr, "trainyard: no database: set TRAINYARD_DATABASE_URL or start the "

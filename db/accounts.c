@@ -83,16 +83,24 @@ static int ws_not_found(err_t *e, const char *name)
                    name ? name : "");
 }
 
+/* Runs an account-scoped statement: $1 the account id, $2 (if name is not
+ * NULL) a workspace name. */
+static int account_query(db_t *db, arena_t *arena, const db_stmt_t *stmt, long long account_id,
+                         const char *name, PGresult **res, err_t *e)
+{
+    char acct[24];
+    snprintf(acct, sizeof(acct), "%lld", account_id);
+    const char *p[2] = {acct, name};
+    return db_query(db, arena, stmt, p, res, e);
+}
+
 int db_account_workspace_find(db_t *db, arena_t *arena, long long account_id, const char *name,
                               long long *id, err_t *e)
 {
     if (account_id <= 0 || !db_workspace_name_ok(name))
         return ws_not_found(e, name);
-    char acct[24];
-    snprintf(acct, sizeof(acct), "%lld", account_id);
-    const char *p[2] = {acct, name};
     PGresult *res;
-    if (db_query(db, arena, &stmt_ws_find, p, &res, e) != 0)
+    if (account_query(db, arena, &stmt_ws_find, account_id, name, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
         return ws_not_found(e, name);
@@ -106,11 +114,8 @@ int db_account_workspace_create(db_t *db, arena_t *arena, long long account_id,
     if (!db_workspace_name_ok(name))
         return err_set(e, 400, "INVALID_WORKSPACE_NAME",
                        "Workspace names are 1 to 64 of A-Z a-z 0-9 _ -");
-    char acct[24];
-    snprintf(acct, sizeof(acct), "%lld", account_id);
-    const char *p[2] = {acct, name};
     PGresult *res;
-    if (db_query(db, arena, &stmt_ws_create, p, &res, e) != 0)
+    if (account_query(db, arena, &stmt_ws_create, account_id, name, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
         return err_set(e, 409, "WORKSPACE_EXISTS", "Workspace %s already exists", name);
@@ -122,11 +127,8 @@ int db_account_workspace_create(db_t *db, arena_t *arena, long long account_id,
 int db_account_workspace_list(db_t *db, arena_t *arena, long long account_id, json_object **out,
                               err_t *e)
 {
-    char acct[24];
-    snprintf(acct, sizeof(acct), "%lld", account_id);
-    const char *p[1] = {acct};
     PGresult *res;
-    if (db_query(db, arena, &stmt_ws_list, p, &res, e) != 0)
+    if (account_query(db, arena, &stmt_ws_list, account_id, NULL, &res, e) != 0)
         return -1;
     json_object *arr = json_object_new_array();
     for (int i = 0; i < PQntuples(res); i++) {
@@ -149,11 +151,8 @@ int db_account_workspace_delete(db_t *db, arena_t *arena, long long account_id,
 {
     if (account_id <= 0 || !db_workspace_name_ok(name))
         return ws_not_found(e, name);
-    char acct[24];
-    snprintf(acct, sizeof(acct), "%lld", account_id);
-    const char *p[2] = {acct, name};
     PGresult *res;
-    if (db_query(db, arena, &stmt_ws_delete, p, &res, e) != 0)
+    if (account_query(db, arena, &stmt_ws_delete, account_id, name, &res, e) != 0)
         return -1;
     if (PQntuples(res) == 0)
         return ws_not_found(e, name);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "db/accounts.h"
 
 #define AUTH_PREFIX_HEX 12
 #define AUTH_SECRET_BYTES 32
@@ -45,19 +46,6 @@ static const db_stmt_t stmt_key_lookup = {
     "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.prefix = $1",
     1};
 
-static int auth_name_ok(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (!isalnum(c) && c != '_' && c != '-')
-            return 0;
-    }
-    return 1;
-}
-
 static int auth_is_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -68,7 +56,7 @@ static int auth_is_hex(const char *s, size_t n)
 
 int db_workspace_create(db_t *db, arena_t *arena, const char *name, long long *id, err_t *e)
 {
-    if (!auth_name_ok(name))
+    if (!db_workspace_name_ok(name))
         return err_add(e, 400, "value_error", "name",
                        "workspace names are 1 to 64 of A-Z a-z 0-9 _ -");
     PGresult *res;
@@ -89,7 +77,7 @@ int db_workspace_find(db_t *db, arena_t *arena, const char *name, long long *id,
 {
     PGresult *res;
     const char *p[1] = {name};
-    if (!auth_name_ok(name))
+    if (!db_workspace_name_ok(name))
         return err_set(e, 404, "not_found", "no workspace named \"%s\"", name ? name : "");
     if (db_query(db, arena, &stmt_ws_find, p, &res, e) != 0)
         return -1;

@@ -23,8 +23,15 @@ static const db_stmt_t stmt_replace = {
     6};
 static const db_stmt_t stmt_fields = {
     "dataset_append_fields", "UPDATE datasets SET fields = $2::jsonb WHERE id = $1", 2};
+static const db_stmt_t stmt_job_pin = {
+    "dataset_append_job_pin", "SELECT dataset_artifact_id FROM jobs WHERE id = $1", 1};
+/* Never bytes an unfinished job was submitted on (sql/0033): a statement
+ * of its own, so its snapshot sees every job committed before the lock. */
 static const db_stmt_t stmt_drop = {
-    "dataset_append_drop", "DELETE FROM artifacts WHERE id = $1", 1};
+    "dataset_append_drop",
+    "DELETE FROM artifacts a WHERE a.id = $1 AND NOT EXISTS (SELECT 1 FROM jobs j "
+    "WHERE j.dataset_artifact_id = a.id AND j.state IN ('queued', 'building', 'running'))",
+    1};
 
 static void json_put(void *p)
 {
@@ -78,6 +85,40 @@ int db_dataset_set_fields(db_t *db, arena_t *arena, const char *id, json_object 
 {
     const char *p[2] = {id, json_object_to_json_string_ext(fields, JSON_C_TO_STRING_PLAIN)};
     return db_query(db, arena, &stmt_fields, p, NULL, e);
+}
+
+json_object *db_dataset_declared_types(json_object *fields)
+{
+    json_object *out = NULL;
+    size_t n = json_object_is_type(fields, json_type_array) ? json_object_array_length(fields)
+                                                             : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *f = json_object_array_get_idx(fields, i), *name, *type, *declared;
+        if (!json_object_object_get_ex(f, "declared", &declared) ||
+            !json_object_get_boolean(declared) || !json_object_object_get_ex(f, "name", &name) ||
+            !json_object_object_get_ex(f, "type", &type) ||
+            !json_object_is_type(type, json_type_string))
+            continue;
+        if (out == NULL)
+            out = json_object_new_object();
+        json_object_object_add(out, json_object_get_string(name), json_object_get(type));
+    }
+    return out;
+}
+
+int db_job_dataset_artifact(db_t *db, arena_t *arena, const char *job_id, char *out, err_t *e)
+{
+    out[0] = '\0';
+    if (!util_is_uuid(job_id))
+        return 0;
+    const char *p[1] = {job_id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_job_pin, p, &res, e) != 0)
+        return -1;
+    const char *a = PQntuples(res) > 0 ? db_get(res, 0, "dataset_artifact_id") : NULL;
+    if (a != NULL && util_is_uuid(a))
+        snprintf(out, UUID_STR_LEN + 1, "%s", a);
+    return 0;
 }
 
 int db_artifact_drop(db_t *db, arena_t *arena, const char *artifact_id, err_t *e)

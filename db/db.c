@@ -37,7 +37,19 @@ struct db {
     const db_stmt_t **prepared;       /* open-addressing set of statements known */
     size_t prepared_cap;              /* power of two */
     size_t prepared_n;
+    char request_id[129];             /* the request being served ("" = none), recorded
+                                         on the jobs it creates */
 };
+
+void db_set_request_id(db_t *db, const char *id)
+{
+    snprintf(db->request_id, sizeof(db->request_id), "%s", id != NULL ? id : "");
+}
+
+const char *db_request_id(const db_t *db)
+{
+    return db->request_id[0] != '\0' ? db->request_id : NULL;
+}
 
 static int db_unavailable(err_t *e, const char *what)
 {

@@ -43,6 +43,12 @@ db_t *db_open(const char *conninfo, err_t *e);
  * worker starts even while PostgreSQL is down). Never NULL. */
 db_t *db_new(const char *conninfo);
 
+/* The id of the request this connection serves (the API sets it per
+ * request; NULL or "" clears it): rows that record who created them, such
+ * as jobs.request_id, take it from here. db_request_id is NULL when none. */
+void db_set_request_id(db_t *db, const char *id);
+const char *db_request_id(const db_t *db);
+
 void db_close(db_t *db);
 
 /* Connects or reconnects if needed. 0, or -1 with e = 503 "unavailable". */

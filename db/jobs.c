@@ -58,7 +58,7 @@ int job_state_is_final(job_state_t s)
     "estimate_seconds, error, result::text AS result, "                                      \
     "extract(epoch FROM created_at)::float8 AS created_at, "                                 \
     "extract(epoch FROM started_at)::float8 AS started_at, "                                 \
-    "extract(epoch FROM finished_at)::float8 AS finished_at"
+    "extract(epoch FROM finished_at)::float8 AS finished_at, request_id"
 /* The same shape without the result document, which can be large (candidates,
  * data story): status polls and listings never need it. */
 #define JOB_COLS_NO_RESULT                                                                  \
@@ -69,18 +69,18 @@ int job_state_is_final(job_state_t s)
     "estimate_seconds, error, NULL::text AS result, "                                        \
     "extract(epoch FROM created_at)::float8 AS created_at, "                                 \
     "extract(epoch FROM started_at)::float8 AS started_at, "                                 \
-    "extract(epoch FROM finished_at)::float8 AS finished_at"
+    "extract(epoch FROM finished_at)::float8 AS finished_at, request_id"
 
 static const db_stmt_t stmt_insert = {
     "job_insert",
     "WITH ins AS (INSERT INTO jobs (workspace_id, dialect, priority, spec, dataset_id, "
-    "bundle_id, user_name, dedupe_key, max_attempts) "
-    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) "
+    "bundle_id, user_name, dedupe_key, max_attempts, request_id) "
+    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10) "
     "ON CONFLICT (workspace_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN "
     "('queued', 'building', 'running', 'succeeded') DO NOTHING RETURNING id, created_at) "
     "SELECT id, extract(epoch FROM created_at)::float8 AS created_at, "
     "pg_notify('" JOBS_CHANNEL "', id::text) FROM ins",
-    9};
+    10};
 /* Why an insert inserted nothing: the admission trigger (sql/0004) leaves
  * the workspace's max_queued here when it refused the job; "" otherwise. */
 static const db_stmt_t stmt_refused = {
@@ -325,6 +325,7 @@ static void job_from_row(arena_t *arena, const PGresult *res, int row, job_t *j)
     j->created_at = db_get_double(res, row, "created_at", 0);
     j->started_at = db_get_double(res, row, "started_at", 0);
     j->finished_at = db_get_double(res, row, "finished_at", 0);
+    j->request_id = db_get(res, row, "request_id");
 }
 
 static const char *fmt_ll(arena_t *arena, long long v)
@@ -353,7 +354,9 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
         job->max_attempts = 3;
     const char *spec = job->spec ? json_object_to_json_string_ext(job->spec, JSON_C_TO_STRING_PLAIN)
                                  : "{}";
-    const char *p[9] = {ws,
+    if (job->request_id == NULL)
+        job->request_id = db_request_id(db);
+    const char *p[10] = {ws,
                         job->dialect,
                         fmt_ll(arena, job->priority),
                         spec,
@@ -361,7 +364,8 @@ static int job_insert(db_t *db, arena_t *arena, job_t *job, err_t *e)
                         job->bundle_id,
                         job->user_name,
                         job->dedupe_key,
-                        fmt_ll(arena, job->max_attempts)};
+                        fmt_ll(arena, job->max_attempts),
+                        job->request_id};
     PGresult *res;
     if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
         return -1;

@@ -66,6 +66,8 @@ typedef struct job {
     const char *error;          /* failure text, or NULL */
     json_object *result;        /* the training result (succeeded), or NULL */
     double created_at, started_at, finished_at; /* epoch seconds, 0 if not yet */
+    const char *request_id;     /* X-Request-Id of the request that created it, or NULL
+                                   (set on insert from db_request_id) */
 } job_t;
 
 /* Inserts job (id generated into job->id, state queued) and notifies, in one

@@ -68,6 +68,8 @@ static const db_stmt_t stmt_artifacts = {
     "   AND NOT EXISTS (SELECT 1 FROM models x WHERE x.artifact_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM kaos_bundles x WHERE x.artifact_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM jobs x WHERE x.bundle_id = a.id)"
+    "   AND NOT EXISTS (SELECT 1 FROM jobs x WHERE x.dataset_artifact_id = a.id"
+    "                   AND x.state IN ('queued', 'building', 'running'))"
     " LIMIT " GC_BATCH ") RETURNING size)"
     " SELECT count(*) AS n, coalesce(sum(size), 0)::bigint AS bytes FROM d",
     1};

@@ -7,7 +7,8 @@
  *   2. finished jobs older than keep_days that no kept model belongs to
  *      (their logs go with them);
  *   3. log lines older than keep_days of the jobs kept for their models;
- *   4. artifacts nothing refers to (no dataset, model or job), older than
+ *   4. artifacts nothing refers to (no dataset, model or job; a dataset's
+ *      bytes an unfinished job was submitted on count, sql/0033), older than
  *      the grace period: rejected or abandoned uploads, the bytes of deleted
  *      datasets, replaced models, bundles of deleted jobs. Their chunks go
  *      with them (ON DELETE CASCADE).

@@ -446,6 +446,8 @@ int request_dispatch(request_t *r, const route_t *routes, size_t n_routes,
     double start = util_now_monotonic();
     err_t e;
     err_clear(&e);
+    /* Every line logged while this request is served carries its id. */
+    log_context_set("request_id", r->request_id);
 
     if (prepare(r, routes, n_routes, hooks, &e) != 0) {
         if (e.status == 0)
@@ -472,5 +474,6 @@ int request_dispatch(request_t *r, const route_t *routes, size_t n_routes,
     }
     if (hooks->after_request != NULL)
         hooks->after_request(r, im->status, util_now_monotonic() - start);
+    log_context_set("request_id", NULL);
     return im->status;
 }

@@ -86,6 +86,30 @@ static const char *origin_form(const char *uri)
     return slash ? slash : "/";
 }
 
+/* The request's id: the client's (or nginx's) X-Request-Id when it is 1 to
+ * 128 characters of [A-Za-z0-9._:@-] (it goes into headers, log lines and
+ * a database column as it is), else 32 random hex digits of our own. */
+static const char *request_id_of(arena_t *arena, const char *given)
+{
+    if (given != NULL) {
+        size_t n = strlen(given);
+        int ok = n > 0 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = isalnum((unsigned char)given[i]) || strchr("._:@-", given[i]) != NULL;
+        if (ok)
+            return arena_strdup(arena, given);
+    }
+    unsigned char raw[16];
+    err_t e;
+    err_clear(&e);
+    if (util_random_bytes(raw, sizeof(raw), &e) != 0)
+        memset(raw, 0, sizeof(raw)); /* no entropy: an id of zeros beats none */
+    char *hex = arena_alloc(arena, 2 * sizeof(raw) + 1);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    return hex;
+}
+
 void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
                   const req_io_t *io, void *app)
 {
@@ -132,6 +156,10 @@ void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
     const char *decoded = router_percent_decode(arena, raw, strlen(raw), 0);
     r->path = decoded ? decoded : raw;
     r->query = arena_strdup(arena, qs ? qs : "");
+
+    const char *given_id = env_get(envp, "HTTP_X_REQUEST_ID");
+    r->request_id = request_id_of(arena, given_id);
+    impl->echo_request_id = given_id != NULL && strcmp(given_id, r->request_id) == 0;
 
     const char *ct = env_get(envp, "CONTENT_TYPE");
     r->content_type = arena_strdup(arena, ct ? ct : "");
@@ -296,6 +324,12 @@ static ssize_t body_source_read(request_t *r, void *buf, size_t want, err_t *e)
     return (ssize_t)got;
 }
 
+long long req_body_bytes(const request_t *r)
+{
+    const req_impl_t *im = r->impl;
+    return im != NULL ? im->body_read : 0;
+}
+
 ssize_t req_body_read(request_t *r, void *buf, size_t n, err_t *e)
 {
     req_impl_t *im = impl_of(r);
@@ -388,6 +422,14 @@ int req_reply_begin(request_t *r, int status, const char *content_type, long lon
         char cl[48];
         int n = snprintf(cl, sizeof(cl), "Content-Length: %lld\r\n", length);
         if (io_write(im, cl, (size_t)n) != 0)
+            return -1;
+    }
+    if (im->echo_request_id) {
+        /* Every answer through nginx names its request (nginx always sends
+         * one), so that a client can quote it. An id made here is only
+         * logged: the bytes of a direct FastCGI answer stay as they were. */
+        char *id = arena_sprintf(r->arena, "X-Request-Id: %s\r\n", r->request_id);
+        if (io_write(im, id, strlen(id)) != 0)
             return -1;
     }
     for (const resp_header_t *h = im->headers; h != NULL; h = h->next) {

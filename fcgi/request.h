@@ -56,6 +56,9 @@ typedef struct request {
     const char *content_type;   /* the raw Content-Type header, "" if none */
     long long content_length;   /* -1 when absent */
     const char *remote_addr;
+    const char *request_id;     /* X-Request-Id as nginx passed it (set from $request_id
+                                   when the client sent none; echoed in the response),
+                                   or one made here; attached to log lines and jobs */
 
     const char *params[8];      /* values of {name} path segments, in pattern order */
     int n_params;
@@ -108,6 +111,9 @@ int req_reply_bytes(request_t *r, int status, const char *content_type, const vo
 int req_reply_begin(request_t *r, int status, const char *content_type, long long length);
 int req_reply_write(request_t *r, const void *buf, size_t n);
 int req_reply_end(request_t *r);
+
+/* Request body bytes read so far (by the runtime or the handler). */
+long long req_body_bytes(const request_t *r);
 
 /* Renders e in the route's dialect and sends it. */
 int req_reply_error(request_t *r, const err_t *e);

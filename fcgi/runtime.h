@@ -40,6 +40,7 @@ typedef struct req_impl {
     resp_header_t *headers;   /* extra response headers, in order */
     resp_header_t **headers_tail;
     int head_only;            /* HEAD: send headers, drop bodies */
+    int echo_request_id;      /* the request came with a usable X-Request-Id: echo it */
     /* Called once routing shows a request that will keep the worker busy
      * for a while (streamed body, download, large body): the worker gives
      * its other idle connections to the pool. NULL in tests. */

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "db/jobs.h"
 #include "handlers/app.h"
 #include "handlers/spec.h"
@@ -48,6 +49,10 @@ int akkio_train_new(request_t *r)
     int existing = 0;
     if (db_job_enqueue(app_of(r)->db, r->arena, &job, &existing, &r->err) != 0)
         return -1;
+    /* The line that ties nginx's access line (same request id) to the job. */
+    log_info("train/new: job %s %s in workspace %s (dataset %s)", job.id,
+             existing ? "already exists" : "queued",
+             r->auth.workspace_name ? r->auth.workspace_name : "?", ds.id);
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "task_id", json_object_new_string(job.id));
     /* Still 201 (clients check for it), but say that nothing new was queued. */
@@ -150,6 +155,9 @@ int akkio_status(request_t *r)
         json_object_object_add(meta, "error", json_object_new_string(akkio_failure_text(&job)));
         break;
     }
+    /* The request that created the task (its X-Request-Id), for tracing. */
+    if (job.request_id != NULL)
+        json_object_object_add(meta, "request_id", json_object_new_string(job.request_id));
     json_object_object_add(doc, "metadata", meta);
     return req_reply_json(r, 200, doc);
 }

@@ -436,6 +436,9 @@ static json_object *v1_fields_merge(json_object *stored, json_object *inferred)
         const char *name = v1_str(f, "name");
         json_object_object_add(o, "name", json_object_new_string(name ? name : ""));
         json_object_object_add(o, "type", json_object_new_string(v1_str(f, "type") ? v1_str(f, "type") : "string"));
+        json_object *declared = NULL;
+        if (json_object_object_get_ex(f, "declared", &declared))
+            json_object_object_add(o, "declared", json_object_get(declared));
         for (size_t j = 0; j < m; j++) {
             json_object *g = json_object_array_get_idx(inferred, j), *miss;
             const char *gn = v1_str(g, "name");
@@ -692,7 +695,10 @@ static int v1_dataset_set_fields(request_t *r, const char *id, json_object *p)
             json_object *fd = json_object_array_get_idx(ds.fields, i);
             const char *fn = v1_str(fd, "name");
             if (fn != NULL && strcmp(fn, name) == 0) {
+                /* declared: training reads the field as this type
+                 * (db_dataset_declared_types, ml_data_retype). */
                 json_object_object_add(fd, "type", json_object_get(type));
+                json_object_object_add(fd, "declared", json_object_new_boolean(1));
                 found = 1;
             }
         }

@@ -16,6 +16,11 @@
  * arrived (a non-blocking poll) and forgets every cached key on any
  * notification. After a reconnect, notifications may have been missed, so
  * the cache is emptied too.
+ *
+ * The same connection LISTENs on trainyard_models, where a deleted model
+ * is announced (sql/0032): the same poll drops it from the worker's model
+ * cache, so a model deleted through one worker is not served by another
+ * (handlers/model_cache.h). A reconnect empties the model cache as well.
  */
 #include "handlers/app.h"
 
@@ -25,9 +30,11 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/util.h"
 #include "db/auth.h"
 #include "fcgi/router.h"
+#include "handlers/handlers.h"
 
 void *app_init(void *config)
 {
@@ -58,9 +65,11 @@ void app_fini(void *p)
 int app_ensure_db(request_t *r, err_t *e)
 {
     app_t *app = app_of(r);
+    /* Jobs created while serving this request record its id. */
+    db_set_request_id(app->db, r->request_id);
     if (db_ensure(app->db, e) == 0)
         return 0;
-    app->metrics.db_unavailable++;
+    stats_add(STATS_DB_UNAVAILABLE, 1);
     if (e->retry_after[0] == '\0')
         memcpy(e->retry_after, "1", 2);
     return -1;
@@ -91,15 +100,26 @@ static void app_keys_sync(app_t *app)
     unsigned gen = db_generation(app->db);
     if (gen != app->keys_generation) {
         app_keys_forget(app);
-        if (gen != 0 && db_exec(app->db, "LISTEN " AUTH_KEYS_CHANNEL, &e) == 0)
+        model_cache_clear(app->models);
+        if (gen != 0 &&
+            db_exec(app->db, "LISTEN " AUTH_KEYS_CHANNEL "; LISTEN " MODEL_CACHE_CHANNEL,
+                    &e) == 0)
             app->keys_generation = gen;
         return;
     }
     int rc;
-    while ((rc = db_wait_notify(app->db, 0, NULL, 0, NULL, 0, &e)) == 1)
+    char channel[64], payload[64];
+    while ((rc = db_wait_notify(app->db, 0, channel, sizeof(channel), payload,
+                                sizeof(payload), &e)) == 1) {
+        if (strcmp(channel, MODEL_CACHE_CHANNEL) == 0)
+            model_cache_forget(app->models, payload);
+        else
+            app_keys_forget(app);
+    }
+    if (rc < 0) {
         app_keys_forget(app);
-    if (rc < 0)
-        app_keys_forget(app);
+        model_cache_clear(app->models);
+    }
 }
 
 static const app_key_entry_t *app_keys_find(app_t *app, const unsigned char digest[32])
@@ -186,9 +206,18 @@ void app_after_request(request_t *r, int status, double seconds)
     app_t *app = app_of(r);
     if (app == NULL)
         return;
-    app->metrics.requests++;
-    int cls = status / 100;
-    if (cls >= 1 && cls <= 5)
-        app->metrics.by_class[cls]++;
-    app->metrics.seconds_total += seconds;
+    /* Counted in the pool's shared region (common/stats.h): a scrape sees
+     * every worker's requests, not only its own. */
+    size_t route = routes_count;
+    if (r->route != NULL && r->route >= routes && r->route < routes + routes_count)
+        route = (size_t)(r->route - routes);
+    stats_request(route, status, seconds);
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, (long long)model_cache_count(app->models));
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_BYTES, (long long)model_cache_bytes(app->models));
+    long long body = req_body_bytes(r);
+    if (body > 0) {
+        stats_add(STATS_BODY_BYTES, (unsigned long long)body);
+        if (r->route != NULL && (r->route->flags & ROUTE_STREAM_BODY))
+            stats_add(STATS_UPLOAD_BYTES, (unsigned long long)body);
+    }
 }

@@ -4,7 +4,8 @@
  * One app_t per worker process, created after fork by app_init: the
  * worker's database handle (connected lazily, so a worker starts while
  * PostgreSQL is down and answers 503 until it is back), its bounded cache
- * of loaded models, and request counters for /metrics. Handlers reach it
+ * of loaded models (request counters for /metrics are the pool's, in
+ * common/stats.h, shared by every worker). Handlers reach it
  * through r->app.
  */
 #ifndef TRAINYARD_APP_H
@@ -31,18 +32,12 @@ typedef struct app_config {
                                   above its starting RSS after a large request */
     double trainer_stale_seconds; /* /healthz: a trainer seen within this is alive */
     const char *log_level;     /* TRAINYARD_LOG_LEVEL */
+    const char *log_format;    /* TRAINYARD_LOG_FORMAT: text | json */
     const char *metrics_access; /* TRAINYARD_METRICS: public | local | key */
     int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
                                   (faults on demand, obeyed by a trainer in test mode
                                   too); 0 = such a spec is refused with 422 */
 } app_config_t;
-
-typedef struct app_metrics {
-    unsigned long long requests;          /* answered by this worker */
-    unsigned long long by_class[6];       /* 1xx..5xx counts, index = status / 100 */
-    double seconds_total;                 /* sum of handling time */
-    unsigned long long db_unavailable;    /* 503s for a down database */
-} app_metrics_t;
 
 /* A key check this worker remembers (see app.c, "Key cache"). */
 typedef struct app_key_entry {
@@ -69,7 +64,6 @@ typedef struct app {
     const app_config_t *config;
     db_t *db;
     model_cache_t *models;
-    app_metrics_t metrics;
     app_key_entry_t keys[APP_KEY_SLOTS];
     unsigned next_key_slot;       /* round-robin replacement */
     unsigned keys_generation;     /* db generation the LISTEN was issued on */

@@ -39,6 +39,7 @@ int datasets_upload(request_t *r);
 int datasets_list(request_t *r);
 int datasets_show(request_t *r);
 int datasets_delete(request_t *r);
+int datasets_preview(request_t *r); /* dataset_preview.c */
 
 /* models.c */
 /* Table sizes are macros so that the static route table can use them;
@@ -93,6 +94,11 @@ int kaos_build_logs(request_t *r);
 /* system.c */
 int system_healthz(request_t *r);
 int system_metrics(request_t *r);
+/* openapi.c — the document, generated from routes[] and the field tables */
 int system_openapi(request_t *r);
+json_object *openapi_document(arena_t *arena); /* caller owns the result */
+/* 0 when every route of table has a documentation row and every row a
+ * route (operationIds unique); -1 with why filled otherwise. */
+int openapi_check(const route_t *table, size_t n, char *why, size_t why_len);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/util.h"
 #include "fcgi/server.h"
 #include "handlers/app.h"
@@ -52,6 +53,9 @@ static const cfg_entry_t api_settings[] = {
      "/healthz: a trainer seen within this is alive"},
     {"log-level", "TRAINYARD_LOG_LEVEL", "info", CFG_STRING, offsetof(app_config_t, log_level),
      "debug | info | warn | error"},
+    {"log-format", "TRAINYARD_LOG_FORMAT", "text", CFG_STRING,
+     offsetof(app_config_t, log_format),
+     "text | json (one object per line, with the request id of the request served)"},
     {"metrics", "TRAINYARD_METRICS", "local", CFG_STRING, offsetof(app_config_t, metrics_access),
      "who may read /metrics: local (loopback clients) | key (an API key: its workspace's "
      "jobs) | public"},
@@ -77,6 +81,10 @@ int main(int argc, char **argv)
     log_level_t level = LOG_INFO;
     if (rc == 0 && log_level_parse(cfg.log_level, &level) != 0)
         rc = err_set(&e, 400, "value_error", "log-level: unknown level \"%s\"", cfg.log_level);
+    log_format_t format = LOG_FORMAT_TEXT;
+    if (rc == 0 && log_format_parse(cfg.log_format, &format) != 0)
+        rc = err_set(&e, 400, "value_error", "log-format: \"%s\" is not text or json",
+                     cfg.log_format);
     if (rc == 0 && strcmp(cfg.metrics_access, "local") != 0 &&
         strcmp(cfg.metrics_access, "key") != 0 && strcmp(cfg.metrics_access, "public") != 0)
         rc = err_set(&e, 400, "value_error", "metrics: \"%s\" is not local, key or public",
@@ -86,6 +94,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("trainyard-api", level);
+    log_set_format(format);
     /* json-c prints doubles with 17 digits (0.81000000000000005); 15 keep
      * every figure a float32 model or a metric actually has. */
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
@@ -118,6 +127,12 @@ int main(int argc, char **argv)
         .waiter_fd = app_waiter_fd,
         .waiter_poll = app_waiter_poll,
     };
+    /* The pool's counters, mapped before the workers are forked so that
+     * every worker adds to the same ones (common/stats.h). */
+    if (stats_create(routes_count, &e) != 0) {
+        log_error("%s", err_message(&e));
+        return 1;
+    }
     log_info("starting %d workers on %s", server.workers, server.socket_path);
     if (server_run(&server, routes, routes_count, &hooks, &cfg, &e) != 0) {
         log_error("%s", err_message(&e));

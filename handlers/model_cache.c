@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stats.h"
 #include "db/artifacts.h"
 
 typedef struct cache_entry {
@@ -95,9 +96,18 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
         if (en->workspace_id == workspace_id && strcmp(en->id, model_id) == 0) {
             cache_unlink(c, en);
             cache_push_front(c, en);
+            stats_add(STATS_MODEL_CACHE_HITS, 1); /* the pool's count, for /metrics */
+            /* A model grows after loading (its explanation tables, built
+             * by the first explained batch): count what it holds now. */
+            size_t now = ml_model_size(en->model);
+            c->bytes = c->bytes - en->bytes + now;
+            en->bytes = now;
+            while (c->bytes > c->max_bytes && c->tail != en)
+                cache_drop(c, c->tail);
             return en->model;
         }
     }
+    stats_add(STATS_MODEL_CACHE_MISSES, 1);
     model_rec_t rec;
     if (!util_is_uuid(model_id)) {
         err_set(e, 404, "not_found", "There is no model with id: %s", model_id);
@@ -126,6 +136,27 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
     while (c->bytes > c->max_bytes && c->tail != en)
         cache_drop(c, c->tail);
     return m;
+}
+
+int model_cache_forget(model_cache_t *c, const char *model_id)
+{
+    char canon[UUID_STR_LEN + 1];
+    size_t i = 0;
+    for (; model_id[i] != '\0' && i < UUID_STR_LEN; i++)
+        canon[i] = (char)tolower((unsigned char)model_id[i]);
+    canon[i] = '\0';
+    for (cache_entry_t *en = c->head; en != NULL; en = en->next)
+        if (strcmp(en->id, canon) == 0) {
+            cache_drop(c, en);
+            return 1;
+        }
+    return 0;
+}
+
+void model_cache_clear(model_cache_t *c)
+{
+    while (c->head)
+        cache_drop(c, c->head);
 }
 
 size_t model_cache_count(const model_cache_t *c)

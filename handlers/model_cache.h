@@ -7,6 +7,11 @@
  * by model id and remember their workspace: a model never changes once
  * trained, so a hit needs no database work at all, and a model of another
  * workspace is a miss that goes to the database, which answers 404.
+ * A model can be deleted, though, by any worker, the collector or psql:
+ * the deletion NOTIFYs MODEL_CACHE_CHANNEL (sql/0032) and each worker,
+ * which LISTENs there, forgets that model before serving its next request
+ * (handlers/app.c), or everything after a reconnect, when notifications
+ * may have been missed.
  * Boosters are created lazily in the worker, never in the prefork master.
  */
 #ifndef TRAINYARD_MODEL_CACHE_H
@@ -19,6 +24,8 @@
 #include "db/models.h"
 #include "ml/model.h"
 
+#define MODEL_CACHE_CHANNEL "trainyard_models"
+
 typedef struct model_cache model_cache_t;
 
 model_cache_t *model_cache_new(size_t max_bytes);
@@ -30,6 +37,11 @@ void model_cache_free(model_cache_t *c);
  * valid until the next call. */
 ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long long workspace_id,
                             const char *model_id, err_t *e);
+
+/* Drops model_id (any workspace) if held; 1 if it was. */
+int model_cache_forget(model_cache_t *c, const char *model_id);
+/* Drops every model. */
+void model_cache_clear(model_cache_t *c);
 
 /* Models currently held and their approximate bytes (for /metrics). */
 size_t model_cache_count(const model_cache_t *c);

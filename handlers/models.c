@@ -3,8 +3,9 @@
  *
  *   GET  /api/v1/models/{id}            task, fields, metrics, candidates
  *   GET  /api/v1/models/{id}/download   tar.gz: model.ubj (XGBoost), preprocess.json,
- *                                       metrics.json, trainyard_scorer.py and README.md
- *                                       (scorer/: the official scorer, the schema)
+ *                                       metrics.json (+ member-<i>.ubj of an ensemble),
+ *                                       trainyard_scorer.py and README.md (scorer/:
+ *                                       the official scorer, the schema)
  *   POST /api/v1/models/{id}/predict    {"data":[{field: value}, ...]} -> Akkio's
  *                                       {"status":"success","predictions":[...]};
  *                                       or text/csv in -> text/csv out, streamed
@@ -29,8 +30,11 @@
 #include "handlers/handlers.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/stats.h"
+#include "db/artifacts.h"
 #include "db/models.h"
 #include "db/models_admin.h"
 #include "handlers/app.h"
@@ -41,6 +45,7 @@
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 #include "common/util.h"
+#include "ml/ensemble.h"
 
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
@@ -256,6 +261,33 @@ static int models_add_scorer(tarball_t *t, err_t *e)
     return 0;
 }
 
+/* An ensemble's members as member-<i>.ubj beside the blend (the recipe
+ * is preprocess.json's "ensemble", ml/ensemble.h): cut out of the stored
+ * blend, so nothing more is stored per model. */
+static int models_add_members(tarball_t *t, db_t *db, arena_t *arena, const model_rec_t *m,
+                              err_t *e)
+{
+    json_object *ens = NULL, *members = NULL;
+    if (!json_object_object_get_ex(m->preprocess, "ensemble", &ens) ||
+        !json_object_object_get_ex(ens, "members", &members))
+        return 0;
+    void *blend = NULL;
+    size_t len = 0;
+    if (db_artifact_load(db, arena, m->artifact_id, &blend, &len, e) != 0)
+        return -1;
+    for (size_t i = 0; i < json_object_array_length(members); i++) {
+        void *mb = NULL;
+        size_t ml = 0;
+        if (ensemble_member(blend, len, members, i, &mb, &ml, e) < 0)
+            return -1;
+        int rc = tarball_add_bytes(t, arena_sprintf(arena, "member-%zu.ubj", i), mb, ml, e);
+        free(mb);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int models_download(request_t *r)
 {
     model_rec_t m;
@@ -270,6 +302,7 @@ int models_download(request_t *r)
     err_t e;
     err_clear(&e);
     if (tarball_add_artifact(t, db, "model.ubj", m.artifact_id, &e) != 0 ||
+        models_add_members(t, db, r->arena, &m, &e) != 0 ||
         tarball_add_bytes(t, "preprocess.json", pre, strlen(pre), &e) != 0 ||
         tarball_add_bytes(t, "metrics.json", metrics, strlen(metrics), &e) != 0 ||
         models_add_scorer(t, &e) != 0) {
@@ -440,6 +473,7 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *predictions;
     if (ml_model_predict_explain(model, rows, explain, &predictions, &r->err) != 0)
         return -1;
+    stats_add(STATS_PREDICTIONS, json_object_array_length(predictions));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);

@@ -37,6 +37,8 @@ const route_t routes[] = {
      0},
     {"DELETE", "/api/v1/datasets/{dataset_id}", datasets_delete, 0, DIALECT_AKKIO, ROUTE_AUTH,
      NULL, 0},
+    {"GET", "/api/v1/datasets/{dataset_id}/preview", datasets_preview, 0, DIALECT_AKKIO,
+     ROUTE_AUTH, NULL, 0},
 
     /* Models. */
     {"GET", "/api/v1/models", models_list, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},

@@ -1,10 +1,9 @@
 /*
- * system.c — /healthz, /metrics and /openapi.json.
+ * system.c — /healthz and /metrics (/openapi.json is handlers/openapi.c).
  *
  * These routes answer even while PostgreSQL is down (ROUTE_NO_DB): health
  * says what is wrong instead of failing opaquely, and metrics still show
- * the worker's own counters. /openapi.json is generated from the route
- * table and the field tables, so it always describes what is served.
+ * the pool's request counters.
  */
 #include "handlers/handlers.h"
 
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/stats.h"
 #include "common/util.h"
 #include "db/counters.h"
 #include "handlers/app.h"
@@ -74,14 +74,125 @@ static int system_addr_is_local(const char *addr)
                             strcmp(addr, "::ffff:127.0.0.1") == 0);
 }
 
+/* The route table's labels for the pool's request histograms. */
+static void system_route_name(size_t i, const char **method, const char **pattern)
+{
+    *method = routes[i].method;
+    *pattern = routes[i].pattern;
+}
+
+/* Prometheus label values: workspace names are the users' own text. */
+static const char *system_label(arena_t *arena, const char *s)
+{
+    size_t n = strlen(s);
+    char *out = arena_alloc(arena, 2 * n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' || s[i] == '"') {
+            *o++ = '\\';
+            *o++ = s[i];
+        } else if (s[i] == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* What only the database knows: jobs by state, queue depth and the oldest
+ * queued job per workspace, job durations by outcome, trainer slots.
+ * Appended to text; a database that is down leaves them out (the pool's
+ * own counters still answer). */
+static char *system_metrics_db(request_t *r, char *text, long long only_ws)
+{
+    app_t *app = app_of(r);
+    arena_t *a = r->arena;
+    err_t e;
+    err_clear(&e);
+    long long counts[7];
+    if (db_ensure(app->db, &e) != 0 || db_job_counts_compact(app->db, NULL, &e) != 0 ||
+        db_job_counts_cached(app->db, a, only_ws, counts, &e) != 0)
+        return text;
+    text = arena_sprintf(a,
+                         "%s# HELP trainyard_jobs Jobs by state, %s.\n"
+                         "# TYPE trainyard_jobs gauge\n",
+                         text, only_ws ? "this key's workspace" : "all workspaces");
+    for (int s = JOB_QUEUED; s <= JOB_TIMED_OUT; s++)
+        text = arena_sprintf(a, "%strainyard_jobs{state=\"%s\"} %lld\n", text,
+                             job_state_name((job_state_t)s), counts[s]);
+    db_queue_depth_t *q = NULL;
+    int nq = 0;
+    if (db_queue_depths(app->db, a, only_ws, &q, &nq, &e) == 0) {
+        text = arena_sprintf(a, "%s# HELP trainyard_queue_depth Queued jobs per workspace.\n"
+                                "# TYPE trainyard_queue_depth gauge\n", text);
+        for (int i = 0; i < nq; i++)
+            text = arena_sprintf(a, "%strainyard_queue_depth{workspace=\"%s\"} %lld\n", text,
+                                 system_label(a, q[i].workspace), q[i].queued);
+        text = arena_sprintf(a, "%s# HELP trainyard_queue_oldest_seconds Age of the oldest "
+                                "queued job per workspace.\n"
+                                "# TYPE trainyard_queue_oldest_seconds gauge\n", text);
+        for (int i = 0; i < nq; i++)
+            text = arena_sprintf(a, "%strainyard_queue_oldest_seconds{workspace=\"%s\"} %.3f\n",
+                                 text, system_label(a, q[i].workspace), q[i].oldest_seconds);
+    }
+    if (only_ws != 0)
+        return text; /* durations and slots are the whole installation's */
+    db_job_duration_t d[4];
+    if (db_job_durations(app->db, a, d, &e) == 0) {
+        text = arena_sprintf(a, "%s# HELP trainyard_job_duration_seconds Time from a job's "
+                                "first claim to its end, by outcome.\n"
+                                "# TYPE trainyard_job_duration_seconds histogram\n", text);
+        for (int k = 0; k < 4; k++) {
+            long long cum = 0;
+            for (int b = 0; b <= DB_JOB_DURATION_BUCKETS; b++) {
+                cum += d[k].n[b];
+                if (b < DB_JOB_DURATION_BUCKETS)
+                    text = arena_sprintf(a, "%strainyard_job_duration_seconds_bucket{outcome="
+                                            "\"%s\",le=\"%g\"} %lld\n",
+                                         text, d[k].outcome, db_job_duration_bounds[b], cum);
+                else
+                    text = arena_sprintf(a, "%strainyard_job_duration_seconds_bucket{outcome="
+                                            "\"%s\",le=\"+Inf\"} %lld\n",
+                                         text, d[k].outcome, cum);
+            }
+            text = arena_sprintf(a,
+                                 "%strainyard_job_duration_seconds_sum{outcome=\"%s\"} %.3f\n"
+                                 "trainyard_job_duration_seconds_count{outcome=\"%s\"} %lld\n",
+                                 text, d[k].outcome, d[k].seconds, d[k].outcome, cum);
+        }
+    }
+    long long total = 0, busy = 0;
+    if (db_trainer_slots(app->db, a, app->config->trainer_stale_seconds, &total, &busy, &e) ==
+        0)
+        text = arena_sprintf(a,
+                             "%s# HELP trainyard_trainer_slots Job slots of live trainers, by "
+                             "use.\n"
+                             "# TYPE trainyard_trainer_slots gauge\n"
+                             "trainyard_trainer_slots{state=\"busy\"} %lld\n"
+                             "trainyard_trainer_slots{state=\"free\"} %lld\n",
+                             text, busy, total > busy ? total - busy : 0);
+    double age = -1;
+    if (db_trainer_last_seen_age(app->db, a, &age, &e) == 0 && age >= 0)
+        text = arena_sprintf(a,
+                             "%s# HELP trainyard_trainer_last_seen_seconds Age of the "
+                             "freshest trainer heartbeat.\n"
+                             "# TYPE trainyard_trainer_last_seen_seconds gauge\n"
+                             "trainyard_trainer_last_seen_seconds %.3f\n",
+                             text, age);
+    return text;
+}
+
 /* Who may read /metrics is TRAINYARD_METRICS: "local" (loopback clients,
  * the default), "key" (any API key, which then sees its own workspace's
- * jobs only) or "public". Job counts come from sql/0011's counters, never
- * from counting the jobs table. */
+ * jobs only) or "public". Request counters are the whole pool's, kept in
+ * shared memory (common/stats.h), so whichever worker answers, the series
+ * are the same and only grow; job counts come from sql/0011's counters,
+ * never from counting the jobs table. */
 int system_metrics(request_t *r)
 {
     app_t *app = app_of(r);
-    const app_metrics_t *m = &app->metrics;
     const char *access = app->config->metrics_access ? app->config->metrics_access : "local";
     long long only_ws = 0;
     if (strcmp(access, "key") == 0) {
@@ -92,179 +203,11 @@ int system_metrics(request_t *r)
         return err_set(&r->err, 403, "forbidden",
                        "/metrics answers local clients only (TRAINYARD_METRICS=local)");
     }
-    int pid = (int)getpid();
-    char *text = arena_sprintf(
-        r->arena,
-        "# HELP trainyard_http_requests_total Requests answered by this API worker.\n"
-        "# TYPE trainyard_http_requests_total counter\n"
-        "trainyard_http_requests_total{worker=\"%d\",class=\"2xx\"} %llu\n"
-        "trainyard_http_requests_total{worker=\"%d\",class=\"3xx\"} %llu\n"
-        "trainyard_http_requests_total{worker=\"%d\",class=\"4xx\"} %llu\n"
-        "trainyard_http_requests_total{worker=\"%d\",class=\"5xx\"} %llu\n"
-        "# HELP trainyard_http_request_seconds_total Time spent answering requests.\n"
-        "# TYPE trainyard_http_request_seconds_total counter\n"
-        "trainyard_http_request_seconds_total{worker=\"%d\"} %.6f\n"
-        "# HELP trainyard_db_unavailable_total Requests refused because PostgreSQL was down.\n"
-        "# TYPE trainyard_db_unavailable_total counter\n"
-        "trainyard_db_unavailable_total{worker=\"%d\"} %llu\n"
-        "# HELP trainyard_worker_rss_bytes Resident memory of this API worker.\n"
-        "# TYPE trainyard_worker_rss_bytes gauge\n"
-        "trainyard_worker_rss_bytes{worker=\"%d\"} %lld\n"
-        "# HELP trainyard_model_cache_models Models loaded in this worker's cache.\n"
-        "# TYPE trainyard_model_cache_models gauge\n"
-        "trainyard_model_cache_models{worker=\"%d\"} %zu\n",
-        pid, m->by_class[2], pid, m->by_class[3], pid, m->by_class[4], pid, m->by_class[5], pid,
-        m->seconds_total, pid, m->db_unavailable, pid, util_rss_bytes(), pid,
-        model_cache_count(app->models));
-    err_t e;
-    err_clear(&e);
-    long long counts[7];
-    double age = -1;
-    if (db_ensure(app->db, &e) == 0 && db_job_counts_compact(app->db, NULL, &e) == 0 &&
-        db_job_counts_cached(app->db, r->arena, only_ws, counts, &e) == 0) {
-        text = arena_sprintf(r->arena,
-                             "%s# HELP trainyard_jobs Jobs by state, %s.\n"
-                             "# TYPE trainyard_jobs gauge\n",
-                             text, only_ws ? "this key's workspace" : "all workspaces");
-        for (int s = JOB_QUEUED; s <= JOB_TIMED_OUT; s++)
-            text = arena_sprintf(r->arena, "%strainyard_jobs{state=\"%s\"} %lld\n", text,
-                                 job_state_name((job_state_t)s), counts[s]);
-        if (only_ws == 0 && db_trainer_last_seen_age(app->db, r->arena, &age, &e) == 0 &&
-            age >= 0)
-            text = arena_sprintf(r->arena,
-                                 "%s# HELP trainyard_trainer_last_seen_seconds Age of the "
-                                 "freshest trainer heartbeat.\n"
-                                 "# TYPE trainyard_trainer_last_seen_seconds gauge\n"
-                                 "trainyard_trainer_last_seen_seconds %.3f\n",
-                                 text, age);
-    }
+    /* This worker's own gauges first, so the scrape counts them fresh. */
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, (long long)model_cache_count(app->models));
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_BYTES, (long long)model_cache_bytes(app->models));
+    char *text = stats_render(r->arena, NULL, system_route_name);
+    text = system_metrics_db(r, text, only_ws);
     return req_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text,
                            strlen(text));
-}
-
-static const char *const field_type_names[] = {"string", "integer", "number", "boolean",
-                                               "array", "object", "array", NULL};
-
-static json_object *openapi_schema(const route_t *rt)
-{
-    json_object *schema = json_object_new_object();
-    json_object_object_add(schema, "type", json_object_new_string("object"));
-    json_object *props = json_object_new_object();
-    json_object *required = json_object_new_array();
-    for (size_t i = 0; i < rt->n_fields; i++) {
-        const field_spec_t *f = &rt->fields[i];
-        json_object *p = json_object_new_object();
-        if (field_type_names[f->type] != NULL)
-            json_object_object_add(p, "type", json_object_new_string(field_type_names[f->type]));
-        if (f->type == FIELD_STRING_ARRAY) {
-            json_object *items = json_object_new_object();
-            json_object_object_add(items, "type", json_object_new_string("string"));
-            json_object_object_add(p, "items", items);
-        }
-        if (f->n_allowed_ints > 0) {
-            json_object *en = json_object_new_array();
-            for (size_t k = 0; k < f->n_allowed_ints; k++)
-                json_object_array_add(en, json_object_new_int64(f->allowed_ints[k]));
-            json_object_object_add(p, "enum", en);
-        }
-        if (f->n_allowed_strings > 0) {
-            json_object *en = json_object_new_array();
-            for (size_t k = 0; k < f->n_allowed_strings; k++)
-                json_object_array_add(en, json_object_new_string(f->allowed_strings[k]));
-            json_object_object_add(p, "enum", en);
-        }
-        json_object_object_add(props, f->name, p);
-        if (f->flags & FIELD_REQUIRED)
-            json_object_array_add(required, json_object_new_string(f->name));
-    }
-    json_object_object_add(schema, "properties", props);
-    json_object_object_add(schema, "required", required);
-    return schema;
-}
-
-static const char *const dialect_tags[] = {"Training (Akkio-compatible)", "Workspace jobs",
-                                           "Trainings collection", "System",
-                                           "Akkio legacy (/v1)"};
-/* One tag per dialect_t value, in its order: the /v1 routes once read past
- * the end of this table (found by make test-asan-e2e). */
-_Static_assert(sizeof(dialect_tags) / sizeof(dialect_tags[0]) == DIALECT_AKKIO_V1 + 1,
-               "dialect_tags must name every dialect_t");
-
-int system_openapi(request_t *r)
-{
-    json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "openapi", json_object_new_string("3.1.0"));
-    json_object *info = json_object_new_object();
-    json_object_object_add(info, "title", json_object_new_string("trainyard"));
-    json_object_object_add(info, "version", json_object_new_string("0.1.0"));
-    json_object_object_add(doc, "info", info);
-    json_object *paths = json_object_new_object();
-    for (size_t i = 0; i < routes_count; i++) {
-        const route_t *rt = &routes[i];
-        json_object *item;
-        if (!json_object_object_get_ex(paths, rt->pattern, &item)) {
-            item = json_object_new_object();
-            json_object_object_add(paths, rt->pattern, item);
-        }
-        char method[8];
-        size_t k;
-        for (k = 0; rt->method[k] != '\0' && k < sizeof(method) - 1; k++)
-            method[k] = (char)(rt->method[k] | 0x20);
-        method[k] = '\0';
-        json_object *op = json_object_new_object();
-        json_object *tags = json_object_new_array();
-        json_object_array_add(tags, json_object_new_string(dialect_tags[rt->dialect]));
-        json_object_object_add(op, "tags", tags);
-        json_object *params = json_object_new_array();
-        for (const char *p = strchr(rt->pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
-            const char *end = strchr(p, '}');
-            json_object *param = json_object_new_object();
-            json_object_object_add(param, "name", json_object_new_string_len(p + 1, (int)(end - p - 1)));
-            json_object_object_add(param, "in", json_object_new_string("path"));
-            json_object_object_add(param, "required", json_object_new_boolean(1));
-            json_object_array_add(params, param);
-        }
-        json_object_object_add(op, "parameters", params);
-        if (rt->n_fields > 0) {
-            json_object *body = json_object_new_object();
-            json_object *content = json_object_new_object();
-            static const char *const media[] = {"application/json", "application/xml",
-                                                "application/x-www-form-urlencoded"};
-            json_object *schema = openapi_schema(rt);
-            for (size_t m = 0; m < 3; m++) {
-                json_object *mt = json_object_new_object();
-                json_object_object_add(mt, "schema", json_object_get(schema));
-                json_object_object_add(content, media[m], mt);
-            }
-            json_object_put(schema);
-            json_object_object_add(body, "content", content);
-            json_object_object_add(op, "requestBody", body);
-        }
-        if (rt->flags & (ROUTE_AUTH | ROUTE_KEY_IN_BODY)) {
-            json_object *sec = json_object_new_array();
-            json_object *s1 = json_object_new_object();
-            json_object_object_add(s1, "ApiKey", json_object_new_array());
-            json_object_array_add(sec, s1);
-            json_object *s2 = json_object_new_object();
-            json_object_object_add(s2, "Bearer", json_object_new_array());
-            json_object_array_add(sec, s2);
-            json_object_object_add(op, "security", sec);
-        }
-        json_object_object_add(item, method, op);
-    }
-    json_object_object_add(doc, "paths", paths);
-    json_object *components = json_object_new_object();
-    json_object *schemes = json_object_new_object();
-    json_object *apikey = json_object_new_object();
-    json_object_object_add(apikey, "type", json_object_new_string("apiKey"));
-    json_object_object_add(apikey, "in", json_object_new_string("header"));
-    json_object_object_add(apikey, "name", json_object_new_string("X-API-Key"));
-    json_object_object_add(schemes, "ApiKey", apikey);
-    json_object *bearer = json_object_new_object();
-    json_object_object_add(bearer, "type", json_object_new_string("http"));
-    json_object_object_add(bearer, "scheme", json_object_new_string("bearer"));
-    json_object_object_add(schemes, "Bearer", bearer);
-    json_object_object_add(components, "securitySchemes", schemes);
-    json_object_object_add(doc, "components", components);
-    return req_reply_json(r, 200, doc);
 }

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "bundle/bundle.h"
+#include "common/log.h"
 #include "db/accounts.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
@@ -89,6 +90,7 @@ static json_object *ws_job_summary(const job_t *job)
     support_json_double(o, "duration_seconds",
                         job->started_at > 0 ? end - job->started_at : (double)NAN);
     support_json_str(o, "error", job->error);
+    support_json_str(o, "request_id", job->request_id); /* the request that created it */
     return o;
 }
 
@@ -338,6 +340,7 @@ int ws_submit(request_t *r)
         db_commit(app->db, &r->err) != 0)
         goto out;
     rc = 0;
+    log_info("train: job %s queued in workspace %s (bundle %s)", job.id, r->params[0], art.id);
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "job_id", json_object_new_string(job.id));
     json_object_object_add(doc, "state", json_object_new_string("queued"));

@@ -208,6 +208,36 @@ static int switch_to_codes(column_t *c, err_t *e)
     return fail ? -1 : 0;
 }
 
+int column_to_codes(column_t *c, err_t *e)
+{
+    return c->is_codes || !c->store ? 0 : switch_to_codes(c, e);
+}
+
+int column_to_numbers(column_t *c, err_t *e)
+{
+    if (!c->is_codes || !c->store)
+        return 0;
+    float *vals = malloc((c->cap ? c->cap : 1) * sizeof(*vals));
+    if (vals == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    for (size_t i = 0; i < c->n; i++) {
+        uint32_t code = column_code(c, i);
+        float v = NAN;
+        if (code < COL_OVERFLOW) {
+            const char *t = dict_text(&c->dict, code);
+            if (!num_parse_float(t, c->dict.e[code].len, &v))
+                v = NAN;
+        }
+        vals[i] = v;
+    }
+    free(c->codes);
+    c->codes = NULL;
+    c->code_bytes = 0;
+    c->is_codes = 0;
+    c->vals = vals;
+    return 0;
+}
+
 int column_add(column_t *c, const char *p, size_t n, err_t *e)
 {
     p = num_trim(p, n, &n);

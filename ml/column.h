@@ -66,6 +66,12 @@ static inline uint32_t column_code(const column_t *c, size_t i)
 void column_init(column_t *c, int store);
 void column_free(column_t *c);
 int column_add(column_t *c, const char *p, size_t n, err_t *e);
+/* A type set by the client rather than inferred (ml_data_retype): the
+ * stored values turned into codes (numbers as their shortest text, as at
+ * the first text cell), or into numbers (a text that is not one: missing).
+ * No-ops when the column already stores that way or stores nothing. */
+int column_to_codes(column_t *c, err_t *e);
+int column_to_numbers(column_t *c, err_t *e);
 /* The type the counters decide (same rule for inference and training). */
 csv_type_t column_type(const column_t *c);
 /* Distinct non-numeric texts: exact up to COL_EXACT_DISTINCT, estimated beyond. */

@@ -88,7 +88,8 @@ typedef struct csv_infer csv_infer_t;
 csv_infer_t *csv_infer_new(const csv_limits_t *lim);
 int csv_infer_feed(csv_infer_t *ci, const char *buf, size_t n, err_t *e);
 /* Finishes and returns {"rows": N, "delimiter": ",", "fields":
- * [{"name","type","missing"}]}
+ * [{"name","type","missing"}]} (text columns also "distinct", and
+ * "distinct_estimated" past COL_EXACT_DISTINCT values)
  * (caller owns it). A CSV with a header but no data rows is refused. */
 int csv_infer_finish(csv_infer_t *ci, json_object **summary, err_t *e);
 void csv_infer_free(csv_infer_t *ci);

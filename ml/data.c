@@ -72,6 +72,44 @@ int ml_data_finish(ml_data_t *d, err_t *e)
     return 0;
 }
 
+int ml_data_retype(ml_data_t *d, json_object *types, err_t *e)
+{
+    if (types == NULL)
+        return 0;
+    if (!d->finished)
+        return err_set(e, 500, "internal", "dataset not finished");
+    if (!json_object_is_type(types, json_type_object))
+        return err_add(e, 400, "dict_type", "field_types",
+                       "field_types should be a {field: type} object");
+    json_object_object_foreach(types, name, tv) {
+        const char *t = json_object_get_string(tv);
+        long i = ml_data_find(d, name);
+        if (i < 0)
+            return err_add(e, 400, "value_error", "field_types",
+                           "field \"%s\" is not in the dataset", name);
+        column_t *c = &d->cols[i];
+        csv_type_t want;
+        if (t != NULL && strcmp(t, "number") == 0)
+            want = CSV_NUMBER;
+        else if (t != NULL && strcmp(t, "category") == 0)
+            want = CSV_CATEGORY;
+        else if (t != NULL && strcmp(t, "string") == 0)
+            want = CSV_STRING;
+        else if (t != NULL && strcmp(t, "boolean") == 0)
+            want = d->types[i] == CSV_BOOLEAN ? CSV_BOOLEAN : CSV_CATEGORY;
+        else
+            return err_add(e, 400, "literal_error", "field_types",
+                           "the type of \"%s\" should be number, category, string or boolean",
+                           name);
+        if (want == d->types[i])
+            continue;
+        if (want == CSV_NUMBER ? column_to_numbers(c, e) < 0 : column_to_codes(c, e) < 0)
+            return -1;
+        d->types[i] = want;
+    }
+    return 0;
+}
+
 size_t ml_data_rows(const ml_data_t *d)
 {
     return d->n_rows;

@@ -48,6 +48,8 @@ typedef struct enc_plan {
     size_t n;
     int linear;               /* the model reads the expanded (linear) input */
     size_t width;             /* input columns of the booster */
+    int target_log1p;         /* regression on log1p(target): scoring_predict
+                               * returns expm1 of the booster's output */
 } enc_plan_t;
 
 /* Chooses features: every column but the target, the ignored ones, id-like

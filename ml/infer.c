@@ -7,6 +7,7 @@
  * bounded by the number of distinct text levels, not by the file size. The
  * type comes from column_type(), the very rule the training engine uses.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -117,6 +118,18 @@ int csv_infer_finish(csv_infer_t *ci, json_object **summary, err_t *e)
         json_object_object_add(f, "type",
                                json_object_new_string(csv_type_name(column_type(&ci->cols[i]))));
         json_object_object_add(f, "missing", json_object_new_int64((int64_t)ci->cols[i].n_missing));
+        /* Distinct values of a text column (category, boolean, string):
+         * exact up to COL_EXACT_DISTINCT, the column's HyperLogLog estimate
+         * beyond (then "distinct_estimated"). Inference interns no numeric
+         * cell, so a column holding numbers gets no count rather than a
+         * wrong one. */
+        const column_t *c = &ci->cols[i];
+        if (c->n_numeric == 0 && c->n_text > 0) {
+            json_object_object_add(f, "distinct",
+                                   json_object_new_int64((int64_t)llround(column_distinct(c))));
+            if (c->hll != NULL)
+                json_object_object_add(f, "distinct_estimated", json_object_new_boolean(1));
+        }
         json_object_array_add(fields, f);
     }
     json_object_object_add(root, "fields", fields);

@@ -7,6 +7,7 @@
 #include "ml/metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct scored {
@@ -207,4 +208,144 @@ json_object *metric_regression_stats(long field, const char *field_name, const f
     json_object_object_add(o, "r2", json_object_new_double(metric_r2(pred, y, n)));
     json_object_array_add(arr, o);
     return arr;
+}
+
+/* --- chart data ----------------------------------------------------------
+ * The console draws its charts from the result document alone (a model's
+ * page must not need the validation rows), so the points are computed here
+ * once, while the predictions are still in memory, and thinned to a size a
+ * browser plots at once: curves keep at most METRIC_CURVE_POINTS points, the
+ * residual plot an even sample of rows. */
+
+/* A number written with `digits` significant digits: json-c writes every
+ * double with 17, which would make the chart data most of a result
+ * document; rates need 5 to be drawn exactly, float inputs carry 7
+ * (%.*g's text parses back to the same value everywhere). */
+static json_object *json_num(double v, int digits)
+{
+    char buf[32];
+    if (!isfinite(v))
+        return json_object_new_double(v);
+    snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    return json_object_new_double_s(strtod(buf, NULL), buf);
+}
+
+static json_object *json_point3(double a, double b, double c)
+{
+    json_object *p = json_object_new_array_ext(3);
+    json_object_array_add(p, json_num(a, 5));
+    json_object_array_add(p, json_num(b, 5));
+    json_object_array_add(p, json_num(c, 5));
+    return p;
+}
+
+/* Thresholds at each distinct score, highest first: one (fpr, tpr) and one
+ * (recall, precision) per distinct score, so ties never draw a staircase
+ * that no threshold produces. The point lists are thinned by index, always
+ * keeping the last point (everything predicted positive). */
+static void binary_curves(const float *prob, const int *y, size_t n, json_object *charts,
+                          const char *positive)
+{
+    scored_t *v = malloc((n ? n : 1) * sizeof(*v));
+    if (v == NULL)
+        return;
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (scored_t){prob[i * 2 + 1], y[i] == 1};
+        pos += y[i] == 1;
+    }
+    size_t neg = n - pos;
+    qsort(v, n, sizeof(*v), cmp_scored); /* ascending: walk from the end */
+    /* Count the distinct thresholds first to know the thinning step. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || v[i].s != v[i - 1].s;
+    size_t step = distinct > METRIC_CURVE_POINTS - 1
+                      ? (distinct + METRIC_CURVE_POINTS - 2) / (METRIC_CURVE_POINTS - 1)
+                      : 1;
+    json_object *roc = json_object_new_array(), *pr = json_object_new_array();
+    json_object_array_add(roc, json_point3(0, 0, 1));
+    size_t tp = 0, fp = 0, seen = 0;
+    double ap = 0, auc = 0, prev_recall = 0, prev_fpr = 0;
+    size_t i = n;
+    while (i > 0) {
+        float s = v[i - 1].s;
+        while (i > 0 && v[i - 1].s == s) {
+            tp += (size_t)v[i - 1].y;
+            fp += (size_t)!v[i - 1].y;
+            i--;
+        }
+        seen++;
+        double tpr = safe_div((double)tp, (double)pos), fpr = safe_div((double)fp, (double)neg);
+        double precision = safe_div((double)tp, (double)(tp + fp));
+        /* Average precision as scikit-learn defines it: the sum of
+         * precision times the recall gained at each threshold. */
+        ap += (tpr - prev_recall) * precision;
+        /* The trapezoid under each step equals the rank AUC with ties
+         * averaged (metric_auc). */
+        auc += (fpr - prev_fpr) * (tpr + prev_recall) / 2.0;
+        prev_recall = tpr;
+        prev_fpr = fpr;
+        if (seen % step == 0 || i == 0) {
+            json_object_array_add(roc, json_point3(fpr, tpr, s));
+            json_object_array_add(pr, json_point3(tpr, precision, s));
+        }
+    }
+    free(v);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "positive", json_object_new_string(positive));
+    json_object_object_add(o, "auc", json_object_new_double(pos && neg ? auc : 0.5));
+    json_object_object_add(o, "points", roc);
+    json_object_object_add(charts, "roc", o);
+    o = json_object_new_object();
+    json_object_object_add(o, "positive", json_object_new_string(positive));
+    json_object_object_add(o, "average_precision", json_object_new_double(ap));
+    json_object_object_add(o, "points", pr);
+    json_object_object_add(charts, "pr", o);
+}
+
+json_object *metric_class_charts(const char *const *class_names, const float *prob,
+                                 const int *y, size_t n, size_t k)
+{
+    json_object *charts = json_object_new_object();
+    size_t *m = calloc(k * k + 1, sizeof(*m));
+    if (m == NULL)
+        return charts;
+    for (size_t i = 0; i < n; i++)
+        m[(size_t)y[i] * k + metric_argmax(prob + i * k, k)]++;
+    json_object *labels = json_object_new_array_ext((int)k), *rows = json_object_new_array_ext((int)k);
+    for (size_t a = 0; a < k; a++) {
+        json_object_array_add(labels, json_object_new_string(class_names[a]));
+        json_object *row = json_object_new_array_ext((int)k);
+        for (size_t p = 0; p < k; p++)
+            json_object_array_add(row, json_object_new_int64((int64_t)m[a * k + p]));
+        json_object_array_add(rows, row);
+    }
+    free(m);
+    json_object *cm = json_object_new_object();
+    json_object_object_add(cm, "labels", labels);
+    json_object_object_add(cm, "matrix", rows);
+    json_object_object_add(charts, "confusion_matrix", cm);
+    if (k == 2)
+        binary_curves(prob, y, n, charts, class_names[1]);
+    return charts;
+}
+
+json_object *metric_regression_charts(const float *pred, const float *y, size_t n)
+{
+    size_t m = n < METRIC_RESIDUAL_SAMPLE ? n : METRIC_RESIDUAL_SAMPLE;
+    json_object *actual = json_object_new_array_ext((int)m),
+                *predicted = json_object_new_array_ext((int)m);
+    for (size_t j = 0; j < m; j++) {
+        size_t i = j * n / m; /* even spacing over the validation rows */
+        json_object_array_add(actual, json_num(y[i], 7));
+        json_object_array_add(predicted, json_num(pred[i], 7));
+    }
+    json_object *res = json_object_new_object();
+    json_object_object_add(res, "count", json_object_new_int64((int64_t)n));
+    json_object_object_add(res, "actual", actual);
+    json_object_object_add(res, "predicted", predicted);
+    json_object *charts = json_object_new_object();
+    json_object_object_add(charts, "residuals", res);
+    return charts;
 }

@@ -31,4 +31,20 @@ json_object *metric_class_stats(long field, const char *field_name, const char *
 json_object *metric_regression_stats(long field, const char *field_name, const float *pred,
                                      const float *y, size_t n);
 
+/* Chart data for the console (the result's "charts", beside Akkio's keys),
+ * computed on the same validation rows as the stats.
+ * Classification: {"confusion_matrix":{"labels":[…],"matrix":[[…]]}} with
+ * matrix[actual][predicted]; for k = 2 also "roc" {"positive","auc",
+ * "points":[[fpr,tpr,threshold],…]} and "pr" {"positive","average_precision",
+ * "points":[[recall,precision,threshold],…]}, each at most
+ * METRIC_CURVE_POINTS points from (0,0) / recall 0 to the end. */
+#define METRIC_CURVE_POINTS 201
+json_object *metric_class_charts(const char *const *class_names, const float *prob,
+                                 const int *y, size_t n, size_t k);
+/* Regression: {"residuals":{"count","actual":[…],"predicted":[…]}}, an
+ * evenly spaced sample of at most METRIC_RESIDUAL_SAMPLE rows (actual and
+ * predicted in the same order; residual = actual - predicted). */
+#define METRIC_RESIDUAL_SAMPLE 500
+json_object *metric_regression_charts(const float *pred, const float *y, size_t n);
+
 #endif

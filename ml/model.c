@@ -29,6 +29,7 @@ struct ml_model {
     char **prob_keys;          /* "Probability <target> is <class>" */
     char *target;
     size_t bytes;
+    contrib_cache_t *contrib; /* built by the first explanation */
 };
 
 void ml_model_free(ml_model_t *m)
@@ -36,6 +37,7 @@ void ml_model_free(ml_model_t *m)
     if (m == NULL)
         return;
     xgb_booster_free(m->booster);
+    contrib_cache_free(m->contrib);
     enc_plan_free(&m->plan);
     for (size_t i = 0; m->classes && i < m->k; i++) {
         free(m->classes[i]);
@@ -109,6 +111,12 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
     }
     if (enc_plan_from_json(&m->plan, features, kind && strcmp(kind, "linear") == 0, e) < 0)
         goto fail;
+    const char *tt = get_str(preprocess, "target_transform");
+    if (tt != NULL && strcmp(tt, "log1p") != 0) {
+        err_set(e, 500, "model_invalid", "unknown target_transform \"%s\"", tt);
+        goto fail;
+    }
+    m->plan.target_log1p = m->task == TASK_REGRESSION && tt != NULL;
     if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 ||
         xgb_booster_param(m->booster, "nthread", "1", e) < 0)
         goto fail;
@@ -124,7 +132,7 @@ fail:
 
 size_t ml_model_size(const ml_model_t *m)
 {
-    return m ? m->bytes : 0;
+    return m ? m->bytes + contrib_cache_bytes(m->contrib) : 0;
 }
 
 static void bad_value(err_t *e, size_t row, const char *field, const char *code, const char *msg)
@@ -201,9 +209,9 @@ static json_object *explain_row(const ml_model_t *m, const float *ct, size_t gro
     if (groups == 1) {
         json_object *o = explain_group(m, ct + i * stride);
         json_object_object_add(o, "output",
-                               json_object_new_string(m->task == TASK_BINARY
-                                                          ? "log-odds"
-                                                          : "value"));
+                               json_object_new_string(m->task == TASK_BINARY ? "log-odds"
+                                                      : m->plan.target_log1p ? "log1p(value)"
+                                                                             : "value"));
         if (m->task == TASK_BINARY)
             json_object_object_add(o, "class", json_object_new_string(m->classes[1]));
         return o;
@@ -283,7 +291,7 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
         return -1;
     }
     float *ct = NULL;
-    if (explain && contrib_fields(&m->plan, m->booster, groups, F, n, &ct, e) < 0) {
+    if (explain && contrib_fields(&m->plan, m->booster, groups, &m->contrib, F, n, &ct, e) < 0) {
         free(F);
         free(pr);
         json_object_put(res);

@@ -7,7 +7,9 @@
  *    "features":[{"name":"tenure","kind":"number"},
  *                {"name":"contract","kind":"category","levels":["Month-to-month",...],
  *                 "other":true}, ...],
- *    "base_score":..., ...}
+ *    "base_score":..., "target_transform":"log1p" (regression, optional: the
+ *    booster predicts log1p(target), invert with expm1), "ensemble":{...}
+ *    (optional: the booster is a weighted blend, ml/ensemble.h), ...}
  * It is enough to turn a row of raw values into the booster's input, in C
  * here or in Python with the downloaded archive.
  *
@@ -53,6 +55,9 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
  *   binary:     {"output":"log-odds","class":"<classes[1]>","bias":b,
  *                "contributions":{"<field>":c,...}}   (p = 1/(1+exp(-margin)))
  *   regression: {"output":"value","bias":b,"contributions":{...}}
+ *               ("output":"log1p(value)" when the model was fit on log1p of
+ *               the target, preprocess "target_transform":"log1p": the
+ *               prediction is expm1 of the sum)
  *   multiclass: {"output":"margin","classes":{"<class>":{"bias":b,
  *                "contributions":{...}},...}}          (p = softmax of margins)
  * Fields the model does not use (ignored, dropped at training) are absent. */

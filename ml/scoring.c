@@ -4,6 +4,7 @@
  */
 #include "ml/scoring.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "ml/xgb.h"
@@ -68,6 +69,9 @@ int scoring_predict(const enc_plan_t *p, void *booster, ml_task_t task, size_t k
         return err_set(e, 500, "model_invalid", "model output has %zu values, expected %zu", len,
                        want);
     }
+    if (task == TASK_REGRESSION && p->target_log1p)
+        for (size_t i = 0; i < n; i++)
+            raw[i] = expm1f(raw[i]);
     *out = scoring_normalise(raw, n, task, k);
     if (*out == NULL)
         return err_set(e, 500, "internal", "out of memory");

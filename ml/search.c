@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "ml/ensemble.h"
 #include "ml/linfit.h"
 #include "ml/metrics.h"
 #include "ml/xgb.h"
@@ -49,6 +50,25 @@
 /* Candidates listed in the result (the best ones): a 60 s run on small
  * data tries hundreds, and the list is stored with every job. */
 #define SEARCH_LISTED 200
+/* Tree candidates whose validation predictions and first-fold models are
+ * kept for the ensemble (the best ones so far), and the most members a
+ * blend takes (with replacement: weights are multiples of 1/steps). */
+#define ENSEMBLE_POOL 8
+#define ENSEMBLE_STEPS 25
+/* Serving cost: a blend predicts through all its members' trees, so it may
+ * hold at most this many rounds (trees per output), or 1.5x the best
+ * single model's when that is more. ~55 ns a tree a row on one core of
+ * this machine (diamonds, depth <= 8): 300 keeps a 10,000-row batch near
+ * the 100 ms target with the JSON work around it. */
+#define ENSEMBLE_MAX_ROUNDS 300
+/* Early finish: with every family tried, the search ends once this many
+ * tree candidates in a row, and at least half of all tried, brought no
+ * validation gain beyond noise (0.1 / sqrt(validation rows), relative for
+ * RMSE): on small data more candidates only fit the validation set's
+ * noise (a 500-row table: ~1 s instead of the whole budget), while a
+ * search that is still finding gains goes on (wa_churn: a window of 6 at
+ * 0.25 / sqrt(n) stopped it at 4 s and cost 0.002 of test AUC). */
+#define CONVERGE_WINDOW 6
 
 typedef struct cand {
     int linear;
@@ -57,6 +77,7 @@ typedef struct cand {
     int max_rounds, patience;
     double tol;                /* relative improvement that resets patience */
     double share;              /* most of the remaining window it may use */
+    int log1p;                 /* trees on a regression: fit log1p(target) */
 } cand_t;
 
 typedef struct mats {
@@ -69,6 +90,8 @@ typedef struct mats {
     size_t nf;
     void *dtr[MAX_FOLDS], *dva[MAX_FOLDS];
     double base[MAX_FOLDS];    /* regression: mean label of each training set */
+    double base_log[MAX_FOLDS]; /* the same of log1p(label) */
+    int labels_log;            /* the matrices hold log1p(label) now */
 } mats_t;
 
 typedef struct cand_res {
@@ -90,6 +113,15 @@ typedef struct cand_res {
                                 * patience included) */
 } cand_res_t;
 
+typedef struct ens {
+    size_t m;                  /* distinct members */
+    int idx[ENSEMBLE_POOL];    /* their candidates (indices), most weight first */
+    double weight[ENSEMBLE_POOL];
+    float *blend;              /* validation outputs of the blend */
+    int log1p;                 /* members fit log1p(target) */
+    cand_res_t score;          /* the blend's value, score and log loss */
+} ens_t;
+
 typedef struct ctx {
     const search_in_t *in;
     size_t kk;                 /* output columns: k for classes, 1 for regression */
@@ -102,9 +134,14 @@ typedef struct ctx {
     double last_progress;
     mats_t tree, lin;
     enc_plan_t lin_plan;
+    void *dall;                /* all rows, for refits (built once) */
+    int dall_log;              /* its labels are log1p(target) */
+    float *ylog;               /* log1p(y) per row: skewed positive targets only */
+    int use_log;               /* later trees fit log1p(target) (chosen by validation) */
 } ctx_t;
 
 static void log_cand(ctx_t *cx, int idx, const cand_res_t *r, const char *metric);
+static void progress(ctx_t *cx, double now);
 static int better(const cand_res_t *a, const cand_res_t *b);
 
 /* --- random parameters (splitmix64) ------------------------------------- */
@@ -241,6 +278,9 @@ static int mats_build(ctx_t *cx, mats_t *m, const enc_plan_t *plan, err_t *e)
                            xgb_rows_dmatrix_new(&va, &m->dva[f], e) < 0)
             return -1;
         m->base[f] = mean_of(in->y, 0, in->n, a, b);
+        progress(cx, util_now_monotonic()); /* a loaded box makes even this slow */
+        if (cx->ylog)
+            m->base_log[f] = mean_of(cx->ylog, 0, in->n, a, b);
     }
     m->ready = 1;
     /* Quantising frees its sketches; glibc keeps freed memory in its
@@ -254,6 +294,69 @@ static int mats_build(ctx_t *cx, mats_t *m, const enc_plan_t *plan, err_t *e)
         in->cb->log(in->cb->ctx, line);
     }
     return 0;
+}
+
+/* Points the tree matrices' labels at log1p(y) or y (a candidate's
+ * choice): XGBoost keeps labels beside the quantised rows, so only the
+ * labels are rewritten, never the matrices. */
+static int mats_labels(ctx_t *cx, mats_t *m, int log, err_t *e)
+{
+    const search_in_t *in = cx->in;
+    if (m->labels_log == log)
+        return 0;
+    const float *y = log ? cx->ylog : in->y;
+    float *tmp = malloc((in->n + 1) * sizeof(*tmp));
+    if (tmp == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    for (size_t f = 0; f < in->n_folds && m->dtr[f]; f++) {
+        size_t a = in->n_folds == 1 ? in->fold_start[1] : in->fold_start[f];
+        size_t b = in->n_folds == 1 ? in->n : in->fold_start[f + 1];
+        memcpy(tmp, y, a * sizeof(*tmp));
+        memcpy(tmp + a, y + b, (in->n - b) * sizeof(*tmp));
+        if (xgb_dmatrix_set_label(m->dtr[f], tmp, in->n - (b - a), e) < 0 ||
+            xgb_dmatrix_set_label(m->dva[f], y + a, b - a, e) < 0) {
+            free(tmp);
+            return -1;
+        }
+    }
+    free(tmp);
+    m->labels_log = log;
+    return 0;
+}
+
+/* A regression target worth fitting on the log scale: no value below 0
+ * and a long right tail (skewness above 1: prices, counts, durations). */
+static float *skewed_log1p(const search_in_t *in)
+{
+    if (in->task != TASK_REGRESSION || in->n < 20)
+        return NULL;
+    double s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        if (!(in->y[i] >= 0))
+            return NULL;
+        s1 += in->y[i];
+    }
+    double mu = s1 / (double)in->n;
+    for (size_t i = 0; i < in->n; i++) {
+        double d = in->y[i] - mu;
+        s2 += d * d;
+        s3 += d * d * d;
+    }
+    s2 /= (double)in->n;
+    s3 /= (double)in->n;
+    if (!(s2 > 0) || s3 / pow(s2, 1.5) <= 1.0)
+        return NULL;
+    float *l = malloc(in->n * sizeof(*l));
+    for (size_t i = 0; l && i < in->n; i++)
+        l[i] = log1pf(in->y[i]);
+    return l;
+}
+
+/* Predictions of a log1p candidate back on the target's scale. */
+static void unlog(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = expm1f(p[i]);
 }
 
 /* --- one candidate ------------------------------------------------------- */
@@ -357,7 +460,7 @@ static int train_fold(ctx_t *cx, mats_t *m, size_t f, const cand_t *c, int start
     if (b == NULL) {
         if (xgb_booster_new(cache, 2, &b, e) < 0)
             return -1;
-        if (set_params(cx, b, c, m->base[f], e) < 0 ||
+        if (set_params(cx, b, c, c->log1p ? m->base_log[f] : m->base[f], e) < 0 ||
             xgb_booster_features(b, m->names, m->types, m->nf, e) < 0)
             goto fail;
     } else {
@@ -457,6 +560,8 @@ static int run_candidate(ctx_t *cx, const cand_t *c, double search_end, cand_res
     double t0 = util_now_monotonic();
     if (!m->ready && mats_build(cx, m, c->linear ? &cx->lin_plan : in->plan, e) < 0)
         return -1;
+    if (!c->linear && cx->ylog && mats_labels(cx, m, c->log1p, e) < 0)
+        return -1;
     size_t nv = in->n - cx->valid_begin;
     r->c = *c;
     r->oof = malloc((nv * cx->kk + 1) * sizeof(float));
@@ -490,6 +595,8 @@ static int run_candidate(ctx_t *cx, const cand_t *c, double search_end, cand_res
             xgb_booster_free(b);
             return err_set(e, 500, "internal", "out of memory");
         }
+        if (c->log1p)
+            unlog(p, bnd - a);
         memcpy(r->oof + (a - cx->valid_begin) * cx->kk, p, (bnd - a) * cx->kk * sizeof(float));
         free(p);
         if (f == 0) {
@@ -524,6 +631,10 @@ static int extend_best(ctx_t *cx, cand_res_t *r, double end, err_t *e)
     int best_rounds = 0, truncated = 0;
     double round_est = r->round_seconds, t0 = util_now_monotonic();
     r->fallback = NULL;
+    if (cx->ylog && mats_labels(cx, m, r->c.log1p, e) < 0) {
+        xgb_booster_free(b);
+        return -1;
+    }
     if (train_fold(cx, m, 0, &r->c, r->rounds, end, &round_est, &b, &best_rounds, &truncated,
                    e) < 0)
         return -1;
@@ -539,6 +650,8 @@ static int extend_best(ctx_t *cx, cand_res_t *r, double end, err_t *e)
         err_set(e, 500, "internal", "out of memory");
         goto out;
     }
+    if (r->c.log1p)
+        unlog(p, in->n - cx->valid_begin);
     memcpy(r->oof, p, (in->n - cx->valid_begin) * cx->kk * sizeof(float));
     free(p);
     if (xgb_booster_slice(b, best_rounds, &r->fallback, e) < 0)
@@ -726,24 +839,33 @@ static int refit(ctx_t *cx, const cand_res_t *best, double end, void **out, int 
         double fit = (end - now) / (round_est * 1.15);
         R = fit > 2.0 * R0 ? 2 * R0 : fit > R0 ? (int)fit : R0;
     }
-    /* Free the fold matrices first: the refit matrix replaces them. */
-    for (size_t f = 0; f < MAX_FOLDS; f++) {
-        xgb_dmatrix_free(m->dtr[f]);
-        xgb_dmatrix_free(m->dva[f]);
-        m->dtr[f] = m->dva[f] = NULL;
+    /* Free the fold matrices first: the refit matrix replaces them (and
+     * serves every member of an ensemble). */
+    if (cx->dall == NULL) {
+        for (size_t f = 0; f < MAX_FOLDS; f++) {
+            xgb_dmatrix_free(m->dtr[f]);
+            xgb_dmatrix_free(m->dva[f]);
+            m->dtr[f] = m->dva[f] = NULL;
+        }
+        xgb_rows_t all = {.X = m->X, .fill = in->fill, .fill_ctx = in->fill_ctx,
+                          .w = m->width, .names = m->names, .types = m->types,
+                          .label = in->y, .weight = in->w, .begin = {0, 0}, .end = {in->n, 0},
+                          .n_ranges = 1};
+        if ((quantised(in, m->width) ? xgb_qmatrix_new(&all, NULL, &cx->dall, e)
+                                     : xgb_rows_dmatrix_new(&all, &cx->dall, e)) < 0)
+            return -1;
     }
-    void *dall = NULL, *b = NULL;
-    xgb_rows_t all = {.X = m->X, .fill = in->fill, .fill_ctx = in->fill_ctx,
-                      .w = m->width, .names = m->names, .types = m->types,
-                      .label = in->y, .weight = in->w, .begin = {0, 0}, .end = {in->n, 0},
-                      .n_ranges = 1};
-    if ((quantised(in, m->width) ? xgb_qmatrix_new(&all, NULL, &dall, e)
-                                 : xgb_rows_dmatrix_new(&all, &dall, e)) < 0)
-        return -1;
+    void *dall = cx->dall, *b = NULL;
     int rc = -1;
+    if (cx->ylog && cx->dall_log != best->c.log1p) {
+        if (xgb_dmatrix_set_label(dall, best->c.log1p ? cx->ylog : in->y, in->n, e) < 0)
+            return -1;
+        cx->dall_log = best->c.log1p;
+    }
     if (xgb_booster_new(&dall, 1, &b, e) < 0)
         goto out;
-    if (set_params(cx, b, &best->c, mean_of(in->y, 0, in->n, 0, 0), e) < 0 ||
+    if (set_params(cx, b, &best->c,
+                   mean_of(best->c.log1p ? cx->ylog : in->y, 0, in->n, 0, 0), e) < 0 ||
         xgb_booster_features(b, m->names, m->types, m->nf, e) < 0)
         goto out;
     int it;
@@ -769,7 +891,6 @@ static int refit(ctx_t *cx, const cand_res_t *best, double end, void **out, int 
     rc = 0;
 out:
     xgb_booster_free(b);
-    xgb_dmatrix_free(dall);
     return rc;
 }
 
@@ -793,6 +914,8 @@ static json_object *cand_json(const cand_res_t *r, const char *metric)
         json_object_object_add(p, "colsample_bytree", json_object_new_double(r->c.colsample));
         json_object_object_add(p, "lambda", json_object_new_double(r->c.lambda));
         json_object_object_add(p, "max_cat_to_onehot", json_object_new_int(4));
+        if (r->c.log1p)
+            json_object_object_add(p, "target_transform", json_object_new_string("log1p"));
         if (r->nthread)
             json_object_object_add(p, "nthread", json_object_new_int(atoi(r->nthread)));
     }
@@ -823,9 +946,10 @@ static void log_cand(ctx_t *cx, int idx, const cand_res_t *r, const char *metric
     else
         snprintf(line, sizeof(line),
                  "%s: candidate %d tree eta=%.3g max_depth=%d min_child_weight=%.3g "
-                 "subsample=%.2f colsample_bytree=%.2f lambda=%.3g: %s=%.5f trees=%d %.2fs%s",
+                 "subsample=%.2f colsample_bytree=%.2f lambda=%.3g%s: %s=%.5f trees=%d %.2fs%s",
                  in->field, idx, r->c.eta, r->c.depth, r->c.mcw, r->c.subsample, r->c.colsample,
-                 r->c.lambda, metric, r->value, r->rounds, r->seconds,
+                 r->c.lambda, r->c.log1p ? " on log1p(target)" : "", metric, r->value, r->rounds,
+                 r->seconds,
                  r->truncated ? " (cut by the clock)" : "");
     in->cb->log(in->cb->ctx, line);
 }
@@ -851,6 +975,7 @@ void search_out_free(search_out_t *o)
     free(o->bytes);
     free(o->valid_pred);
     json_object_put(o->candidates);
+    json_object_put(o->ensemble);
     enc_plan_free(&o->linear_plan);
     memset(o, 0, sizeof(*o));
 }
@@ -865,6 +990,224 @@ static int linear_plan_copy(const enc_plan_t *src, enc_plan_t *dst, const float 
         return -1;
     enc_fit_linear(dst, F, n_fit);
     return 0;
+}
+
+/* What a validation gain must exceed to count (a fraction of the
+ * metric's standard error, ~0.5 / sqrt(n) for AUC and accuracy). */
+static double noise_of(const ctx_t *cx, const cand_res_t *r)
+{
+    double nv = (double)(cx->in->n - cx->valid_begin);
+    double m = 0.1 / sqrt(nv > 1 ? nv : 1);
+    return cx->in->task == TASK_REGRESSION ? m * fabs(r->value) : m;
+}
+
+/* --- the ensemble -------------------------------------------------------- */
+
+/* Keeps the validation predictions and first-fold models of the best cap
+ * tree candidates (and of best), frees the others'. */
+static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
+{
+    for (;;) {
+        size_t kept = 0;
+        int worst = -1;
+        for (size_t i = 0; i < nres; i++) {
+            if (res[i].c.linear || res[i].oof == NULL)
+                continue;
+            kept++;
+            if ((int)i != best && (worst < 0 || better(&res[worst], &res[i])))
+                worst = (int)i;
+        }
+        if (kept <= cap || worst < 0)
+            return;
+        free(res[worst].oof);
+        res[worst].oof = NULL;
+        xgb_booster_free(res[worst].fallback);
+        res[worst].fallback = NULL;
+    }
+}
+
+/* Greedy selection over the kept trees; 1 when the blend has two members
+ * or more and beats the chosen single model on validation (a linear one
+ * by the simplicity rule's margin), 0 when not, -1 out of memory. */
+static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, ens_t *en)
+{
+    const search_in_t *in = cx->in;
+    const float *pred[ENSEMBLE_POOL];
+    int idx[ENSEMBLE_POOL], counts[ENSEMBLE_POOL];
+    size_t m = 0, nv = in->n - cx->valid_begin;
+    /* Members share one target scale (margins add up only on one): the
+     * best kept tree's. */
+    int lead = -1;
+    for (size_t i = 0; i < nres; i++)
+        if (!res[i].c.linear && res[i].oof && res[i].fallback &&
+            (lead < 0 || better(&res[i], &res[lead])))
+            lead = (int)i;
+    if (lead < 0)
+        return 0;
+    int log = res[lead].c.log1p;
+    for (size_t i = 0; i < nres && m < ENSEMBLE_POOL; i++)
+        if (!res[i].c.linear && res[i].oof && res[i].fallback && res[i].c.log1p == log) {
+            pred[m] = res[i].oof;
+            idx[m++] = (int)i;
+        }
+    if (m < 2)
+        return 0;
+    en->blend = malloc((nv * cx->kk + 1) * sizeof(float));
+    if (en->blend == NULL)
+        return -1;
+    double loss = 0;
+    int steps;
+    if (log) { /* blend on the scale the members add up on */
+        float *lp = malloc((m * nv + 1) * sizeof(float));
+        if (lp == NULL)
+            return -1;
+        const float *lpred[ENSEMBLE_POOL];
+        for (size_t j = 0; j < m; j++) {
+            for (size_t i = 0; i < nv; i++)
+                lp[j * nv + i] = log1pf(pred[j][i] > -1 ? pred[j][i] : 0);
+            lpred[j] = lp + j * nv;
+        }
+        steps = ensemble_select(lpred, m, nv, in->task, in->k, cx->ylog + cx->valid_begin,
+                                ENSEMBLE_STEPS, counts, en->blend, &loss);
+        free(lp);
+        unlog(en->blend, nv);
+    } else {
+        steps = ensemble_select(pred, m, nv, in->task, in->k, in->y + cx->valid_begin,
+                                ENSEMBLE_STEPS, counts, en->blend, &loss);
+    }
+    if (steps < 0)
+        return -1;
+    progress(cx, util_now_monotonic());
+    en->log1p = log;
+    en->m = 0;
+    for (;;) { /* members by weight, most first */
+        size_t top = m;
+        for (size_t j = 0; j < m; j++)
+            if (counts[j] > 0 && (top == m || counts[j] > counts[top]))
+                top = j;
+        if (top == m)
+            break;
+        en->idx[en->m] = idx[top];
+        en->weight[en->m++] = (double)counts[top] / (double)steps;
+        counts[top] = 0;
+    }
+    if (en->m < 2)
+        return 0;
+    const cand_res_t *b = &res[best];
+    int rounds = 0;
+    for (size_t j = 0; j < en->m; j++)
+        rounds += res[en->idx[j]].rounds;
+    if (rounds > ENSEMBLE_MAX_ROUNDS && rounds > 1.5 * (b->c.linear ? 0 : b->rounds)) {
+        if (in->cb && in->cb->log) {
+            char line[200];
+            snprintf(line, sizeof(line), "%s: ensemble of %zu trees not kept: %d rounds would "
+                     "make predictions too slow", in->field, en->m, rounds);
+            in->cb->log(in->cb->ctx, line);
+        }
+        return 0;
+    }
+    rank_score(cx, en->blend, in->y + cx->valid_begin, nv, &en->score);
+    double margin = 0;
+    if (b->c.linear) {
+        double nvd = (double)(nv > 1 ? nv : 1);
+        margin = 0.25 / sqrt(nvd) * (in->task == TASK_REGRESSION ? b->value : 1.0);
+    }
+    int wins = better(&en->score, b) && en->score.score - b->score >= margin;
+    if (in->cb && in->cb->log) {
+        char line[300];
+        snprintf(line, sizeof(line), "%s: ensemble of %zu trees (%d steps): %s=%.5f against the "
+                 "best single model's %.5f: %s", in->field, en->m, steps,
+                 in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS ? "accuracy"
+                                                                               : "rmse",
+                 en->score.value, b->value, wins ? "kept" : "not kept");
+        in->cb->log(in->cb->ctx, line);
+    }
+    return wins;
+}
+
+/* The members' final models (refit on all rows when the time allows,
+ * their first-fold model otherwise) merged into out->booster. */
+static int ensemble_final(ctx_t *cx, cand_res_t *res, const ens_t *en, search_out_t *out,
+                          json_object **members, err_t *e)
+{
+    const search_in_t *in = cx->in;
+    void *bs[ENSEMBLE_POOL] = {0};
+    double est[ENSEMBLE_POOL], left = 0;
+    size_t n_train = in->n_folds == 1 ? in->fold_start[1] : in->n - in->n / in->n_folds;
+    double ratio = (double)in->n / (double)(n_train ? n_train : 1);
+    int refits = 0, rounds = 0, rc = -1;
+    for (size_t j = 0; j < en->m; j++) {
+        const cand_res_t *r = &res[en->idx[j]];
+        est[j] = r->round_seconds * r->rounds * 1.1 * ratio + 1e-3;
+        left += est[j];
+    }
+    for (size_t j = 0; j < en->m; j++) {
+        cand_res_t *r = &res[en->idx[j]];
+        double now = util_now_monotonic(), end = in->end - in->reserve;
+        /* Each member's refit gets its share of what is left, so that a
+         * refit boosting on (cut by the clock) cannot starve the next. */
+        double mine = now + (end - now) * est[j] / left;
+        left -= est[j];
+        int rr = 0, fr = refit(cx, r, mine < end ? mine : end, &bs[j], &rr, e);
+        if (fr < 0)
+            goto out;
+        if (fr == 0) {
+            refits++;
+        } else {
+            bs[j] = r->fallback;
+            r->fallback = NULL;
+            rr = r->rounds;
+        }
+        rounds += rr;
+        progress(cx, util_now_monotonic());
+    }
+    if (ensemble_merge(bs, en->weight, en->m, &out->booster, members, e) < 0)
+        goto out;
+    progress(cx, util_now_monotonic());
+    out->refit = refits == (int)en->m;
+    out->truncated |= !out->refit;
+    out->rounds = rounds;
+    out->linear = 0;
+    out->log1p = en->log1p;
+    rc = 0;
+out:
+    for (size_t j = 0; j < en->m; j++)
+        xgb_booster_free(bs[j]);
+    return rc;
+}
+
+/* preprocess.json's "ensemble": how the served booster was made and how
+ * to rebuild it from the member files. */
+static json_object *ensemble_recipe(const ens_t *en, const cand_res_t *res,
+                                    cand_res_t *const *order, size_t nres, json_object *members,
+                                    const char *metric)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "method", json_object_new_string(
+        "greedy ensemble selection with replacement (Caruana et al. 2004) on the validation "
+        "predictions of the best tree candidates"));
+    json_object_object_add(o, "combine", json_object_new_string(
+        "margin(x) = sum over members of weight * member margin(x) (XGBoost output_margin); "
+        "binary: p = 1 / (1 + exp(-margin)); multiclass: p = softmax(margin); regression: "
+        "value = margin. model.ubj is that blend as one booster (each member's leaves scaled "
+        "by its weight, trees [first, end) of it); member-<i>.ubj is member i alone"));
+    json_object_object_add(o, "metric", json_object_new_string(metric));
+    json_object_object_add(o, "value", json_object_new_double(en->score.value));
+    json_object *arr = json_object_new_array();
+    for (size_t j = 0; j < en->m; j++) {
+        json_object *m = json_object_get(json_object_array_get_idx(members, j));
+        char file[32];
+        snprintf(file, sizeof(file), "member-%zu.ubj", j);
+        json_object_object_add(m, "file", json_object_new_string(file));
+        const cand_res_t *r = &res[en->idx[j]];
+        for (size_t i = 0; i < nres; i++)
+            if (order[i] == r)
+                json_object_object_add(m, "rank", json_object_new_int((int)i + 1));
+        json_object_object_add(m, "value", json_object_new_double(r->value));
+        json_object_array_add(arr, m);
+    }
+    json_object_object_add(o, "members", arr);
+    return o;
 }
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e)
@@ -891,7 +1234,16 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
     uint64_t rng = in->seed * 0x2545F4914F6CDD1DULL + 1;
     size_t cap = 16, nres = 0;
     cand_res_t *res = calloc(cap, sizeof(*res));
-    int rc = -1, best = -1;
+    int rc = -1, best = -1, use_ens = 0, log_pending = 0, log_decided = 0;
+    int linear_done = 0, trees_tried = 0, since_gain = 0;
+    double gain_ref = -INFINITY;
+    size_t raw_idx = 0;
+    cand_t log_base;
+    memset(&log_base, 0, sizeof(log_base));
+    cx.ylog = skewed_log1p(in);
+    ens_t en;
+    json_object *ens_members = NULL;
+    memset(&en, 0, sizeof(en));
     if (res == NULL)
         return err_set(e, 500, "internal", "out of memory");
     double start = util_now_monotonic();
@@ -899,10 +1251,26 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
      * width x classes: letter, where it is also hopeless); then the
      * default tree gets the fresh clock and the path runs after it. */
     int linear_later = (double)in->n * (double)lw * (double)linfit_groups(in->task, in->k) > 2e6;
+    out->stopped = "time budget";
     for (int idx = 0;; idx++) {
-        if (in->max_models > 0 && idx >= in->max_models)
+        if (in->max_models > 0 && idx >= in->max_models) {
+            out->stopped = "max_models";
             break;
-        cand_t c = cand_make(linear_later && idx < 2 ? 1 - idx : idx, &rng, in);
+        }
+        cand_t c;
+        int variant = log_pending;
+        if (log_pending) {
+            /* The same tree on log1p(target), with as many rounds as the
+             * raw one ran: a fair match even when the clock cut that. */
+            c = log_base;
+            c.log1p = 1;
+            int ran = res[raw_idx].trained / (int)in->n_folds;
+            c.max_rounds = ran > 0 ? ran : c.max_rounds;
+            log_pending = 0;
+        } else {
+            c = cand_make(linear_later && idx < 2 ? 1 - idx : idx, &rng, in);
+            c.log1p = !c.linear && cx.use_log;
+        }
         if (c.linear && !allow_linear)
             continue;
         double now = util_now_monotonic();
@@ -919,7 +1287,7 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
              * now and ~1.3 x ratio in the refit), or to the end when no
              * refit fits at all. */
             if (in->max_models == 0 && in->n_folds == 1 && !b->c.linear && b->truncated &&
-                b->fallback && !b->extended) {
+                b->fallback && !b->extended && !variant) {
                 double left = in->end - in->reserve - now, rho = b->round_seconds;
                 double ratio = (double)in->n / (double)(cx.valid_begin ? cx.valid_begin : 1);
                 double x = (left / (rho > 0 ? rho : 1e-3) - 1.3 * ratio * b->rounds) /
@@ -983,8 +1351,11 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
             size_t first = nres;
             if (run_linear_path(&cx, idx, &c, cand_end, res, cap, &nres, e) < 0)
                 goto done;
+            linear_done = 1;
             for (size_t i = first; i < nres; i++) {
                 out->truncated |= res[i].truncated;
+                if (!res[i].pruned && (isinf(gain_ref) || res[i].score > gain_ref))
+                    gain_ref = res[i].score;
                 if (!res[i].pruned && (best < 0 || better(&res[i], &res[best])))
                     best = (int)i;
             }
@@ -1005,21 +1376,60 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         if (r->truncated)
             out->truncated = 1;
         log_cand(&cx, idx, r, out->metric);
-        int was = best;
+        /* Skewed positive target: the first tree runs again on log1p of
+         * it, and whichever validates better (RMSE on the target itself)
+         * sets the scale for every later tree. */
+        if (cx.ylog && !log_decided) {
+            if (!c.log1p) {
+                log_pending = 1;
+                log_base = c;
+                raw_idx = (size_t)(r - res);
+            } else {
+                log_decided = 1;
+                cx.use_log = better(r, &res[raw_idx]);
+                if (in->cb && in->cb->log) {
+                    char line[200];
+                    snprintf(line, sizeof(line), "%s: skewed target: log1p %s (rmse %.5g vs %.5g "
+                             "on the raw scale)", in->field, cx.use_log ? "kept" : "not kept",
+                             r->value, res[raw_idx].value);
+                    in->cb->log(in->cb->ctx, line);
+                }
+            }
+        }
         if (best < 0 || better(r, &res[best]))
             best = (int)(r - res);
-        /* Only the best tree's validation predictions and model can still
-         * be needed (linear ones are kept for the simplicity rule): drop
-         * the loser's now, they add up on big data. */
-        cand_res_t *loser = best == (int)(r - res) ? (was >= 0 ? &res[was] : NULL) : r;
-        if (loser && !loser->c.linear) {
-            free(loser->oof);
-            loser->oof = NULL;
-            xgb_booster_free(loser->fallback);
-            loser->fallback = NULL;
-        }
-        if (idx >= SEARCH_SAFETY_CAP && in->max_models == 0)
+        /* Only the best trees' validation predictions and models can still
+         * be needed, for the ensemble (linear ones are kept for the
+         * simplicity rule): drop the rest now, they add up on big data. */
+        pool_trim(res, nres, best, in->F ? ENSEMBLE_POOL : ENSEMBLE_POOL / 2);
+        if (idx >= SEARCH_SAFETY_CAP && in->max_models == 0) {
+            out->stopped = "candidate cap";
             break;
+        }
+        /* A candidate cut by the clock was starved, not beaten: it is no
+         * evidence that the search has converged. */
+        trees_tried++;
+        if (isinf(gain_ref) || r->score > gain_ref + noise_of(&cx, r)) {
+            gain_ref = r->score > gain_ref ? r->score : gain_ref;
+            since_gain = 0;
+        } else if (!r->truncated) {
+            since_gain++;
+        }
+        if (in->max_models == 0 && (linear_done || !allow_linear) && trees_tried >= 2 &&
+            (cx.ylog == NULL || log_decided) && since_gain >= CONVERGE_WINDOW &&
+            2 * since_gain >= trees_tried) {
+            out->stopped = "converged";
+            snprintf(out->stopped_detail, sizeof(out->stopped_detail),
+                     "every model family tried and the last %d candidates gained no more than "
+                     "noise (%.3g) on validation, %.1fs before the budget", since_gain,
+                     noise_of(&cx, &res[best]), in->end - util_now_monotonic());
+            if (in->cb && in->cb->log) {
+                char line[300];
+                snprintf(line, sizeof(line), "%s: converged: %s", in->field, out->stopped_detail);
+                in->cb->log(in->cb->ctx, line);
+            }
+            break;
+        }
     }
     if (best < 0) {
         err_set(e, 500, "training_failed", "no candidate model could be trained in time");
@@ -1030,6 +1440,10 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
      * sets, so a tree must beat the best linear model by a margin that
      * shrinks with the validation size. */
     int best_lin = -1;
+    /* Why the final model was chosen, for the result's candidate list (the
+     * console shows it beside the leaderboard). */
+    char why[240];
+    snprintf(why, sizeof(why), "best validation %s of the candidates tried", out->metric);
     for (size_t i = 0; i < nres; i++)
         if (res[i].c.linear && !res[i].pruned &&
             (best_lin < 0 || better(&res[i], &res[best_lin])))
@@ -1040,11 +1454,9 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         if (in->task == TASK_REGRESSION)
             margin *= res[best_lin].value;
         if (res[best].score - res[best_lin].score < margin) {
-            snprintf(out->reason, sizeof(out->reason),
-                     "a linear model (%s %.4g) was kept over the leaderboard's first, a tree "
-                     "(%s %.4g): it is simpler, and a difference under %.4g is within the noise "
-                     "of %.0f validation rows",
-                     out->metric, res[best_lin].value, out->metric, res[best].value, margin, nv);
+            snprintf(why, sizeof(why), "the linear model's validation %s (%.4g) is within %.4g "
+                     "of the best tree's (%.4g): the simpler model is kept", out->metric,
+                     res[best_lin].value, margin, res[best].value);
             best = best_lin;
             if (in->cb && in->cb->log) {
                 char line[200];
@@ -1055,13 +1467,24 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         }
     }
     cand_res_t *b = &res[best];
-    if (out->reason[0] == '\0')
-        snprintf(out->reason, sizeof(out->reason),
-                 "the best %s model by validation %s (%.4g) of %zu candidates%s",
-                 b->c.linear ? "linear" : "tree", out->metric, b->value, nres,
-                 best_lin >= 0 && !b->c.linear ? ", ahead of the best linear model by more "
-                                                 "than the noise margin" : "");
+    use_ens = in->max_models == 1 ? 0 : ensemble_choose(&cx, res, nres, best, &en);
+    if (use_ens < 0) {
+        err_set(e, 500, "internal", "out of memory");
+        goto done;
+    }
+    if (use_ens) {
+        if (ensemble_final(&cx, res, &en, out, &ens_members, e) < 0)
+            goto done;
+        if (xgb_booster_save(out->booster, &out->bytes, &out->len, e) < 0)
+            goto done;
+        out->value = en.score.value;
+        out->valid_begin = cx.valid_begin;
+        out->valid_pred = en.blend;
+        en.blend = NULL;
+        goto rank;
+    }
     out->linear = b->c.linear;
+    out->log1p = b->c.log1p;
     int r_rounds = 0;
     int fr = refit(&cx, b, in->end - in->reserve, &out->booster, &r_rounds, e);
     if (fr < 0)
@@ -1091,6 +1514,7 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         out->linear_plan = cx.lin_plan;
         memset(&cx.lin_plan, 0, sizeof(cx.lin_plan));
     }
+rank:;
     cand_res_t **order = malloc(nres * sizeof(*order));
     if (order == NULL) {
         err_set(e, 500, "internal", "out of memory");
@@ -1105,11 +1529,25 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
             continue; /* the final model's candidate is always listed */
         json_object *o = cand_json(order[i], out->metric);
         json_object_object_add(o, "rank", json_object_new_int((int)i + 1));
+        json_object_object_add(o, "chosen", json_object_new_boolean(order[i] == b));
+        if (order[i] == b)
+            json_object_object_add(o, "why", json_object_new_string(why));
         json_object_array_add(out->candidates, o);
     }
+    if (use_ens)
+        out->ensemble = ensemble_recipe(&en, res, order, nres, ens_members, out->metric);
+    /* The same reason, whole, for the result's "selection". */
+    snprintf(out->reason, sizeof(out->reason), "%s",
+             use_ens ? "a weighted blend of tree candidates (an ensemble) validated better "
+                       "than the best single model"
+                     : why);
     free(order);
     rc = 0;
 done:
+    free(en.blend);
+    free(cx.ylog);
+    json_object_put(ens_members);
+    xgb_dmatrix_free(cx.dall);
     for (size_t i = 0; i < nres; i++) {
         free(res[i].oof);
         free(res[i].coef);

@@ -59,6 +59,14 @@ typedef struct search_out {
     int truncated;             /* the clock cut something: not reproducible */
     int refit;                 /* final model was refit on all rows */
     char reason[320];          /* why the final model was chosen, for the result */
+    const char *stopped;       /* why the search ended: "converged", "time budget",
+                                * "max_models", "candidate cap" */
+    char stopped_detail[200];  /* "converged": the evidence */
+    int log1p;                 /* regression: the booster predicts log1p(target)
+                                * (valid_pred and value are on the target) */
+    json_object *ensemble;     /* NULL, or the blend's recipe (preprocess.json's
+                                * "ensemble"): the booster is a weighted blend of
+                                * tree candidates (ml/ensemble.h) */
 } search_out_t;
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e);

@@ -94,6 +94,17 @@ static void say(const ml_callbacks_t *cb, const char *fmt, ...)
     cb->log(cb->ctx, line);
 }
 
+/* Progress between the steps after the search (stats, importance, story):
+ * the trainer expects a sign of life at least once a second. */
+static void tick(const ml_callbacks_t *cb, double job_start, double job_end)
+{
+    if (cb == NULL || cb->progress == NULL)
+        return;
+    double now = util_now_monotonic(), span = job_end - job_start;
+    double f = span > 0 ? (now - job_start) / span : 1.0;
+    cb->progress(cb->ctx, f < 0 ? 0 : f > 1 ? 1 : f, job_end - now);
+}
+
 static int spec_read(json_object *js, const ml_data_t *d, spec_t *s, err_t *e)
 {
     memset(s, 0, sizeof(*s));
@@ -227,6 +238,7 @@ static json_object *str_array_with(json_object *base, json_object *more, const c
 
 typedef struct field_result {
     json_object *stats, *importance, *story, *task, *dropped, *summary;
+    json_object *charts; /* the console's chart data (metric_*_charts) */
     int reproducible;
 } field_result_t;
 
@@ -273,6 +285,9 @@ static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, c
     json_object_object_add(o, "n_inputs",
                            json_object_new_int64((int64_t)(p->linear ? enc_linear_width(p) : p->n)));
     json_object_object_add(o, "features", enc_plan_to_json(p));
+    /* The booster predicts log1p(target): invert with expm1 (model.h). */
+    if (p->target_log1p)
+        json_object_object_add(o, "target_transform", json_object_new_string("log1p"));
     return o;
 }
 
@@ -382,18 +397,23 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     search_in_t in = {
         .plan = &plan, .F = F, .fill = F ? NULL : rows_fill, .fill_ctx = &rs, .y = y, .w = w, .n = n, .n_folds = n_folds,
         .fold_start = fold_start, .task = t.task, .k = t.k, .end = end,
-        .reserve = 0.2 + 0.05 * (budget > 0 ? budget : 0), .job_start = job_start,
+        /* After the search: the ensemble's merge, stats, importance and the
+         * story (over all of a blend's trees); a loaded box stretches them
+         * (0.05 x budget overran by 2 s at load 20). */
+        .reserve = 0.2 + 0.07 * (budget > 0 ? budget : 0), .job_start = job_start,
         .job_end = job_end, .seed = seed, .max_models = s->max_models, .cb = cb,
         .field = target,
     };
     if (search_run(&in, &so, e) < 0)
         goto out;
+    plan.target_log1p = so.log1p; /* predictions and the story on the target's scale */
     const enc_plan_t *fp = so.linear ? &so.linear_plan : &plan;
     size_t nv = n - so.valid_begin, kk = t.task == TASK_REGRESSION ? 1 : t.k;
     const float *yv = y + so.valid_begin;
     /* Stats on the validation rows. */
     if (t.task == TASK_REGRESSION) {
         fr->stats = metric_regression_stats(col, target, so.valid_pred, yv, nv);
+        fr->charts = metric_regression_charts(so.valid_pred, yv, nv);
     } else {
         int *yi = malloc((nv + 1) * sizeof(*yi));
         if (yi == NULL) {
@@ -404,10 +424,14 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
             yi[i] = (int)yv[i];
         fr->stats = metric_class_stats(col, target, csv_type_akkio_name(d->types[col]),
                                        (const char *const *)t.classes, so.valid_pred, yi, nv, t.k);
+        fr->charts = metric_class_charts((const char *const *)t.classes, so.valid_pred, yi, nv,
+                                         t.k);
         free(yi);
     }
+    tick(cb, job_start, job_end);
     if (explain_importance(fp, so.booster, t.k, &share, &fr->importance, e) < 0)
         goto out;
+    tick(cb, job_start, job_end);
     /* The story predicts fields x values x sample rows: with thousands of
      * trees (letter: 26 a round) a smaller sample keeps it inside the
      * reserve. */
@@ -427,6 +451,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
             rows_fill(&rs, so.valid_begin + i * nv / m, 1, sample + i * p);
     free(F);
     F = NULL;
+    tick(cb, job_start, job_end);
     if (explain_story(fp, so.booster, t.task, t.k, (const char *const *)t.classes, target, sample,
                       m, share, &fr->story, e) < 0)
         goto out;
@@ -440,20 +465,33 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     mo->booster_len = so.len;
     so.bytes = NULL;
     mo->preprocess = preprocess_json(fp, &t, target);
+    if (so.ensemble)
+        json_object_object_add(mo->preprocess, "ensemble", json_object_get(so.ensemble));
     mo->metrics = validation_metrics(&so, &t, yv, nv);
     mo->candidates = json_object_get(so.candidates);
     fr->summary = json_object_new_object();
     json_object_object_add(fr->summary, "predict_field", json_object_new_string(target));
     json_object_object_add(fr->summary, "task", json_object_new_string(ml_task_name(t.task)));
     json_object_object_add(fr->summary, "reason", json_object_new_string(t.reason));
-    json_object_object_add(fr->summary, "model", json_object_new_string(so.linear ? "linear"
-                                                                                  : "tree"));
+    json_object_object_add(fr->summary, "model",
+                           json_object_new_string(so.ensemble ? "ensemble"
+                                                  : so.linear ? "linear" : "tree"));
+    if (so.ensemble)
+        json_object_object_add(fr->summary, "ensemble", json_object_get(so.ensemble));
     json_object_object_add(fr->summary, "metric", json_object_new_string(so.metric));
     json_object_object_add(fr->summary, "value", json_object_new_double(so.value));
     json_object_object_add(fr->summary, "rounds", json_object_new_int(so.rounds));
     json_object_object_add(fr->summary, "refit", json_object_new_boolean(so.refit));
     /* Why this model: the leaderboard's first is not always the one kept. */
     json_object_object_add(fr->summary, "selection", json_object_new_string(so.reason));
+    json_object *stop = json_object_new_object();
+    json_object_object_add(stop, "reason", json_object_new_string(so.stopped ? so.stopped
+                                                                             : "time budget"));
+    if (so.stopped_detail[0])
+        json_object_object_add(stop, "detail", json_object_new_string(so.stopped_detail));
+    json_object_object_add(fr->summary, "stopped", stop);
+    if (so.log1p)
+        json_object_object_add(fr->summary, "target_transform", json_object_new_string("log1p"));
     char vbuf[64];
     if (n_folds == 1)
         snprintf(vbuf, sizeof(vbuf), "stratified holdout (%zu rows)", nv);
@@ -465,8 +503,10 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     json_object_object_add(fr->summary, "candidates", json_object_get(so.candidates));
     json_object_object_add(fr->summary, "field_importance", json_object_get(fr->importance));
     json_object_object_add(fr->summary, "dropped_fields", json_object_get(fr->dropped));
+    json_object_object_add(fr->summary, "charts", json_object_get(fr->charts));
     fr->reproducible = s->max_models > 0 && !so.truncated;
-    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target, so.linear ? "linear" : "tree",
+    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target,
+        so.ensemble ? "ensemble" : so.linear ? "linear" : "tree",
         so.metric, so.value, so.rounds, util_now_monotonic() - t0);
     rc = 0;
 out:
@@ -493,6 +533,7 @@ static void field_result_free(field_result_t *fr)
     json_object_put(fr->task);
     json_object_put(fr->dropped);
     json_object_put(fr->summary);
+    json_object_put(fr->charts);
 }
 
 int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_callbacks_t *cb,
@@ -539,6 +580,9 @@ int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_ca
     json_object *metric = NULL;
     json_object_object_get_ex(fr[0].summary, "metric", &metric);
     json_object_object_add(r, "metric", json_object_get(metric));
+    json_object *stopped = NULL;
+    json_object_object_get_ex(fr[0].summary, "stopped", &stopped);
+    json_object_object_add(r, "stopped", json_object_get(stopped));
     json_object *cands = NULL;
     json_object_object_get_ex(fr[0].summary, "candidates", &cands);
     json_object_object_add(r, "candidates", json_object_get(cands));

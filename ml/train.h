@@ -24,6 +24,17 @@ typedef struct ml_data ml_data_t;
 ml_data_t *ml_data_new(const csv_limits_t *lim);
 int ml_data_feed(ml_data_t *d, const char *buf, size_t n, err_t *e);
 int ml_data_finish(ml_data_t *d, err_t *e);
+/* After finish: the columns named in types ({name: "number" | "category"
+ * | "string" | "boolean"}, NULL = none) take that type instead of the
+ * inferred one: the types a client set on the dataset (Akkio v1's
+ * `fields`), which the trainer passes as the spec's field_types. A number
+ * column declared a category is encoded as one (its values' texts are the
+ * levels); a text column declared a number reads its numeric texts and
+ * leaves the rest missing; "string" reads the values as text (encoded as
+ * an inferred string column is: its repeating levels); "boolean" on a
+ * column that is not yes/no-like is read as a category. 400 for a name the
+ * dataset does not have. */
+int ml_data_retype(ml_data_t *d, json_object *types, err_t *e);
 size_t ml_data_rows(const ml_data_t *d);
 size_t ml_data_columns(const ml_data_t *d);
 void ml_data_free(ml_data_t *d);
@@ -54,7 +65,8 @@ typedef struct ml_result {
     /* The result document (without model_id, which the caller adds):
      * {"status":"success","stats":[[...]],"field_importance":{...},
      *  "data_story":[...],"task":[...],"dropped_fields":[...],
-     *  "reproducible":bool, ...}  */
+     *  "reproducible":bool, "stopped":{"reason":"converged"|"time budget"|
+ *  "max_models"|"candidate cap","detail":...}, ...}  (per field in "models") */
     json_object *result;
 } ml_result_t;
 

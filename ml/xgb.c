@@ -44,6 +44,13 @@ int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char
     return 0;
 }
 
+int xgb_dmatrix_set_label(void *d, const float *y, size_t n, err_t *e)
+{
+    if (XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)n) != 0)
+        return xfail(e, "set labels");
+    return 0;
+}
+
 void xgb_dmatrix_free(void *d)
 {
     if (d)
@@ -287,9 +294,16 @@ int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, 
 
 int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e)
 {
+    return xgb_booster_save_as(b, "ubj", buf, len, e);
+}
+
+int xgb_booster_save_as(void *b, const char *format, void **buf, size_t *len, err_t *e)
+{
     bst_ulong n = 0;
     const char *p = NULL;
-    if (XGBoosterSaveModelToBuffer(b, "{\"format\":\"ubj\"}", &n, &p) != 0)
+    char cfg[64];
+    snprintf(cfg, sizeof(cfg), "{\"format\":\"%s\"}", format);
+    if (XGBoosterSaveModelToBuffer(b, cfg, &n, &p) != 0)
         return xfail(e, "save model");
     *buf = malloc(n ? n : 1);
     if (*buf == NULL)
@@ -320,6 +334,37 @@ int xgb_booster_slice(void *b, int end, void **out, err_t *e)
     if (XGBoosterSlice(b, 0, end, 1, &s) != 0)
         return xfail(e, "slice model");
     *out = s;
+    return 0;
+}
+
+int xgb_booster_slice_range(void *b, int begin, int end, void **out, err_t *e)
+{
+    BoosterHandle s = NULL;
+    if (XGBoosterSlice(b, begin, end, 1, &s) != 0)
+        return xfail(e, "slice model");
+    *out = s;
+    return 0;
+}
+
+int xgb_booster_trees_per_round(void *b, size_t *out, err_t *e)
+{
+    bst_ulong n = 0;
+    const char *cfg = NULL;
+    if (XGBoosterSaveJsonConfig(b, &n, &cfg) != 0)
+        return xfail(e, "model config");
+    /* The config is small (no trees): learner_model_param.num_class,
+     * times num_parallel_tree (always 1 here, 0 classes = 1 output). */
+    json_tokener *tok = json_tokener_new();
+    json_object *root = tok ? json_tokener_parse_ex(tok, cfg, (int)n) : NULL;
+    json_tokener_free(tok);
+    json_object *lrn, *mp, *nc;
+    long k = 0;
+    if (root && json_object_object_get_ex(root, "learner", &lrn) &&
+        json_object_object_get_ex(lrn, "learner_model_param", &mp) &&
+        json_object_object_get_ex(mp, "num_class", &nc))
+        k = strtol(json_object_get_string(nc), NULL, 10);
+    json_object_put(root);
+    *out = k > 1 ? (size_t)k : 1;
     return 0;
 }
 
@@ -434,4 +479,20 @@ int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t 
     int rc = xgb_booster_load(txt, tlen, out, e);
     json_object_put(root);
     return rc;
+}
+
+int xgb_booster_json(void *b, json_object **out, err_t *e)
+{
+    bst_ulong len = 0;
+    const char *p = NULL;
+    *out = NULL;
+    if (XGBoosterSaveModelToBuffer(b, "{\"format\":\"json\"}", &len, &p) != 0)
+        return xfail(e, "save model");
+    json_tokener *tok = json_tokener_new();
+    json_object *root = tok ? json_tokener_parse_ex(tok, p, (int)len) : NULL;
+    json_tokener_free(tok);
+    if (root == NULL)
+        return err_set(e, 500, "xgboost", "the model's JSON form does not parse");
+    *out = root;
+    return 0;
 }

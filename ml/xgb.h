@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 
 /* Dense row-major floats (NaN = missing), with feature names/types ("q"
@@ -20,6 +22,8 @@
 int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char *const *types,
                     const float *label, const float *weight, void **out, err_t *e);
 void xgb_dmatrix_free(void *d);
+/* Replaces a matrix's labels (n of them, its rows' count). */
+int xgb_dmatrix_set_label(void *d, const float *y, size_t n, err_t *e);
 
 /* Rows for a quantised matrix: up to two row ranges of a dense row-major
  * X (the training rows around a validation block), with their labels and
@@ -61,9 +65,15 @@ int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e);
 int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
                       err_t *e);
 int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e);
+/* The same in another of XGBoost's formats ("json" or "ubj"). */
+int xgb_booster_save_as(void *b, const char *format, void **buf, size_t *len, err_t *e);
 int xgb_booster_load(const void *buf, size_t len, void **out, err_t *e);
 /* A new booster holding rounds [0, end). */
 int xgb_booster_slice(void *b, int end, void **out, err_t *e);
+/* A new booster holding rounds [begin, end). */
+int xgb_booster_slice_range(void *b, int begin, int end, void **out, err_t *e);
+/* Trees per boosting round (the class count of a multiclass model, else 1). */
+int xgb_booster_trees_per_round(void *b, size_t *out, err_t *e);
 /* Total gain per feature name; features never split on are absent. Fills
  * *names (malloc'd array of malloc'd strings) and *scores. */
 int xgb_booster_gain(void *b, char ***names, float **scores, size_t *n, err_t *e);
@@ -74,5 +84,8 @@ int xgb_linear_weights(void *b, size_t n_features, size_t n_groups, float **w, e
  * out). How the engine's own linear solver (linfit.h) becomes a model. */
 int xgb_linear_with_weights(void *b, const double *w, size_t n_features, size_t n_groups,
                             void **out, err_t *e);
+/* The model's JSON form, parsed (caller puts it): what ml/treeshap.c reads
+ * the trees from. */
+int xgb_booster_json(void *b, json_object **out, err_t *e);
 
 #endif

@@ -37,16 +37,20 @@ fi
 
 # Every access log uses the format that redacts api_key from the request URI
 # (trainyard.conf.in): "combined" is replaced, a log without a format gets it.
+# TRAINYARD_LOG_FORMAT=json picks its JSON twin (one object per line).
+redacted=trainyard_redacted
+[ "${TRAINYARD_LOG_FORMAT:-text}" = json ] && redacted=trainyard_json
 case "$NGINX_ACCESS_LOG" in
   off) ;;
-  *" combined"*) NGINX_ACCESS_LOG=$(printf '%s' "$NGINX_ACCESS_LOG" | sed 's/ combined/ trainyard_redacted/') ;;
-  *" trainyard_redacted"*) ;;
+  *" combined"*) NGINX_ACCESS_LOG=$(printf '%s' "$NGINX_ACCESS_LOG" | sed "s/ combined/ $redacted/") ;;
+  *" trainyard_redacted"*) NGINX_ACCESS_LOG=$(printf '%s' "$NGINX_ACCESS_LOG" | sed "s/ trainyard_redacted/ $redacted/") ;;
+  *" trainyard_json"*) ;;
   *" "*)
     set -- $NGINX_ACCESS_LOG
     case "$2" in
-      *=*) first=$1; shift; NGINX_ACCESS_LOG="$first trainyard_redacted $*" ;;
+      *=*) first=$1; shift; NGINX_ACCESS_LOG="$first $redacted $*" ;;
     esac ;;
-  *) NGINX_ACCESS_LOG="$NGINX_ACCESS_LOG trainyard_redacted" ;;
+  *) NGINX_ACCESS_LOG="$NGINX_ACCESS_LOG $redacted" ;;
 esac
 
 esc() { printf '%s' "$1" | sed 's/[|&\\]/\\&/g'; }

@@ -160,6 +160,9 @@ class Model:
         if version not in PREPROCESS_VERSIONS:
             raise ValueError("preprocess.json version %r: this scorer reads %s"
                              % (version, PREPROCESS_VERSIONS))
+        if preprocess.get("target_transform") not in (None, "log1p"):
+            raise ValueError("preprocess.json target_transform %r: this scorer knows log1p"
+                             % preprocess.get("target_transform"))
         self.pre = preprocess
         self.task = preprocess["task"]
         self.target = preprocess["target"]
@@ -235,6 +238,8 @@ class Model:
             # carries the feature types ("c" for categories) itself.
             p = self.booster.inplace_predict(np.ascontiguousarray(X), missing=np.nan)
         p = np.asarray(p, dtype=np.float32)
+        if self.task == "regression" and self.pre.get("target_transform") == "log1p":
+            p = np.expm1(p)  # the booster learnt log1p(target): float32 expm1, as the API
         if self.task == "binary":
             p = np.stack([np.float32(1.0) - p, p], axis=1)
         return p

@@ -73,7 +73,7 @@ run_http() {
   export BENCH_KEY
   local s
   # BENCH_HTTP="http_predict" (names without .sh) runs only those.
-  local wanted=${BENCH_HTTP:-http_reads http_writes http_rss http_attack http_upload http_predict http_explain http_budget}
+  local wanted=${BENCH_HTTP:-http_reads http_writes http_rss http_attack http_upload http_cli http_predict http_explain http_budget http_console http_metrics}
   for s in $wanted; do
     s=bench/$s.sh
     [ -x "$s" ] || continue
@@ -96,7 +96,7 @@ if want peer; then
 fi
 
 if want ml; then
-  for s in bench/ml_quality.sh bench/ml_ingest.sh; do
+  for s in bench/ml_quality.sh bench/ml_ingest.sh bench/ml_scale.sh; do
     [ -x "$s" ] || [ -f "$s" ] || continue
     section "$(basename "$s")"
     sh "$s" 10 "$BUILD_DIR" || { echo "bench: $s failed" >&2; failures=$((failures + 1)); }

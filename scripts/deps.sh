@@ -10,9 +10,22 @@ packages=(
   postgresql-15 postgresql-contrib nginx-light curl
   python3 python3-pytest python3-requests python3-xgboost python3-pandas python3-yaml
   wrk clang libclang-rt-14-dev
+  # promtool checks /metrics; node (its npm) runs the OpenAPI validator and client
+  # (tests/openapi); jq runs the README walk (tests/e2e/test_readme.py)
+  prometheus nodejs jq
   # the sandbox runner (trainer/sandbox.c) and what user code trains with
   bubblewrap libseccomp-dev python3-sklearn python3-numpy python3-pandas
+  # the web console's browser tests (tests/browser: Debian's headless
+  # chromium driven by puppeteer-core)
+  chromium fonts-dejavu-core
+  # the terminal client's HTTP (cli/http.c) and its interactive test (tests/e2e/test_cli.py)
+  libcurl4-openssl-dev tmux
 )
+# The web console's build (web/build.sh) needs node and npm: Debian's unless
+# some node is there already (NodeSource's nodejs ships its own npm and
+# conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 # `deps.sh bench`: also what the benchmarks' Python peer runs on
 # (../shared/peers/fastapi_celery/run.sh names these).

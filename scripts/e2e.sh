@@ -16,7 +16,7 @@ PY=/usr/bin/python3
 
 # `make BUILD=x test` exports BUILD; the stack and the tests use the same binaries.
 BUILD_DIR=${TRAINYARD_BUILD:-${BUILD:-build}}
-make --no-print-directory -s BUILD="$BUILD_DIR" programs >/dev/null
+make --no-print-directory -s BUILD="$BUILD_DIR" programs web >/dev/null
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 export TRAINYARD_BUILD=$BUILD_DIR
 

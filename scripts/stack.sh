@@ -442,7 +442,12 @@ trainers_start() {
 # --- nginx --------------------------------------------------------------------
 
 nginx_render() {
-  cp "$ROOT"/nginx/www/* "$NGX/www/"
+  # The web console as web/build.sh built it (make build), else the plain page.
+  if [ -f "$BUILD/www/index.html" ]; then
+    rm -rf "$NGX/www" && mkdir -p "$NGX/www" && cp -R "$BUILD"/www/. "$NGX/www/"
+  else
+    cp "$ROOT"/nginx/www/* "$NGX/www/"
+  fi
   chmod -R a+rX "$NGX/www"
   local user_line=""
   [ -n "$WEB_USER" ] && user_line="user $WEB_USER $WEB_GROUP;"

@@ -50,6 +50,7 @@
 #include "common/util.h"
 #include "db/artifacts.h"
 #include "db/datasets.h"
+#include "db/datasets_append.h"
 #include "db/models.h"
 #include "db/trainings.h"
 #include "ml/csv.h"
@@ -877,6 +878,20 @@ static int child_work(child_t *c, int *lost, err_t *e)
             return err_set(e, 400, "training_invalid", "the job names no dataset");
         if (db_dataset_get(c->db, c->arena, job->workspace_id, dataset_id, &ds, e) != 0)
             return -1;
+        /* The bytes the job was submitted on, not what later appends
+         * made of the dataset (sql/0033). */
+        char pinned[UUID_STR_LEN + 1];
+        if (db_job_dataset_artifact(c->db, c->arena, job->id, pinned, e) != 0)
+            return -1;
+        if (pinned[0] != '\0')
+            memcpy(ds.artifact_id, pinned, sizeof(pinned));
+        /* Types the client set on the dataset's fields (Akkio v1's
+         * `fields`): the worker reads those columns so (ml_data_retype). */
+        json_object *declared = db_dataset_declared_types(ds.fields);
+        if (declared != NULL && json_object_is_type(spec, json_type_object))
+            json_object_object_add(spec, "field_types", declared);
+        else
+            json_object_put(declared);
     }
     if (child_worker_start(c, spec, e) != 0)
         goto worker_failed;

@@ -22,6 +22,7 @@
 typedef struct trainer_settings {
     trainer_config_t t;
     int migrate;
+    const char *log_format; /* TRAINYARD_LOG_FORMAT */
 } trainer_settings_t;
 
 #define OFF(f) offsetof(trainer_settings_t, f)
@@ -49,6 +50,8 @@ static const cfg_entry_t settings[] = {
      "lease owner name (default host:pid)"},
     {"log-level", "TRAINYARD_LOG_LEVEL", "info", CFG_STRING, OFF(t.log_level),
      "debug | info | warn | error"},
+    {"log-format", "TRAINYARD_LOG_FORMAT", "text", CFG_STRING, OFF(log_format),
+     "text | json (one object per line, with the job id in a job's lines)"},
     {"migrate", "TRAINYARD_TRAINER_MIGRATE", "0", CFG_INT, OFF(migrate),
      "1 = apply pending sql/ migrations at start"},
     {"child-user", "TRAINYARD_CHILD_USER", "nobody", CFG_STRING, OFF(t.child.user),
@@ -112,7 +115,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "trainyard-trainer: unknown log level \"%s\"\n", s.t.log_level);
         return 2;
     }
+    log_format_t format = LOG_FORMAT_TEXT;
+    if (log_format_parse(s.log_format, &format) != 0) {
+        fprintf(stderr, "trainyard-trainer: log-format: \"%s\" is not text or json\n",
+                s.log_format);
+        return 2;
+    }
     log_init("trainyard-trainer", level);
+    log_set_format(format);
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     if (s.t.heartbeat <= 0 || s.t.heartbeat > s.t.lease / 2) {
         fprintf(stderr, "trainyard-trainer: heartbeat must be > 0 and at most half the lease\n");

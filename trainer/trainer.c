@@ -260,6 +260,11 @@ static int slot_spawn(trainer_t *t, slot_t *s)
         close(p[FD_OUT][1]);
         close(p[FD_ERR][1]);
         log_init("trainyard-job", LOG_INFO);
+        /* Every line of the job's process names its job (the format,
+         * text or json, is the trainer's, inherited). */
+        log_context_set("job_id", s->job.id);
+        if (s->job.request_id != NULL)
+            log_info("created by request %s", s->job.request_id);
         child_args_t a = {t->cfg->database_url, t->cfg->trainer_id, &s->job, p[FD_PROTO][1],
                           t->cfg->store_margin, &t->cfg->child};
         int rc = trainer_child_run(&a);

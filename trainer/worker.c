@@ -327,6 +327,9 @@ static int worker_run(err_t *e)
     json_object_object_add(job, "spec", spec); /* job owns it from here */
     if ((!building && worker_load(d, e) != 0) || ml_data_finish(d, e) != 0)
         goto out;
+    /* Field types the client set on the dataset (trainer/child.c). */
+    if (json_object_object_get_ex(spec, "field_types", &v) && ml_data_retype(d, v, e) != 0)
+        goto out;
     snprintf(line, sizeof(line), "dataset loaded: %zu rows, %zu columns", ml_data_rows(d),
              ml_data_columns(d));
     cb_log(NULL, line);

@@ -19,6 +19,8 @@ import io
 import json
 import math
 import os
+import re
+import subprocess
 import sys
 import tarfile
 import threading
@@ -263,6 +265,67 @@ def test_akkio_v1_delete_dataset_in_use_and_append_during_training(sdk, api, sql
     ok(sdk.delete_dataset(did))
 
 
+def test_akkio_v1_concurrent_appends_keep_every_row(sdk):
+    """Appends racing on one dataset, the very first ones (which set the
+    schema and write the header) included: each is applied whole, once."""
+    from test_auth import burst
+    rows = read_rows("breast_cancer_train.csv", 160)
+    did = new_dataset(sdk, "race")
+    batches = iter([rows[i:i + 20] for i in range(0, 160, 20)])
+    lock = threading.Lock()
+
+    def append():
+        with lock:
+            batch = next(batches)
+        return sdk.add_rows_to_dataset(did, batch).status_code
+
+    assert burst(append, n=8) == [200] * 8
+    doc = show(sdk, did)
+    assert doc["rows"] == 160, doc
+    assert sorted(f["name"] for f in doc["fields"]) == sorted(rows[0]), doc["fields"]
+    ok(sdk.delete_dataset(did))
+
+
+def collect(stack):
+    """One storage collector pass that spares no orphan for its age."""
+    env = dict(stack.proc_env(), TRAINYARD_GC_ORPHAN_GRACE="0", TRAINYARD_RETENTION_MODELS="0",
+               TRAINYARD_RETENTION_DAYS="0")
+    p = subprocess.run([os.path.join(stack.build, "trainyard"), "gc"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+def test_akkio_v1_queued_job_trains_on_the_rows_it_was_submitted_with(sdk, api, sql, stack,
+                                                                      main_trainer_paused):
+    """Rows appended after a job was submitted are not in its data, even when
+    it starts after the append; the bytes it needs survive the collector
+    while it waits and are reclaimed once it is over (sql/0033)."""
+    did = new_dataset(sdk, "pin")
+    rows = read_rows("breast_cancer_train.csv")
+    ok(sdk.add_rows_to_dataset(did, rows[:200]))
+    before = sql("SELECT artifact_id FROM datasets WHERE id = :'p1'", did)[0][0]
+    task = api.train(did, ["target"], duration=10, force=True)  # queued: no trainer runs
+    ok(sdk.add_rows_to_dataset(did, rows[200:260]))
+    assert show(sdk, did)["rows"] == 260
+    collect(stack)
+    assert sql("SELECT count(*) FROM artifacts WHERE id = :'p1'", before)[0][0] == "1"
+    main_trainer_paused.start()
+    api.wait_success(task, timeout=240)
+    lines = [r[0] for r in sql("SELECT line FROM job_logs WHERE job_id = :'p1' ORDER BY id",
+                               task)]
+    loaded = [x for x in lines if "dataset loaded:" in x]
+    assert loaded and "dataset loaded: 200 rows" in loaded[0], lines
+    collect(stack)
+    assert sql("SELECT count(*) FROM artifacts WHERE id = :'p1'", before)[0][0] == "0"
+    # A job submitted now trains on all 260.
+    task2 = api.train(did, ["target"], duration=10, force=True)
+    api.wait_success(task2, timeout=240)
+    lines = [r[0] for r in sql("SELECT line FROM job_logs WHERE job_id = :'p1' ORDER BY id",
+                               task2)]
+    assert any("dataset loaded: 260 rows" in x for x in lines), lines
+    ok(sdk.delete_dataset(did))
+
+
 # --- models ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -322,6 +385,52 @@ def download(api, model_id, tmp_path):
     path = tmp_path / ("%s.ubj" % model_id)
     path.write_bytes(out["model.ubj"])
     return str(path), json.loads(out["preprocess.json"])
+
+
+def test_akkio_v1_declared_field_types_are_trained_on(sdk, api, tmp_path):
+    """Types set through `fields` decide how training reads the columns: a
+    numeric-looking field declared a category is encoded as one, a text
+    field declared a number is read as numbers (its other texts missing), a
+    field declared a string is read as text (levels). The same rows without
+    declarations train as inferred."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(300):
+        store = int(rng.integers(1, 7))
+        size = int(rng.integers(1, 40))
+        rows.append({"store": store, "x": float(rng.normal()),
+                     "size": "unknown" if i % 5 == 0 else str(size),
+                     "note": "n%d" % (i % 9),
+                     "grade": [1, 3, 2, 3, 1, 2][store - 1] if i % 10 else 2})
+
+    def train(declare):
+        did = new_dataset(sdk, "types")
+        ok(sdk.add_rows_to_dataset(did, rows))
+        if declare:
+            doc = ok(requests.post(sdk.base + "/datasets", json={
+                "api_key": sdk.api_key, "id": did,
+                "fields": {"store": "category", "grade": "category", "size": "number",
+                           "note": "string"}}, timeout=60))
+            types = {f["name"]: f["type"] for f in doc["fields"]}
+            assert types["store"] == "category" and types["size"] == "number", types
+        mid = ok(sdk.create_model(did, ["grade"]))["model_id"]
+        _, pre = download(api, mid, tmp_path)
+        return mid, pre, {f["name"]: f for f in pre["features"]}
+
+    _, pre, feats = train(False)
+    assert feats["store"]["kind"] == "number"
+    assert feats["size"]["kind"] == "category"
+
+    mid, pre, feats = train(True)
+    assert pre["task"] == "multiclass", pre["task"]
+    assert sorted(pre["classes"]) == ["1", "2", "3"]
+    assert feats["store"]["kind"] == "category", feats["store"]
+    assert sorted(feats["store"]["levels"]) == ["1", "2", "3", "4", "5", "6"]
+    assert feats["size"]["kind"] == "number", feats["size"]
+    assert feats["note"]["kind"] == "category", feats["note"]
+    # Predictions read the declared types too: store 2 is grade 3.
+    doc = ok(sdk.make_prediction(mid, [{"store": 2, "x": 0.1, "size": "12"}]))
+    assert doc["predictions"][0]["grade"] == "3", doc
 
 
 def check_contribs(api, model_id, rows, preds, tmp_path):
@@ -404,6 +513,52 @@ def test_akkio_v1_model_list_and_delete(sdk, api):
     # As a form body and as JSON too.
     ok(requests.delete(sdk.base + "/models", data={"api_key": sdk.api_key,
                                                    "id": m2["model_id"]}, timeout=30))
+    ok(sdk.delete_dataset(did))
+
+
+def cache_sizes(stack):
+    """{worker pid: models in its cache}, a reading from every worker."""
+    from test_auth import burst, n_workers
+    seen = {}
+    for _ in range(100):
+        for text in burst(lambda: requests.get(stack.base_url + "/metrics", timeout=30).text):
+            for pid, n in re.findall(r'trainyard_model_cache_models\{worker="(\d+)"\} (\d+)',
+                                     text):
+                seen[int(pid)] = int(n)
+        if len(seen) >= n_workers():
+            return seen
+    raise AssertionError("not every worker answered /metrics: %r" % seen)
+
+
+def test_akkio_v1_deleted_model_leaves_every_worker_cache(sdk, stack):
+    """A model cached by every API worker, deleted through one of them: no
+    worker predicts with it afterwards, not even once, and every cache has
+    let it go (the trigger's NOTIFY, sql/0032)."""
+    from test_auth import burst, on_every_worker
+    did = new_dataset(sdk, "evict")
+    rows = read_rows("breast_cancer_train.csv", 150)
+    ok(sdk.add_rows_to_dataset(did, rows))
+    mid = ok(sdk.create_model(did, ["target"]))["model_id"]
+    data = [{k: v for k, v in rows[0].items() if k != "target"}]
+
+    def predict():
+        return sdk.make_prediction(mid, data).status_code
+
+    # Parallel predictions until every worker has loaded the model.
+    before = cache_sizes(stack)
+    for _ in range(100):
+        assert burst(predict) == [200] * 16
+        loaded = cache_sizes(stack)
+        assert set(loaded) == set(before), "the pool changed under the test"
+        if all(loaded[p] > before[p] for p in before):
+            break
+    else:
+        raise AssertionError("some worker never loaded the model: %r -> %r" % (before, loaded))
+    ok(sdk.delete_model(mid))
+    # Every worker answers 404 from the first request on (each has served
+    # some: its 4xx count moved), and its cache is back where it was.
+    on_every_worker(stack, predict, 404)
+    assert cache_sizes(stack) == before
     ok(sdk.delete_dataset(did))
 
 

@@ -65,9 +65,9 @@ def test_bearer_and_x_api_key_both_work(stack, dev_key):
 # Sequential requests from one client reach one API worker (nginx reuses its
 # idle FastCGI connection), so "12 requests" proves nothing about the others.
 # These helpers send bursts of parallel requests, each on a connection of its
-# own, and read each worker's own counters from /metrics (answered, from
-# 127.0.0.1, by whichever worker serves it, labelled with its pid) until
-# every worker of the pool is known to have served one of them.
+# own, and read each worker's own counters from /metrics (the pool's shared
+# counters, one series per live worker labelled with its pid) until every
+# worker of the pool is known to have served one of them.
 
 def n_workers():
     return int(os.environ.get("TRAINYARD_WORKERS") or os.cpu_count() or 2)
@@ -96,12 +96,14 @@ def worker_4xx(stack):
 
     def read():
         text = requests.get(stack.base_url + "/metrics", timeout=30).text
-        m = re.search(r'trainyard_http_requests_total\{worker="(\d+)",class="4xx"\} (\d+)', text)
-        return int(m.group(1)), int(m.group(2))
+        return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
+            r'^trainyard_api_worker_requests_total\{worker="(\d+)",class="4xx"\} (\d+)$',
+            text, re.M)}
 
     for _ in range(100):
-        for pid, v in burst(read):
-            seen[pid] = v
+        for one in burst(read):
+            for pid, v in one.items():
+                seen[pid] = max(v, seen.get(pid, 0))
         if len(seen) >= n_workers():
             break
     if len(seen) != n_workers():

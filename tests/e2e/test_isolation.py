@@ -250,6 +250,8 @@ CASES = {
     ("GET", "/api/v1/datasets/{dataset_id}"): by_id("GET", "/api/v1/datasets/%s", "dataset"),
     ("DELETE", "/api/v1/datasets/{dataset_id}"):
         by_id("DELETE", "/api/v1/datasets/%s", "dataset"),
+    ("GET", "/api/v1/datasets/{dataset_id}/preview"):
+        by_id("GET", "/api/v1/datasets/%s/preview", "dataset"),
     # Models.
     ("GET", "/api/v1/models/{model_id}"): by_id("GET", "/api/v1/models/%s", "model"),
     ("PATCH", "/api/v1/models/{model_id}"):

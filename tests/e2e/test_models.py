@@ -195,3 +195,55 @@ def test_download_roundtrip_with_python_xgboost(api, churn_model, churn_csv, tmp
         classes = [str(c) for c in pre.get("classes", ["No", "Yes"])]
         local = local[:, classes.index("Yes")]
     assert np.allclose(local, api_yes, atol=1e-5), (local[:5], api_yes[:5])
+
+
+def test_ensemble_download_roundtrip_with_python_xgboost(api, tmp_path):
+    """An ensemble (credit_data, seed 1, 8 candidates: two trees blend better
+    than either on validation) downloads as model.ubj (the blend as one
+    booster) plus member-<i>.ubj and the recipe in preprocess.json; stock
+    XGBoost reproduces the API's predictions from the blend and from the
+    members by the recipe, and explanations still sum to the margin."""
+    import numpy as np
+    import sys
+    sys.path.insert(0, HERE)
+    import trainyard_preprocess as tp
+    from conftest import DATASETS
+
+    with open(os.path.join(DATASETS, "credit_data_train.csv"), "rb") as f:
+        ds = api.upload_csv(f.read(), name="credit_ensemble")
+    task = api.train(ds["dataset_id"], ["Status"], duration=60, seed=1, max_models=8)
+    api.wait_success(task, timeout=240)
+    res = api.result(task)
+    assert res["models"][0]["model"] == "ensemble", res["models"][0].get("model")
+    assert res["stopped"]["reason"] == "max_models", res["stopped"]
+    model_id = res["model_id"]
+    files = unpack(api.get("/api/v1/models/%s/download" % model_id).content)
+    pre = json.loads(files["preprocess.json"])
+    members = pre["ensemble"]["members"]
+    assert len(members) >= 2 and abs(sum(m["weight"] for m in members) - 1) < 1e-9
+    paths = []
+    for m in members:
+        p = tmp_path / m["file"]
+        p.write_bytes(files[m["file"]])
+        paths.append(str(p))
+    blend = tmp_path / "model.ubj"
+    blend.write_bytes(files["model.ubj"])
+
+    with open(os.path.join(DATASETS, "credit_data_test.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))[:200]
+    for r in rows:
+        r.pop("Status")
+    resp = api.post("/api/v1/models/%s/predict" % model_id, json={"data": rows, "explain": True})
+    assert resp.status_code == 200, resp.text
+    preds = resp.json()["predictions"]
+    classes = [str(c) for c in pre["classes"]]
+    key = "Probability Status is %s" % classes[1]
+    api_p = np.array([p[key] for p in preds])
+    local = np.asarray(tp.predict(str(blend), pre, rows))[:, 1]
+    by_recipe = np.asarray(tp.predict_members(paths, pre, rows))[:, 1]
+    assert np.allclose(local, api_p, atol=1e-5), (local[:5], api_p[:5])
+    assert np.allclose(by_recipe, api_p, atol=1e-4), (by_recipe[:5], api_p[:5])
+    for p in preds[:20]:
+        ex = p["explanation"]
+        margin = ex["bias"] + sum(ex["contributions"].values())
+        assert abs(1 / (1 + np.exp(-margin)) - p[key]) < 1e-4

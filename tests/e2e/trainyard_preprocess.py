@@ -2,7 +2,9 @@
 """trainyard_preprocess.py — rebuild a trainyard model's input in Python.
 
 A trainyard model is model.ubj (an XGBoost booster) plus preprocess.json
-(written by ml/encode.c and ml/train.c). This module turns raw rows (dicts of
+(written by ml/encode.c and ml/train.c); an ensemble's model.ubj is the
+weighted blend of its members as one booster, and its members also come as
+member-<i>.ubj with the recipe in preprocess.json (predict_members()). This module turns raw rows (dicts of
 field -> value, as sent to the predict API or read from a CSV) into the
 float32 matrix the booster reads, with the same rules as the C engine:
 
@@ -12,6 +14,8 @@ float32 matrix the booster reads, with the same rules as the C engine:
   * boolean:  true/yes -> 1, false/no -> 0 (any case), or the numbers 0 / 1
   * category: index of the level in "levels"; an unknown level goes to the
     "other" index len(levels) when "other" is true, else NaN
+  * "target_transform": "log1p" (regression): the booster predicts
+    log1p(target); the prediction is expm1 of its output
   * model "tree": one column per feature; categories are XGBoost
     categorical features (feature_type "c")
   * model "linear": numbers/booleans standardised ((x - mean) / scale,
@@ -164,7 +168,33 @@ def predict(model_path, pre, rows):
     p = booster.predict(dmatrix(rows, pre))
     if pre["task"] == "binary":
         p = np.stack([1.0 - p, p], axis=1)
+    if pre.get("target_transform") == "log1p":
+        p = np.expm1(p)
     return p
+
+
+def predict_members(member_paths, pre, rows):
+    """The same as predict(), rebuilt from an ensemble's member files by
+    preprocess.json's recipe ("ensemble": margin = sum of weight x member
+    margin, then the objective's link)."""
+    import xgboost
+
+    members = pre["ensemble"]["members"]
+    d = dmatrix(rows, pre)
+    margin = None
+    for path, m in zip(member_paths, members):
+        booster = xgboost.Booster(model_file=path)
+        part = m["weight"] * booster.predict(d, output_margin=True)
+        margin = part if margin is None else margin + part
+    if pre["task"] == "binary":
+        p = 1.0 / (1.0 + np.exp(-margin))
+        return np.stack([1.0 - p, p], axis=1)
+    if pre["task"] == "multiclass":
+        z = np.exp(margin - margin.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    if pre.get("target_transform") == "log1p":
+        return np.expm1(margin)
+    return margin
 
 
 def main(argv):

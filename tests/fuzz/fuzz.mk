@@ -18,7 +18,7 @@ FUZZ_LIB_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link,address,undefined -I. $(PKG_CFLAGS)
 
 # The module directories a fuzz target may link, each as lib<dir>.a.
-FUZZ_MODULES := common fcgi ml bundle handlers
+FUZZ_MODULES := common fcgi ml bundle handlers cli
 
 define fuzz_module_lib
 FUZZ_SRCS_$(1) := $$(filter-out %/main.c,$$(wildcard $(1)/*.c))
@@ -46,11 +46,15 @@ FUZZ_MODS_fuzz_form := fcgi common
 FUZZ_MODS_fuzz_bodyscan := fcgi common
 FUZZ_MODS_fuzz_multipart := fcgi common
 FUZZ_MODS_fuzz_router := fcgi common
+FUZZ_MODS_fuzz_log := common
 FUZZ_MODS_fuzz_validate := fcgi common
 FUZZ_MODS_fuzz_csv := ml common
+FUZZ_MODS_fuzz_treeshap := ml common
 FUZZ_MODS_fuzz_bundle := bundle common
 # Only handlers/strapi_query.o is pulled from libhandlers.a (it needs common).
 FUZZ_MODS_fuzz_strapi_query := handlers common
+# cli/predict.o (the CSV writer) and cli/config.o; libcurl comes with PKG_LIBS.
+FUZZ_MODS_fuzz_cli := cli ml common
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 

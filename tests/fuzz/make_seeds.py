@@ -201,3 +201,69 @@ for name, fmt, text in [
     ("xml_items", 2, '<?xml version="1.0"?><item><a>1</a><b/><!-- c --></item>'),
 ]:
     put("fuzz_bodyscan", name, bytes([fmt, 7]) + text.encode())
+
+
+# --- treeshap (an XGBoost model's JSON form; 6 inputs, 2 output groups) -----
+# Real models from python3-xgboost when it is installed (numbers, a
+# category, missing values, a feature split on twice), and hand-made hostile
+# trees: a child numbered before its parent, a shared child, bad indices.
+def tree(left, right, feat, cond, hess, **extra):
+    n = len(left)
+    t = {"left_children": left, "right_children": right, "split_indices": feat,
+         "split_conditions": cond, "default_left": [1] * n, "split_type": [0] * n,
+         "sum_hessian": hess, "categories": [], "categories_nodes": [],
+         "categories_segments": [], "categories_sizes": []}
+    t.update(extra)
+    return t
+
+
+def model(trees, info):
+    import json
+    return json.dumps({"learner": {"gradient_booster": {"name": "gbtree", "model": {
+        "trees": trees, "tree_info": info}}}})
+
+
+stump = tree([1, -1, -1], [2, -1, -1], [0, 0, 0], [0.5, -1.0, 2.0], [10, 4, 6])
+put("fuzz_treeshap", "stump", model([stump], [0]))
+put("fuzz_treeshap", "repeat", model([tree(
+    [1, 3, -1, -1, -1], [2, 4, -1, -1, -1], [2, 2, 0, 0, 0], [1.0, 0.0, 0.3, -0.2, 0.1],
+    [8, 5, 3, 2, 3])], [1]))
+put("fuzz_treeshap", "category", model([tree(
+    [1, -1, -1], [2, -1, -1], [1, 0, 0], [0, 1.0, -1.0], [10, 5, 5], split_type=[1, 0, 0],
+    categories=[0, 2, 33], categories_nodes=[0], categories_segments=[0],
+    categories_sizes=[3])], [0]))
+put("fuzz_treeshap", "backward_child", model([tree(
+    [2, -1, 1], [2, -1, 1], [0, 0, 0], [0, 0, 0], [1, 1, 1])], [0]))
+put("fuzz_treeshap", "shared_child", model([tree(
+    [1, 3, -1, -1], [2, 3, -1, -1], [0, 1, 0, 0], [0, 0, 0, 0], [4, 2, 2, 2])], [0]))
+put("fuzz_treeshap", "bad_feature", model([tree(
+    [1, -1, -1], [2, -1, -1], [9, 0, 0], [0, 0, 0], [2, 1, 1])], [0]))
+put("fuzz_treeshap", "zero_cover", model([stump, tree(
+    [1, -1, -1], [2, -1, -1], [0, 0, 0], [0, 1, 1], [2, 0, 2])], [0, 1]))
+put("fuzz_treeshap", "linear", '{"learner":{"gradient_booster":{"name":"gblinear"}}}')
+try:
+    import numpy as np
+    import xgboost as xgb
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    X[:, 1] = rng.integers(0, 5, 200)
+    X[::7, 0] = np.nan
+    y = ((X[:, 1] % 2 == 0) ^ (X[:, 2] > 0)).astype(int)
+    d = xgb.DMatrix(X, y, feature_types=["q", "c", "q", "q", "q", "q"], enable_categorical=True)
+    for name, params in [("xgb_binary", {"objective": "binary:logistic", "max_depth": 3}),
+                         ("xgb_multi", {"objective": "multi:softprob", "num_class": 2,
+                                        "max_depth": 2})]:
+        params.update({"tree_method": "hist", "max_cat_to_onehot": 4, "nthread": 1})
+        put("fuzz_treeshap", name, bytes(xgb.train(params, d, 4).save_raw("json")))
+except ImportError:
+    pass
+# --- cli (first byte even: CSV cells split at NUL; odd: a config file) -------
+for name, first, text in [
+    ("cells_plain", 0, "a\0b\0c"),
+    ("cells_quoting", 0, 'say "hi"\0a,b\0two\nlines\0 pad \0\0cr\r'),
+    ("cells_utf8", 0, "Zürich\0\xe2\x82\xac"),
+    ("cells_bad_utf8", 0, b"ok\0\xff\xfe".decode("latin-1")),
+    ("config", 1, "# written by trainyard login\nurl=http://127.0.0.1:8080\nkey=ty_a_b\nworkspace=dev\n"),
+    ("config_crlf_dup", 1, "key=one\r\nkey=two=three\r\nbogus\n=x\nkey"),
+]:
+    put("fuzz_cli", name, bytes([first]) + text.encode("latin-1" if name == "cells_bad_utf8" else "utf-8"))

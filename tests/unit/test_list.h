@@ -11,6 +11,8 @@ SUITE(arena)
 SUITE(err)
 SUITE(util)
 SUITE(feeder)
+SUITE(stats)
+SUITE(log)
 SUITE(cfg)
 
 /* fcgi/ (runtime, decoders, validator, router) */
@@ -32,14 +34,21 @@ SUITE(ml_encode)
 SUITE(ml_contrib)
 SUITE(ml_train)
 SUITE(ml_linfit)
+SUITE(ml_ensemble)
+SUITE(ml_charts)
+SUITE(ml_infer)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
 SUITE(trainer_proto)
 
+/* cli/ (the terminal client's pure parts; its HTTP side is tested end to end) */
+SUITE(cli)
+
 /* handlers/ */
 SUITE(handlers)
 SUITE(handlers_predict_check)
+SUITE(openapi)
 
 /* across modules: what real Strapi v3 and FastAPI clients rely on (issue 11) */
 SUITE(conformance)
