@@ -39,7 +39,7 @@ LIB := $(BUILD)/libtrainyard.a
 # linked into build/trainyard and into the unit tests.
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 
-PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard
+PROGRAMS := $(BUILD)/trainyard-api $(BUILD)/trainyard-trainer $(BUILD)/trainyard $(BUILD)/trainyard-score
 UNIT_SRCS ?= $(wildcard tests/unit/test_*.c)
 UNIT_SRCS_ALL := tests/unit/main.c tests/unit/unit.c $(filter-out tests/unit/main.c tests/unit/unit.c,$(UNIT_SRCS))
 UNIT_OBJS := $(UNIT_SRCS_ALL:%.c=$(BUILD)/obj/%.o)
@@ -70,6 +70,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# The scorer shipped in model downloads is built into the API (.incbin).
+$(BUILD)/obj/handlers/scorer_files.o: scorer/trainyard_scorer.py scorer/README.md
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@
@@ -82,6 +85,10 @@ $(BUILD)/trainyard-trainer: $(BUILD)/obj/trainer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/trainyard: $(BUILD)/obj/cli/main.o $(CLI_OBJS) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The C scorer for downloaded models (scorer/main.c).
+$(BUILD)/trainyard-score: $(BUILD)/obj/scorer/main.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(UNIT): $(UNIT_OBJS) $(CLI_OBJS) $(LIB)

@@ -11,15 +11,16 @@
 #include <string.h>
 
 #define DATASET_COLS                                                                     \
-    "id, workspace_id, name, rows, fields::text AS fields, artifact_id, size, sha256, " \
+    "id, workspace_id, name, rows, fields::text AS fields, artifact_id, size, sha256, "   \
+    "delimiter, "                                                                        \
     "extract(epoch FROM created_at)::float8 AS created_at"
 
 static const db_stmt_t stmt_insert = {
     "dataset_insert",
-    "INSERT INTO datasets (workspace_id, name, rows, fields, artifact_id, size, sha256) "
-    "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) "
+    "INSERT INTO datasets (workspace_id, name, rows, fields, artifact_id, size, sha256, "
+    "delimiter) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, coalesce($8, ',')) "
     "RETURNING id, extract(epoch FROM created_at)::float8 AS created_at",
-    7};
+    8};
 static const db_stmt_t stmt_get = {
     "dataset_get",
     "SELECT " DATASET_COLS " FROM datasets WHERE id = $2 AND workspace_id = $1 "
@@ -66,6 +67,7 @@ static void dataset_from_row(arena_t *arena, const PGresult *res, int row, datas
     d->size = (unsigned long long)db_get_ll(res, row, "size", 0);
     const char *h = db_get(res, row, "sha256");
     snprintf(d->sha256, sizeof(d->sha256), "%s", h ? h : "");
+    d->delimiter = db_get(res, row, "delimiter");
     d->created_at = db_get_double(res, row, "created_at", 0);
 }
 
@@ -76,14 +78,15 @@ static int dataset_not_found(err_t *e, const char *id)
 
 int db_dataset_insert(db_t *db, arena_t *arena, dataset_rec_t *rec, err_t *e)
 {
-    const char *p[7] = {
+    const char *p[8] = {
         arena_sprintf(arena, "%lld", rec->workspace_id),
         rec->name ? rec->name : "",
         arena_sprintf(arena, "%lld", rec->rows),
         rec->fields ? json_object_to_json_string_ext(rec->fields, JSON_C_TO_STRING_PLAIN) : "[]",
         rec->artifact_id[0] ? rec->artifact_id : NULL,
         arena_sprintf(arena, "%llu", rec->size),
-        rec->sha256[0] ? rec->sha256 : NULL};
+        rec->sha256[0] ? rec->sha256 : NULL,
+        rec->delimiter};
     PGresult *res;
     if (db_query(db, arena, &stmt_insert, p, &res, e) != 0)
         return -1;

@@ -20,6 +20,7 @@ typedef struct dataset_rec {
     char artifact_id[UUID_STR_LEN + 1];
     unsigned long long size;   /* bytes of CSV */
     char sha256[SHA256_HEX_LEN + 1];
+    const char *delimiter;     /* "," ";" "\t" "|" as sniffed (ml/csv.h); NULL inserts "," */
     double created_at;
 } dataset_rec_t;
 

@@ -10,7 +10,14 @@
 #define MODEL_COLS                                                                       \
     "id, workspace_id, job_id, dataset_id, predict_field, task, metrics::text AS metrics, " \
     "candidates::text AS candidates, preprocess::text AS preprocess, artifact_id, "       \
-    "extract(epoch FROM created_at)::float8 AS created_at"
+    "extract(epoch FROM created_at)::float8 AS created_at, name, to_json(tags)::text AS tags, " \
+    "pinned, extract(epoch FROM updated_at)::float8 AS updated_at"
+/* The list leaves out the heavy documents (candidates, preprocess). */
+#define MODEL_COLS_LIGHT                                                                 \
+    "id, workspace_id, job_id, dataset_id, predict_field, task, metrics::text AS metrics, " \
+    "NULL AS candidates, NULL AS preprocess, artifact_id, "                               \
+    "extract(epoch FROM created_at)::float8 AS created_at, name, to_json(tags)::text AS tags, " \
+    "pinned, extract(epoch FROM updated_at)::float8 AS updated_at"
 
 static const db_stmt_t stmt_insert = {
     "model_insert",
@@ -24,6 +31,38 @@ static const db_stmt_t stmt_get = {
 static const db_stmt_t stmt_list_job = {
     "model_list_job",
     "SELECT " MODEL_COLS " FROM models WHERE job_id = $2 AND workspace_id = $1 ORDER BY seq", 2};
+
+/* Newest first; $4 filters on one tag (NULL: all). Tags are matched as a
+ * set (the GIN-free ANY is fine at a workspace's model count). */
+static const db_stmt_t stmt_list_page = {
+    "model_list_page",
+    "SELECT " MODEL_COLS_LIGHT ", count(*) OVER () AS total FROM models "
+    "WHERE workspace_id = $1 AND ($4::text IS NULL OR $4::text = ANY (tags)) "
+    "ORDER BY created_at DESC, seq DESC LIMIT $2 OFFSET $3",
+    4};
+static const db_stmt_t stmt_update = {
+    "model_update",
+    "UPDATE models SET name = CASE WHEN $3::boolean THEN $4::text ELSE name END, "
+    "tags = CASE WHEN $5::json IS NULL THEN tags ELSE ARRAY(SELECT DISTINCT t FROM "
+    "json_array_elements_text($5::json) t ORDER BY t) END, pinned = coalesce($6::boolean, pinned), updated_at = now() "
+    "WHERE id = $2 AND workspace_id = $1 RETURNING id",
+    6};
+/* What a model came from: its job (spec, dialect, state, code bundle) and
+ * its dataset (kept as a row, with its hash, after a delete). */
+static const db_stmt_t stmt_lineage = {
+    "model_lineage",
+    "SELECT j.id AS job_id, j.dialect, j.state, j.spec::text AS spec, j.user_name, "
+    "extract(epoch FROM j.created_at)::float8 AS job_created_at, "
+    "extract(epoch FROM j.finished_at)::float8 AS job_finished_at, "
+    "b.id AS code_id, b.sha256 AS code_sha256, b.size AS code_size, "
+    "d.id AS dataset_id, d.name AS dataset_name, d.sha256 AS dataset_sha256, d.rows AS "
+    "dataset_rows, d.size AS dataset_size, d.delimiter AS dataset_delimiter, "
+    "d.deleted_at IS NOT NULL AS dataset_deleted "
+    "FROM models m JOIN jobs j ON j.id = m.job_id "
+    "LEFT JOIN artifacts b ON b.id = j.bundle_id "
+    "LEFT JOIN datasets d ON d.id = m.dataset_id AND d.workspace_id = m.workspace_id "
+    "WHERE m.id = $2 AND m.workspace_id = $1",
+    2};
 
 static void json_put(void *p)
 {
@@ -57,6 +96,11 @@ static void model_from_row(arena_t *arena, const PGresult *res, int row, model_r
     m->preprocess = json_col(arena, res, row, "preprocess");
     snprintf(m->artifact_id, sizeof(m->artifact_id), "%s", db_get(res, row, "artifact_id"));
     m->created_at = db_get_double(res, row, "created_at", 0);
+    m->name = db_get(res, row, "name");
+    m->tags = json_col(arena, res, row, "tags");
+    const char *pinned = db_get(res, row, "pinned");
+    m->pinned = pinned != NULL && pinned[0] == 't';
+    m->updated_at = db_get_double(res, row, "updated_at", 0);
 }
 
 int db_model_insert(db_t *db, arena_t *arena, model_rec_t *rec, err_t *e)
@@ -110,5 +154,78 @@ int db_model_list_for_job(db_t *db, arena_t *arena, long long workspace_id, cons
     for (int i = 0; i < rows; i++)
         model_from_row(arena, res, i, &(*out)[i]);
     *n = (size_t)rows;
+    return 0;
+}
+
+int db_model_list_page(db_t *db, arena_t *arena, long long workspace_id, int limit, int offset,
+                       const char *tag, model_rec_t **out, size_t *n, long long *total, err_t *e)
+{
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    const char *p[4] = {arena_sprintf(arena, "%lld", workspace_id),
+                        arena_sprintf(arena, "%d", limit), arena_sprintf(arena, "%d", offset),
+                        tag};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_list_page, p, &res, e) != 0)
+        return -1;
+    int rows = PQntuples(res);
+    *out = arena_calloc(arena, (size_t)rows + 1, sizeof(model_rec_t));
+    for (int i = 0; i < rows; i++)
+        model_from_row(arena, res, i, &(*out)[i]);
+    *n = (size_t)rows;
+    *total = rows > 0 ? db_get_ll(res, 0, "total", 0) : 0;
+    return 0;
+}
+
+int db_model_update(db_t *db, arena_t *arena, long long workspace_id, const char *id,
+                    const model_update_t *u, err_t *e)
+{
+    if (!util_is_uuid(id))
+        return err_set(e, 404, "not_found", "There is no model with id: %s", id ? id : "");
+    const char *p[6] = {arena_sprintf(arena, "%lld", workspace_id),
+                        id,
+                        u->set_name ? "true" : "false",
+                        u->name,
+                        u->tags ? json_text(u->tags) : NULL,
+                        u->pinned < 0 ? NULL : u->pinned ? "true" : "false"};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_update, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return err_set(e, 404, "not_found", "There is no model with id: %s", id);
+    return 0;
+}
+
+int db_model_lineage(db_t *db, arena_t *arena, long long workspace_id, const char *id,
+                     model_lineage_t *out, err_t *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (!util_is_uuid(id))
+        return err_set(e, 404, "not_found", "There is no model with id: %s", id ? id : "");
+    const char *p[2] = {arena_sprintf(arena, "%lld", workspace_id), id};
+    PGresult *res;
+    if (db_query(db, arena, &stmt_lineage, p, &res, e) != 0)
+        return -1;
+    if (PQntuples(res) == 0)
+        return err_set(e, 404, "not_found", "There is no model with id: %s", id);
+    out->job_id = db_get(res, 0, "job_id");
+    out->dialect = db_get(res, 0, "dialect");
+    out->state = db_get(res, 0, "state");
+    out->spec = json_col(arena, res, 0, "spec");
+    out->user = db_get(res, 0, "user_name");
+    out->job_created_at = db_get_double(res, 0, "job_created_at", 0);
+    out->job_finished_at = db_get_double(res, 0, "job_finished_at", 0);
+    out->code_id = db_get(res, 0, "code_id");
+    out->code_sha256 = db_get(res, 0, "code_sha256");
+    out->code_size = db_get_ll(res, 0, "code_size", 0);
+    out->dataset_id = db_get(res, 0, "dataset_id");
+    out->dataset_name = db_get(res, 0, "dataset_name");
+    out->dataset_sha256 = db_get(res, 0, "dataset_sha256");
+    out->dataset_rows = db_get_ll(res, 0, "dataset_rows", 0);
+    out->dataset_size = db_get_ll(res, 0, "dataset_size", 0);
+    out->dataset_delimiter = db_get(res, 0, "dataset_delimiter");
+    const char *del = db_get(res, 0, "dataset_deleted");
+    out->dataset_deleted = del != NULL && del[0] == 't';
     return 0;
 }

@@ -4,6 +4,12 @@
  * The list joins the dataset for a readable name; it reads the
  * models_workspace index (sql/0030_akkio_v1.sql). A delete removes the
  * model row first (it references the artifact), then the artifact.
+ *
+ * A delete is refused (409) while the model is pinned, or while an
+ * unfinished job depends on it: the job that produced it (a grid job may
+ * store its first models before it ends) or any job whose spec names the
+ * model's id anywhere (a warm start, an ensemble, an evaluation). The check
+ * runs after the row is locked by the DELETE, in the same transaction.
  */
 #include "db/models_admin.h"
 
@@ -20,6 +26,16 @@ static const db_stmt_t stmt_list = {
 static const db_stmt_t stmt_delete = {
     "model_admin_delete",
     "DELETE FROM models WHERE id = $2 AND workspace_id = $1 RETURNING artifact_id, job_id", 2};
+static const db_stmt_t stmt_pinned = {
+    "model_admin_pinned",
+    "SELECT pinned FROM models WHERE id = $2 AND workspace_id = $1 FOR UPDATE", 2};
+static const db_stmt_t stmt_dependent = {
+    "model_admin_dependent",
+    "SELECT j.id, j.state FROM jobs j WHERE j.workspace_id = $1 "
+    "AND j.state IN ('queued', 'building', 'running') "
+    "AND (j.id = $3::uuid OR jsonb_path_exists(j.spec, 'strict $.** ? (@ == $m)', "
+    "jsonb_build_object('m', $2::text))) ORDER BY j.created_at LIMIT 1",
+    3};
 static const db_stmt_t stmt_artifact = {
     "model_admin_artifact_delete", "DELETE FROM artifacts WHERE id = $1", 1};
 static const db_stmt_t stmt_undedupe = {
@@ -59,6 +75,13 @@ int db_model_delete(db_t *db, arena_t *arena, long long workspace_id, const char
         return -1;
     const char *p[2] = {arena_sprintf(arena, "%lld", workspace_id), id};
     PGresult *res;
+    if (db_query(db, arena, &stmt_pinned, p, &res, e) != 0)
+        goto fail;
+    if (PQntuples(res) == 1 && db_get(res, 0, "pinned")[0] == 't') {
+        err_set(e, 409, "model_pinned",
+                "model %s is pinned: unpin it first (PATCH {\"pinned\": false})", id);
+        goto fail;
+    }
     if (db_query(db, arena, &stmt_delete, p, &res, e) != 0)
         goto fail;
     if (PQntuples(res) == 0) {
@@ -67,6 +90,16 @@ int db_model_delete(db_t *db, arena_t *arena, long long workspace_id, const char
     }
     const char *pa[1] = {db_get(res, 0, "artifact_id")};
     const char *pj[1] = {db_get(res, 0, "job_id")};
+    const char *pd[3] = {p[0], id, pj[0]};
+    PGresult *dep;
+    if (db_query(db, arena, &stmt_dependent, pd, &dep, e) != 0)
+        goto fail;
+    if (PQntuples(dep) > 0) {
+        err_set(e, 409, "model_in_use",
+                "model %s is in use by job %s (%s): delete it once the job has finished or "
+                "after killing it", id, db_get(dep, 0, "id"), db_get(dep, 0, "state"));
+        goto fail;
+    }
     if (db_query(db, arena, &stmt_artifact, pa, NULL, e) != 0 ||
         db_query(db, arena, &stmt_undedupe, pj, NULL, e) != 0)
         goto fail;

@@ -27,7 +27,9 @@ int db_model_list_workspace(db_t *db, arena_t *arena, long long workspace_id, in
 /* Deletes the model and its booster artifact, and takes the model's job out
  * of Akkio's "identical request" matching (its dedupe key), so the same
  * request trains again instead of answering a model that is gone. One
- * transaction. 404 when unknown or another workspace's. */
+ * transaction. 404 when unknown or another workspace's; 409 "model_pinned"
+ * when pinned, 409 "model_in_use" (naming the job) while an unfinished job
+ * produced it or names it in its spec. */
 int db_model_delete(db_t *db, arena_t *arena, long long workspace_id, const char *id, err_t *e);
 
 #endif

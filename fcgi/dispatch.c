@@ -392,12 +392,17 @@ static int prepare(request_t *r, const route_t *routes, size_t n_routes,
     if ((rt->flags & ROUTE_STREAM_BODY) && im->upload_limit > 0 &&
         im->upload_limit < im->body_limit)
         im->body_limit = im->upload_limit;
+    /* A CSV body on a route that streams CSV (batch predictions) is as
+     * large as an upload may be; other bodies keep the route's limit. */
+    int csv_streamed = (rt->flags & ROUTE_STREAM_CSV) && strcmp(r->media_type, "text/csv") == 0;
+    if (csv_streamed && im->upload_limit > 0)
+        im->body_limit = im->upload_limit;
     if (r->content_length > 0 && (unsigned long long)r->content_length > im->body_limit)
         return body_too_large(e, im->body_limit);
 
     if (!(rt->flags & ROUTE_NO_DB) && hooks->ensure_db != NULL && hooks->ensure_db(r, e) != 0)
         return -1;
-    int streamed = (rt->flags & ROUTE_STREAM_BODY) != 0;
+    int streamed = (rt->flags & ROUTE_STREAM_BODY) != 0 || csv_streamed;
     /* A request that will hold this worker a while lets its other idle
      * connections go to idle workers first (fcgi/server.c). */
     if (im->on_long_request != NULL &&

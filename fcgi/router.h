@@ -22,12 +22,15 @@ enum route_flags {
     ROUTE_STREAM_BODY = 1 << 1, /* the handler reads the body itself (req_body_read) */
     ROUTE_NO_DB = 1 << 2,       /* must answer even while PostgreSQL is down */
     ROUTE_KEY_IN_BODY = 1 << 3, /* key may also come as api_key in query or body (Akkio /v1) */
-    ROUTE_LONG = 1 << 4         /* answers at length (downloads): the worker frees its other
+    ROUTE_LONG = 1 << 4,        /* answers at length (downloads): the worker frees its other
                                    kept connections first (fcgi/server.c) */
+    ROUTE_STREAM_CSV = 1 << 5   /* a text/csv body is streamed to the handler as with
+                                   ROUTE_STREAM_BODY (capped by the upload limit, not
+                                   body_limit); any other body is decoded as usual */
 };
 
 typedef struct route {
-    const char *method;          /* "GET", "POST", "PUT", "DELETE" */
+    const char *method;          /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     const char *pattern;
     route_fn handler;
     size_t body_limit;           /* bytes; 0 = no body accepted */

@@ -24,6 +24,7 @@
 #include "db/jobs.h"
 #include "handlers/app.h"
 #include "handlers/spec.h"
+#include "handlers/lineage.h"
 #include "handlers/support.h"
 #include "common/util.h"
 
@@ -190,6 +191,15 @@ json_object *akkio_result_doc(request_t *r, const job_t *job)
     json_object_object_foreach(job->result, key, val) {
         if (!json_object_object_get_ex(doc, key, NULL))
             json_object_object_add(doc, key, json_object_get(val));
+    }
+    /* Where the model came from (handlers/lineage.h). An extra: a lookup
+     * that fails leaves it out rather than failing the result. */
+    json_object *mid = NULL, *lineage = NULL;
+    if (json_object_object_get_ex(doc, "model_id", &mid) && mid != NULL) {
+        if (lineage_of_model(r, json_object_get_string(mid), &lineage) == 0)
+            json_object_object_add(doc, "lineage", lineage);
+        else
+            err_clear(&r->err);
     }
     return doc;
 }

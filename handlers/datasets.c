@@ -132,6 +132,8 @@ static json_object *dataset_doc(const dataset_rec_t *ds)
     json_object_object_add(doc, "fields", json_object_get(ds->fields));
     json_object_object_add(doc, "size", json_object_new_int64((int64_t)ds->size));
     json_object_object_add(doc, "sha256", json_object_new_string(ds->sha256));
+    /* How the file was split (sniffed from its header, ml/csv.h). */
+    support_json_str(doc, "delimiter", ds->delimiter ? ds->delimiter : ",");
     support_json_time(doc, "created_at", ds->created_at);
     return doc;
 }
@@ -204,6 +206,8 @@ int datasets_upload(request_t *r)
     json_object_object_get_ex(summary, "rows", &v);
     ds.rows = json_object_get_int64(v);
     json_object_object_get_ex(summary, "fields", &ds.fields);
+    json_object_object_get_ex(summary, "delimiter", &v);
+    ds.delimiter = json_object_get_string(v);
     memcpy(ds.artifact_id, info.id, sizeof(ds.artifact_id));
     ds.size = info.size;
     memcpy(ds.sha256, info.sha256, sizeof(ds.sha256));

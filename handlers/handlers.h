@@ -44,12 +44,20 @@ int datasets_preview(request_t *r); /* dataset_preview.c */
 /* models.c */
 /* Table sizes are macros so that the static route table can use them;
  * models.c and trainings.c check them with _Static_assert. */
-#define MODELS_PREDICT_FIELDS_COUNT 2
-#define MODELS_LEGACY_FIELDS_COUNT 4
+#define MODELS_PREDICT_FIELDS_COUNT 3
+#define MODELS_LEGACY_FIELDS_COUNT 5
+#define MODELS_UPDATE_FIELDS_COUNT 3
+#define MODELS_EVALUATE_FIELDS_COUNT 1
 #define TRAININGS_FIELDS_COUNT 9
 extern const field_spec_t models_predict_fields[];
 extern const field_spec_t models_legacy_fields[];
+extern const field_spec_t models_update_fields[];
+extern const field_spec_t models_evaluate_fields[];
+int models_evaluate(request_t *r);
+int models_list(request_t *r);
 int models_show(request_t *r);
+int models_update(request_t *r);
+int models_delete(request_t *r);
 int models_download(request_t *r);
 int models_predict(request_t *r);
 int models_predict_legacy(request_t *r);

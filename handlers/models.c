@@ -3,16 +3,25 @@
  *
  *   GET  /api/v1/models/{id}            task, fields, metrics, candidates
  *   GET  /api/v1/models/{id}/download   tar.gz: model.ubj (XGBoost), preprocess.json,
- *                                       metrics.json (+ member-<i>.ubj of an ensemble)
+ *                                       metrics.json (+ member-<i>.ubj of an ensemble),
+ *                                       trainyard_scorer.py and README.md (scorer/:
+ *                                       the official scorer, the schema)
  *   POST /api/v1/models/{id}/predict    {"data":[{field: value}, ...]} -> Akkio's
- *                                       {"status":"success","predictions":[...]}
+ *                                       {"status":"success","predictions":[...]};
+ *                                       or text/csv in -> text/csv out, streamed
+ *                                       (handlers/batch.h)
+ *   POST /api/v1/models/{id}/evaluate   labelled rows as text/csv, or
+ *                                       {"dataset_id"} -> metrics on them
  *   POST /v1/models                     Akkio's legacy form: {"id","data"} with the key
  *                                       as api_key in the body or query (routed through
  *                                       handlers/akkio_v1.c, which also trains there)
  *
  * Both predict routes take `explain: true` (or ?explain=true): each
  * prediction then carries "explanation", its per-field contributions
- * (ml/model.h documents the shape).
+ * (ml/model.h documents the shape). Both answer "warnings" about fields the
+ * model does not read, category levels it never saw and fields left out
+ * (handlers/predict_check.h); `strict: true` (or ?strict=true) turns them
+ * into a 422 instead, and nothing is predicted.
  *
  * Predictions run in the API worker on a model from the worker's cache
  * (handlers/model_cache.h). XML and form bodies carry a single row: either
@@ -20,13 +29,19 @@
  */
 #include "handlers/handlers.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/stats.h"
 #include "db/artifacts.h"
 #include "db/models.h"
+#include "db/models_admin.h"
 #include "handlers/app.h"
+#include "handlers/batch.h"
+#include "handlers/lineage.h"
+#include "handlers/predict_check.h"
+#include "handlers/scorer_files.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 #include "common/util.h"
@@ -35,6 +50,7 @@
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
     {.name = "explain", .type = FIELD_BOOL},
+    {.name = "strict", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_predict_fields) / sizeof(models_predict_fields[0]) ==
                    MODELS_PREDICT_FIELDS_COUNT, "count out of date");
@@ -44,6 +60,7 @@ const field_spec_t models_legacy_fields[] = {
     {.name = "data", .type = FIELD_ANY},
     {.name = "api_key", .type = FIELD_STRING},
     {.name = "explain", .type = FIELD_BOOL},
+    {.name = "strict", .type = FIELD_BOOL},
 };
 _Static_assert(sizeof(models_legacy_fields) / sizeof(models_legacy_fields[0]) ==
                    MODELS_LEGACY_FIELDS_COUNT, "count out of date");
@@ -55,10 +72,61 @@ static int models_load(request_t *r, const char *id, model_rec_t *m)
     return db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, id, m, &r->err);
 }
 
+/* The labels every model document carries. */
+static void models_labels(json_object *doc, const model_rec_t *m)
+{
+    support_json_str(doc, "name", m->name);
+    json_object_object_add(doc, "tags",
+                           m->tags ? json_object_get(m->tags) : json_object_new_array());
+    json_object_object_add(doc, "pinned", json_object_new_boolean(m->pinned));
+    if (m->updated_at > 0)
+        support_json_time(doc, "updated_at", m->updated_at);
+}
+
+int models_list(request_t *r)
+{
+    long long limit, offset;
+    if (support_query_int(r, "limit", 100, 1, 1000, &limit, &r->err) != 0 ||
+        support_query_int(r, "offset", 0, 0, 1LL << 40, &offset, &r->err) != 0)
+        return -1;
+    const char *tag = req_query(r, "tag");
+    if (tag != NULL && tag[0] == '\0')
+        tag = NULL;
+    model_rec_t *list;
+    size_t n;
+    long long total;
+    if (db_model_list_page(app_of(r)->db, r->arena, r->auth.workspace_id, (int)limit,
+                           (int)offset, tag, &list, &n, &total, &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object *items = json_object_new_array();
+    json_object_object_add(doc, "models", items);
+    for (size_t i = 0; i < n; i++) {
+        const model_rec_t *m = &list[i];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "model_id", json_object_new_string(m->id));
+        json_object_object_add(o, "task_id", json_object_new_string(m->job_id));
+        support_json_str(o, "dataset_id", m->dataset_id);
+        support_json_str(o, "predict_field", m->predict_field);
+        support_json_str(o, "task", m->task);
+        models_labels(o, m);
+        json_object_object_add(o, "metrics", json_object_get(m->metrics));
+        support_json_time(o, "created_at", m->created_at);
+        json_object_array_add(items, o);
+    }
+    json_object_object_add(doc, "total", json_object_new_int64(total));
+    json_object_object_add(doc, "limit", json_object_new_int64(limit));
+    json_object_object_add(doc, "offset", json_object_new_int64(offset));
+    return req_reply_json(r, 200, doc);
+}
+
 int models_show(request_t *r)
 {
     model_rec_t m;
     if (models_load(r, r->params[0], &m) != 0)
+        return -1;
+    json_object *lineage = NULL;
+    if (lineage_of_model(r, m.id, &lineage) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "model_id", json_object_new_string(m.id));
@@ -76,10 +144,121 @@ int models_show(request_t *r)
     json_object_object_add(doc, "metrics", json_object_get(m.metrics));
     json_object_object_add(doc, "candidates", json_object_get(m.candidates));
     support_json_time(doc, "created_at", m.created_at);
+    models_labels(doc, &m);
+    json_object_object_add(doc, "lineage", lineage);
     json_object_object_add(doc, "download",
                            json_object_new_string(arena_sprintf(
                                r->arena, "/api/v1/models/%s/download", m.id)));
     return req_reply_json(r, 200, doc);
+}
+
+const field_spec_t models_update_fields[] = {
+    {.name = "name", .type = FIELD_ANY},
+    {.name = "tags", .type = FIELD_ANY},
+    {.name = "pinned", .type = FIELD_BOOL},
+};
+_Static_assert(sizeof(models_update_fields) / sizeof(models_update_fields[0]) ==
+                   MODELS_UPDATE_FIELDS_COUNT, "count out of date");
+
+#define MODEL_NAME_MAX 200
+#define MODEL_TAG_MAX 64
+#define MODEL_TAGS_MAX 32
+
+/* A tag: 1..64 of letters, digits, '-', '_', '.', ':' (safe in a query
+ * string and a shell without quoting). */
+static int models_tag_ok(const char *t, size_t n)
+{
+    if (n == 0 || n > MODEL_TAG_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+int models_update(request_t *r)
+{
+    model_update_t u = {.pinned = -1};
+    json_object *v;
+    int any = 0;
+    if (json_object_object_get_ex(r->body, "name", &v)) {
+        any = 1;
+        u.set_name = 1;
+        if (v != NULL && !json_object_is_type(v, json_type_string))
+            err_add(&r->err, 422, "string_type", "body/name",
+                    "Input should be a valid string (or null to clear the name)");
+        else if (v != NULL && (json_object_get_string_len(v) > MODEL_NAME_MAX ||
+                               json_object_get_string_len(v) == 0))
+            err_add(&r->err, 422, "string_too_long", "body/name",
+                    "a name has 1 to %d characters (null clears it)", MODEL_NAME_MAX);
+        else
+            u.name = v ? json_object_get_string(v) : NULL;
+    }
+    if (json_object_object_get_ex(r->body, "tags", &v)) {
+        any = 1;
+        if (!json_object_is_type(v, json_type_array)) {
+            err_add(&r->err, 422, "list_type", "body/tags",
+                    "Input should be a valid list of tags (strings)");
+        } else if (json_object_array_length(v) > MODEL_TAGS_MAX) {
+            err_add(&r->err, 422, "too_long", "body/tags", "at most %d tags", MODEL_TAGS_MAX);
+        } else {
+            for (size_t i = 0; i < json_object_array_length(v); i++) {
+                json_object *t = json_object_array_get_idx(v, i);
+                if (!json_object_is_type(t, json_type_string) ||
+                    !models_tag_ok(json_object_get_string(t),
+                                   (size_t)json_object_get_string_len(t)))
+                    err_add(&r->err, 422, "string_pattern_mismatch",
+                            arena_sprintf(r->arena, "body/tags/%zu", i),
+                            "a tag is 1 to %d of letters, digits, '-', '_', '.', ':'",
+                            MODEL_TAG_MAX);
+            }
+            u.tags = v;
+        }
+    }
+    if (json_object_object_get_ex(r->body, "pinned", &v)) {
+        any = 1;
+        u.pinned = json_object_get_boolean(v);
+    }
+    if (r->err.count > 0)
+        return -1;
+    if (!any)
+        return err_add(&r->err, 422, "missing", "body",
+                       "send at least one of name, tags, pinned");
+    if (!util_is_uuid(r->params[0]))
+        return err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                       r->params[0]);
+    if (db_model_update(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], &u,
+                        &r->err) != 0)
+        return -1;
+    return models_show(r);
+}
+
+int models_delete(request_t *r)
+{
+    if (!util_is_uuid(r->params[0]))
+        return err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                       r->params[0]);
+    if (db_model_delete(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0],
+                        &r->err) != 0)
+        return -1;
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "model_id", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "deleted", json_object_new_boolean(1));
+    return req_reply_json(r, 200, doc);
+}
+
+/* The official scorer and its README (the preprocess.json schema). */
+static int models_add_scorer(tarball_t *t, err_t *e)
+{
+    scorer_file_t files[SCORER_FILES_COUNT];
+    size_t n = scorer_files_get(files);
+    for (size_t i = 0; i < n; i++)
+        if (tarball_add_bytes(t, files[i].name, files[i].data, files[i].len, e) != 0)
+            return -1;
+    return 0;
 }
 
 /* An ensemble's members as member-<i>.ubj beside the blend (the recipe
@@ -125,7 +304,8 @@ int models_download(request_t *r)
     if (tarball_add_artifact(t, db, "model.ubj", m.artifact_id, &e) != 0 ||
         models_add_members(t, db, r->arena, &m, &e) != 0 ||
         tarball_add_bytes(t, "preprocess.json", pre, strlen(pre), &e) != 0 ||
-        tarball_add_bytes(t, "metrics.json", metrics, strlen(metrics), &e) != 0) {
+        tarball_add_bytes(t, "metrics.json", metrics, strlen(metrics), &e) != 0 ||
+        models_add_scorer(t, &e) != 0) {
         /* Headers are out: all that is left is to cut the stream short. */
         tarball_end(t, &e);
         return 0;
@@ -155,7 +335,7 @@ static int models_rows(request_t *r, json_object **rows)
         json_object *row = json_object_new_object();
         json_object_object_foreach(r->body, key, val) {
             if (strcmp(key, "api_key") != 0 && strcmp(key, "id") != 0 &&
-                strcmp(key, "explain") != 0)
+                strcmp(key, "explain") != 0 && strcmp(key, "strict") != 0)
                 json_object_object_add(row, key, json_object_get(val));
         }
         json_object_array_add(one, row);
@@ -168,12 +348,116 @@ static int models_rows(request_t *r, json_object **rows)
                    "Input should be a valid list of rows ({field: value} objects)");
 }
 
+/* Each worker keeps the input checkers of the models it predicted with
+ * lately, so that a prediction from a cached model needs no database round
+ * trip (a single-row predict is about a millisecond: a query would double
+ * it). An entry is looked up again once it is MODELS_RECHECK_SECONDS old,
+ * so a model deleted through any worker stops answering in every worker
+ * within that time, although the booster itself stays in the worker's
+ * model cache until evicted. */
+#define MODELS_CHECKERS 16
+#define MODELS_RECHECK_SECONDS 1.0
+
+typedef struct checker_entry {
+    char id[UUID_STR_LEN + 1];     /* canonical (lower-case); "" = free */
+    long long workspace_id;
+    json_object *preprocess;       /* owned; the checker borrows it */
+    predict_check_t *check;        /* owned */
+    double checked_at, used_at;    /* monotonic seconds */
+} checker_entry_t;
+
+static checker_entry_t models_checkers[MODELS_CHECKERS];
+
+static void models_checker_drop(checker_entry_t *c)
+{
+    predict_check_free(c->check);
+    json_object_put(c->preprocess);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The checker for a model of the request's workspace, its warnings empty;
+ * 404 in r->err when there is no such model (any more). Owned by the
+ * worker's table: valid until the next call. */
+static predict_check_t *models_checker(request_t *r, const char *model_id)
+{
+    char canon[UUID_STR_LEN + 1];
+    if (model_id == NULL || !util_is_uuid(model_id)) {
+        err_set(&r->err, 404, "not_found", "There is no model with id: %s",
+                model_id ? model_id : "");
+        return NULL;
+    }
+    for (size_t i = 0; i < UUID_STR_LEN && model_id[i] != '\0'; i++)
+        canon[i] = (char)tolower((unsigned char)model_id[i]);
+    canon[UUID_STR_LEN] = '\0';
+    double now = util_now_monotonic();
+    checker_entry_t *hit = NULL, *victim = &models_checkers[0];
+    for (size_t i = 0; i < MODELS_CHECKERS; i++) {
+        checker_entry_t *c = &models_checkers[i];
+        if (c->id[0] != '\0' && c->workspace_id == r->auth.workspace_id &&
+            strcmp(c->id, canon) == 0)
+            hit = c;
+        if (c->id[0] == '\0' || (victim->id[0] != '\0' && c->used_at < victim->used_at))
+            victim = c;
+    }
+    if (hit != NULL && now - hit->checked_at < MODELS_RECHECK_SECONDS) {
+        hit->used_at = now;
+        predict_check_reset(hit->check);
+        return hit->check;
+    }
+    model_rec_t rec;
+    if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, canon, &rec, &r->err) != 0) {
+        if (hit != NULL)
+            models_checker_drop(hit);
+        return NULL;
+    }
+    checker_entry_t *c = hit != NULL ? hit : victim;
+    if (c->id[0] != '\0')
+        models_checker_drop(c);
+    snprintf(c->id, sizeof(c->id), "%s", canon);
+    c->workspace_id = r->auth.workspace_id;
+    c->preprocess = json_object_get(rec.preprocess);
+    c->check = predict_check_new(c->preprocess);
+    c->checked_at = c->used_at = now;
+    return c->check;
+}
+
+/* Is the body a CSV streamed to the handler (ROUTE_STREAM_CSV)? */
+static int models_csv_body(const request_t *r)
+{
+    return r->body == NULL && strcmp(r->media_type, "text/csv") == 0;
+}
+
 static int models_predict_with(request_t *r, const char *model_id)
 {
     double started = util_now_monotonic();
     json_object *rows = NULL;
-    if (models_rows(r, &rows) != 0)
+    int csv = models_csv_body(r);
+    if (!csv && models_rows(r, &rows) != 0)
         return -1;
+    int strict = 0;
+    json_object *st = NULL;
+    if (json_object_object_get_ex(r->body, "strict", &st))
+        strict = json_object_get_boolean(st);
+    else if (support_query_bool(r, "strict", 0, &strict, &r->err) != 0)
+        return -1;
+    if (csv) {
+        /* A batch: one more query is nothing beside it. */
+        model_rec_t rec;
+        if (db_model_get(app_of(r)->db, r->arena, r->auth.workspace_id, model_id, &rec,
+                         &r->err) != 0)
+            return -1;
+        ml_model_t *m = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                        r->auth.workspace_id, model_id, &r->err);
+        if (m == NULL)
+            return -1;
+        return batch_predict_csv(r, &rec, m, strict);
+    }
+    predict_check_t *check = models_checker(r, model_id);
+    if (check == NULL)
+        return -1;
+    if (predict_check_rows(check, rows, 0, strict, &r->err) != 0)
+        return -1;
+    json_object *warnings = predict_check_warnings(check);
     ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                         r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
@@ -193,12 +477,39 @@ static int models_predict_with(request_t *r, const char *model_id)
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);
+    json_object_object_add(doc, "warnings", json_object_get(warnings));
     /* How long the model lookup and prediction took, for clients and the
      * benchmark (the body's decoding happened before and is not included). */
     req_header_add(r, "Server-Timing",
                    arena_sprintf(r->arena, "predict;dur=%.3f",
                                  (util_now_monotonic() - started) * 1000.0));
     return req_reply_json(r, 200, doc);
+}
+
+const field_spec_t models_evaluate_fields[] = {
+    {.name = "dataset_id", .type = FIELD_STRING, .flags = FIELD_REQUIRED | FIELD_NONEMPTY},
+};
+_Static_assert(sizeof(models_evaluate_fields) / sizeof(models_evaluate_fields[0]) ==
+                   MODELS_EVALUATE_FIELDS_COUNT, "count out of date");
+
+int models_evaluate(request_t *r)
+{
+    model_rec_t rec;
+    if (models_load(r, r->params[0], &rec) != 0)
+        return -1;
+    const char *dataset_id = NULL;
+    if (!models_csv_body(r)) {
+        json_object *v = NULL;
+        if (!json_object_object_get_ex(r->body, "dataset_id", &v) || v == NULL)
+            return err_add(&r->err, 422, "missing", "body/dataset_id",
+                           "Field required (or send the labelled rows as text/csv)");
+        dataset_id = json_object_get_string(v);
+    }
+    ml_model_t *m = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                    r->auth.workspace_id, rec.id, &r->err);
+    if (m == NULL)
+        return -1;
+    return batch_evaluate(r, &rec, m, dataset_id);
 }
 
 int models_predict(request_t *r)

@@ -76,6 +76,14 @@ static const openapi_param_t q_preview[] = {
     Q_END};
 static const openapi_param_t q_predict[] = {
     {"explain", "boolean", 0, 0, "add each field's contribution to every prediction"},
+    {"strict", "boolean", 0, 0,
+     "refuse (422) unknown fields, unseen category levels and absent fields instead of "
+     "warning about them"},
+    Q_END};
+static const openapi_param_t q_model_list[] = {
+    {"limit", "integer", 1, 1000, "models per page (default 100)"},
+    {"offset", "integer", 0, 1LL << 40, "models to skip"},
+    {"tag", "string", 0, 0, "only the models carrying this tag"},
     Q_END};
 static const openapi_param_t q_v1_key[] = {
     {"api_key", "string", 0, 0, "the API key (Akkio's legacy clients send it here or in the body)"},
@@ -148,13 +156,25 @@ static const openapi_doc_t openapi_docs[] = {
     {"GET", "/api/v1/datasets/{dataset_id}/preview", "previewDataset",
      "The first rows of a dataset, as the CSV reader reads them", q_preview, 0, 200, NULL,
      "DatasetPreview"},
-    {"GET", "/api/v1/models/{model_id}", "getModel", "A model: task, features, metrics", NULL, 0,
-     200, NULL, "Model"},
+    {"GET", "/api/v1/models", "listModels",
+     "The workspace's models, newest first (name, tags, pinned, metrics)", q_model_list, 0, 200,
+     NULL, NULL},
+    {"GET", "/api/v1/models/{model_id}", "getModel",
+     "A model: task, features, metrics, labels and lineage", NULL, 0, 200, NULL, "Model"},
+    {"PATCH", "/api/v1/models/{model_id}", "updateModel", "Rename, tag, pin or unpin a model",
+     NULL, 0, 200, NULL, "Model"},
+    {"DELETE", "/api/v1/models/{model_id}", "deleteModel",
+     "Delete a model (409 while pinned or while an unfinished job depends on it)", NULL, 0, 200,
+     NULL, NULL},
+    {"POST", "/api/v1/models/{model_id}/evaluate", "evaluateModel",
+     "Metrics of a model on labelled rows: text/csv, or a stored dataset {dataset_id}", NULL,
+     OA_CSV, 200, NULL, NULL},
     {"GET", "/api/v1/models/{model_id}/download", "downloadModel",
      "The model as a tar.gz: model.ubj, preprocess.json, metrics.json", NULL, 0, 200,
      "application/gzip", NULL},
-    {"POST", "/api/v1/models/{model_id}/predict", "predict", "Predict rows with a model",
-     q_predict, 0, 200, NULL, "PredictResponse"},
+    {"POST", "/api/v1/models/{model_id}/predict", "predict",
+     "Predict rows with a model (JSON rows; or text/csv in, text/csv out, streamed)", q_predict,
+     OA_CSV, 200, NULL, "PredictResponse"},
     {"GET", "/v1/datasets", "v1ListDatasets", "Akkio v1: list datasets, or show one (?id=)",
      q_v1_key, 0, 200, NULL, "V1Answer"},
     {"POST", "/v1/datasets", "v1PostDataset",

@@ -41,11 +41,20 @@ const route_t routes[] = {
      ROUTE_AUTH, NULL, 0},
 
     /* Models. */
+    {"GET", "/api/v1/models", models_list, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
     {"GET", "/api/v1/models/{model_id}", models_show, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
+    {"PATCH", "/api/v1/models/{model_id}", models_update, 64 * KB, DIALECT_AKKIO, ROUTE_AUTH,
+     models_update_fields, MODELS_UPDATE_FIELDS_COUNT},
+    {"DELETE", "/api/v1/models/{model_id}", models_delete, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL,
+     0},
     {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO,
      ROUTE_AUTH | ROUTE_LONG, NULL, 0},
+    /* JSON, XML or form up to 32 MB; text/csv streamed, as large as an upload. */
     {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,
-     ROUTE_AUTH, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
+     ROUTE_AUTH | ROUTE_STREAM_CSV, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
+    {"POST", "/api/v1/models/{model_id}/evaluate", models_evaluate, 64 * KB, DIALECT_AKKIO,
+     ROUTE_AUTH | ROUTE_STREAM_CSV | ROUTE_LONG, models_evaluate_fields,
+     MODELS_EVALUATE_FIELDS_COUNT},
 
     /* Akkio's legacy /v1 API (handlers/akkio_v1.c): the key may come as
      * api_key in the query or body; parameters from query, JSON or form,

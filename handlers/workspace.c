@@ -44,6 +44,7 @@
 #include "handlers/app.h"
 #include "handlers/kaos.h"
 #include "handlers/spec.h"
+#include "handlers/lineage.h"
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 
@@ -446,6 +447,13 @@ int ws_job_info(request_t *r)
         support_json_str(m, "predict_field", models[i].predict_field);
         support_json_str(m, "task", models[i].task);
         json_object_object_add(m, "metrics", json_object_get(models[i].metrics));
+        json_object *lineage = NULL;
+        if (lineage_of_model(r, models[i].id, &lineage) != 0) {
+            json_object_put(m);
+            json_object_put(final);
+            return -1;
+        }
+        json_object_object_add(m, "lineage", lineage);
         json_object_array_add(final, m);
     }
     json_object_object_add(doc, "models", final);

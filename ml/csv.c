@@ -16,8 +16,15 @@
  * Anything unusual sends the record back to the state machine from its
  * first byte, so every error and every quoted record has a single owner.
  *
- * Assumes: comma delimiter, '"' quote; the first record is the header;
- * blank lines are skipped (as pandas does).
+ * The delimiter is sniffed from the header (see csv_sniff_delimiter): the
+ * reader holds back the input until the header line is complete, picks the
+ * delimiter from it, then replays those bytes through the state machine.
+ * Every reader of a stored dataset (upload check, trainer, evaluation) runs
+ * the same sniff on the same bytes, so a file is split the same everywhere
+ * without storing the choice anywhere.
+ *
+ * Assumes: '"' quote; the first record is the header; blank lines are
+ * skipped (as pandas does).
  */
 #include "ml/csv.h"
 
@@ -67,6 +74,13 @@ struct csv_reader {
     int failed;                /* an error was returned; refuse further input */
     int ascii_only;            /* current record held only bytes < 0x80 */
     int has_nul;               /* current record held a NUL byte */
+    char delim;                /* the delimiter; 0 until sniffed */
+    unsigned char special[256]; /* bytes that end a plain run: delim '\n' '\r' '"' */
+    char *pending;             /* input held back until the header line is whole */
+    size_t pending_len, pending_cap;
+    size_t pending_scanned;    /* bytes of pending already searched for the line end */
+    int pending_quoted;        /* the search is inside quotes at pending_scanned */
+    int pending_text;          /* pending holds a byte other than a line end */
 };
 
 csv_reader_t *csv_reader_new(const csv_limits_t *lim, csv_record_fn fn, void *ctx)
@@ -96,6 +110,7 @@ void csv_reader_free(csv_reader_t *r)
     free(r->buf);
     free(r->ends);
     free(r->cells);
+    free(r->pending);
     free(r);
 }
 
@@ -235,12 +250,11 @@ static int end_record(csv_reader_t *r, err_t *e)
     return 0;
 }
 
-/* Bytes that end a plain run: ',' '\n' '\r' '"'. A table rather than four
- * comparisons per byte: this loop sees every byte of an upload. */
-static const unsigned char csv_special[256] = {['\n'] = 1, ['\r'] = 1, [','] = 1, ['"'] = 1};
-
-/* Length of the run of bytes with no special meaning in an unquoted field. */
-static size_t plain_run(const char *p, size_t n)
+/* Length of the run of bytes with no special meaning in an unquoted field.
+ * csv_special is the reader's table (delimiter, '\n' '\r' '"'): a table
+ * rather than four comparisons per byte, as this loop sees every byte of an
+ * upload. */
+static size_t plain_run(const unsigned char *csv_special, const char *p, size_t n)
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t i = 0;
@@ -294,14 +308,110 @@ static int append(csv_reader_t *r, const char *p, size_t k, err_t *e)
     return 0;
 }
 
+char csv_sniff_delimiter(const char *line, size_t n)
+{
+    static const char candidates[] = {',', ';', '\t', '|'};
+    size_t count[sizeof(candidates)] = {0};
+    int quoted = 0;
+    size_t i = 0;
+    if (n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+        i = 3; /* a UTF-8 BOM */
+    while (i < n && (line[i] == '\n' || line[i] == '\r'))
+        i++; /* blank lines before the header */
+    for (; i < n; i++) {
+        char c = line[i];
+        if (c == '"') {
+            quoted = !quoted;
+            continue;
+        }
+        if (quoted)
+            continue;
+        if (c == '\n' || c == '\r')
+            break;
+        for (size_t k = 0; k < sizeof(candidates); k++)
+            count[k] += c == candidates[k];
+    }
+    size_t best = 0;
+    for (size_t k = 1; k < sizeof(candidates); k++)
+        if (count[k] > count[best])
+            best = k;
+    return candidates[best];
+}
+
+char csv_reader_delimiter(const csv_reader_t *r)
+{
+    return r->delim;
+}
+
+static void set_delimiter(csv_reader_t *r, char d)
+{
+    r->delim = d;
+    memset(r->special, 0, sizeof(r->special));
+    r->special['\n'] = r->special['\r'] = r->special['"'] = 1;
+    r->special[(unsigned char)d] = 1;
+}
+
+static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e);
+
+/* Settles the delimiter on what is held back and replays it. */
+static int sniff_and_replay(csv_reader_t *r, err_t *e)
+{
+    set_delimiter(r, csv_sniff_delimiter(r->pending, r->pending_len));
+    char *held = r->pending;
+    size_t len = r->pending_len;
+    r->pending = NULL;
+    r->pending_len = r->pending_cap = 0;
+    int rc = len > 0 ? feed_core(r, held, len, e) : 0;
+    free(held);
+    return rc;
+}
+
+/* Before the delimiter is known: holds the input back until the header
+ * line ends (a line end outside quotes) or is longer than a line may be,
+ * then sniffs. Holds at most one line plus one chunk. */
+static int feed_sniff(csv_reader_t *r, const char *data, size_t n, err_t *e)
+{
+    if (r->pending_len + n > r->pending_cap) {
+        size_t cap = r->pending_cap ? r->pending_cap : 4096;
+        while (cap < r->pending_len + n)
+            cap *= 2;
+        char *nb = realloc(r->pending, cap);
+        if (nb == NULL)
+            return fail(r, e, 500, "internal", 1, "out of memory");
+        r->pending = nb;
+        r->pending_cap = cap;
+    }
+    memcpy(r->pending + r->pending_len, data, n);
+    r->pending_len += n;
+    size_t i = r->pending_scanned;
+    int line_end = 0;
+    for (; i < r->pending_len; i++) {
+        char c = r->pending[i];
+        if (c == '"')
+            r->pending_quoted = !r->pending_quoted;
+        if (c != '\n' && c != '\r') {
+            r->pending_text = 1;
+        } else if (!r->pending_quoted && r->pending_text) {
+            /* Blank lines before the header end nothing (they are skipped). */
+            line_end = 1;
+            break;
+        }
+    }
+    r->pending_scanned = i;
+    if (line_end || r->pending_len > r->lim.max_line_bytes)
+        return sniff_and_replay(r, e);
+    return 0;
+}
+
 
 /* Bit i set if p[i] is a byte the fast path must stop at: a line end, the
- * delimiter, a quote or a NUL. *high gets the bytes >= 0x80 likewise. */
-static inline unsigned block_stops(const unsigned char *p, unsigned *high)
+ * reader's (sniffed) delimiter, a quote or a NUL. *high gets the bytes >= 0x80 likewise. */
+static inline unsigned block_stops(const csv_reader_t *r, const unsigned char *p,
+                                   unsigned *high)
 {
 #if defined(__SSE2__)
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')),
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(r->delim)),
                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
@@ -311,7 +421,7 @@ static inline unsigned block_stops(const unsigned char *p, unsigned *high)
 #else
     unsigned m = 0, h = 0;
     for (unsigned i = 0; i < 16; i++) {
-        m |= (unsigned)(csv_special[p[i]] | (p[i] == 0)) << i;
+        m |= (unsigned)(r->special[p[i]] | (p[i] == 0)) << i;
         h |= (unsigned)(p[i] >> 7) << i;
     }
     *high = h;
@@ -347,7 +457,7 @@ static long fast_records(csv_reader_t *r, const char *p, size_t n, err_t *e)
     unsigned any_high = 0;   /* a byte >= 0x80 in a block the record touched */
     for (size_t b = 0; b + 16 <= n; b += 16) {
         unsigned high;
-        unsigned stops = block_stops(u + b, &high);
+        unsigned stops = block_stops(r, u + b, &high);
         any_high |= high;
         while (stops != 0) {
             size_t j = b + (size_t)__builtin_ctz(stops);
@@ -361,7 +471,7 @@ static long fast_records(csv_reader_t *r, const char *p, size_t n, err_t *e)
             r->cells[n_cells].len = j - cell;
             n_cells++;
             cell = j + 1;
-            if (c == ',')
+            if (c == (unsigned char)r->delim)
                 continue;
             /* '\n' or '\r': the record ends at j. */
             if (j - rec > r->lim.max_line_bytes ||
@@ -415,6 +525,16 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             r->bom_pos = -1;
         }
     }
+    if (i == n)
+        return 0;
+    if (r->delim == 0)
+        return feed_sniff(r, data + i, n - i, e);
+    return feed_core(r, data + i, n - i, e);
+}
+
+static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e)
+{
+    size_t i = 0;
     while (i < n) {
         if (r->st == ST_FIELD_START && !r->in_record && !r->skip_lf && r->records > 0 &&
             n - i >= 16) {
@@ -449,7 +569,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             r->st = ST_UNQUOTED;
             /* fall through */
         case ST_UNQUOTED:
-            k = plain_run(data + i, n - i);
+            k = plain_run(r->special, data + i, n - i);
             if (k > 0) {
                 if (append(r, data + i, k, e) < 0)
                     return -1;
@@ -460,7 +580,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
             if (c == '"')
                 return fail(r, e, 400, "csv_invalid", r->line, "quote in an unquoted field");
             i++;
-            if (c == ',') {
+            if (c == r->delim) {
                 r->raw_bytes++;
                 if (end_cell(r, e) < 0)
                     return -1;
@@ -501,7 +621,7 @@ int csv_reader_feed(csv_reader_t *r, const char *data, size_t n, err_t *e)
                 r->raw_bytes++;
                 r->st = ST_QUOTED;
                 i++;
-            } else if (c == ',' || c == '\n' || c == '\r') {
+            } else if (c == r->delim || c == '\n' || c == '\r') {
                 r->st = ST_UNQUOTED; /* handled as the delimiter of an unquoted field */
             } else {
                 return fail(r, e, 400, "csv_invalid", r->line, "text after a closing quote");
@@ -521,6 +641,8 @@ int csv_reader_finish(csv_reader_t *r, err_t *e)
 {
     if (r->failed)
         return err_set(e, 400, "csv_invalid", "csv reader already failed");
+    if (r->delim == 0 && sniff_and_replay(r, e) < 0)
+        return -1;
     if (r->st == ST_QUOTED)
         return fail(r, e, 400, "csv_invalid", r->rec_line, "unterminated quote");
     if (r->in_record) {

@@ -7,6 +7,12 @@
  * doubled quotes and newlines. CRLF and LF line ends are both accepted; a
  * UTF-8 BOM at the start is skipped.
  *
+ * The delimiter is sniffed from the header line: of ',' ';' tab '|', the
+ * one that occurs most often outside quotes; a tie goes to the earlier in
+ * that list, a header with none of them (one column) reads as ','. Data
+ * rows do not vote: in a ';' file with decimal commas ("1,5;2") the rows
+ * would, the header does not. csv_infer reports the choice.
+ *
  * Refused, with the 1-based line number in the message and code
  * "csv_invalid" (400): a ragged row, a quote in an unquoted field or text
  * after a closing quote, an unterminated quote at EOF, no header, an empty
@@ -55,6 +61,12 @@ typedef struct csv_reader csv_reader_t;
 
 csv_reader_t *csv_reader_new(const csv_limits_t *lim, csv_record_fn fn, void *ctx);
 int csv_reader_feed(csv_reader_t *r, const char *buf, size_t n, err_t *e);
+/* The delimiter sniffed from the header line (',' ';' '\t' '|'), or 0
+ * while the header line is still incomplete. */
+char csv_reader_delimiter(const csv_reader_t *r);
+/* The sniffing rule on its own, over the text of a header line (stops at
+ * the first line end outside quotes). */
+char csv_sniff_delimiter(const char *line, size_t n);
 /* Flushes the last record (a missing final newline is fine). */
 int csv_reader_finish(csv_reader_t *r, err_t *e);
 void csv_reader_free(csv_reader_t *r);
@@ -75,9 +87,9 @@ typedef struct csv_infer csv_infer_t;
 
 csv_infer_t *csv_infer_new(const csv_limits_t *lim);
 int csv_infer_feed(csv_infer_t *ci, const char *buf, size_t n, err_t *e);
-/* Finishes and returns {"rows": N, "fields": [{"name","type","missing"}]}
- * (text columns also "distinct", and "distinct_estimated" past
- * COL_EXACT_DISTINCT values)
+/* Finishes and returns {"rows": N, "delimiter": ",", "fields":
+ * [{"name","type","missing"}]} (text columns also "distinct", and
+ * "distinct_estimated" past COL_EXACT_DISTINCT values)
  * (caller owns it). A CSV with a header but no data rows is refused. */
 int csv_infer_finish(csv_infer_t *ci, json_object **summary, err_t *e);
 void csv_infer_free(csv_infer_t *ci);

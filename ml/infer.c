@@ -110,6 +110,8 @@ int csv_infer_finish(csv_infer_t *ci, json_object **summary, err_t *e)
     json_object *root = json_object_new_object();
     json_object *fields = json_object_new_array();
     json_object_object_add(root, "rows", json_object_new_int64((int64_t)ci->rows));
+    char delim[2] = {csv_reader_delimiter(ci->rd), '\0'};
+    json_object_object_add(root, "delimiter", json_object_new_string(delim));
     for (size_t i = 0; i < ci->n_cols; i++) {
         json_object *f = json_object_new_object();
         json_object_object_add(f, "name", json_object_new_string(ci->names[i]));

@@ -1536,6 +1536,11 @@ rank:;
     }
     if (use_ens)
         out->ensemble = ensemble_recipe(&en, res, order, nres, ens_members, out->metric);
+    /* The same reason, whole, for the result's "selection". */
+    snprintf(out->reason, sizeof(out->reason), "%s",
+             use_ens ? "a weighted blend of tree candidates (an ensemble) validated better "
+                       "than the best single model"
+                     : why);
     free(order);
     rc = 0;
 done:

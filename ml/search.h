@@ -58,6 +58,7 @@ typedef struct search_out {
     int rounds;                /* rounds of the final model */
     int truncated;             /* the clock cut something: not reproducible */
     int refit;                 /* final model was refit on all rows */
+    char reason[320];          /* why the final model was chosen, for the result */
     const char *stopped;       /* why the search ended: "converged", "time budget",
                                 * "max_models", "candidate cap" */
     char stopped_detail[200];  /* "converged": the evidence */

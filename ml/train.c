@@ -482,6 +482,8 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     json_object_object_add(fr->summary, "value", json_object_new_double(so.value));
     json_object_object_add(fr->summary, "rounds", json_object_new_int(so.rounds));
     json_object_object_add(fr->summary, "refit", json_object_new_boolean(so.refit));
+    /* Why this model: the leaderboard's first is not always the one kept. */
+    json_object_object_add(fr->summary, "selection", json_object_new_string(so.reason));
     json_object *stop = json_object_new_object();
     json_object_object_add(stop, "reason", json_object_new_string(so.stopped ? so.stopped
                                                                              : "time budget"));
@@ -584,6 +586,9 @@ int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_ca
     json_object *cands = NULL;
     json_object_object_get_ex(fr[0].summary, "candidates", &cands);
     json_object_object_add(r, "candidates", json_object_get(cands));
+    json_object *why = NULL;
+    json_object_object_get_ex(fr[0].summary, "selection", &why);
+    json_object_object_add(r, "selection", json_object_get(why));
     json_object_object_add(r, "models", models);
     json_object_object_add(r, "reproducible", json_object_new_boolean(reproducible));
     json_object_object_add(r, "seconds",

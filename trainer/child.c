@@ -335,6 +335,8 @@ static int child_build(child_t *c, const bundle_info_t *info, char *dataset_id, 
     json_object *v;
     rec.rows = json_object_object_get_ex(summary, "rows", &v) ? json_object_get_int64(v) : 0;
     rec.fields = json_object_object_get_ex(summary, "fields", &v) ? v : NULL;
+    rec.delimiter = json_object_object_get_ex(summary, "delimiter", &v) ? json_object_get_string(v)
+                                                                         : NULL;
     memcpy(rec.artifact_id, ai.id, sizeof(rec.artifact_id));
     rec.size = ai.size;
     memcpy(rec.sha256, ai.sha256, sizeof(rec.sha256));

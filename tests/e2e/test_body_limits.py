@@ -26,7 +26,7 @@ import pytest
 from conftest import ROOT
 
 KB, MB = 1024, 1024 * 1024
-LIMIT_RE = re.compile(r'\{"(GET|POST|PUT|DELETE)",\s*"([^"]+)",\s*\w+,\s*([^,]+),')
+LIMIT_RE = re.compile(r'\{"(GET|POST|PUT|PATCH|DELETE)",\s*"([^"]+)",\s*\w+,\s*([^,]+),')
 
 
 def route_limits():
@@ -57,7 +57,9 @@ def nginx_limit(path):
     sizes = {"1m": MB, "32m": 32 * MB}
     if re.match(r"^/(api/v1/datasets|train/|data/)", path):
         return "upload"
-    if re.match(r"^/api/v1/models/[^/]+/predict$", path) or path in ("/v1/models", "/v1/datasets"):
+    if re.match(r"^/api/v1/models/[^/]+/(predict|evaluate)$", path):
+        return "upload"  # text/csv streams; the API caps other bodies itself
+    if path in ("/v1/models", "/v1/datasets"):
         return sizes["32m"]
     return sizes[default]
 
@@ -125,7 +127,13 @@ def case_ws_create(w):
 
 
 def case_predict(w):
-    return ("/api/v1/models/%s/predict" % unknown(), {"data": [{"a": 1}]}, 404, None)
+    return ("/api/v1/models/%s/predict" % unknown(), {"data": [{"a": 1}]}, 404,
+            {"detail": "body exceeds the limit of 33554432 bytes for this route"})
+
+
+def case_evaluate(w):
+    return ("/api/v1/models/%s/evaluate" % unknown(), {"dataset_id": unknown()}, 404,
+            {"detail": "body exceeds the limit of 65536 bytes for this route"})
 
 
 def case_v1(path, body, status, v1_413):
@@ -143,6 +151,10 @@ CASES = {
     ("POST", "/train/{workspace}/{job_id}"): case_job_info,
     ("POST", "/workspace/{name}"): case_ws_create,
     ("POST", "/api/v1/models/{model_id}/predict"): case_predict,
+    ("POST", "/api/v1/models/{model_id}/evaluate"): case_evaluate,
+    ("PATCH", "/api/v1/models/{model_id}"): lambda w: (
+        "/api/v1/models/%s" % unknown(), {"name": "x"}, 404,
+        {"detail": "body exceeds the limit of 65536 bytes for this route"}),
     ("POST", "/v1/models"): case_v1("/v1/models", {"id": unknown(), "data": [{"a": 1}]}, 404, None),
     ("POST", "/v1/datasets"): case_v1("/v1/datasets", {"id": unknown(), "rows": [{"a": 1}]}, 404,
                                       None),

@@ -28,7 +28,7 @@ import requests
 
 from conftest import ROOT, Client, job_id_of
 
-ROUTE_RE = re.compile(r'\{"(GET|POST|PUT|DELETE)",\s*"([^"]+)"')
+ROUTE_RE = re.compile(r'\{"(GET|POST|PUT|PATCH|DELETE)",\s*"([^"]+)"')
 
 
 def table_routes():
@@ -254,10 +254,16 @@ CASES = {
         by_id("GET", "/api/v1/datasets/%s/preview", "dataset"),
     # Models.
     ("GET", "/api/v1/models/{model_id}"): by_id("GET", "/api/v1/models/%s", "model"),
+    ("PATCH", "/api/v1/models/{model_id}"):
+        by_id("PATCH", "/api/v1/models/%s", "model", json={"name": "mine now", "pinned": True}),
+    ("DELETE", "/api/v1/models/{model_id}"): by_id("DELETE", "/api/v1/models/%s", "model"),
     ("GET", "/api/v1/models/{model_id}/download"):
         by_id("GET", "/api/v1/models/%s/download", "model"),
     ("POST", "/api/v1/models/{model_id}/predict"):
         by_id("POST", "/api/v1/models/%s/predict", "model", json={"data": [{"tenure": 3}]}),
+    ("POST", "/api/v1/models/{model_id}/evaluate"):
+        by_id("POST", "/api/v1/models/%s/evaluate", "model",
+              data="churn,tenure\nYes,3\n", headers={"Content-Type": "text/csv"}),
     # Akkio's legacy /v1 API.
     ("GET", "/v1/datasets"): v1_body("GET", "/v1/datasets", with_id(
         lambda w, u: ({"id": u or w.dataset}, u or w.dataset)), where="params"),
@@ -303,6 +309,7 @@ CASES = {
 # rest hold no tenant data at all.
 LISTINGS = {
     ("GET", "/api/v1/datasets"): ("/api/v1/datasets", {}),
+    ("GET", "/api/v1/models"): ("/api/v1/models", {}),
     ("GET", "/v1/models"): ("/v1/models", {}),
     ("GET", "/trainings"): ("/trainings", {}),
     ("GET", "/trainings/count"): ("/trainings/count", {}),

@@ -48,6 +48,7 @@ SUITE(cli)
 
 /* handlers/ */
 SUITE(handlers)
+SUITE(handlers_predict_check)
 SUITE(openapi)
 
 /* across modules: what real Strapi v3 and FastAPI clients rely on (issue 11) */

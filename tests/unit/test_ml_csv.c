@@ -439,6 +439,125 @@ START_TEST(ml_csv_codes_widen_with_levels)
 }
 END_TEST
 
+START_TEST(ml_csv_sniffs_the_delimiter_from_the_header)
+{
+    static const struct {
+        const char *text;
+        char delim;
+        const char *expect;
+    } cases[] = {
+        {"a,b,c\n1,2,3\n", ',', "1:a|b|c\n2:1|2|3\n"},
+        /* Decimal commas in the rows do not outvote the header. */
+        {"a;b;c\n1,5;2;3,25\n", ';', "1:a|b|c\n2:1,5|2|3,25\n"},
+        {"a\tb\tc\nx y\t2\t3\n", '\t', "1:a|b|c\n2:x y|2|3\n"},
+        {"a|b|c\n1|2|3\n", '|', "1:a|b|c\n2:1|2|3\n"},
+        /* A delimiter inside a quoted name does not vote. */
+        {"\"x;y;z\",b,c\n1,2,3\n", ',', "1:x;y;z|b|c\n2:1|2|3\n"},
+        /* One column: no delimiter at all reads as ','; a tie as the earlier. */
+        {"only\nx\n", ',', "1:only\n2:x\n"},
+        {"a;b,c\n1;2,3\n", ',', "1:a;b|c\n2:1;2|3\n"},
+        /* Blank lines and a BOM before the header, CRLF ends. */
+        {"\xef\xbb\xbf\r\n\na;b\r\n1;2\r\n", ';', "3:a|b\n4:1|2\n"},
+        /* A quoted header spanning lines, the delimiter only after it. */
+        {"\"multi\nline\";b\n1;2\n", ';', "1:multi\nline|b\n3:1|2\n"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        size_t len = strlen(cases[k].text);
+        /* Whole, then split at every point (the header held back and replayed). */
+        for (size_t split = 0; split < len; split++) {
+            sink_t s;
+            err_t e;
+            ck_assert_msg(parse(cases[k].text, len, split, NULL, &s, &e) == 0, "case %zu: %s", k,
+                          err_message(&e));
+            ck_assert_msg(strcmp(s.buf, cases[k].expect) == 0, "case %zu split %zu:\n%s", k,
+                          split, s.buf);
+        }
+        ck_assert_int_eq(csv_sniff_delimiter(cases[k].text, len), cases[k].delim);
+    }
+    /* The reader says what it chose; nothing before the header line ends. */
+    sink_t s;
+    err_t e;
+    memset(&s, 0, sizeof(s));
+    csv_reader_t *r = csv_reader_new(NULL, sink_record, &s);
+    ck_assert_int_eq(csv_reader_feed(r, "a|b", 3, &e), 0);
+    ck_assert_int_eq(csv_reader_delimiter(r), 0);
+    ck_assert_int_eq(s.records, 0);
+    ck_assert_int_eq(csv_reader_feed(r, "\n1|2", 4, &e), 0);
+    ck_assert_int_eq(csv_reader_delimiter(r), '|');
+    ck_assert_int_eq(csv_reader_finish(r, &e), 0);
+    ck_assert_int_eq(s.records, 2);
+    csv_reader_free(r);
+    /* A header with no line end at all is sniffed at finish. */
+    memset(&s, 0, sizeof(s));
+    r = csv_reader_new(NULL, sink_record, &s);
+    ck_assert_int_eq(csv_reader_feed(r, "a\tb", 3, &e), 0);
+    ck_assert_int_eq(csv_reader_finish(r, &e), 0);
+    ck_assert_int_eq(csv_reader_delimiter(r), '\t');
+    ck_assert_str_eq(s.buf, "1:a|b\n");
+    csv_reader_free(r);
+    /* A ragged ';' file is still refused with its line. */
+    ck_assert_int_ne(parse("a;b\n1;2;3\n", 10, 0, NULL, &s, &e), 0);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "line 2"));
+}
+END_TEST
+
+START_TEST(ml_csv_infer_reports_the_delimiter)
+{
+    err_t e;
+    err_clear(&e);
+    json_object *s = infer("price;kind\n1,5;a\n2,25;b\n", &e);
+    ck_assert_ptr_nonnull(s);
+    json_object *d;
+    ck_assert(json_object_object_get_ex(s, "delimiter", &d));
+    ck_assert_str_eq(json_object_get_string(d), ";");
+    int64_t miss;
+    ck_assert_str_eq(field_type(s, 0, &miss), "category"); /* "1,5" is not a number */
+    ck_assert_str_eq(field_type(s, 1, &miss), "category");
+    json_object_put(s);
+    s = infer("a\tb\n1\t2\n3\t4\n", &e);
+    ck_assert_ptr_nonnull(s);
+    json_object_object_get_ex(s, "delimiter", &d);
+    ck_assert_str_eq(json_object_get_string(d), "\t");
+    ck_assert_str_eq(field_type(s, 1, &miss), "number");
+    json_object_put(s);
+}
+END_TEST
+
+/* The fast path (whole plain records, 16 bytes at a time) splits on the
+ * sniffed delimiter: a long ';' or tab file parses as its ',' twin, whole
+ * and in small chunks, and a comma inside its cells stays data. */
+START_TEST(ml_csv_fast_path_uses_the_sniffed_delimiter)
+{
+    static const char delims[] = {';', '\t', '|'};
+    char comma[4096] = "name,value,note\n", other[4096];
+    for (int i = 0; i < 40; i++) {
+        char row[96];
+        snprintf(row, sizeof(row), "item%d,%d.5,word%d\n", i, i * 7, i % 3);
+        strcat(comma, row);
+    }
+    sink_t want, got;
+    err_t e;
+    ck_assert_int_eq(parse(comma, strlen(comma), 0, NULL, &want, &e), 0);
+    for (size_t d = 0; d < sizeof(delims); d++) {
+        size_t n = strlen(comma);
+        for (size_t i = 0; i <= n; i++)
+            other[i] = comma[i] == ',' ? delims[d] : comma[i];
+        for (size_t split = 0; split < n; split += 7) {
+            ck_assert_int_eq(parse(other, n, split, NULL, &got, &e), 0);
+            ck_assert_msg(strcmp(want.buf, got.buf) == 0, "delimiter %d split %zu:\n%s",
+                          delims[d], split, got.buf);
+        }
+        /* A comma is data in a ';' file, also on the fast path. */
+        char dec[4096] = "a;b\n";
+        for (int i = 0; i < 30; i++)
+            strcat(dec, "1,25;long enough text\n");
+        ck_assert_int_eq(parse(dec, strlen(dec), 0, NULL, &got, &e), 0);
+        ck_assert_int_eq(got.records, 31);
+        ck_assert_ptr_nonnull(strstr(got.buf, "31:1,25|long enough text\n"));
+    }
+}
+END_TEST
+
 Suite *suite_ml_csv(void)
 {
     const TTest *const t[] = {
@@ -446,7 +565,8 @@ Suite *suite_ml_csv(void)
         ml_csv_malformed_inputs_name_their_line, ml_csv_limits, ml_csv_missing_cells,
         ml_csv_number_parsing, ml_csv_infer_types, ml_csv_data_typed_columns_and_switch,
         ml_csv_infer_agrees_with_data_on_real_file, ml_csv_high_cardinality_bounded_and_consistent,
-        ml_csv_codes_widen_with_levels,
+        ml_csv_codes_widen_with_levels, ml_csv_sniffs_the_delimiter_from_the_header,
+        ml_csv_infer_reports_the_delimiter, ml_csv_fast_path_uses_the_sniffed_delimiter,
     };
     return unit_suite("ml_csv", t, sizeof(t) / sizeof(t[0]));
 }

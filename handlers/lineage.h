@@ -1,0 +1,20 @@
+/*
+ * lineage.h — where a model came from, as every dialect's model view shows
+ * it: the job (id, dialect, state, who, when, the training spec as stored),
+ * the dataset (id, name, SHA-256, rows, bytes, delimiter; kept after the
+ * dataset is deleted, marked so) and, for a user-code job, the code
+ * bundle (id, SHA-256, bytes).
+ */
+#ifndef TRAINYARD_HANDLERS_LINEAGE_H
+#define TRAINYARD_HANDLERS_LINEAGE_H
+
+#include <json-c/json.h>
+
+#include "fcgi/request.h"
+
+/* The lineage of a model of the request's workspace, in *out (a new
+ * object: the caller adds it to a document, which then owns it). 404
+ * "not_found" in r->err when unknown. */
+int lineage_of_model(request_t *r, const char *model_id, json_object **out);
+
+#endif

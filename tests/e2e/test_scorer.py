@@ -1,0 +1,200 @@
+"""The portable model: a download holds the booster, preprocess.json (with
+its documented version), the official scorer and its README; the scorer,
+run with Debian's python3-xgboost outside the stack, answers exactly what
+the API answers, on a binary, a multiclass and a regression model, from
+JSON rows and from a CSV file."""
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from conftest import DATASETS, read_text
+
+TASKS = {
+    # name: (background task, dataset file, rows kept, target)
+    "binary": ("churn", None, 200, "churn"),
+    "multiclass": ("wine", "wine_test.csv", 200, "target"),
+    "regression": ("diamonds", "diamonds_test.csv", 300, "price"),
+}
+
+
+def same(got, api):
+    """Bit for bit: the model's outputs are float32, so each probability or
+    value must be the same float32 (the API's JSON prints 15 significant
+    digits, enough to round-trip a float32, the scorer Python's shortest
+    repr of the double); labels must be equal."""
+    import numpy as np
+
+    if set(got) != set(api):
+        return False
+    for k, v in api.items():
+        if isinstance(v, float):
+            if not isinstance(got[k], float) or np.float32(got[k]) != np.float32(v):
+                return False
+        elif got[k] != v:
+            return False
+    return True
+
+
+def rows_of(text, target, n):
+    rows = list(csv.DictReader(io.StringIO(text)))[:n]
+    for r in rows:
+        r.pop(target, None)
+    return rows
+
+
+@pytest.fixture(scope="module", params=sorted(TASKS))
+def case(request, api, background, churn_csv, tmp_path_factory):
+    name, path, n, target = TASKS[request.param]
+    task = background.task(name)
+    api.wait_success(task, timeout=240)
+    model = api.result(task)["model_id"]
+    text = churn_csv if path is None else read_text(os.path.join(DATASETS, path))
+    d = tmp_path_factory.mktemp("scorer-%s" % request.param)
+    r = api.get("/api/v1/models/%s/download" % model)
+    assert r.status_code == 200, r.text[:300]
+    archive = d / ("model-%s.tar.gz" % model)
+    archive.write_bytes(r.content)
+    return request.param, model, rows_of(text, target, n), text, target, archive, d
+
+
+def test_archive_holds_model_schema_and_scorer(case):
+    kind, model, rows, text, target, archive, d = case
+    with tarfile.open(archive) as t:
+        names = sorted(m.name for m in t.getmembers()
+                       if not re.match(r"member-\d+\.ubj$", m.name))  # an ensemble's
+        assert names == ["README.md", "metrics.json", "model.ubj", "preprocess.json",
+                         "trainyard_scorer.py"], names
+        pre = json.load(t.extractfile("preprocess.json"))
+        readme = t.extractfile("README.md").read().decode()
+    assert pre["version"] == 1 and pre["task"] == kind and pre["target"] == target
+    assert "preprocess.json`, version 1" in readme and "astype(\"category\")" in readme
+    # The shipped files are the tree's (built into the API, not stale).
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "scorer")
+    with tarfile.open(archive) as t:
+        for f in ("trainyard_scorer.py", "README.md"):
+            with open(os.path.join(root, f), "rb") as src:
+                assert t.extractfile(f).read() == src.read(), f
+
+
+def test_scorer_module_matches_the_api_bit_for_bit(api, case):
+    kind, model, rows, text, target, archive, d = case
+    r = api.post("/api/v1/models/%s/predict" % model, json={"data": rows})
+    assert r.status_code == 200, r.text[:300]
+    expected = r.json()["predictions"]
+    code = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import trainyard_scorer
+m = trainyard_scorer.load(sys.argv[2])
+print(json.dumps(m.predict(json.load(sys.stdin))))
+"""
+    with tarfile.open(archive) as t:
+        t.extractall(d / "unpacked")
+    # Loaded both from the archive and from the unpacked folder.
+    for src in (str(archive), str(d / "unpacked")):
+        p = subprocess.run(["/usr/bin/python3", "-c", code, str(d / "unpacked"), src],
+                           input=json.dumps(rows), capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+        got = json.loads(p.stdout)
+        assert len(got) == len(expected)
+        for i, (g, e) in enumerate(zip(got, expected)):
+            assert same(g, e), (kind, i, g, e)
+
+
+def test_scorer_cli_reads_csv_like_the_api(api, case):
+    kind, model, rows, text, target, archive, d = case
+    # A ';' CSV (sniffed as the API sniffs it), scored from the shell.
+    src = d / "rows.csv"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    src.write_text(out.getvalue())
+    with tarfile.open(archive) as t:
+        t.extractall(d / "cli")
+    p = subprocess.run(["/usr/bin/python3", str(d / "cli" / "trainyard_scorer.py"),
+                        str(archive), str(src)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = list(csv.DictReader(io.StringIO(p.stdout)))
+    expected = api.post("/api/v1/models/%s/predict" % model,
+                        json={"data": rows}).json()["predictions"]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert same({k: (float(v) if isinstance(e[k], float) else v) for k, v in g.items()}, e), \
+            (g, e)
+
+
+def test_pandas_category_trap_is_real(api, case):
+    """The README's warning, demonstrated: the codes pandas gives a frame of
+    the rows differ from the model's, so astype('category') would feed the
+    booster other levels than the ones sent (the scorer's codes are the
+    model's)."""
+    kind, model, rows, text, target, archive, d = case
+    with tarfile.open(archive) as t:
+        pre = json.load(t.extractfile("preprocess.json"))
+    cats = [f for f in pre["features"] if f["kind"] == "category"]
+    if not cats:
+        pytest.skip("no category field in the %s model" % kind)
+    differs = []
+    for f in cats:
+        seen = sorted({r[f["name"]] for r in rows if r.get(f["name"]) not in (None, "")})
+        pandas_codes = {level: i for i, level in enumerate(seen)}
+        model_codes = {level: i for i, level in enumerate(f["levels"])}
+        differs += [(f["name"], l) for l in seen
+                    if pandas_codes[l] != model_codes.get(l, len(f["levels"]))]
+    assert differs, [(f["name"], f["levels"]) for f in cats]
+
+
+def test_c_scorer_matches_the_api(api, stack, case):
+    """trainyard-score (scorer/main.c) reads only the archive's model.ubj and
+    preprocess.json, from the .tar.gz and from the unpacked folder, and
+    answers the API's predictions; a bad value costs its row only."""
+    kind, model, rows, text, target, archive, d = case
+    exe = os.path.join(stack.build, "trainyard-score")
+    expected = api.post("/api/v1/models/%s/predict" % model,
+                        json={"data": rows}).json()["predictions"]
+    src = d / "c-rows.csv"
+    out = io.StringIO()
+    fields = list(rows[0])
+    w = csv.DictWriter(out, fieldnames=fields, delimiter="\t", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    src.write_text(out.getvalue())
+    folder = d / "c-unpacked"
+    with tarfile.open(archive) as t:
+        t.extractall(folder)
+    for m in (str(archive), str(folder)):
+        p = subprocess.run([exe, m, str(src)], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        got = list(csv.DictReader(io.StringIO(p.stdout)))
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.pop("error") == ""
+            assert same({k: (float(v) if isinstance(e[k], float) else v)
+                         for k, v in g.items()}, e), (g, e)
+    # A row with a wrong-typed value: that row's error, the others scored.
+    num = next(f["name"] for f in json.load(open(folder / "preprocess.json"))["features"]
+               if f["kind"] == "number")
+    bad = [dict(r) for r in rows[:3]]
+    bad[1][num] = "not a number"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(bad)
+    p = subprocess.run([exe, str(archive)], input=out.getvalue(), capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert got[0]["error"] == "" and got[2]["error"] == ""
+    assert got[1]["error"].startswith(num) and got[1][target] == "", got[1]
+    # Not a model: a clear message, exit 1.
+    p = subprocess.run([exe, str(src)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "model.ubj" in p.stderr
