@@ -37,27 +37,7 @@ show=$(wrk_rate 8 "$BENCH_URL/api/v1/datasets/$small")
 pv_small=$(wrk_rate 8 "$BENCH_URL/api/v1/datasets/$small/preview?rows=20")
 pv_big=$(wrk_rate 8 "$BENCH_URL/api/v1/datasets/$big/preview?rows=20")
 
-# The bench stack's trainer is stopped (queued jobs stay queued): like
-# http_predict.sh, cancel what other benchmarks queued and train with a
-# trainer of our own.
-bench_psql -c "UPDATE jobs SET state = 'killed', finished_at = now() WHERE state = 'queued'" >/dev/null
-TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
-  --trainer-id=bench-console >> "$BENCH_VAR/log/console-trainer.log" 2>&1 &
-trainer=$!
-task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
-         -d "{\"dataset_id\":\"$small\",\"predict_fields\":[\"churn\"],\"duration\":10,\"force\":true}" | json_get task_id)
-st=PENDING
-for _ in $(seq 240); do
-  st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
-  [ "$st" = SUCCEEDED ] || [ "$st" = FAILED ] && break
-  sleep 0.5
-done
-kill -TERM "$trainer" 2>/dev/null; wait "$trainer" 2>/dev/null || true
-if [ "$st" != SUCCEEDED ]; then
-  echo "http_console: training ended $st; the trainer said:" >&2
-  tail -n 20 "$BENCH_VAR/log/console-trainer.log" >&2
-  exit 1
-fi
+task=$(bench_train console "$small" churn ',"force":true')
 read -r doc_full doc_bare < <(api_json GET "/api/v1/models/train/$task/result" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -17,25 +17,9 @@ PY=/usr/bin/python3
 train_csv=$TRAINYARD_DATASETS/wa_churn_train.csv
 test_csv=$TRAINYARD_DATASETS/wa_churn_test.csv
 
-bench_psql -c "UPDATE jobs SET state = 'killed', finished_at = now() WHERE state = 'queued'" >/dev/null
 ds=$(api_json POST "/api/v1/datasets?name=churn-explain" -H 'Content-Type: text/csv' \
        --data-binary @"$train_csv" | json_get dataset_id)
-TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
-  --trainer-id=bench-explain >> "$BENCH_VAR/log/explain-trainer.log" 2>&1 &
-trainer=$!
-task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
-         -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"churn\"],\"duration\":10}" | json_get task_id)
-for _ in $(seq 1 120); do
-  st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
-  [ "$st" = SUCCEEDED ] || [ "$st" = FAILED ] && break
-  sleep 0.5
-done
-kill -TERM "$trainer" 2>/dev/null; wait "$trainer" 2>/dev/null || true
-if [ "$st" != SUCCEEDED ]; then
-  echo "http_explain: training ended $st; the trainer said:" >&2
-  tail -n 20 "$BENCH_VAR/log/explain-trainer.log" >&2
-  exit 1
-fi
+task=$(bench_train explain "$ds" churn)
 model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
 
 # 1,000 rows of the test split (repeated as needed), plain and explained.

@@ -13,27 +13,9 @@ PY=/usr/bin/python3
 train_csv=$TRAINYARD_DATASETS/wa_churn_train.csv
 test_csv=$TRAINYARD_DATASETS/wa_churn_test.csv
 
-# The write benchmark left thousands of queued jobs: cancel them so that the
-# model this benchmark needs is trained now (the bench stack is throwaway).
-bench_psql -c "UPDATE jobs SET state = 'killed', finished_at = now() WHERE state = 'queued'" >/dev/null
 ds=$(api_json POST "/api/v1/datasets?name=churn" -H 'Content-Type: text/csv' \
        --data-binary @"$train_csv" | json_get dataset_id)
-TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
-  --trainer-id=bench-predict >> "$BENCH_VAR/log/predict-trainer.log" 2>&1 &
-trainer=$!
-task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
-         -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"churn\"],\"duration\":10}" | json_get task_id)
-for _ in $(seq 1 120); do
-  st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
-  [ "$st" = SUCCEEDED ] || [ "$st" = FAILED ] && break
-  sleep 0.5
-done
-kill -TERM "$trainer" 2>/dev/null; wait "$trainer" 2>/dev/null || true
-if [ "$st" != SUCCEEDED ]; then
-  echo "http_predict: training ended $st; the trainer said:" >&2
-  tail -n 20 "$BENCH_VAR/log/predict-trainer.log" >&2
-  exit 1
-fi
+task=$(bench_train predict "$ds" churn)
 model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
 
 # Bodies from the test split: one row, and 10,000 rows (the split repeated).
