@@ -62,10 +62,13 @@ enqueue() { # spec json
            SELECT id, pg_notify('trainyard_jobs', id::text) FROM ins" | cut -d'|' -f1
 }
 
-# 1. The worker of a running job.
-start_trainer plain --child-memory=3g
+# 1. The worker of a running job. The search ends early once it has
+#    converged (this table is learnt in a second), so the job holds its
+#    worker with the trainer's test mode: a sleep that reports progress and
+#    obeys a kill, in the worker, after the dataset is loaded.
+start_trainer plain --child-memory=3g --test-mode=1
 TRAINER_PID=$LAST_PID
-J=$(enqueue '{"predict_fields":["y"],"duration":60}')
+J=$(enqueue '{"predict_fields":["y"],"duration":60,"test_mode":{"sleep":30}}')
 wait_for 20 "SELECT state = 'running' AND progress > 0 FROM jobs WHERE id = '$J'" || fail "worker: never running"
 WORKER=""
 for r in $(children "$TRAINER_PID"); do
@@ -96,8 +99,8 @@ wait_for 10 "SELECT state = 'killed' FROM jobs WHERE id = '$J'" || fail "worker:
 kill -TERM "$TRAINER_PID"; wait "$TRAINER_PID"; PIDS=()
 
 # 2. The wall clock: 60 s x 0.02 + 0.5 s = 1.7 s, ingest and all.
-start_trainer hasty --child-wall-factor=0.02 --child-wall-grace=0.5
-J=$(enqueue '{"predict_fields":["y"],"duration":60}')
+start_trainer hasty --child-wall-factor=0.02 --child-wall-grace=0.5 --test-mode=1
+J=$(enqueue '{"predict_fields":["y"],"duration":60,"test_mode":{"sleep":30}}')
 wait_for 30 "SELECT state = 'failed' FROM jobs WHERE id = '$J'" || fail "wall clock: $(psqlq "SELECT state FROM jobs WHERE id = '$J'")"
 psqlq "SELECT error FROM jobs WHERE id = '$J'" | grep -q '^training exceeded its wall-clock limit of 2 s' \
     || fail "wall clock: error $(psqlq "SELECT error FROM jobs WHERE id = '$J'")"
