@@ -3,8 +3,15 @@
  *
  * Warnings are aggregated per (code, field, level): a batch of 10,000 rows
  * with one misspelled field gives one warning with a count, not 10,000.
- * Field lookups go through a json-c object used as a hash set of the
- * model's feature names, built once per checker (per request).
+ *
+ * The check runs on every row of every prediction, so a clean row must cost
+ * little next to the prediction itself. Rows of one batch nearly always
+ * carry the same keys in the same order: the checker remembers the last
+ * row's key order (as pointers to the model's own names), so a key costs a
+ * string compare, not a hash lookup; a key out of that order is looked up
+ * in the hash of the model's names. A category value is first compared
+ * with the few levels last seen in that field, then looked up in the
+ * field's level set.
  */
 #include "handlers/predict_check.h"
 
@@ -15,14 +22,26 @@
 #include "ml/csv.h"
 
 #define ROWS_KEPT 10
+#define ORDER_MAX 512        /* key positions remembered */
+#define RECENT_LEVELS 4      /* levels remembered per category field */
+
+typedef struct feature {
+    const char *name;        /* the model's (borrowed from preprocess) */
+    json_object *desc;       /* its description (borrowed) */
+    json_object *levels;     /* category: the set of its levels; else NULL */
+    const char *recent[RECENT_LEVELS]; /* known levels last seen (keys of levels) */
+    unsigned next_recent;
+} feature_t;
 
 struct predict_check {
     json_object *features;   /* borrowed from preprocess */
     const char *target;      /* the predicted field, or NULL */
-    json_object *names;      /* feature name -> its description (owned) */
+    json_object *names;      /* feature name -> its index in feat (owned) */
     json_object *levels;     /* category name -> set of its levels (owned): a
                                 hash lookup, not a scan, for wide categories */
+    feature_t *feat;         /* the model's features, in order (owned) */
     size_t n_features;
+    size_t order[ORDER_MAX]; /* feature index of the last row's k-th key + 1, 0 = none */
     json_object *warnings;   /* aggregated (owned) */
     json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning (owned) */
 };
@@ -41,6 +60,9 @@ predict_check_t *predict_check_new(json_object *preprocess)
     c->warnings = json_object_new_array();
     c->index = json_object_new_object();
     size_t nf = c->features ? json_object_array_length(c->features) : 0;
+    c->feat = calloc(nf + 1, sizeof(*c->feat));
+    if (c->feat == NULL)
+        abort();
     for (size_t j = 0; j < nf; j++) {
         json_object *f = json_object_array_get_idx(c->features, j), *name, *levels;
         if (!json_object_object_get_ex(f, "name", &name))
@@ -48,7 +70,10 @@ predict_check_t *predict_check_new(json_object *preprocess)
         const char *fname = json_object_get_string(name);
         if (json_object_object_get_ex(c->names, fname, NULL))
             continue;
-        json_object_object_add(c->names, fname, json_object_get(f));
+        feature_t *ft = &c->feat[c->n_features];
+        ft->name = fname;
+        ft->desc = f;
+        json_object_object_add(c->names, fname, json_object_new_int64((int64_t)c->n_features));
         c->n_features++;
         json_object *kind = NULL;
         json_object_object_get_ex(f, "kind", &kind);
@@ -61,6 +86,7 @@ predict_check_t *predict_check_new(json_object *preprocess)
                 json_object_object_add(
                     set, json_object_get_string(json_object_array_get_idx(levels, i)), NULL);
             json_object_object_add(c->levels, fname, set);
+            ft->levels = set;
         }
     }
     return c;
@@ -74,6 +100,7 @@ void predict_check_free(predict_check_t *c)
     json_object_put(c->levels);
     json_object_put(c->warnings);
     json_object_put(c->index);
+    free(c->feat);
     free(c);
 }
 
@@ -182,30 +209,60 @@ static const char *category_text(json_object *v, char *buf, size_t n)
     }
 }
 
+/* The feature a row's k-th key names, or NULL (not a feature). */
+static feature_t *key_feature(predict_check_t *c, size_t k, const char *key)
+{
+    if (k < ORDER_MAX && c->order[k] != 0 && strcmp(c->feat[c->order[k] - 1].name, key) == 0)
+        return &c->feat[c->order[k] - 1];
+    json_object *idx;
+    if (!json_object_object_get_ex(c->names, key, &idx)) {
+        if (k < ORDER_MAX)
+            c->order[k] = 0;
+        return NULL;
+    }
+    size_t j = (size_t)json_object_get_int64(idx);
+    if (k < ORDER_MAX)
+        c->order[k] = j + 1;
+    return &c->feat[j];
+}
+
+/* True if text is a level the model knows in this category field. */
+static int level_known(feature_t *ft, const char *text)
+{
+    for (unsigned i = 0; i < RECENT_LEVELS; i++)
+        if (ft->recent[i] != NULL && strcmp(ft->recent[i], text) == 0)
+            return 1;
+    struct lh_entry *en = lh_table_lookup_entry(json_object_get_object(ft->levels), text);
+    if (en == NULL)
+        return 0;
+    ft->recent[ft->next_recent++ % RECENT_LEVELS] = (const char *)lh_entry_k(en);
+    return 1;
+}
+
 static void check_row(finding_sink_t *s, json_object *row)
 {
     predict_check_t *c = s->c;
     if (!json_object_is_type(row, json_type_object))
         return;
     size_t seen = 0; /* the model's fields among the row's (keys are unique) */
+    size_t k = 0;
     json_object_object_foreach(row, key, val) {
-        json_object *f;
-        if (!json_object_object_get_ex(c->names, key, &f)) {
+        feature_t *ft = key_feature(c, k++, key);
+        if (ft == NULL) {
             if (c->target == NULL || strcmp(key, c->target) != 0)
                 note(s, "unknown_field", key, NULL,
                      "the model has no such field; the value was ignored");
             continue;
         }
         seen++;
-        json_object *levels = NULL, *other = NULL;
-        if (val == NULL || !json_object_object_get_ex(c->levels, key, &levels))
+        if (val == NULL || ft->levels == NULL)
             continue; /* missing, or not a category */
         char buf[512];
         const char *text = category_text(val, buf, sizeof(buf));
-        if (text == NULL || json_object_object_get_ex(levels, text, NULL) ||
-            csv_cell_is_missing(text, strlen(text)))
+        if (text == NULL || level_known(ft, text) || csv_cell_is_missing(text, strlen(text)))
             continue;
-        json_object_object_get_ex(f, "other", &other);
+        json_object *other = NULL;
+        json_object_object_get_ex(ft->desc, "other", &other);
         note(s, "unseen_level", key, text,
              json_object_get_boolean(other)
                  ? "a level not seen in training (or too rare to keep); predicted as the "
@@ -214,15 +271,10 @@ static void check_row(finding_sink_t *s, json_object *row)
     }
     if (seen == c->n_features)
         return; /* every field the model reads is there */
-    size_t nf = c->features ? json_object_array_length(c->features) : 0;
-    for (size_t j = 0; j < nf; j++) {
-        json_object *name;
-        json_object_object_get_ex(json_object_array_get_idx(c->features, j), "name", &name);
-        const char *fname = json_object_get_string(name);
-        if (!json_object_object_get_ex(row, fname, NULL))
-            note(s, "missing_field", fname, NULL,
+    for (size_t j = 0; j < c->n_features; j++)
+        if (!json_object_object_get_ex(row, c->feat[j].name, NULL))
+            note(s, "missing_field", c->feat[j].name, NULL,
                  "a field the model reads is absent; predicted as a missing value");
-    }
 }
 
 int predict_check_rows(predict_check_t *c, json_object *rows, size_t first_row, int strict,

@@ -89,6 +89,34 @@ START_TEST(handlers_predict_check_finds_and_aggregates)
 }
 END_TEST
 
+/* The checker remembers the last row's key order and each field's recent
+ * levels: rows that swap keys, and levels that only look like known ones,
+ * are still judged exactly. */
+START_TEST(handlers_predict_check_caches_do_not_blur)
+{
+    json_object *pre = json_tokener_parse(pre_text);
+    json_object *rows = json_tokener_parse(
+        "[{\"tenure\":1,\"contract\":\"Monthly\",\"plan\":\"a\"},"
+        " {\"tenure\":2,\"contract\":\"Yearly\",\"plan\":\"b\"},"
+        " {\"plan\":\"a\",\"tenure\":3,\"contract\":\"Month\"},"
+        " {\"contract\":\"Monthly \",\"plan\":\"bb\",\"tenure\":4},"
+        " {\"tenure\":5,\"contract\":\"Yearly\",\"pla\":\"a\"}]");
+    predict_check_t *c = predict_check_new(pre);
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(predict_check_rows(c, rows, 0, 0, &e), 0);
+    json_object *ws = predict_check_warnings(c);
+    ck_assert_int_eq(json_object_array_length(ws), 4);
+    ck_assert_int_eq(member_int(warning(ws, "unseen_level", "contract"), "count"), 1); /* Month */
+    ck_assert_int_eq(member_int(warning(ws, "unseen_level", "plan"), "count"), 1);     /* bb */
+    ck_assert_int_eq(member_int(warning(ws, "unknown_field", "pla"), "count"), 1);
+    ck_assert_int_eq(member_int(warning(ws, "missing_field", "plan"), "count"), 1);
+    predict_check_free(c);
+    json_object_put(rows);
+    json_object_put(pre);
+}
+END_TEST
+
 START_TEST(handlers_predict_check_strict_refuses_with_paths)
 {
     json_object *pre = json_tokener_parse(pre_text);
@@ -158,6 +186,7 @@ Suite *suite_handlers_predict_check(void)
 {
     const TTest *const t[] = {
         handlers_predict_check_finds_and_aggregates,
+        handlers_predict_check_caches_do_not_blur,
         handlers_predict_check_strict_refuses_with_paths,
         handlers_predict_check_row_text_and_bounds,
     };
