@@ -198,6 +198,10 @@ int cli_train_run(cli_session_t *s, const cli_train_opts_t *o, err_t *e)
         json_object_object_add(body, "extra_attention", json_object_new_boolean(1));
     if (o->force)
         json_object_object_add(body, "force", json_object_new_boolean(1));
+    if (o->extra != NULL) { /* the server validates them like any other member */
+        json_object_object_foreach(o->extra, k, v)
+            json_object_object_add(body, k, json_object_get(v));
+    }
     int rc = cli_http_json(s->http, "POST", "/api/v1/models/train/new", body, &answer, e);
     json_object_put(body);
     if (rc != 0)

@@ -14,6 +14,7 @@ typedef struct cli_train_opts {
     json_object *ignore;       /* array of field names (borrowed) */
     long duration;             /* seconds of budget */
     int extra_attention, force, wait;
+    json_object *extra;        /* more members of the spec, from --set (borrowed) */
 } cli_train_opts_t;
 
 /* Returns the exit code (0, 1, or 130 when interrupted and left running). */

@@ -34,9 +34,12 @@ const char cli_user_usage[] =
     "                              upload a dataset (streamed); prints its id and schema\n"
     "  train DATASET|FILE.csv --target COL [--target COL2] [--duration 10|60|300|1800]\n"
     "        [--ignore COL[,COL]] [--extra-attention] [--force] [--name NAME] [--wait]\n"
+    "        [--set NAME=VALUE]\n"
     "                              train (uploading a file first); --wait follows it\n"
     "                              with a progress bar and prints the result; Ctrl-C\n"
-    "                              asks whether to kill the task\n"
+    "                              asks whether to kill the task. --set adds a member\n"
+    "                              to the training spec (seed=7, max_models=3,\n"
+    "                              task=regression; VALUE is JSON, else a string)\n"
     "  result TASK_ID [--top N]    leaderboard, metrics and field importance\n"
     "  predict MODEL_ID IN.csv [-o OUT.csv] [--batch ROWS]\n"
     "                              predictions for every row of IN.csv (- for stdin),\n"
@@ -62,6 +65,7 @@ typedef struct user_args {
     int npos;
     const char *name, *workspace, *key, *output, *duration, *batch, *top;
     json_object *targets, *ignore; /* arrays of strings, owned */
+    json_object *extra;            /* --set members, owned */
     int json, wait, extra_attention, force;
 } user_args_t;
 
@@ -69,7 +73,7 @@ static const user_opt_t user_opts[] = {
     {"--json", 0},   {"--name", 1},   {"--workspace", 1}, {"--key", 1},
     {"-o", 1},       {"--output", 1}, {"--duration", 1},  {"--batch", 1},
     {"--top", 1},    {"--target", 1}, {"--ignore", 1},    {"--wait", 0},
-    {"--extra-attention", 0},         {"--force", 0},
+    {"--extra-attention", 0},         {"--force", 0},     {"--set", 1},
 };
 
 /* Adds "a,b" to arr as separate names. */
@@ -83,11 +87,27 @@ static void user_add_list(json_object *arr, const char *v)
     }
 }
 
+/* "name=value" into obj: the value as JSON when it parses, else a string. */
+static int user_add_set(json_object *obj, const char *v, err_t *e)
+{
+    const char *eq = strchr(v, '=');
+    if (eq == NULL || eq == v)
+        return err_set(e, 2, "usage", "--set needs NAME=VALUE, not \"%s\"", v);
+    char name[128];
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - v), v);
+    json_object *val = json_tokener_parse(eq + 1);
+    if (val == NULL && strcmp(eq + 1, "null") != 0)
+        val = json_object_new_string(eq + 1);
+    json_object_object_add(obj, name, val);
+    return 0;
+}
+
 static int user_parse(int argc, char **argv, user_args_t *a, err_t *e)
 {
     memset(a, 0, sizeof(*a));
     a->targets = json_object_new_array();
     a->ignore = json_object_new_array();
+    a->extra = json_object_new_object();
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || strcmp(arg, "-") == 0) {
@@ -125,6 +145,7 @@ static int user_parse(int argc, char **argv, user_args_t *a, err_t *e)
         else if (strcmp(flag, "--top") == 0) a->top = val;
         else if (strcmp(flag, "--target") == 0) user_add_list(a->targets, val);
         else if (strcmp(flag, "--ignore") == 0) user_add_list(a->ignore, val);
+        else if (strcmp(flag, "--set") == 0 && user_add_set(a->extra, val, e) != 0) return -1;
     }
     return 0;
 }
@@ -529,7 +550,7 @@ static int user_train(cli_session_t *s, const user_args_t *a, err_t *e)
     if (cli_session_connect(s, e) != 0)
         return -1;
     cli_train_opts_t o = {a->pos[0], a->name, a->targets, a->ignore, duration,
-                          a->extra_attention, a->force, a->wait};
+                          a->extra_attention, a->force, a->wait, a->extra};
     int rc = cli_train_run(s, &o, e);
     return rc == 0 ? 0 : rc == 130 ? -130 : -1;
 }
@@ -565,6 +586,7 @@ int cli_user_main(int argc, char **argv)
     cli_session_close(&s);
     json_object_put(a.targets);
     json_object_put(a.ignore);
+    json_object_put(a.extra);
     if (rc == 0)
         return 0;
     if (e.status == 130 || rc == -130)

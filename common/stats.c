@@ -283,6 +283,20 @@ char *stats_render(arena_t *arena, char *text, stats_route_name_fn name)
                          "%llu\n",
                          pid, c + 1, (unsigned long long)stats_load(&w->by_class[c]));
     }
+    /* Each worker's own cache, as it last published it (model_cache.c does
+     * on every load and eviction): one scrape shows the whole pool. */
+    stats_printf(&t, "# HELP trainyard_api_worker_cache_models Models in each live API "
+                     "worker's cache.\n"
+                     "# TYPE trainyard_api_worker_cache_models gauge\n");
+    for (int i = 0; i < STATS_WORKER_SLOTS; i++) {
+        const stats_worker_t *w = &s->workers[i];
+        int pid = __atomic_load_n(&w->pid, __ATOMIC_RELAXED);
+        if (pid == 0 || !stats_pid_alive(pid))
+            continue;
+        stats_printf(&t, "trainyard_api_worker_cache_models{worker=\"%d\"} %lld\n", pid,
+                     (long long)__atomic_load_n(&w->gauge[STATS_GAUGE_MODEL_CACHE_MODELS],
+                                                __ATOMIC_RELAXED));
+    }
     for (int g = 0; g < STATS_GAUGE_COUNT; g++) {
         long long sum = 0;
         for (int i = 0; i < STATS_WORKER_SLOTS; i++) {

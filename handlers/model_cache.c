@@ -61,6 +61,14 @@ static void cache_push_front(model_cache_t *c, cache_entry_t *en)
         c->tail = en;
 }
 
+/* The worker's cache gauges for /metrics, kept current as they change (a
+ * scrape served by another worker reads them too). */
+static void cache_publish(const model_cache_t *c)
+{
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_MODELS, (long long)c->count);
+    stats_worker_gauge(STATS_GAUGE_MODEL_CACHE_BYTES, (long long)c->bytes);
+}
+
 static void cache_drop(model_cache_t *c, cache_entry_t *en)
 {
     cache_unlink(c, en);
@@ -68,6 +76,7 @@ static void cache_drop(model_cache_t *c, cache_entry_t *en)
     c->bytes -= en->bytes;
     ml_model_free(en->model);
     free(en);
+    cache_publish(c);
 }
 
 void model_cache_free(model_cache_t *c)
@@ -135,6 +144,7 @@ ml_model_t *model_cache_get(model_cache_t *c, db_t *db, arena_t *arena, long lon
     /* Evict from the cold end, but never the model just loaded. */
     while (c->bytes > c->max_bytes && c->tail != en)
         cache_drop(c, c->tail);
+    cache_publish(c);
     return m;
 }
 

@@ -517,17 +517,18 @@ def test_akkio_v1_model_list_and_delete(sdk, api):
 
 
 def cache_sizes(stack):
-    """{worker pid: models in its cache}, a reading from every worker."""
-    from test_auth import burst, n_workers
+    """{worker pid: models in its cache}: every live worker's own gauge, which
+    it publishes on each load and eviction, in one scrape of the pool's view."""
+    from test_auth import n_workers
     seen = {}
-    for _ in range(100):
-        for text in burst(lambda: requests.get(stack.base_url + "/metrics", timeout=30).text):
-            for pid, n in re.findall(r'trainyard_model_cache_models\{worker="(\d+)"\} (\d+)',
-                                     text):
-                seen[int(pid)] = int(n)
+    for _ in range(50):
+        text = requests.get(stack.base_url + "/metrics", timeout=30).text
+        seen = {int(pid): int(n) for pid, n in
+                re.findall(r'trainyard_api_worker_cache_models\{worker="(\d+)"\} (\d+)', text)}
         if len(seen) >= n_workers():
             return seen
-    raise AssertionError("not every worker answered /metrics: %r" % seen)
+        time.sleep(0.2)
+    raise AssertionError("the scrape did not list every worker: %r" % seen)
 
 
 def test_akkio_v1_deleted_model_leaves_every_worker_cache(sdk, stack):

@@ -261,7 +261,11 @@ def tmux(cli):
 
 def test_cli_progress_bar_on_a_terminal(cli, tmux, tmp_path):
     log = tmp_path / "out.txt"
-    tmux.start("cd %s && %s train %s --target churn --duration 10 --wait > %s; echo EXIT=$?; sleep 60"
+    # The search on this table converges in about two seconds, too soon to see
+    # an ETA: the test stack's trainer holds the job (test mode: a sleep that
+    # reports progress) for a few seconds first, asked for through --set.
+    tmux.start("cd %s && %s train %s --target churn --duration 10 --wait "
+               "--set 'test_mode={\"sleep\":6}' > %s; echo EXIT=$?; sleep 60"
                % (shlex.quote(str(tmp_path)), shlex.quote(cli.exe), shlex.quote(CHURN),
                   shlex.quote(str(log))))
     # The upload's bar, then the training's with its percentage and ETA.
@@ -286,7 +290,9 @@ def test_cli_progress_bar_on_a_terminal(cli, tmux, tmp_path):
 
 def test_cli_ctrl_c_asks_whether_to_kill(cli, tmux, tmp_path):
     ds = cli.json("upload", CHURN, env={"TRAINYARD_URL": cli.url, "TRAINYARD_KEY": cli.key})
-    tmux.start("%s train %s --target churn --duration 300 --wait --force; echo EXIT=$?; sleep 60"
+    # test mode holds the job long enough to be asked about twice.
+    tmux.start("%s train %s --target churn --duration 300 --wait --force "
+               "--set 'test_mode={\"sleep\":120}'; echo EXIT=$?; sleep 60"
                % (shlex.quote(cli.exe), ds["dataset_id"]))
     s = tmux.wait_for(lambda s: "trainyard: task " in s, 60, "the task id")
     task = s.split("trainyard: task ", 1)[1].split()[0]

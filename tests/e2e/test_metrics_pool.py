@@ -69,10 +69,12 @@ def test_promtool_accepts_the_metrics(stack, api):
                    "trainyard_queue_oldest_seconds"):
         assert "# TYPE %s " % family in text, family
     # No series is labelled by the answering worker's pid except the
-    # per-worker breakdown, which lists every live worker at once.
+    # per-worker breakdowns (requests, cache), which list every live worker
+    # at once.
     for line in text.splitlines():
         if 'worker="' in line and not line.startswith("#"):
-            assert line.startswith("trainyard_api_worker_requests_total{"), line
+            assert line.startswith(("trainyard_api_worker_requests_total{",
+                                    "trainyard_api_worker_cache_models{")), line
 
 
 def test_scrapes_in_a_row_are_monotonic_whichever_worker_answers(stack, api_worker_pids):
