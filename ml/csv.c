@@ -308,14 +308,14 @@ static int append(csv_reader_t *r, const char *p, size_t k, err_t *e)
     return 0;
 }
 
-char csv_sniff_delimiter(const char *line, size_t n)
+/* The delimiter of the first line of text in line[0..n), a BOM already
+ * removed. */
+static char sniff_line(const char *line, size_t n)
 {
     static const char candidates[] = {',', ';', '\t', '|'};
     size_t count[sizeof(candidates)] = {0};
     int quoted = 0;
     size_t i = 0;
-    if (n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
-        i = 3; /* a UTF-8 BOM */
     while (i < n && (line[i] == '\n' || line[i] == '\r'))
         i++; /* blank lines before the header */
     for (; i < n; i++) {
@@ -338,6 +338,13 @@ char csv_sniff_delimiter(const char *line, size_t n)
     return candidates[best];
 }
 
+char csv_sniff_delimiter(const char *line, size_t n)
+{
+    if (n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+        return sniff_line(line + 3, n - 3); /* a UTF-8 BOM */
+    return sniff_line(line, n);
+}
+
 char csv_reader_delimiter(const csv_reader_t *r)
 {
     return r->delim;
@@ -353,10 +360,17 @@ static void set_delimiter(csv_reader_t *r, char d)
 
 static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e);
 
-/* Settles the delimiter on what is held back and replays it. */
+/* Settles the delimiter on what is held back and replays it. The reader
+ * has already taken the BOM off (a second one is text), and looks at no
+ * more than feed_sniff holds when fed byte by byte (one byte past the line
+ * limit), so the delimiter never depends on how the input was cut (found
+ * by fuzz_csv). */
 static int sniff_and_replay(csv_reader_t *r, err_t *e)
 {
-    set_delimiter(r, csv_sniff_delimiter(r->pending, r->pending_len));
+    size_t look = r->pending_len;
+    if (look > r->lim.max_line_bytes + 1)
+        look = r->lim.max_line_bytes + 1;
+    set_delimiter(r, sniff_line(r->pending, look));
     char *held = r->pending;
     size_t len = r->pending_len;
     r->pending = NULL;
