@@ -254,19 +254,25 @@ static training_node_t *read_cond(reader_t *rd, const char *key, json_object *v)
 
 static training_node_t *read_group(reader_t *rd, json_object *v, int depth, const char *param);
 
+/* Appends each group of the list v to n (an _or's or an and-list's). */
+static training_node_t *read_group_list(reader_t *rd, training_node_t *n, json_object *v,
+                                        int depth, const char *param)
+{
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        training_node_t *k = read_group(rd, json_object_array_get_idx(v, i), depth + 1, param);
+        if (k == NULL)
+            return NULL;
+        node_append(n, k);
+    }
+    return n;
+}
+
 /* _or: a list (or digit-keyed object) of groups, any of which may hold. */
 static training_node_t *read_or(reader_t *rd, json_object *v, int depth, const char *param)
 {
     training_node_t *n = node_new(rd, TRAINING_OR);
-    if (json_object_is_type(v, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(v); i++) {
-            training_node_t *k = read_group(rd, json_object_array_get_idx(v, i), depth + 1, param);
-            if (k == NULL)
-                return NULL;
-            node_append(n, k);
-        }
-        return n;
-    }
+    if (json_object_is_type(v, json_type_array))
+        return read_group_list(rd, n, v, depth, param);
     if (json_object_is_type(v, json_type_object)) {
         json_object_object_foreach(v, key, val) {
             if (!all_digits(key)) {
@@ -293,15 +299,8 @@ static training_node_t *read_group(reader_t *rd, json_object *v, int depth, cons
         return NULL;
     }
     training_node_t *n = node_new(rd, TRAINING_AND);
-    if (json_object_is_type(v, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(v); i++) {
-            training_node_t *k = read_group(rd, json_object_array_get_idx(v, i), depth + 1, param);
-            if (k == NULL)
-                return NULL;
-            node_append(n, k);
-        }
-        return n;
-    }
+    if (json_object_is_type(v, json_type_array))
+        return read_group_list(rd, n, v, depth, param);
     if (!json_object_is_type(v, json_type_object)) {
         bad(rd->e, param, "_where takes groups of conditions, not a plain value%s", "");
         return NULL;
