@@ -224,7 +224,7 @@ static int ws_part_begin(void *ctx, const char *name, const char *filename, cons
     ws_upload_t *up = ctx;
     up->in_data = name != NULL && strcmp(name, "data") == 0;
     if (up->in_data && up->saw_data++)
-        return err_set(e, 400, "BUNDLE_INVALID", "send exactly one `data` part");
+        return err_set(e, 400, "INVALID_BUNDLE", "send exactly one `data` part");
     return 0;
 }
 
@@ -249,7 +249,7 @@ static int ws_receive(request_t *r, ws_upload_t *up, err_t *e)
     if (support_body_stream(r, multipart ? &ws_multipart : NULL, ws_tee, up, e) != 0)
         return -1;
     if (multipart && !up->saw_data)
-        return err_set(e, 400, "BUNDLE_INVALID",
+        return err_set(e, 400, "INVALID_BUNDLE",
                        "data: the source bundle is missing (send it as the `data` part)");
     return 0;
 }
@@ -301,7 +301,7 @@ int ws_submit(request_t *r)
     if (db_limits_check_upload(app->db, r->arena, r->auth.workspace_id, &r->err) != 0)
         goto out;
     if (art.size == 0) {
-        err_set(&r->err, 400, "BUNDLE_INVALID", "Bundle must be non-empty");
+        err_set(&r->err, 400, "INVALID_BUNDLE", "Bundle must be non-empty");
         goto out;
     }
     rewind(up.spool);
@@ -320,7 +320,7 @@ int ws_submit(request_t *r)
     if (validate_body(info.spec, spec_fields_bundle, spec_fields_bundle_count, 0, &spec_err) != 0) {
         spec_rebase_errors(&spec_err, "trainyard.json");
         err_clear(&r->err);
-        err_set(&r->err, 400, "BUNDLE_INVALID", "%s: %s", spec_err.items[0].field,
+        err_set(&r->err, 400, "INVALID_BUNDLE", "%s: %s", spec_err.items[0].field,
                 spec_err.items[0].message);
         goto out;
     }
