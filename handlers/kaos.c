@@ -44,7 +44,7 @@
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 
-#define KAOS_PAGE_SIZE 20
+#define KAOS_PAGE_SIZE 10 /* partitions per page of job info, as KAOS's TrainController */
 
 /* name in lower case (arena), or NULL when it has no upper-case letter. */
 static char *ws_lower(request_t *r, const char *name)
@@ -803,8 +803,9 @@ int kaos_build_logs(request_t *r)
         text[len++] = '\n';
         text[len] = '\0';
     }
+    /* bare, as KAOS answers it (its client writes it to build-train-<job>.log) */
     json_object *doc = support_own(r, json_object_new_string_len(text, (int)len));
-    return kaos_reply(r, doc);
+    return kaos_reply_bare(r, doc);
 }
 
 /* --- job info ------------------------------------------------------------------ */
@@ -979,8 +980,13 @@ int kaos_job_info(request_t *r, const job_t *job)
             parts[k].score = json_object_get_double(v);
             any = 1;
         }
-        json_object_object_add(p, "score", parts[k].has ? json_object_new_double(parts[k].score)
-                                                        : NULL);
+        /* KAOS formats the score as text, f"{value:0.4f}"
+         * (backend services/job_service.py, get_training_info): its
+         * PartitionInfo.score is a str. */
+        json_object_object_add(p, "score",
+                               parts[k].has ? json_object_new_string(arena_sprintf(
+                                                  r->arena, "%0.4f", parts[k].score))
+                                            : NULL);
         k++;
     }
     if (sort_by != NULL && !any && total > 0)
@@ -1027,9 +1033,9 @@ int kaos_job_info(request_t *r, const job_t *job)
     json_object_object_add(inner, "runs_total", json_object_new_int64((int64_t)total));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "page_id", json_object_new_int64(page));
-    json_object_object_add(doc, "page_count",
-                           json_object_new_int64((long long)((total + (size_t)size - 1) /
-                                                             (size_t)size)));
+    /* At least one page, as KAOS counts them (an empty job has page 0). */
+    size_t pages = (total + (size_t)size - 1) / (size_t)size;
+    json_object_object_add(doc, "page_count", json_object_new_int64(pages ? (long long)pages : 1));
     json_object_object_add(doc, "response", json_object_get(inner));
     return req_reply_json(r, 200, doc);
 }
@@ -1097,8 +1103,10 @@ int kaos_provenance(request_t *r, const job_t *job, const char *model_id)
 #undef DOT
     if (o >= sizeof(buf))
         o = sizeof(buf) - 1;
+    /* bare, as KAOS answers it: its client renders Source(r.json())
+     * (cli/kaos_cli/commands/train.py, provenance) */
     json_object *doc = support_own(r, json_object_new_string_len(buf, (int)o));
-    return kaos_reply(r, doc);
+    return kaos_reply_bare(r, doc);
 }
 
 /* --- bundle download ------------------------------------------------------------ */
@@ -1203,19 +1211,33 @@ int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int mode
     err_t e;
     err_clear(&e);
     int rc = 0;
+    /* KAOS's layout (backend controllers/train.py, get_bundle): code/<root>/,
+     * data/<root>/, models/<model id>/ holding the run's output (model/,
+     * metrics) and, for a grid, its hyperparameter file; its client
+     * extracts the zip as it is. */
     if (code && c && json_object_object_get_ex(c, "artifact_id", &v))
-        rc = kaos_copy_archive(r, t, json_object_get_string(v), "", &e);
+        rc = kaos_copy_archive(r, t, json_object_get_string(v), "code/", &e);
     if (rc == 0 && data && d && json_object_object_get_ex(d, "artifact_id", &v))
         rc = kaos_copy_archive(r, t, json_object_get_string(v), "data/", &e);
     for (size_t i = 0; rc == 0 && model && i < n_models; i++) {
-        const char *dir = arena_sprintf(r->arena, "models/%s/",
-                                        tarball_safe_name(r->arena, models[i].predict_field));
+        const char *dir = arena_sprintf(r->arena, "models/%s/", models[i].id);
         rc = kaos_copy_archive(r, t, models[i].artifact_id, dir, &e);
         if (rc == 0 && models[i].metrics != NULL) {
             const char *m = json_object_to_json_string_ext(models[i].metrics,
                                                            JSON_C_TO_STRING_PRETTY);
             rc = tarball_add_bytes(t, arena_sprintf(r->arena, "%smetrics.json", dir), m,
                                    strlen(m), &e);
+        }
+        json_object *cand = models[i].candidates
+                                ? json_object_array_get_idx(models[i].candidates, 0)
+                                : NULL, *hp = NULL;
+        if (rc == 0 && cand != NULL && models[i].predict_field != NULL &&
+            json_object_object_get_ex(cand, "hyperparameters", &hp) && hp != NULL) {
+            const char *h = json_object_to_json_string_ext(hp, JSON_C_TO_STRING_PRETTY);
+            rc = tarball_add_bytes(
+                t, arena_sprintf(r->arena, "%s%s", dir,
+                                 tarball_safe_name(r->arena, models[i].predict_field)),
+                h, strlen(h), &e);
         }
     }
     tarball_end(t, &e);
