@@ -254,14 +254,19 @@ int kaos_params_is_grid(const char *buf, size_t n)
 }
 
 /* Appends v to a file name as KAOS does (str() of the value), keeping only
- * characters safe in a file name: the others become '_'. */
-static void grid_name_add(char *name, size_t cap, size_t *o, const char *s)
+ * characters safe in a file name: the others become '_'. Returns 1 when
+ * it had to change or cut the text (two runs might then share a name). */
+static int grid_name_add(char *name, size_t cap, size_t *o, const char *s)
 {
+    int changed = 0;
     for (; *s && *o + 1 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        name[(*o)++] = isalnum(c) || c == '.' || c == '=' || c == '-' || c == '_' ? (char)c : '_';
+        int ok = isalnum(c) || c == '.' || c == '=' || c == '-' || c == '_';
+        name[(*o)++] = ok ? (char)c : '_';
+        changed |= !ok;
     }
     name[*o] = '\0';
+    return changed || *s != '\0';
 }
 
 static int grid_zip_add(struct archive *a, const char *path, const char *data, err_t *e)
@@ -306,6 +311,7 @@ int kaos_params_grid(const char *json, size_t len, const char *folder, FILE *zip
     int rc = -1;
     size_t k = 0, total = 1;
     struct archive *a = NULL;
+    json_object *seen = NULL;
     json_object_object_foreach(grid, key, val) {
         keys[k] = key;
         vals[k] = val;
@@ -324,6 +330,7 @@ int kaos_params_grid(const char *json, size_t len, const char *folder, FILE *zip
         k++;
     }
     *runs = json_object_new_array();
+    seen = json_object_new_object(); /* the runs' file names, as a set */
     if (zip != NULL && nkeys > 0) {
         a = archive_write_new();
         if (a == NULL || archive_write_set_format_zip(a) != ARCHIVE_OK ||
@@ -335,7 +342,8 @@ int kaos_params_grid(const char *json, size_t len, const char *folder, FILE *zip
     for (size_t run = 0; run < total; run++) {
         json_object *one = json_object_new_object();
         char name[KAOS_NAME_MAX];
-        size_t o = 0;
+        size_t o = 0, cap = sizeof(name) - 16;
+        int changed = 0;
         name[0] = '\0';
         for (size_t i = 0; i < nkeys; i++) {
             json_object *v = json_object_is_type(vals[i], json_type_array)
@@ -343,14 +351,28 @@ int kaos_params_grid(const char *json, size_t len, const char *folder, FILE *zip
                                  : vals[i];
             json_object_object_add(one, keys[i], json_object_get(v));
             if (i > 0)
-                grid_name_add(name, sizeof(name) - 8, &o, "_");
-            grid_name_add(name, sizeof(name) - 8, &o, keys[i]);
-            grid_name_add(name, sizeof(name) - 8, &o, "=");
-            grid_name_add(name, sizeof(name) - 8, &o,
-                          json_object_is_type(v, json_type_string)
-                              ? json_object_get_string(v)
-                              : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+                changed |= grid_name_add(name, cap, &o, "_");
+            changed |= grid_name_add(name, cap, &o, keys[i]);
+            changed |= grid_name_add(name, cap, &o, "=");
+            changed |= grid_name_add(name, cap, &o,
+                                     json_object_is_type(v, json_type_string)
+                                         ? json_object_get_string(v)
+                                         : json_object_to_json_string_ext(
+                                               v, JSON_C_TO_STRING_PLAIN));
         }
+        /* ".DS_Store" marks clutter the scan skips (is_clutter): never in a
+         * run's name. */
+        for (char *ds = strstr(name, ".DS_Store"); ds != NULL; ds = strstr(ds, ".DS_Store")) {
+            *ds = '_';
+            changed = 1;
+        }
+        /* A name that had to be changed or cut, or that an earlier run
+         * already has (a value listed twice, or values holding '_' and '='),
+         * gets the run's number after a '~', which no unchanged name holds:
+         * every run keeps a file of its own. */
+        if (changed || json_object_object_get_ex(seen, name, NULL))
+            snprintf(name + o, sizeof(name) - o, "~%zu", run);
+        json_object_object_add(seen, name, NULL);
         json_object_array_add(*runs, one);
         if (a != NULL) {
             char path[KAOS_NAME_MAX * 2];
@@ -382,6 +404,7 @@ out:
     free(vals);
     free(count);
     free(at);
+    json_object_put(seen);
     json_object_put(grid); /* *runs holds its own references */
     return rc;
 }

@@ -57,7 +57,8 @@ int kaos_bundle_scan(bundle_read_fn read_fn, void *ctx, kaos_kind_t kind, kaos_s
  * array of the combinations' objects in KAOS's order (the last parameter
  * varies fastest), and, when zip is not NULL and the grid is not empty, a
  * zip of them under the folder `folder` written to zip (a params bundle
- * kaos_bundle_scan reads). A scalar counts as a list of one value. `{}` is
+ * kaos_bundle_scan reads; a name KAOS's way would not be safe or unique
+ * gets "~<run>" added). A scalar counts as a list of one value. `{}` is
  * the empty grid: *runs = [{}] and nothing is written (KAOS's client sends
  * it when a deploy has no hyperparameters). Errors: 400 "INVALID_BUNDLE"
  * naming the parameter (an empty list, not a JSON object, more than

@@ -810,6 +810,38 @@ int kaos_build_logs(request_t *r)
 
 /* --- job info ------------------------------------------------------------------ */
 
+/* The job's hyperparameter files with their parameters ([{"name","path",
+ * "params"}], arena-owned), from the params bundle it was made from (the
+ * job's spec names it, without the parameters); NULL when it has none. */
+static json_object *kaos_params_files(request_t *r, const job_t *job)
+{
+    json_object *p, *id;
+    if (job->spec == NULL || !json_object_object_get_ex(job->spec, "params", &p) ||
+        !json_object_object_get_ex(p, "bundle_id", &id))
+        return NULL;
+    kaos_bundle_t b;
+    err_t e;
+    err_clear(&e);
+    if (db_kaos_bundle_get(app_of(r)->db, r->arena, r->auth.workspace_id,
+                           json_object_get_string(id), &b, &e) != 0)
+        return NULL; /* a convenience: the answer goes on without them */
+    return b.files;
+}
+
+/* The parameters of the file named name in files, or NULL. */
+static json_object *kaos_file_params(json_object *files, const char *name)
+{
+    json_object *v;
+    for (size_t i = 0; name != NULL && files != NULL && i < json_object_array_length(files);
+         i++) {
+        json_object *f = json_object_array_get_idx(files, i);
+        if (json_object_object_get_ex(f, "name", &v) && strcmp(json_object_get_string(v), name) == 0 &&
+            json_object_object_get_ex(f, "params", &v))
+            return v;
+    }
+    return NULL;
+}
+
 typedef struct partition {
     json_object *doc;
     int has;
@@ -927,6 +959,7 @@ int kaos_job_info(request_t *r, const job_t *job)
     size_t total = n_runs > n_models ? n_runs : n_models;
     partition_t *parts = arena_calloc(r->arena, total + 1, sizeof(*parts));
     json_object *available = support_own(r, json_object_new_object()); /* metric names, a set */
+    json_object *pfiles = kaos_params_files(r, job);
     size_t k = 0;
     int any = 0;
     /* From the job's result when it has one (failed runs too), else from
@@ -963,6 +996,8 @@ int kaos_job_info(request_t *r, const job_t *job)
         }
         support_json_str(p, "model_id", mid);
         support_json_str(p, "hyperparameters_file", name);
+        if (hyper == NULL)
+            hyper = kaos_file_params(pfiles, name);
         json_object_object_add(p, "hyperparameters", json_object_get(hyper));
         json_object_object_add(p, "metrics", json_object_get(metrics));
         kaos_partition_provenance(r, job, p, name, mid);
@@ -1177,6 +1212,7 @@ static int kaos_copy_archive(request_t *r, tarball_t *t, const char *artifact_id
     return rc;
 }
 
+
 int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int model,
                     const char *model_id)
 {
@@ -1204,6 +1240,7 @@ int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int mode
     json_object *c = NULL, *d = NULL, *v;
     json_object_object_get_ex(job->spec, "code", &c);
     json_object_object_get_ex(job->spec, "data", &d);
+    json_object *pfiles = model ? kaos_params_files(r, job) : NULL;
     tarball_t *t = tarball_begin_as(r, arena_sprintf(r->arena, "bundle-%s.zip", job->id), 1,
                                     &r->err);
     if (t == NULL)
@@ -1228,11 +1265,8 @@ int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int mode
             rc = tarball_add_bytes(t, arena_sprintf(r->arena, "%smetrics.json", dir), m,
                                    strlen(m), &e);
         }
-        json_object *cand = models[i].candidates
-                                ? json_object_array_get_idx(models[i].candidates, 0)
-                                : NULL, *hp = NULL;
-        if (rc == 0 && cand != NULL && models[i].predict_field != NULL &&
-            json_object_object_get_ex(cand, "hyperparameters", &hp) && hp != NULL) {
+        json_object *hp = kaos_file_params(pfiles, models[i].predict_field);
+        if (rc == 0 && hp != NULL && models[i].predict_field != NULL) {
             const char *h = json_object_to_json_string_ext(hp, JSON_C_TO_STRING_PRETTY);
             rc = tarball_add_bytes(
                 t, arena_sprintf(r->arena, "%s%s", dir,

@@ -462,6 +462,8 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
         f.write(logs)
     assert "BREACH" not in logs, logs
     assert doc["state"] == "JOB_FAILURE" and doc["error"], doc
+    # all runs on one page (KAOS's page is 10 partitions)
+    doc = kaos.info(name, job, page_size=50)["response"]
     parts = {p["hyperparameters_file"]: p for p in doc["partitions"]}
     assert len(parts) == len(attacks)
     for kind in attacks:
@@ -721,7 +723,7 @@ def test_kaos_client_train_commands(kaos_client, kaos_deploy, tmp_path):
             kaos_required(row, ("job_id", "state", "started", "duration", "progress"),
                           "SubmissionInfo")
             assert row["state"].startswith("JOB_") and isinstance(row["progress"], str), row
-        mine = [row for row in rows if row["job_id"] == job]
+        mine = [row for row in rows + data["building"] if row["job_id"] == job]
         assert mine, data
         if mine[0]["state"] in ("JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED"):
             break
@@ -741,6 +743,9 @@ def test_kaos_client_train_commands(kaos_client, kaos_deploy, tmp_path):
     for p in info["partitions"]:
         assert p["code"]["author"] == "janedoe" and p["hyperparams"]["path"].endswith(".json")
         assert re.search(r"n_estimators=\d_max_depth=\d_seed=1\.json$", p["hyperparams"]["path"])
+        hp = p["hyperparameters"]  # trainyard's own: the run's parameters themselves
+        assert p["hyperparams"]["path"].endswith(
+            "n_estimators=%(n_estimators)d_max_depth=%(max_depth)d_seed=%(seed)d.json" % hp), p
     best = info["partitions"][0]["output"]["path"]  # the "Model ID" column
     # train get -j <job>: GET .../bundle with include_* as Python bools
     # (train_facade.py get_bundle; that facade sends no token, which this
