@@ -406,7 +406,11 @@ int ws_submit(request_t *r)
     json_object_object_add(b, "entries", json_object_new_int64((int64_t)info.entries));
     json_object_object_add(b, "dataset", json_object_new_string(info.dataset_path));
     json_object_object_add(doc, "bundle", b);
-    kaos_reply(r, doc);
+    /* KAOS's client reads data['glob_name'] after any source upload */
+    json_object *top = json_object_new_object();
+    json_object_object_add(top, "glob_name", json_object_new_string(
+                                                 arena_sprintf(r->arena, "%.10s", art.sha256)));
+    kaos_reply_beside(r, doc, top);
 out:
     if (up.writer != NULL)
         db_artifact_abort(up.writer);
