@@ -22,8 +22,14 @@
  * job's spec names the three bundles it was made from, so that provenance
  * and downloads never depend on what was uploaded since.
  *
- * Every answer is {"response": …}; errors are err_t in the workspace
- * dialect ({"error_code","message"}), with KAOS's messages.
+ * Answers are {"response": …}, as KAOS's backend wraps most of them; where
+ * it answers bare, its client (KI-labs/kaos cli/kaos_cli/) reads the bare
+ * shape, so those members also sit beside "response" (kaos_reply_beside),
+ * and logs and provenance, bare strings there, are bare strings here.
+ * Errors are err_t in the workspace dialect ({"error_code","message"}),
+ * with KAOS's codes and messages. A params upload is a zip of JSON files
+ * or KAOS's own grid (a JSON object of lists, bundle/kaos.h), stored as
+ * the zip of its runs.
  */
 #include "handlers/kaos.h"
 

@@ -14,7 +14,9 @@
  * Errors take the seed's shape {"error_code":"JOB_NOT_FOUND","message":...}.
  * The workspace in the path is one of the key's account's (another
  * account's is a 404 like an unknown one); answers are KAOS's
- * {"response": ...}, job info {"page_id","page_count","response"}. Jobs
+ * {"response": ...}, job info {"page_id","page_count","response"}, logs a
+ * bare string, and what KAOS answers bare (inspect's inputs, an upload's
+ * glob_name) also sits beside "response", where its client reads it. Jobs
  * made from KAOS source bundles (the sandbox runner) answer job info,
  * provenance and bundle downloads through handlers/kaos.c.
  *
