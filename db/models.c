@@ -48,15 +48,21 @@ static const db_stmt_t stmt_update = {
     "WHERE id = $2 AND workspace_id = $1 RETURNING id",
     6};
 /* What a model came from: its job (spec, dialect, state, code bundle) and
- * its dataset (kept as a row, with its hash, after a delete). */
+ * its dataset (kept as a row, with its hash, after a delete): its hash,
+ * size and rows as the job was submitted on it (sql/0137: an append since
+ * has changed the dataset row's), else as the row has them. */
+#define TRAINED_ON "(j.dataset_sha256 IS NOT NULL AND j.dataset_id = m.dataset_id)"
 #define LINEAGE_SELECT                                                                     \
     "SELECT m.id AS model_id, m.predict_field, j.id AS job_id, j.dialect, j.state, "         \
     "j.spec::text AS spec, j.user_name, "                                                    \
     "extract(epoch FROM j.created_at)::float8 AS job_created_at, "                           \
     "extract(epoch FROM j.finished_at)::float8 AS job_finished_at, "                         \
     "b.id AS code_id, b.sha256 AS code_sha256, b.size AS code_size, "                        \
-    "d.id AS dataset_id, d.name AS dataset_name, d.sha256 AS dataset_sha256, d.rows AS "     \
-    "dataset_rows, d.size AS dataset_size, d.delimiter AS dataset_delimiter, "               \
+    "d.id AS dataset_id, d.name AS dataset_name, d.delimiter AS dataset_delimiter, "         \
+    "CASE WHEN " TRAINED_ON " THEN j.dataset_sha256 ELSE d.sha256 END AS dataset_sha256, "   \
+    "CASE WHEN " TRAINED_ON " THEN coalesce(j.dataset_rows, d.rows) ELSE d.rows END "        \
+    "AS dataset_rows, "                                                                       \
+    "CASE WHEN " TRAINED_ON " THEN j.dataset_size ELSE d.size END AS dataset_size, "         \
     "d.deleted_at IS NOT NULL AS dataset_deleted "                                           \
     "FROM models m JOIN jobs j ON j.id = m.job_id "                                          \
     "LEFT JOIN artifacts b ON b.id = j.bundle_id "                                           \
