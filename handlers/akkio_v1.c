@@ -592,6 +592,9 @@ static int v1_dataset_append(request_t *r, const char *id, json_object *p)
 {
     json_object *rows = NULL;
     int from_csv = v1_has(p, "csv");
+    if (from_csv && v1_has(p, "rows"))
+        return err_add(&r->err, 422, "extra_forbidden", "body/csv",
+                       "send the new rows either as rows or as csv, not both");
     if (!from_csv && v1_rows(r, p, &rows) != 0)
         return -1;
     app_t *app = app_of(r);

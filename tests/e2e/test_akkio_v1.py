@@ -304,6 +304,10 @@ def test_akkio_v1_appends_to_a_semicolon_dataset(sdk, api):
     assert err["field"] == "csv" and "line 2" in err["message"], err
     err = v1_error(append_csv(sdk, did, "name;age;city\n"), 422)
     assert err["field"] == "csv", err
+    both = requests.post(sdk.base + "/datasets", json={
+        "api_key": sdk.api_key, "id": did, "csv": "name;age;city\nkim;1;Rome\n",
+        "rows": [{"name": "kim", "age": 1, "city": "Rome"}]}, timeout=60)
+    assert v1_error(both, 422)["field"] == "csv"
     assert state() == before
     # The dataset still trains-ready: its bytes read back as the same rows.
     assert show(sdk, did)["rows"] == 5
