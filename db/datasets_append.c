@@ -11,6 +11,7 @@
 static const db_stmt_t stmt_lock = {
     "dataset_append_lock",
     "SELECT id, workspace_id, name, rows, fields::text AS fields, artifact_id, size, sha256, "
+    "delimiter, "
     "extract(epoch FROM created_at)::float8 AS created_at, "
     "EXISTS (SELECT 1 FROM jobs WHERE dataset_id = d.id AND state IN "
     "('queued', 'building', 'running')) AS busy FROM datasets d "
@@ -64,6 +65,7 @@ int db_dataset_lock(db_t *db, arena_t *arena, long long workspace_id, const char
     const char *h = db_get(res, 0, "sha256");
     snprintf(out->sha256, sizeof(out->sha256), "%s", h ? h : "");
     out->created_at = db_get_double(res, 0, "created_at", 0);
+    out->delimiter = db_get(res, 0, "delimiter");
     const char *b = db_get(res, 0, "busy");
     *busy = b != NULL && strcmp(b, "t") == 0;
     return 0;

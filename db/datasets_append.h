@@ -17,7 +17,8 @@
 
 #include "db/datasets.h"
 
-/* Inside the caller's transaction: loads the workspace's dataset and locks
+/* Inside the caller's transaction: loads the workspace's dataset (with the
+ * delimiter its file is written with) and locks
  * its row until commit (FOR UPDATE), so two appends never interleave.
  * *busy = 1 when a queued, building or running job uses it. 404 if unknown. */
 int db_dataset_lock(db_t *db, arena_t *arena, long long workspace_id, const char *id,

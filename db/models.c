@@ -48,20 +48,38 @@ static const db_stmt_t stmt_update = {
     "WHERE id = $2 AND workspace_id = $1 RETURNING id",
     6};
 /* What a model came from: its job (spec, dialect, state, code bundle) and
- * its dataset (kept as a row, with its hash, after a delete). */
-static const db_stmt_t stmt_lineage = {
-    "model_lineage",
-    "SELECT j.id AS job_id, j.dialect, j.state, j.spec::text AS spec, j.user_name, "
-    "extract(epoch FROM j.created_at)::float8 AS job_created_at, "
-    "extract(epoch FROM j.finished_at)::float8 AS job_finished_at, "
-    "b.id AS code_id, b.sha256 AS code_sha256, b.size AS code_size, "
-    "d.id AS dataset_id, d.name AS dataset_name, d.sha256 AS dataset_sha256, d.rows AS "
-    "dataset_rows, d.size AS dataset_size, d.delimiter AS dataset_delimiter, "
-    "d.deleted_at IS NOT NULL AS dataset_deleted "
-    "FROM models m JOIN jobs j ON j.id = m.job_id "
-    "LEFT JOIN artifacts b ON b.id = j.bundle_id "
+ * its dataset (kept as a row, with its hash, after a delete): its hash,
+ * size and rows as the job was submitted on it (sql/0137: an append since
+ * has changed the dataset row's), else as the row has them. */
+#define TRAINED_ON "(j.dataset_sha256 IS NOT NULL AND j.dataset_id = m.dataset_id)"
+#define LINEAGE_SELECT                                                                     \
+    "SELECT m.id AS model_id, m.predict_field, j.id AS job_id, j.dialect, j.state, "         \
+    "j.spec::text AS spec, j.user_name, "                                                    \
+    "extract(epoch FROM j.created_at)::float8 AS job_created_at, "                           \
+    "extract(epoch FROM j.finished_at)::float8 AS job_finished_at, "                         \
+    "b.id AS code_id, b.sha256 AS code_sha256, b.size AS code_size, "                        \
+    "d.id AS dataset_id, d.name AS dataset_name, d.delimiter AS dataset_delimiter, "         \
+    "CASE WHEN " TRAINED_ON " THEN j.dataset_sha256 ELSE d.sha256 END AS dataset_sha256, "   \
+    "CASE WHEN " TRAINED_ON " THEN coalesce(j.dataset_rows, d.rows) ELSE d.rows END "        \
+    "AS dataset_rows, "                                                                       \
+    "CASE WHEN " TRAINED_ON " THEN j.dataset_size ELSE d.size END AS dataset_size, "         \
+    "d.deleted_at IS NOT NULL AS dataset_deleted "                                           \
+    "FROM models m JOIN jobs j ON j.id = m.job_id "                                          \
+    "LEFT JOIN artifacts b ON b.id = j.bundle_id "                                           \
     "LEFT JOIN datasets d ON d.id = m.dataset_id AND d.workspace_id = m.workspace_id "
-    "WHERE m.id = $2 AND m.workspace_id = $1",
+static const db_stmt_t stmt_lineage = {
+    "model_lineage", LINEAGE_SELECT "WHERE m.id = $2 AND m.workspace_id = $1", 2};
+/* Listings: one query for a page of models, or for the models of a page
+ * of Strapi trainings (their jobs). */
+static const db_stmt_t stmt_lineage_many = {
+    "model_lineage_many",
+    LINEAGE_SELECT "WHERE m.workspace_id = $1 AND m.id = ANY ($2::uuid[]) "
+    "ORDER BY m.job_id, m.seq",
+    2};
+static const db_stmt_t stmt_lineage_jobs = {
+    "model_lineage_jobs",
+    LINEAGE_SELECT "WHERE m.workspace_id = $1 AND m.job_id = ANY ($2::uuid[]) "
+    "ORDER BY m.job_id, m.seq",
     2};
 
 static void json_put(void *p)
@@ -197,6 +215,31 @@ int db_model_update(db_t *db, arena_t *arena, long long workspace_id, const char
     return 0;
 }
 
+static void lineage_row(arena_t *arena, const PGresult *res, int row, model_lineage_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->model_id = db_get(res, row, "model_id");
+    out->predict_field = db_get(res, row, "predict_field");
+    out->job_id = db_get(res, row, "job_id");
+    out->dialect = db_get(res, row, "dialect");
+    out->state = db_get(res, row, "state");
+    out->spec = json_col(arena, res, row, "spec");
+    out->user = db_get(res, row, "user_name");
+    out->job_created_at = db_get_double(res, row, "job_created_at", 0);
+    out->job_finished_at = db_get_double(res, row, "job_finished_at", 0);
+    out->code_id = db_get(res, row, "code_id");
+    out->code_sha256 = db_get(res, row, "code_sha256");
+    out->code_size = db_get_ll(res, row, "code_size", 0);
+    out->dataset_id = db_get(res, row, "dataset_id");
+    out->dataset_name = db_get(res, row, "dataset_name");
+    out->dataset_sha256 = db_get(res, row, "dataset_sha256");
+    out->dataset_rows = db_get_ll(res, row, "dataset_rows", 0);
+    out->dataset_size = db_get_ll(res, row, "dataset_size", 0);
+    out->dataset_delimiter = db_get(res, row, "dataset_delimiter");
+    const char *del = db_get(res, row, "dataset_deleted");
+    out->dataset_deleted = del != NULL && del[0] == 't';
+}
+
 int db_model_lineage(db_t *db, arena_t *arena, long long workspace_id, const char *id,
                      model_lineage_t *out, err_t *e)
 {
@@ -209,23 +252,41 @@ int db_model_lineage(db_t *db, arena_t *arena, long long workspace_id, const cha
         return -1;
     if (PQntuples(res) == 0)
         return err_set(e, 404, "not_found", "There is no model with id: %s", id);
-    out->job_id = db_get(res, 0, "job_id");
-    out->dialect = db_get(res, 0, "dialect");
-    out->state = db_get(res, 0, "state");
-    out->spec = json_col(arena, res, 0, "spec");
-    out->user = db_get(res, 0, "user_name");
-    out->job_created_at = db_get_double(res, 0, "job_created_at", 0);
-    out->job_finished_at = db_get_double(res, 0, "job_finished_at", 0);
-    out->code_id = db_get(res, 0, "code_id");
-    out->code_sha256 = db_get(res, 0, "code_sha256");
-    out->code_size = db_get_ll(res, 0, "code_size", 0);
-    out->dataset_id = db_get(res, 0, "dataset_id");
-    out->dataset_name = db_get(res, 0, "dataset_name");
-    out->dataset_sha256 = db_get(res, 0, "dataset_sha256");
-    out->dataset_rows = db_get_ll(res, 0, "dataset_rows", 0);
-    out->dataset_size = db_get_ll(res, 0, "dataset_size", 0);
-    out->dataset_delimiter = db_get(res, 0, "dataset_delimiter");
-    const char *del = db_get(res, 0, "dataset_deleted");
-    out->dataset_deleted = del != NULL && del[0] == 't';
+    lineage_row(arena, res, 0, out);
+    return 0;
+}
+
+int db_model_lineage_many(db_t *db, arena_t *arena, long long workspace_id, int by_job,
+                          const char *const *ids, size_t n_ids, model_lineage_t **out,
+                          size_t *n, err_t *e)
+{
+    *out = NULL;
+    *n = 0;
+    /* A PostgreSQL array literal of UUIDs: nothing in it needs quoting,
+     * since only strings util_is_uuid accepts enter it. */
+    char *list = arena_alloc(arena, n_ids * (UUID_STR_LEN + 1) + 3);
+    size_t len = 0;
+    list[len++] = '{';
+    for (size_t i = 0; i < n_ids; i++) {
+        if (ids[i] == NULL || !util_is_uuid(ids[i]))
+            continue;
+        if (len > 1)
+            list[len++] = ',';
+        memcpy(list + len, ids[i], UUID_STR_LEN);
+        len += UUID_STR_LEN;
+    }
+    list[len++] = '}';
+    list[len] = '\0';
+    if (len == 2)
+        return 0;
+    const char *p[2] = {arena_sprintf(arena, "%lld", workspace_id), list};
+    PGresult *res;
+    if (db_query(db, arena, by_job ? &stmt_lineage_jobs : &stmt_lineage_many, p, &res, e) != 0)
+        return -1;
+    int rows = PQntuples(res);
+    *out = arena_calloc(arena, (size_t)rows + 1, sizeof(model_lineage_t));
+    for (int i = 0; i < rows; i++)
+        lineage_row(arena, res, i, &(*out)[i]);
+    *n = (size_t)rows;
     return 0;
 }

@@ -44,6 +44,7 @@ typedef struct model_update {
 /* What a model came from. Strings arena-owned; NULL when absent (no code
  * bundle for built-in jobs; dataset fields NULL when the job named none). */
 typedef struct model_lineage {
+    const char *model_id, *predict_field;
     const char *job_id, *dialect, *state, *user;
     json_object *spec;         /* the training spec as the job stored it */
     double job_created_at, job_finished_at;
@@ -79,5 +80,14 @@ int db_model_update(db_t *db, arena_t *arena, long long workspace_id, const char
 /* The model's lineage. 404 when unknown or another workspace's. */
 int db_model_lineage(db_t *db, arena_t *arena, long long workspace_id, const char *id,
                      model_lineage_t *out, err_t *e);
+
+/* The lineages of many models in one query, for listings: by model id
+ * (by_job = 0) or of every model of the given jobs (by_job = 1), in the
+ * workspace only, ordered by job then predict field. ids must be UUIDs
+ * (others are skipped). *out (arena-owned) holds *n rows; ids that match
+ * no model of the workspace have no row. */
+int db_model_lineage_many(db_t *db, arena_t *arena, long long workspace_id, int by_job,
+                          const char *const *ids, size_t n_ids, model_lineage_t **out,
+                          size_t *n, err_t *e);
 
 #endif

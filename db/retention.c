@@ -8,6 +8,28 @@
  * leave their artifacts unreferenced: step 4 of the same pass collects them
  * once the grace has passed since their creation, which is long past for
  * anything old enough to be expired.
+ *
+ * What must survive, reference by reference (sql/), and where it is kept:
+ *   models.job_id -> jobs (CASCADE)       step 2 never deletes a job that
+ *                                          still has a model
+ *   job_logs.job_id -> jobs (CASCADE)     logs go with or before their job
+ *   models.pinned (0012)                  step 1 never ranks them
+ *   a model's own unfinished job          step 1 keeps the model
+ *   a model named in an unfinished job's  step 1 keeps the model (the same
+ *     spec (warm start, ensemble...)       check as DELETE, models_admin.c)
+ *   models.artifact_id -> artifacts       step 4 keeps it
+ *   datasets.artifact_id (SET NULL)       step 4 keeps a live dataset's bytes
+ *   jobs.dataset_artifact_id (0033)       step 4 keeps bytes an unfinished
+ *                                          job was submitted on (an append
+ *                                          since has replaced them)
+ *   jobs.bundle_id (SET NULL)             step 4 keeps a job's bundle while
+ *                                          the job row exists
+ *   kaos_bundles.artifact_id (SET NULL)   step 4 keeps KAOS's bundles
+ *   trainings.job_id (SET NULL)           a Strapi document outlives its job
+ *                                          by design: only finished jobs
+ *                                          without models are deleted, and
+ *                                          the document keeps its metrics
+ * Datasets themselves, workspaces and keys are never collected here.
  */
 #include "db/retention.h"
 
@@ -22,17 +44,32 @@
 #define GC_LOCK_KEY "7311955012"
 
 #define FINISHED "('succeeded', 'failed', 'killed', 'timed_out')"
+#define UNFINISHED "('queued', 'building', 'running')"
 
+/* A model beyond the newest K of its dataset is deleted unless something
+ * not yet over needs it: pinned models are not even ranked (they take no
+ * place among the K); a model whose own job is unfinished (a grid job
+ * stores its first models before it ends) or that an unfinished job of the
+ * workspace names anywhere in its spec (a warm start, an ensemble, a batch
+ * scoring: the check db_model_delete makes, db/models_admin.c) is ranked
+ * but kept, and goes in a later pass once that job is over. */
 static const db_stmt_t stmt_models = {
     "gc_models",
     "WITH ranked AS ("
-    " SELECT m.id, coalesce(wr.keep_models, $1::int) AS keep,"
+    " SELECT m.id, m.job_id, m.workspace_id, coalesce(wr.keep_models, $1::int) AS keep,"
     "  row_number() OVER (PARTITION BY m.workspace_id, m.dataset_id"
     "                     ORDER BY m.created_at DESC, m.seq DESC) AS rn"
     " FROM models m LEFT JOIN workspace_retention wr ON wr.workspace_id = m.workspace_id"
     " WHERE NOT m.pinned AND m.dataset_id IS NOT NULL),"
-    " d AS (DELETE FROM models WHERE id IN (SELECT id FROM ranked"
-    "       WHERE keep > 0 AND rn > keep LIMIT " GC_BATCH ") RETURNING 1)"
+    " d AS (DELETE FROM models WHERE id IN (SELECT r.id FROM ranked r"
+    "       WHERE r.keep > 0 AND r.rn > r.keep"
+    "         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = r.job_id"
+    "                         AND j.state IN " UNFINISHED ")"
+    "         AND NOT EXISTS (SELECT 1 FROM jobs u WHERE u.workspace_id = r.workspace_id"
+    "                         AND u.state IN " UNFINISHED
+    "                         AND jsonb_path_exists(u.spec, 'strict $.** ? (@ == $m)',"
+    "                                               jsonb_build_object('m', r.id::text)))"
+    "       LIMIT " GC_BATCH ") RETURNING 1)"
     " SELECT count(*) AS n FROM d",
     1};
 
@@ -69,7 +106,7 @@ static const db_stmt_t stmt_artifacts = {
     "   AND NOT EXISTS (SELECT 1 FROM kaos_bundles x WHERE x.artifact_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM jobs x WHERE x.bundle_id = a.id)"
     "   AND NOT EXISTS (SELECT 1 FROM jobs x WHERE x.dataset_artifact_id = a.id"
-    "                   AND x.state IN ('queued', 'building', 'running'))"
+    "                   AND x.state IN " UNFINISHED ")"
     " LIMIT " GC_BATCH ") RETURNING size)"
     " SELECT count(*) AS n, coalesce(sum(size), 0)::bigint AS bytes FROM d",
     1};

@@ -10,11 +10,14 @@
  *                                  {"status":"success","dataset_id","dataset_name"}
  *   POST   /v1/datasets {id,rows}  appends rows (a list of {field: value}, or that list
  *                                  JSON-encoded in a string) -> {"status":"success","rows"}
+ *   POST   /v1/datasets {id,csv}   appends the rows of a CSV text with a header (a JSON
+ *                                  string or a form field)
  *   POST   /v1/datasets {id,fields}         sets field types ([{name,type}] or {name: type})
  *   POST   /v1/datasets {id,parse_fields}   re-infers the types from the rows
  *   DELETE /v1/datasets {id}       {"status":"success"}; refused (409) while a job that
  *                                  has not finished uses the dataset
- *   GET    /v1/models              {"status":"success","models":[{"id","name",...}]}
+ *   GET    /v1/models              {"status":"success","models":[{"id","name",...,
+ *                                   "lineage"}]} (lineage: handlers/lineage.h)
  *   POST   /v1/models {dataset_id, predict_fields, ignore_fields, extra_attention,
  *                      duration, force}
  *                                  trains, and answers once the model exists with the
@@ -45,6 +48,14 @@
  * id and keeps its bytes: the old artifact is deleted only when no job that
  * has not finished uses the dataset. The old bytes pass through a temporary
  * file (COPY holds the connection while writing), never memory.
+ *
+ * The new rows are written with the delimiter the dataset's file has
+ * (datasets.delimiter, sniffed at upload: a ';' file stays a ';' file), and
+ * an appended CSV is read with that delimiter, not sniffed: its header must
+ * name exactly the dataset's fields (in any order), else 422 naming the
+ * field, with the delimiter it was read with in the message. A dataset
+ * with no rows yet takes the CSV's header as its schema, its delimiter
+ * sniffed, and is written with ','.
  *
  * Synchronous create_model: the request parks (req_park) on "job:<id>",
  * which the queue notifies when the job reaches a final state; no worker
@@ -79,6 +90,7 @@
 #include "db/jobs.h"
 #include "db/models_admin.h"
 #include "handlers/app.h"
+#include "handlers/lineage.h"
 #include "handlers/spec.h"
 #include "handlers/support.h"
 #include "ml/csv.h"
@@ -296,12 +308,14 @@ static void sbuf_put(sbuf_t *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-/* One CSV cell, quoted when it must be (separator, quote, line break, or
- * spaces at its ends that an unquoted cell would lose). */
+/* One CSV cell, quoted when it must be (any of the delimiters a reader
+ * could take it for, a quote, a line break, or spaces at its ends that an
+ * unquoted cell would lose): quoting a cell never changes what it reads
+ * as, whichever delimiter the file has. */
 static void sbuf_cell(sbuf_t *b, const char *s)
 {
     size_t n = strlen(s);
-    int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ' || strpbrk(s, ",\"\r\n") != NULL);
+    int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ' || strpbrk(s, ",;\t|\"\r\n") != NULL);
     if (!quote) {
         sbuf_put(b, s, n);
         return;
@@ -334,6 +348,127 @@ static int v1_rows(request_t *r, json_object *p, json_object **rows)
     if (json_object_array_length(v) == 0)
         return err_add(&r->err, 422, "too_short", "body/rows", "send at least one row");
     *rows = v;
+    return 0;
+}
+
+/* --- datasets: an appended CSV ---------------------------------------- */
+
+typedef struct v1_csv {
+    request_t *r;
+    json_object *rows;         /* the CSV's rows as {field: "text"} objects */
+    json_object *fields;       /* the dataset's fields; empty when it has none yet */
+    char delim;
+    char **names;              /* the header (arena-owned) */
+    size_t ncol;
+    int header_bad;            /* the header named unknown fields or left some out */
+} v1_csv_t;
+
+static const char *v1_delim_name(char d)
+{
+    return d == '\t' ? "tab" : d == ';' ? "';'" : d == '|' ? "'|'" : "','";
+}
+
+/* The header against the dataset's fields: every column a field, every
+ * field a column. Items name the field (body/csv/<name>). */
+static void v1_csv_header(v1_csv_t *c, const csv_cell_t *cells, size_t n)
+{
+    request_t *r = c->r;
+    c->names = arena_calloc(r->arena, n + 1, sizeof(*c->names));
+    c->ncol = n;
+    for (size_t k = 0; k < n; k++) {
+        char *name = arena_alloc(r->arena, cells[k].len + 1);
+        memcpy(name, cells[k].ptr, cells[k].len);
+        name[cells[k].len] = '\0';
+        c->names[k] = name;
+    }
+    size_t nf = json_object_array_length(c->fields);
+    if (nf == 0)
+        return; /* a dataset with no rows yet: this header is its schema */
+    for (size_t k = 0; k < n; k++) {
+        int known = 0;
+        for (size_t f = 0; f < nf && !known; f++) {
+            const char *fn = v1_str(json_object_array_get_idx(c->fields, f), "name");
+            known = fn != NULL && strcmp(fn, c->names[k]) == 0;
+        }
+        if (!known) {
+            char path[ERR_FIELD_MAX] = "body/csv";
+            err_path_append(path, sizeof(path), c->names[k]);
+            err_add(&r->err, 422, "extra_forbidden", path,
+                    "the CSV's column \"%s\" is not a field of the dataset (read with the "
+                    "dataset's delimiter %s)", c->names[k], v1_delim_name(c->delim));
+            c->header_bad = 1;
+        }
+    }
+    for (size_t f = 0; f < nf; f++) {
+        const char *fn = v1_str(json_object_array_get_idx(c->fields, f), "name");
+        int present = 0;
+        for (size_t k = 0; k < n && !present && fn != NULL; k++)
+            present = strcmp(fn, c->names[k]) == 0;
+        if (!present && fn != NULL) {
+            char path[ERR_FIELD_MAX] = "body/csv";
+            err_path_append(path, sizeof(path), fn);
+            err_add(&r->err, 422, "missing", path,
+                    "the CSV has no column \"%s\", a field of the dataset (read with the "
+                    "dataset's delimiter %s)", fn, v1_delim_name(c->delim));
+            c->header_bad = 1;
+        }
+    }
+}
+
+static int v1_csv_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned long long line,
+                         err_t *e)
+{
+    v1_csv_t *c = ctx;
+    if (line == 1) {
+        v1_csv_header(c, cells, n);
+        /* Stop at once: no row of a file with the wrong columns is read. */
+        return c->header_bad ? err_set(e, 422, "header", "header mismatch") : 0;
+    }
+    json_object *row = json_object_new_object();
+    for (size_t k = 0; k < n && k < c->ncol; k++)
+        json_object_object_add(row, c->names[k],
+                               json_object_new_string_len(cells[k].ptr, (int)cells[k].len));
+    json_object_array_add(c->rows, row);
+    return 0;
+}
+
+/* `csv` (the text of a CSV file with a header) as the rows list the JSON
+ * form sends. Read with the dataset's delimiter; when it has no fields yet,
+ * the delimiter is sniffed. Arena-owned. */
+static int v1_csv_rows(request_t *r, json_object *p, const dataset_rec_t *ds, json_object **rows)
+{
+    json_object *v = NULL;
+    json_object_object_get_ex(p, "csv", &v);
+    if (!json_object_is_type(v, json_type_string))
+        return err_add(&r->err, 422, "string_type", "body/csv",
+                       "csv is the text of a CSV file with a header row");
+    v1_csv_t c = {.r = r, .rows = support_own(r, json_object_new_array()), .fields = ds->fields};
+    int fresh = json_object_array_length(ds->fields) == 0;
+    c.delim = ds->delimiter != NULL && ds->delimiter[0] != '\0' ? ds->delimiter[0] : ',';
+    csv_reader_t *rd = csv_reader_new(&csv_limits_default, v1_csv_record, &c);
+    if (rd == NULL)
+        return err_set(&r->err, 500, "internal", "out of memory");
+    if (!fresh)
+        (void)csv_reader_set_delimiter(rd, c.delim);
+    err_t pe;
+    err_clear(&pe);
+    const char *text = json_object_get_string(v);
+    int rc = csv_reader_feed(rd, text, strlen(text), &pe);
+    if (rc == 0)
+        rc = csv_reader_finish(rd, &pe);
+    csv_reader_free(rd);
+    if (c.header_bad)
+        return -1; /* the items are in r->err */
+    if (rc != 0)
+        return err_add(&r->err, pe.status ? pe.status : 400,
+                       pe.count ? pe.items[0].code : "csv_invalid", "body/csv", "%s",
+                       err_message(&pe));
+    if (c.names == NULL)
+        return err_add(&r->err, 422, "too_short", "body/csv", "the CSV is empty: send a header "
+                       "row and at least one row");
+    if (json_object_array_length(c.rows) == 0)
+        return err_add(&r->err, 422, "too_short", "body/csv", "the CSV has a header but no rows");
+    *rows = c.rows;
     return 0;
 }
 
@@ -456,11 +591,14 @@ static json_object *v1_fields_merge(json_object *stored, json_object *inferred)
 static int v1_dataset_append(request_t *r, const char *id, json_object *p)
 {
     json_object *rows = NULL;
-    if (v1_rows(r, p, &rows) != 0)
+    int from_csv = v1_has(p, "csv");
+    if (from_csv && v1_has(p, "rows"))
+        return err_add(&r->err, 422, "extra_forbidden", "body/csv",
+                       "send the new rows either as rows or as csv, not both");
+    if (!from_csv && v1_rows(r, p, &rows) != 0)
         return -1;
     app_t *app = app_of(r);
     db_t *db = app->db;
-    size_t n = json_object_array_length(rows);
     grow_t g = {.infer = NULL, .tmp = NULL, .last = '\n'};
     artifact_writer_t *w = NULL;
     json_object *summary = NULL;
@@ -471,6 +609,10 @@ static int v1_dataset_append(request_t *r, const char *id, json_object *p)
     int busy = 0;
     if (db_dataset_lock(db, r->arena, r->auth.workspace_id, id, &ds, &busy, &r->err) != 0)
         goto out;
+    /* A CSV is read with the dataset's delimiter, known only now. */
+    if (from_csv && v1_csv_rows(r, p, &ds, &rows) != 0)
+        goto out;
+    size_t n = json_object_array_length(rows);
 
     /* The schema: the stored fields, or (first rows ever) the keys of these
      * rows in order of appearance. */
@@ -503,6 +645,10 @@ static int v1_dataset_append(request_t *r, const char *id, json_object *p)
         }
     }
     size_t ncol = json_object_array_length(names);
+    /* The new rows in the file's own delimiter (a dataset with no rows yet
+     * is written with ','). */
+    const char *sep = !fresh && ds.delimiter != NULL && ds.delimiter[0] != '\0' ? ds.delimiter
+                                                                               : ",";
 
     /* The new rows as CSV text, every value checked against its field
      * first: one bad value refuses the whole request. */
@@ -511,7 +657,7 @@ static int v1_dataset_append(request_t *r, const char *id, json_object *p)
     if (fresh) {
         for (size_t k = 0; k < ncol; k++) {
             if (k > 0)
-                sbuf_put(csv, ",", 1);
+                sbuf_put(csv, sep, 1);
             sbuf_cell(csv, json_object_get_string(json_object_array_get_idx(names, k)));
         }
         sbuf_put(csv, "\n", 1);
@@ -548,7 +694,7 @@ static int v1_dataset_append(request_t *r, const char *id, json_object *p)
             if (cell == NULL)
                 continue;
             if (k > 0)
-                sbuf_put(csv, ",", 1);
+                sbuf_put(csv, sep, 1);
             sbuf_cell(csv, cell);
         }
         sbuf_put(csv, "\n", 1);
@@ -775,14 +921,15 @@ int akkio_v1_datasets_post(request_t *r)
                            "parse_fields to change one");
         return v1_dataset_create(r, name);
     }
-    if (v1_has(p, "rows"))
+    if (v1_has(p, "rows") || v1_has(p, "csv"))
         return v1_dataset_append(r, id, p);
     if (v1_has(p, "fields"))
         return v1_dataset_set_fields(r, id, p);
     if (v1_bool(p, "parse_fields"))
         return v1_dataset_parse(r, id);
     return err_add(&r->err, 422, "missing", "body/rows",
-                   "with id, send rows (to add), fields (to set types) or parse_fields: true");
+                   "with id, send rows or csv (to add), fields (to set types) or "
+                   "parse_fields: true");
 }
 
 int akkio_v1_datasets_delete(request_t *r)
@@ -812,6 +959,14 @@ int akkio_v1_models_get(request_t *r)
     if (db_model_list_workspace(app_of(r)->db, r->arena, r->auth.workspace_id, V1_LIST_MAX,
                                 &list, &n, &r->err) != 0)
         return -1;
+    /* Each model's lineage (handlers/lineage.h), one query for the list:
+     * an extra beside Akkio's keys, as on the training result. */
+    const char **ids = arena_calloc(r->arena, n + 1, sizeof(*ids));
+    json_object **lineage = arena_calloc(r->arena, n + 1, sizeof(*lineage));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = list[i].id;
+    if (lineage_of_models(r, ids, n, lineage) != 0)
+        return -1;
     json_object *doc = v1_success(r);
     json_object *items = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
@@ -828,6 +983,7 @@ int akkio_v1_models_get(request_t *r)
         support_json_str(o, "task", list[i].task);
         support_json_str(o, "task_id", list[i].job_id);
         support_json_time(o, "created_at", list[i].created_at);
+        json_object_object_add(o, "lineage", lineage[i]);
         json_object_array_add(items, o);
     }
     json_object_object_add(doc, "models", items);

@@ -17,4 +17,14 @@
  * "not_found" in r->err when unknown. */
 int lineage_of_model(request_t *r, const char *model_id, json_object **out);
 
+/* The lineages of a listing's models in one query: out[i] (a new object,
+ * or NULL when ids[i] is no model of the workspace) for each of the n
+ * ids. The caller adds each to a document, which then owns it. */
+int lineage_of_models(request_t *r, const char *const *ids, size_t n, json_object **out);
+
+/* For each of n jobs, the models it trained as an array of
+ * {"id", "predict_field", "lineage"} (predict-field order), or NULL for a
+ * job without models (yet) or none (NULL id). */
+int lineage_of_jobs(request_t *r, const char *const *job_ids, size_t n, json_object **out);
+
 #endif

@@ -1,7 +1,9 @@
 /*
  * models.c — trained models: show, download, predict.
  *
- *   GET  /api/v1/models/{id}            task, fields, metrics, candidates
+ *   GET  /api/v1/models                 a page of the workspace's models, each with
+ *                                       its lineage (handlers/lineage.h)
+ *   GET  /api/v1/models/{id}            task, fields, metrics, candidates, lineage
  *   GET  /api/v1/models/{id}/download   tar.gz: model.ubj (XGBoost), preprocess.json,
  *                                       metrics.json (+ member-<i>.ubj of an ensemble),
  *                                       trainyard_scorer.py and README.md (scorer/:
@@ -98,6 +100,12 @@ int models_list(request_t *r)
     if (db_model_list_page(app_of(r)->db, r->arena, r->auth.workspace_id, (int)limit,
                            (int)offset, tag, &list, &n, &total, &r->err) != 0)
         return -1;
+    const char **ids = arena_calloc(r->arena, n + 1, sizeof(*ids));
+    json_object **lineage = arena_calloc(r->arena, n + 1, sizeof(*lineage));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = list[i].id;
+    if (lineage_of_models(r, ids, n, lineage) != 0)
+        return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object *items = json_object_new_array();
     json_object_object_add(doc, "models", items);
@@ -112,6 +120,7 @@ int models_list(request_t *r)
         models_labels(o, m);
         json_object_object_add(o, "metrics", json_object_get(m->metrics));
         support_json_time(o, "created_at", m->created_at);
+        json_object_object_add(o, "lineage", lineage[i]);
         json_object_array_add(items, o);
     }
     json_object_object_add(doc, "total", json_object_new_int64(total));

@@ -389,7 +389,25 @@ static const char openapi_schemas_json[] =
     " \"features\":{\"type\":\"array\",\"items\":{}},\"classes\":{\"type\":\"array\",\"items\":{}},"
     " \"metrics\":{\"type\":\"object\"},"
     " \"candidates\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
-    " \"created_at\":{\"type\":\"string\"},\"download\":{\"type\":\"string\"}}},"
+    " \"created_at\":{\"type\":\"string\"},\"download\":{\"type\":\"string\"},"
+    " \"lineage\":{\"$ref\":\"#/components/schemas/Lineage\"}}},"
+    /* handlers/lineage.h: on the model view, the model lists, the Akkio
+     * result, the workspace job's models and a Strapi training's models. */
+    "\"Lineage\":{\"type\":\"object\",\"required\":[\"job\",\"spec\",\"dataset\",\"code\"],"
+    " \"properties\":{"
+    " \"job\":{\"type\":\"object\",\"properties\":{\"job_id\":{\"type\":\"string\"},"
+    "  \"dialect\":{\"type\":\"string\"},\"state\":{\"type\":\"string\"},"
+    "  \"user\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":\"string\"},"
+    "  \"finished_at\":{\"type\":\"string\"}}},"
+    " \"spec\":{\"type\":[\"object\",\"null\"]},"
+    " \"dataset\":{\"type\":[\"object\",\"null\"],\"properties\":{"
+    "  \"dataset_id\":{\"type\":\"string\"},\"name\":{\"type\":[\"string\",\"null\"]},"
+    "  \"sha256\":{\"type\":[\"string\",\"null\"]},\"rows\":{\"type\":\"integer\"},"
+    "  \"size\":{\"type\":\"integer\"},\"delimiter\":{\"type\":\"string\"},"
+    "  \"deleted\":{\"type\":\"boolean\"}}},"
+    " \"code\":{\"type\":[\"object\",\"null\"],\"properties\":{"
+    "  \"bundle_id\":{\"type\":\"string\"},\"sha256\":{\"type\":[\"string\",\"null\"]},"
+    "  \"size\":{\"type\":\"integer\"}}}}},"
     "\"PredictResponse\":{\"type\":\"object\",\"required\":[\"status\",\"predictions\"],"
     " \"properties\":{\"status\":{\"type\":\"string\"},"
     " \"predictions\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
@@ -505,6 +523,13 @@ static json_object *openapi_training_schema(void)
         json_object_object_add(p, "type", t);
         json_object_object_add(props, server_set[i], p);
     }
+    /* Beside the seed's keys: the models the training's job trained, each
+     * with its lineage (handlers/trainings.c). */
+    json_object *models = json_tokener_parse(
+        "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+        "\"id\":{\"type\":\"string\"},\"predict_field\":{\"type\":\"string\"},"
+        "\"lineage\":{\"$ref\":\"#/components/schemas/Lineage\"}}}}");
+    json_object_object_add(props, "models", models);
     json_object *required = json_object_new_array();
     json_object_array_add(required, json_object_new_string("id"));
     json_object_object_add(s, "required", required);

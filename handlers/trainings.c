@@ -16,6 +16,13 @@
  * metrics, binaryPath and version when it finishes. `uuid` is unique per
  * workspace: the same body again returns the existing document, a
  * different body with that uuid is 409.
+ *
+ * Every answered document also carries `models`, beside the seed's keys:
+ * the models its job trained, as a Strapi relation is shown (an array of
+ * related entries, each with its own id): {"id": model id, "predict_field",
+ * "lineage": {job, spec, dataset, code}} (handlers/lineage.h); [] for a
+ * document without a job or whose job has no model yet. One query for a
+ * whole list.
  */
 #include "handlers/handlers.h"
 
@@ -26,6 +33,7 @@
 #include "db/jobs.h"
 #include "db/trainings.h"
 #include "handlers/app.h"
+#include "handlers/lineage.h"
 #include "handlers/spec.h"
 #include "handlers/strapi_query.h"
 #include "handlers/support.h"
@@ -100,6 +108,29 @@ static int trainings_meta_spec(request_t *r, json_object *fields, json_object **
     return 0;
 }
 
+/* Adds `models` to a document, or to each document of a list (see the
+ * top). The documents are the request's (arena-owned). */
+static int trainings_add_models(request_t *r, json_object *docs)
+{
+    int list = json_object_is_type(docs, json_type_array);
+    size_t n = list ? json_object_array_length(docs) : 1;
+    const char **jobs = arena_calloc(r->arena, n + 1, sizeof(*jobs));
+    json_object **models = arena_calloc(r->arena, n + 1, sizeof(*models));
+    for (size_t i = 0; i < n; i++) {
+        json_object *doc = list ? json_object_array_get_idx(docs, i) : docs, *job;
+        if (json_object_object_get_ex(doc, "job_id", &job) &&
+            json_object_is_type(job, json_type_string))
+            jobs[i] = json_object_get_string(job);
+    }
+    if (lineage_of_jobs(r, jobs, n, models) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_object *doc = list ? json_object_array_get_idx(docs, i) : docs;
+        json_object_object_add(doc, "models", models[i] ? models[i] : json_object_new_array());
+    }
+    return 0;
+}
+
 int trainings_create(request_t *r)
 {
     app_t *app = app_of(r);
@@ -136,10 +167,14 @@ int trainings_create(request_t *r)
     if (existing) {
         /* The same document was posted before: keep the first one and its job. */
         db_rollback(app->db);
+        if (trainings_add_models(r, doc) != 0)
+            return -1;
         return req_reply_json(r, 200, doc);
     }
     if (db_commit(app->db, &r->err) != 0)
         goto fail;
+    if (trainings_add_models(r, doc) != 0)
+        return -1;
     return req_reply_json(r, 200, doc);
 fail:
     db_rollback(app->db);
@@ -174,7 +209,8 @@ int trainings_list(request_t *r)
     if (trainings_parse_query(r, &q) != 0)
         return -1;
     json_object *list;
-    if (db_training_list(app_of(r)->db, r->arena, r->auth.workspace_id, &q, &list, &r->err) != 0)
+    if (db_training_list(app_of(r)->db, r->arena, r->auth.workspace_id, &q, &list, &r->err) != 0 ||
+        trainings_add_models(r, list) != 0)
         return -1;
     return req_reply_json(r, 200, list);
 }
@@ -196,7 +232,8 @@ int trainings_show(request_t *r)
 {
     json_object *doc;
     if (db_training_get(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], &doc,
-                        &r->err) != 0)
+                        &r->err) != 0 ||
+        trainings_add_models(r, doc) != 0)
         return -1;
     return req_reply_json(r, 200, doc);
 }
@@ -206,7 +243,8 @@ int trainings_update(request_t *r)
     json_object *fields = trainings_fields_of(r, r->body);
     json_object *doc;
     if (db_training_update(app_of(r)->db, r->arena, r->auth.workspace_id, r->params[0], fields,
-                           r->auth.workspace_name, &doc, &r->err) != 0)
+                           r->auth.workspace_name, &doc, &r->err) != 0 ||
+        trainings_add_models(r, doc) != 0)
         return -1;
     return req_reply_json(r, 200, doc);
 }

@@ -358,6 +358,15 @@ static void set_delimiter(csv_reader_t *r, char d)
     r->special[(unsigned char)d] = 1;
 }
 
+int csv_reader_set_delimiter(csv_reader_t *r, char d)
+{
+    if ((d != ',' && d != ';' && d != '\t' && d != '|') || r->delim != 0 || r->pending_len > 0 ||
+        r->records > 0)
+        return -1;
+    set_delimiter(r, d);
+    return 0;
+}
+
 static int feed_core(csv_reader_t *r, const char *data, size_t n, err_t *e);
 
 /* Settles the delimiter on what is held back and replays it. The reader

@@ -64,6 +64,10 @@ int csv_reader_feed(csv_reader_t *r, const char *buf, size_t n, err_t *e);
 /* The delimiter sniffed from the header line (',' ';' '\t' '|'), or 0
  * while the header line is still incomplete. */
 char csv_reader_delimiter(const csv_reader_t *r);
+/* Fixes the delimiter (',' ';' '\t' '|') instead of sniffing it: for text
+ * that must be read the way a stored dataset was (an append). Only before
+ * the first byte is fed; -1 otherwise or for another character. */
+int csv_reader_set_delimiter(csv_reader_t *r, char d);
 /* The sniffing rule on its own, over the text of a header line (stops at
  * the first line end outside quotes). */
 char csv_sniff_delimiter(const char *line, size_t n);

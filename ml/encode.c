@@ -4,6 +4,13 @@
  *
  * Level order is by count, ties by first sight, so the same data always
  * gives the same codes (part of the seed-determinism guarantee).
+ *
+ * A linear model's means and scales are written so that they parse back to
+ * the very doubles training used: the programs print doubles with 15
+ * significant digits (json-c's global format), which moves a mean like
+ * 1000000.1234567891 by up to 5e-10 and, after standardising, the last bits
+ * of a float32 input; the API, the download and the scorers would then
+ * agree with each other but not with the model as trained.
  */
 #include "ml/encode.h"
 
@@ -332,6 +339,22 @@ int enc_feature_info(const enc_plan_t *p, char ***names, char ***types, size_t *
     return 0;
 }
 
+/* v as the shortest of %.15g, %.16g, %.17g that strtod reads back as v
+ * (17 always does); the text is kept with the number, so the global
+ * format does not apply to it. */
+static json_object *exact_double(double v)
+{
+    char buf[40];
+    if (!isfinite(v))
+        return json_object_new_double(v);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof(buf), "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return json_object_new_double_s(v, buf);
+}
+
 static const char *kind_name(enc_kind_t k)
 {
     return k == ENC_NUMBER ? "number" : k == ENC_BOOLEAN ? "boolean" : "category";
@@ -352,8 +375,8 @@ json_object *enc_plan_to_json(const enc_plan_t *p)
             json_object_object_add(o, "levels", lv);
             json_object_object_add(o, "other", json_object_new_boolean(f->other));
         } else if (p->linear) {
-            json_object_object_add(o, "mean", json_object_new_double(f->mean));
-            json_object_object_add(o, "scale", json_object_new_double(f->scale));
+            json_object_object_add(o, "mean", exact_double(f->mean));
+            json_object_object_add(o, "scale", exact_double(f->scale));
         }
         json_object_array_add(arr, o);
     }

@@ -249,6 +249,84 @@ def test_akkio_v1_empty_dataset_trained(sdk):
     ok(sdk.delete_dataset(did))
 
 
+def append_csv(sdk, id, text, as_form=False):
+    """Appends a CSV text (Akkio v1's {id, csv}), as JSON or as a form field."""
+    if as_form:
+        return requests.post(sdk.base + "/datasets",
+                             data={"api_key": sdk.api_key, "id": id, "csv": text}, timeout=60)
+    return requests.post(sdk.base + "/datasets",
+                         json={"api_key": sdk.api_key, "id": id, "csv": text}, timeout=60)
+
+
+def test_akkio_v1_appends_to_a_semicolon_dataset(sdk, api):
+    """A ';' file stays a ';' file: rows appended as JSON are written with
+    ';' (a value holding ';' quoted), an appended CSV is read with ';' (not
+    sniffed) and its header must name the dataset's fields, in any order;
+    a mismatch is a 422 naming the field, and nothing is written."""
+    text = "name;age;city\nann;30;Rome\nbob;41;Oslo, Norway\n"
+    ds = api.upload_csv(text, name="semi-append")
+    did = ds["dataset_id"]
+    assert ds["delimiter"] == ";" and [f["name"] for f in ds["fields"]] == ["name", "age", "city"]
+
+    def state():
+        shown = api.get("/api/v1/datasets/%s" % did).json()
+        rows = api.get("/api/v1/datasets/%s/preview" % did, params={"rows": 200}).json()
+        return shown, rows
+
+    # JSON rows, one value holding the file's delimiter.
+    assert ok(sdk.add_rows_to_dataset(did, [{"name": "cy", "age": 25,
+                                             "city": "Paris; France"}]))["rows"] == 3
+    # CSV rows, in the dataset's order and in another one; JSON and form.
+    assert ok(append_csv(sdk, did, "name;age;city\ndee;33;Lima\n"))["rows"] == 4
+    assert ok(append_csv(sdk, did, "city;name;age\nRiga;eve;28\n", as_form=True))["rows"] == 5
+    shown, preview = state()
+    assert shown["delimiter"] == ";" and shown["rows"] == 5
+    assert [f["name"] for f in shown["fields"]] == ["name", "age", "city"]
+    assert {f["name"]: f["type"] for f in shown["fields"]}["age"] == "number"
+    assert preview["fields"] == ["name", "age", "city"]
+    assert preview["rows"] == [["ann", "30", "Rome"], ["bob", "41", "Oslo, Norway"],
+                               ["cy", "25", "Paris; France"], ["dee", "33", "Lima"],
+                               ["eve", "28", "Riga"]], preview["rows"]
+
+    # Refused, each naming the field, and nothing written.
+    before = state()
+    # A ',' file read with ';' is one column named "name,age,city".
+    err = v1_error(append_csv(sdk, did, "name,age,city\nfay,22,Kyiv\n"), 422)
+    assert err["field"] == "csv.name,age,city", err
+    assert "';'" in err["message"], err
+    err = v1_error(append_csv(sdk, did, "name;age\ngus;50\n"), 422)
+    assert err["field"] == "csv.city" and "no column" in err["message"], err
+    err = v1_error(append_csv(sdk, did, "name;age;city;town\nhal;5;Rome;x\n"), 422)
+    assert err["field"] == "csv.town", err
+    err = v1_error(append_csv(sdk, did, "name;age;city\nivy;old;Rome\n"), 422)
+    assert err["field"] == "rows.0.age" and "not a number" in err["message"], err
+    err = v1_error(append_csv(sdk, did, "name;age;city\njo;3\n"), 400)
+    assert err["field"] == "csv" and "line 2" in err["message"], err
+    err = v1_error(append_csv(sdk, did, "name;age;city\n"), 422)
+    assert err["field"] == "csv", err
+    both = requests.post(sdk.base + "/datasets", json={
+        "api_key": sdk.api_key, "id": did, "csv": "name;age;city\nkim;1;Rome\n",
+        "rows": [{"name": "kim", "age": 1, "city": "Rome"}]}, timeout=60)
+    assert v1_error(both, 422)["field"] == "csv"
+    assert state() == before
+    # The dataset still trains-ready: its bytes read back as the same rows.
+    assert show(sdk, did)["rows"] == 5
+
+
+def test_akkio_v1_csv_defines_a_new_datasets_schema(sdk, api):
+    """A dataset created empty takes an appended CSV's header as its schema
+    (its delimiter sniffed: there is no file yet), then holds the file to it."""
+    did = ok(sdk.create_dataset("csv-first-%s" % uuid.uuid4().hex[:6]))["dataset_id"]
+    assert ok(append_csv(sdk, did, "a|b\n1|x\n2|y\n"))["rows"] == 2
+    doc = show(sdk, did)
+    assert [f["name"] for f in doc["fields"]] == ["a", "b"]
+    assert ok(append_csv(sdk, did, "b,a\nz,3\n"))["rows"] == 3
+    err = v1_error(append_csv(sdk, did, "a|b\n4|w\n"), 422)
+    assert err["field"] == "csv.a|b", err
+    preview = api.get("/api/v1/datasets/%s/preview" % did).json()
+    assert preview["rows"] == [["1", "x"], ["2", "y"], ["3", "z"]], preview
+
+
 def test_akkio_v1_delete_dataset_in_use_and_append_during_training(sdk, api, sql):
     did = new_dataset(sdk, "busy")
     ok(sdk.add_rows_to_dataset(did, read_rows("breast_cancer_train.csv", 200)))
@@ -304,6 +382,7 @@ def test_akkio_v1_queued_job_trains_on_the_rows_it_was_submitted_with(sdk, api, 
     rows = read_rows("breast_cancer_train.csv")
     ok(sdk.add_rows_to_dataset(did, rows[:200]))
     before = sql("SELECT artifact_id FROM datasets WHERE id = :'p1'", did)[0][0]
+    submitted = api.get("/api/v1/datasets/%s" % did).json()
     task = api.train(did, ["target"], duration=10, force=True)  # queued: no trainer runs
     ok(sdk.add_rows_to_dataset(did, rows[200:260]))
     assert show(sdk, did)["rows"] == 260
@@ -317,12 +396,21 @@ def test_akkio_v1_queued_job_trains_on_the_rows_it_was_submitted_with(sdk, api, 
     assert loaded and "dataset loaded: 200 rows" in loaded[0], lines
     collect(stack)
     assert sql("SELECT count(*) FROM artifacts WHERE id = :'p1'", before)[0][0] == "0"
+    # The model's lineage names the bytes it was trained on (sql/0137), not
+    # the dataset's latest ones, even with those bytes collected.
+    now = api.get("/api/v1/datasets/%s" % did).json()
+    assert now["sha256"] != submitted["sha256"] and now["rows"] == 260
+    lin = api.get("/api/v1/models/%s" % api.result(task)["model_id"]).json()["lineage"]
+    assert lin["dataset"]["sha256"] == submitted["sha256"], (lin["dataset"], submitted)
+    assert lin["dataset"]["rows"] == 200 and lin["dataset"]["size"] == submitted["size"]
     # A job submitted now trains on all 260.
     task2 = api.train(did, ["target"], duration=10, force=True)
     api.wait_success(task2, timeout=240)
     lines = [r[0] for r in sql("SELECT line FROM job_logs WHERE job_id = :'p1' ORDER BY id",
                                task2)]
     assert any("dataset loaded: 260 rows" in x for x in lines), lines
+    lin2 = api.get("/api/v1/models/%s" % api.result(task2)["model_id"]).json()["lineage"]
+    assert lin2["dataset"]["sha256"] == now["sha256"] and lin2["dataset"]["rows"] == 260
     ok(sdk.delete_dataset(did))
 
 

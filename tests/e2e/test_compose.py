@@ -164,3 +164,57 @@ def test_compose_build_context_has_what_the_dockerfile_copies(dockerfile):
     for src in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M):
         if src != ".":
             assert os.path.exists(os.path.join(ROOT, src)), src
+
+
+def makefile_var(name):
+    """A Makefile variable's words (one `NAME :=` or `NAME =` line)."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        m = re.search(r"^%s\s*:?=\s*(.+)$" % name, f.read(), re.M)
+    assert m, name
+    return m.group(1).split()
+
+
+def copied_from_build(dockerfile):
+    """The files the final stage copies out of the build stage, by base name."""
+    names = set()
+    for m in re.finditer(r"^COPY --from=build\s+((?:.*\\\n)*.*)$", dockerfile, re.M):
+        words = m.group(1).replace("\\\n", " ").split()
+        names.update(os.path.basename(w.rstrip("/")) for w in words[:-1])
+    return names
+
+
+def test_dockerfile_copies_every_program(dockerfile):
+    programs = [p.replace("$(BUILD)/", "") for p in makefile_var("PROGRAMS")]
+    assert "trainyard-score" in programs and "trainyard-api" in programs, programs
+    missing = set(programs) - copied_from_build(dockerfile)
+    assert not missing, "the image lacks %s (Makefile PROGRAMS)" % sorted(missing)
+    # The portable scorer's files, as the checkout has them.
+    assert re.search(r"^COPY scorer/ \S+", dockerfile, re.M)
+
+
+# pkg-config module (Makefile PKGS) -> Debian -dev package (build stage) and
+# runtime library package (final stage). A module added to PKGS without a
+# line here fails the test, so the image cannot silently lose a library.
+PKG_DEBIAN = {
+    "json-c": ("libjson-c-dev", "libjson-c5"),
+    "libxml-2.0": ("libxml2-dev", "libxml2"),
+    "libpq": ("libpq-dev", "libpq5"),
+    "libarchive": ("libarchive-dev", "libarchive13"),
+    "libcrypto": ("libssl-dev", "libssl3"),
+    "xgboost": ("libxgboost-dev", "libxgboost0"),
+    "libseccomp": ("libseccomp-dev", "libseccomp2"),
+    "libcurl": ("libcurl4-openssl-dev", "libcurl4"),
+}
+
+
+def test_dockerfile_installs_every_linked_library(dockerfile):
+    build, final = dockerfile.split("\nFROM ", 2)[1:3]
+    for module in makefile_var("PKGS"):
+        assert module in PKG_DEBIAN, "no Debian package known for pkg-config module %s" % module
+        dev, lib = PKG_DEBIAN[module]
+        assert re.search(r"\b%s\b" % re.escape(dev), build), (module, dev)
+        assert re.search(r"\b%s\b" % re.escape(lib), final), (module, lib)
+    # -lfcgi is linked without pkg-config.
+    assert "libfcgi-dev" in build and "libfcgi0ldbl" in final
+    # The sandbox runner's tools, as the local stack's trainer host has them.
+    assert "bubblewrap" in final and "python3-xgboost" in final

@@ -88,11 +88,36 @@ def test_model_list_paged_and_shown_with_lineage(mine, trained):
     assert lin["dataset"]["sha256"] == ds["sha256"] and len(ds["sha256"]) == 64
     assert lin["dataset"]["delimiter"] == ";" and lin["dataset"]["deleted"] is False
     assert lin["code"] is None  # built-in search: no user code
+    # The list carries the same lineage (one query for the page).
+    assert item["lineage"] == lin
     # The Akkio result carries the same lineage, and says why its model won.
     res = c.result(task)
     assert res["lineage"] == lin
     assert isinstance(res["selection"], str) and "model" in res["selection"]
     assert res["models"][0]["selection"] == res["selection"]
+
+
+def test_akkio_v1_model_list_carries_lineage(mine, trained):
+    """GET /v1/models (Akkio's legacy list): each model with the lineage the
+    model view shows, beside Akkio's keys (which stay as they were)."""
+    ws, key, c = mine
+    ds, task, model = trained
+    lin = c.get("/api/v1/models/%s" % model).json()["lineage"]
+    for params in ({"api_key": key}, {}):  # the key in the query, or the header
+        r = c.get("/v1/models", params=params)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["status"] == "success"
+        items = {m["id"]: m for m in doc["models"]}
+        assert model in items, list(items)
+        item = items[model]
+        assert item["task_id"] == task and item["predict_field"] == "churn"
+        assert item["name"] == "churn-semicolon: churn"
+        assert item["lineage"] == lin
+        assert item["lineage"]["dataset"]["sha256"] == ds["sha256"]
+        # Every listed model has one, and it is that model's own.
+        for m in doc["models"]:
+            assert m["lineage"]["job"]["job_id"] == m["task_id"], m
 
 
 def test_rename_tag_pin(mine, trained):
@@ -244,3 +269,4 @@ def test_workspace_dialect_models_carry_lineage(mine):
     assert m["lineage"]["dataset"]["delimiter"] == "|"
     assert m["lineage"]["code"] is not None  # the bundle the job came from
     assert len(m["lineage"]["code"]["sha256"]) == 64
+

@@ -198,3 +198,115 @@ def test_c_scorer_matches_the_api(api, stack, case):
     # Not a model: a clear message, exit 1.
     p = subprocess.run([exe, str(src)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "model.ubj" in p.stderr
+
+
+# --- linear models -------------------------------------------------------------
+# max_models=1 trains only the first candidate, the linear path (ml/search.c),
+# so the model is linear whatever the data. x_big sits near 1e6 with a small
+# spread: its mean needs all 17 significant digits, and a mean cut to 15
+# moves every standardised input by ~1e-9 / scale, the last bits of a
+# float32. Its values are multiples of 1/16 (exact in float32), so their sum
+# is exact in double in any order and the training mean is sum / n, which
+# the test can compute itself.
+
+def linear_csv(n=300, seed=7):
+    import random
+
+    rnd = random.Random(seed)
+    lines = ["x_big,x2,colour,y,label"]
+    effect = {"red": 5.0, "blue": -2.0, "green": 0.0}
+    ys = []
+    rows = []
+    for _ in range(n):
+        x_big = 1e6 + rnd.randrange(1600) / 16.0
+        x2 = round(rnd.uniform(-3, 3), 3)
+        colour = rnd.choice(sorted(effect))
+        y = 2.0 * (x_big - 1e6) - 3.0 * x2 + effect[colour] + rnd.gauss(0, 0.5)
+        ys.append(y)
+        rows.append((x_big, x2, colour, y))
+    median = sorted(ys)[n // 2]
+    for x_big, x2, colour, y in rows:
+        lines.append("%r,%r,%s,%.4f,%s" % (x_big, x2, colour, y, "yes" if y > median else "no"))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def linear_data(api):
+    text = linear_csv()
+    ds = api.upload_csv(text, name="linear-exact")
+    tasks = {kind: api.train(ds["dataset_id"], [target], duration=10, max_models=1, seed=1,
+                             ignore_fields=[other])
+             for kind, target, other in (("regression", "y", "label"),
+                                         ("binary", "label", "y"))}
+    return text, tasks
+
+
+@pytest.fixture(scope="module", params=["regression", "binary"])
+def linear_case(request, api, linear_data, tmp_path_factory):
+    text, tasks = linear_data
+    target = "y" if request.param == "regression" else "label"
+    api.wait_success(tasks[request.param], timeout=240)
+    model = api.result(tasks[request.param])["model_id"]
+    r = api.get("/api/v1/models/%s/download" % model)
+    assert r.status_code == 200, r.text[:300]
+    d = tmp_path_factory.mktemp("scorer-linear-%s" % request.param)
+    archive = d / "model.tar.gz"
+    archive.write_bytes(r.content)
+    with tarfile.open(archive) as t:
+        t.extractall(d / "unpacked")
+    rows = [{k: v for k, v in row.items() if k not in ("y", "label")}
+            for row in csv.DictReader(io.StringIO(text))][:120]
+    return request.param, model, rows, text, target, archive, d
+
+
+def test_linear_standardisation_is_stored_exactly(linear_case):
+    from fractions import Fraction
+
+    kind, model, rows, text, target, archive, d = linear_case
+    raw = (d / "unpacked" / "preprocess.json").read_text()
+    pre = json.loads(raw)
+    assert pre["model"] == "linear" and pre["task"] == kind, (pre["model"], pre["task"])
+    big = next(f for f in pre["features"] if f["name"] == "x_big")
+    xs = [float(r["x_big"]) for r in csv.DictReader(io.StringIO(text))]
+    exact = float(Fraction(sum(Fraction(x) for x in xs), len(xs)))
+    assert big["mean"] == exact, (big["mean"], exact, "%.15g" % exact)
+    # The text itself, not only the value Python's parser rounds to.
+    obj = re.search(r'\{[^{}]*"x_big"[^{}]*\}', raw)
+    m = obj and re.search(r'"mean":\s*([-0-9.eE+]+)', obj.group(0))
+    assert m and float(m.group(1)) == exact, (obj and obj.group(0), "%.17g" % exact)
+
+
+def test_linear_scorers_match_the_api_bit_for_bit(api, stack, linear_case):
+    kind, model, rows, text, target, archive, d = linear_case
+    r = api.post("/api/v1/models/%s/predict" % model, json={"data": rows})
+    assert r.status_code == 200, r.text[:300]
+    expected = r.json()["predictions"]
+    code = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import trainyard_scorer
+print(json.dumps(trainyard_scorer.load(sys.argv[1]).predict(json.load(sys.stdin))))
+"""
+    p = subprocess.run(["/usr/bin/python3", "-c", code, str(d / "unpacked")],
+                       input=json.dumps(rows), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert same(g, e), ("python", kind, i, g, e)
+    src = d / "rows.csv"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    src.write_text(out.getvalue())
+    exe = os.path.join(stack.build, "trainyard-score")
+    p = subprocess.run([exe, str(archive), str(src)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    got = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.pop("error") == ""
+        assert same({k: (float(v) if isinstance(e[k], float) else v) for k, v in g.items()},
+                    e), ("c", g, e)

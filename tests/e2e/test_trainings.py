@@ -228,6 +228,25 @@ def test_meta_spec_runs_a_training(api, churn):
     assert path.startswith("/")
     r = api.get(path)
     assert r.status_code == 200
+    # The training's model, as a Strapi relation, with its lineage (the same
+    # as the model view's); the seed's keys are all still there.
+    assert all(k in doc for k in DOC_FIELDS), doc
+    assert len(doc["models"]) == 1, doc["models"]
+    m = doc["models"][0]
+    assert m["predict_field"] == "churn" and m["id"] in path
+    lin = api.get("/api/v1/models/%s" % m["id"]).json()["lineage"]
+    assert m["lineage"] == lin
+    assert lin["job"]["job_id"] == doc["job_id"] and lin["job"]["dialect"] == "strapi"
+    assert lin["spec"]["predict_fields"] == ["churn"]
+    assert lin["dataset"]["dataset_id"] == churn["dataset_id"]
+    assert lin["dataset"]["sha256"] == churn["sha256"]
+    # The list shows the same, in one query for the page.
+    listed = api.get("/trainings", params={"uuid": u}).json()
+    assert [d["models"] for d in listed] == [doc["models"]]
+    # A document without a job has no models.
+    plain = api.post("/trainings", json={"uuid": uid("plain"), "accuracy": 0.5}).json()
+    assert plain["models"] == []
+    assert api.get("/trainings/%s" % plain["id"]).json()["models"] == []
 
 
 def test_meta_spec_with_unknown_dataset_is_400(api, sql):

@@ -10,7 +10,10 @@
  * record. Each record must
  * have as many cells as the header and every cell must be readable (ASan
  * checks the pointers). Inference then runs on the same chunks with the
- * same limits, and on success must count the same data rows.
+ * same limits, and on success must count the same data rows. A delimiter
+ * fixed in advance (csv_reader_set_delimiter, as an Akkio v1 append reads
+ * with the dataset's) must read exactly as sniffing that delimiter did, and
+ * a fixed ';' must read the same whole and byte by byte.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +30,7 @@ typedef struct run {
     size_t columns;
     unsigned long long records;
     unsigned long long last_line;
+    char delim;                /* the reader's delimiter at the end, 0 if none */
 } run_t;
 
 static int on_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned long long line,
@@ -58,13 +62,15 @@ static int on_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned long
 /* Feeds data whole (chunks NULL, bytewise 0), in the chunker's sizes, or one
  * byte at a time; the error, if any, is left in *e. */
 static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, int bytewise,
-                      run_t *r, err_t *e_out)
+                      char force, run_t *r, err_t *e_out)
 {
     err_t e;
     err_clear(&e);
     memset(r, 0, sizeof(*r));
     csv_reader_t *rd = csv_reader_new(&limits, on_record, r);
     FUZZ_CHECK(rd != NULL, "csv_reader_new failed");
+    if (force != 0)
+        FUZZ_CHECK(csv_reader_set_delimiter(rd, force) == 0, "delimiter %d refused", force);
     int rc = 0;
     for (size_t off = 0; off < size && rc == 0;) {
         size_t n = bytewise ? 1 : chunks ? fuzz_chunk_next(chunks, size - off) : size - off;
@@ -75,6 +81,7 @@ static int run_reader(const uint8_t *data, size_t size, fuzz_chunker_t *chunks, 
         rc = csv_reader_finish(rd, &e);
     if (rc < 0)
         fuzz_check_err(&e, "csv reader");
+    r->delim = csv_reader_delimiter(rd);
     csv_reader_free(rd);
     *e_out = e;
     return rc;
@@ -88,9 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_chunker_t chunks = {seed};
     run_t whole, cut, bytes;
     err_t e_whole, e_cut, e_bytes;
-    int rc_whole = run_reader(data, size, NULL, 0, &whole, &e_whole);
-    int rc_cut = run_reader(data, size, &chunks, 0, &cut, &e_cut);
-    int rc_bytes = run_reader(data, size, NULL, 1, &bytes, &e_bytes);
+    int rc_whole = run_reader(data, size, NULL, 0, 0, &whole, &e_whole);
+    int rc_cut = run_reader(data, size, &chunks, 0, 0, &cut, &e_cut);
+    int rc_bytes = run_reader(data, size, NULL, 1, 0, &bytes, &e_bytes);
     FUZZ_CHECK(rc_whole == rc_cut, "whole %d, chunked %d", rc_whole, rc_cut);
     FUZZ_CHECK(rc_whole == rc_bytes, "whole %d, bytewise %d", rc_whole, rc_bytes);
     if (rc_whole == 0) {
@@ -101,6 +108,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        strcmp(e_whole.items[0].message, e_bytes.items[0].message) == 0,
                    "whole: %d %s; bytewise: %d %s", e_whole.status, e_whole.items[0].message,
                    e_bytes.status, e_bytes.items[0].message);
+    }
+    if (rc_whole == 0 && whole.delim != 0) {
+        run_t forced;
+        err_t e_forced;
+        fuzz_chunker_t chunks3 = {seed ^ 0x3c3c};
+        int rc_forced = run_reader(data, size, &chunks3, 0, whole.delim, &forced, &e_forced);
+        FUZZ_CHECK(rc_forced == 0 && fuzz_log_eq(&whole.log, &forced.log),
+                   "the sniffed delimiter, fixed in advance, read otherwise (rc %d)", rc_forced);
+        fuzz_log_free(&forced.log);
+    }
+    {
+        run_t semi_whole, semi_bytes;
+        err_t e_sw, e_sb;
+        int rc_sw = run_reader(data, size, NULL, 0, ';', &semi_whole, &e_sw);
+        int rc_sb = run_reader(data, size, NULL, 1, ';', &semi_bytes, &e_sb);
+        FUZZ_CHECK(rc_sw == rc_sb, "fixed ';': whole %d, bytewise %d", rc_sw, rc_sb);
+        FUZZ_CHECK(rc_sw != 0 || fuzz_log_eq(&semi_whole.log, &semi_bytes.log),
+                   "fixed ';': the fast path changed the records");
+        fuzz_log_free(&semi_whole.log);
+        fuzz_log_free(&semi_bytes.log);
     }
     fuzz_log_free(&whole.log);
     fuzz_log_free(&cut.log);
