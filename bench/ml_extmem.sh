@@ -48,8 +48,8 @@ t0=$(date +%s)
 set -- $("$GEN" "$WORK/data.csv" "$(awk -v g="$GB" 'BEGIN { printf "%.0f", g * 1e9 }')" 1 \
          "$WORK/test.csv" 50000) || exit 1
 rows=$1 bytes=$2
-echo "--- data: $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB CSV, $rows rows x 101 columns" \
-     "(float matrix $(awk -v r="$rows" 'BEGIN { printf "%.0f", r * 100 * 4 / 1e6 }') MB)," \
+echo "--- data: $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB CSV, $rows rows x 201 columns" \
+     "(float matrix $(awk -v r="$rows" 'BEGIN { printf "%.0f", r * 200 * 4 / 1e6 }') MB)," \
      "generated in $(( $(date +%s) - t0 )) s; test: 50000 fresh rows"
 srows=$(awk -v r="$rows" -v s="$SAMPLE_GB" -v g="$GB" 'BEGIN { n = r * s / g; printf "%d", n < r ? n : r }')
 head -n $((srows + 1)) "$WORK/data.csv" > "$WORK/sample.csv"
