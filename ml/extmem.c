@@ -653,7 +653,9 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
     size_t nres = 0;
     int rc = -1;
     char prefix[64];
-    snprintf(prefix, sizeof(prefix), "xgb-%zu", in->field_index);
+    /* XGBoost appends "-<address>.<kind>.page": the trailing "-" keeps
+     * field 1's prefix from matching field 10's files. */
+    snprintf(prefix, sizeof(prefix), "xgb-%zu-", in->field_index);
     char cache[4096];
     snprintf(cache, sizeof(cache), "%s/%s", in->d->spill_dir, prefix);
     memset(res, 0, sizeof(res));
