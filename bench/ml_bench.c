@@ -13,6 +13,8 @@
  * OMP_WAIT_POLICY=passive as the trainer does (re-executing itself to set
  * it when absent; an explicit value in the environment is kept). The test file
  * defaults to the train path with "_train" replaced by "_test".
+ * ML_BENCH_SPILL=dir trains from page files in dir (data larger than
+ * memory, ml/extmem.h), as the trainer's worker does past its cap.
  */
 #include <math.h>
 #include <stdio.h>
@@ -192,6 +194,14 @@ int main(int argc, char **argv)
     double t0 = util_now_monotonic();
     double deadline = t0 + duration;
     ml_data_t *d = ml_data_new(NULL);
+    /* ML_BENCH_SPILL=dir: the external-memory path (ml/extmem.h), as the
+     * trainer's worker takes it for data larger than its memory. */
+    if (getenv("ML_BENCH_SPILL") && ml_data_spill(d, getenv("ML_BENCH_SPILL"),
+                      getenv("ML_BENCH_GROUP_ROWS") ? (size_t)atol(getenv("ML_BENCH_GROUP_ROWS")) : 0,
+                      &e) < 0) {
+        fprintf(stderr, "spill: %s\n", err_message(&e));
+        return 1;
+    }
     if (feed_file(train, data_feed, d, &e) < 0 || ml_data_finish(d, &e) < 0) {
         fprintf(stderr, "ingest: %s\n", err_message(&e));
         return 1;

@@ -5,6 +5,12 @@
  * Every cell goes straight into its column's typed storage (column.c); at
  * finish the columns are typed with the same rule as csv_infer. Nothing
  * else is kept: the raw CSV is never held in memory.
+ *
+ * Spill mode (data larger than memory, ml/extmem.h): every group of rows is
+ * handed to a page file (spill.h) and the columns start over, so memory
+ * holds one group whatever the table's size. A column that turns from
+ * numbers to codes after some of its groups were written gets their
+ * numbers interned too, as a column does with the floats it holds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +34,49 @@ static int data_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned lo
             column_init(&d->cols[i], 1);
         }
         d->n_cols = n;
+        if (d->spill_dir != NULL) {
+            d->spill = spill_open(d->spill_dir, n, e);
+            if (d->spill == NULL)
+                return -1;
+            if (d->group_rows == 0)
+                d->group_rows = spill_group_rows(n);
+        }
         return 0;
     }
-    for (size_t i = 0; i < n; i++)
-        if (column_add(&d->cols[i], cells[i].ptr, cells[i].len, e) < 0)
+    if (d->spill == NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (column_add(&d->cols[i], cells[i].ptr, cells[i].len, e) < 0)
+                return -1;
+        d->n_rows++;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        column_t *c = &d->cols[i];
+        int was_codes = c->is_codes;
+        if (column_add(c, cells[i].ptr, cells[i].len, e) < 0)
             return -1;
+        if (!was_codes && c->is_codes && spill_intern_floats(d->spill, c, i, e) < 0)
+            return -1;
+    }
     d->n_rows++;
+    if (d->cols[0].n >= d->group_rows && spill_flush(d->spill, d->cols, e) < 0)
+        return -1;
     return 0;
+}
+
+int ml_data_spill(ml_data_t *d, const char *dir, size_t group_rows, err_t *e)
+{
+    if (d->names != NULL)
+        return err_set(e, 500, "internal", "spill mode is chosen before the first row");
+    free(d->spill_dir);
+    d->spill_dir = strdup(dir);
+    d->group_rows = group_rows;
+    return d->spill_dir ? 0 : err_set(e, 500, "internal", "out of memory");
+}
+
+int ml_data_spilled(const ml_data_t *d)
+{
+    return d->spill != NULL;
 }
 
 ml_data_t *ml_data_new(const csv_limits_t *lim)
@@ -61,6 +103,8 @@ int ml_data_finish(ml_data_t *d, err_t *e)
         return -1;
     csv_reader_free(d->rd);
     d->rd = NULL;
+    if (d->spill != NULL && spill_flush(d->spill, d->cols, e) < 0)
+        return -1;
     if (d->n_rows == 0)
         return err_set(e, 400, "csv_invalid", "line 2: no data rows after the header");
     d->types = calloc(d->n_cols, sizeof(*d->types));
@@ -103,7 +147,12 @@ int ml_data_retype(ml_data_t *d, json_object *types, err_t *e)
                            name);
         if (want == d->types[i])
             continue;
+        int was_codes = c->is_codes;
         if (want == CSV_NUMBER ? column_to_numbers(c, e) < 0 : column_to_codes(c, e) < 0)
+            return -1;
+        /* Spilled numbers become levels: intern them (spill_read converts). */
+        if (!was_codes && c->is_codes && d->spill != NULL &&
+            spill_intern_floats(d->spill, c, (size_t)i, e) < 0)
             return -1;
         d->types[i] = want;
     }
@@ -140,5 +189,7 @@ void ml_data_free(ml_data_t *d)
     free(d->names);
     free(d->cols);
     free(d->types);
+    spill_free(d->spill);
+    free(d->spill_dir);
     free(d);
 }

@@ -3,11 +3,14 @@
  *
  * Columns in file order, each typed by column_type() at finish. Numeric
  * columns hold floats (NaN = missing); the others hold dictionary codes.
+ * A spilled dataset (ml_data_spill) holds them on disk instead: read them
+ * with spill_read, group by group; the columns' arrays are then empty.
  */
 #ifndef TRAINYARD_ML_DATA_H
 #define TRAINYARD_ML_DATA_H
 
 #include "ml/column.h"
+#include "ml/spill.h"
 #include "ml/train.h"
 
 struct ml_data {
@@ -18,6 +21,10 @@ struct ml_data {
     size_t n_cols;
     size_t n_rows;
     int finished;
+    char *spill_dir;           /* ml_data_spill: where the page file goes */
+    spill_t *spill;            /* non-NULL: the values live on disk (spill.h); the
+                                  columns hold counters and dictionaries only */
+    size_t group_rows;         /* rows held in memory between spills */
 };
 
 /* Index of the column named name, or -1. */

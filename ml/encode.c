@@ -56,6 +56,23 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* drop_reason for a number column of a spilled dataset (ml/spill.h): the
+ * same two checks from the facts gathered as its pages were written. A
+ * column typed a number by the client after its pages were written as
+ * levels has no such facts and is kept. */
+static const char *spilled_number_drop(const ml_data_t *d, size_t col)
+{
+    const spill_numstats_t *st = spill_numstats(d->spill, col);
+    if (!st->valid)
+        return NULL;
+    if (st->n == 0 || st->lo == st->hi)
+        return "constant";
+    err_t e;
+    err_clear(&e);
+    return spill_is_sequence(d->spill, &d->cols[col], col, &e) == 1
+               ? "id-like: an integer sequence, unique per row" : NULL;
+}
+
 /* NULL if the column is usable, else the reason it is dropped. */
 static const char *drop_reason(const column_t *c, csv_type_t t, size_t rows)
 {
@@ -173,7 +190,9 @@ int enc_plan_build(enc_plan_t *p, const ml_data_t *d, size_t target, json_object
             continue;
         }
         const column_t *c = &d->cols[i];
-        const char *why = drop_reason(c, d->types[i], d->n_rows);
+        const char *why = d->spill != NULL && d->types[i] == CSV_NUMBER
+                              ? spilled_number_drop(d, i)
+                              : drop_reason(c, d->types[i], d->n_rows);
         if (why != NULL) {
             add_drop(dropped, d->names[i], why);
             continue;

@@ -31,6 +31,7 @@
 #include "ml/data.h"
 #include "ml/encode.h"
 #include "ml/explain.h"
+#include "ml/extmem.h"
 #include "ml/metrics.h"
 #include "ml/search.h"
 #include "ml/task.h"
@@ -305,10 +306,11 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     float *F = NULL, *y = NULL, *w = NULL, *share = NULL, *sample = NULL;
     size_t *order = NULL, *rows = NULL;
     row_source_t rs = {.rows = NULL};
-    json_object *ignore = NULL;
+    json_object *ignore = NULL, *extmem = NULL;
     int rc = -1;
     double t0 = util_now_monotonic();
-    if (task_detect(d, (size_t)col, s->task, &t, e) < 0)
+    if (d->spill != NULL ? extmem_task_detect(d, (size_t)col, s->task, &t, e) < 0
+                         : task_detect(d, (size_t)col, s->task, &t, e) < 0)
         goto out;
     say(cb, "%s: %s (%s); %zu rows with a value", target, ml_task_name(t.task), t.reason, t.n);
     fr->dropped = json_object_new_array();
@@ -327,6 +329,21 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
         goto out;
     }
     size_t n = t.n, p = plan.n, n_folds = 0, fold_start[KFOLD + 2];
+    if (d->spill != NULL) {
+        /* Larger than memory (ml/extmem.h): its own search over the pages;
+         * the holdout it hands back (F, y: n rows) is what follows reads. */
+        double xbudget = end - t0;
+        extmem_in_t xin = {
+            .d = d, .target = (size_t)col, .t = &t, .plan = &plan, .end = end,
+            .reserve = 0.2 + 0.07 * (xbudget > 0 ? xbudget : 0), .job_start = job_start,
+            .job_end = job_end, .seed = s->seeded ? s->seed : 0, .max_models = s->max_models,
+            .cb = cb, .field = target, .field_index = fi,
+        };
+        if (extmem_search(&xin, &so, &F, &y, &n, &extmem, e) < 0)
+            goto out;
+        n_folds = 1;
+        goto searched;
+    }
     /* Peak memory matters on big data (3x the float matrix is the bar):
      * every index array is freed as soon as the next step has what it
      * needs, and the field rows are allocated last. */
@@ -406,6 +423,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     };
     if (search_run(&in, &so, e) < 0)
         goto out;
+searched:
     plan.target_log1p = so.log1p; /* predictions and the story on the target's scale */
     const enc_plan_t *fp = so.linear ? &so.linear_plan : &plan;
     size_t nv = n - so.valid_begin, kk = t.task == TASK_REGRESSION ? 1 : t.k;
@@ -498,7 +516,9 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     else
         snprintf(vbuf, sizeof(vbuf), "stratified %zu-fold (out-of-fold)", n_folds);
     json_object_object_add(fr->summary, "validation", json_object_new_string(vbuf));
-    json_object_object_add(fr->summary, "rows", json_object_new_int64((int64_t)n));
+    json_object_object_add(fr->summary, "rows", json_object_new_int64((int64_t)t.n));
+    if (extmem != NULL) /* the result says the external path was taken */
+        json_object_object_add(fr->summary, "external_memory", json_object_get(extmem));
     json_object_object_add(fr->summary, "validation_metrics", json_object_get(mo->metrics));
     json_object_object_add(fr->summary, "candidates", json_object_get(so.candidates));
     json_object_object_add(fr->summary, "field_importance", json_object_get(fr->importance));
@@ -511,6 +531,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     rc = 0;
 out:
     json_object_put(ignore);
+    json_object_put(extmem);
     search_out_free(&so);
     enc_plan_free(&plan);
     task_info_free(&t);
@@ -589,6 +610,9 @@ int ml_train(const ml_data_t *d, json_object *spec, double deadline, const ml_ca
     json_object *why = NULL;
     json_object_object_get_ex(fr[0].summary, "selection", &why);
     json_object_object_add(r, "selection", json_object_get(why));
+    json_object *xm = NULL;
+    if (json_object_object_get_ex(fr[0].summary, "external_memory", &xm))
+        json_object_object_add(r, "external_memory", json_object_get(xm));
     json_object_object_add(r, "models", models);
     json_object_object_add(r, "reproducible", json_object_new_boolean(reproducible));
     json_object_object_add(r, "seconds",

@@ -35,6 +35,13 @@ int ml_data_finish(ml_data_t *d, err_t *e);
  * column that is not yes/no-like is read as a category. 400 for a name the
  * dataset does not have. */
 int ml_data_retype(ml_data_t *d, json_object *types, err_t *e);
+/* Before the first feed: keep the values in a page file in dir instead of
+ * memory (ml/spill.h), for a table larger than the process may hold;
+ * ml_train then trains from disk (ml/extmem.h). dir must exist and stay
+ * until ml_data_free; the file in it is unlinked at once. group_rows: rows
+ * held in memory between writes (0 = SPILL_GROUP_BYTES of values). */
+int ml_data_spill(ml_data_t *d, const char *dir, size_t group_rows, err_t *e);
+int ml_data_spilled(const ml_data_t *d);
 size_t ml_data_rows(const ml_data_t *d);
 size_t ml_data_columns(const ml_data_t *d);
 void ml_data_free(ml_data_t *d);

@@ -181,6 +181,74 @@ int xgb_qmatrix_new(const xgb_rows_t *rows, void *ref, void **out, err_t *e)
     return 0;
 }
 
+typedef struct xiter {
+    const xgb_batches_t *b;
+    DMatrixHandle proxy;
+} xiter_t;
+
+static void xiter_reset(DataIterHandle h)
+{
+    xiter_t *it = h;
+    it->b->reset(it->b->ctx);
+}
+
+static int xiter_next(DataIterHandle h)
+{
+    xiter_t *it = h;
+    const xgb_batches_t *b = it->b;
+    const float *X = NULL, *label = NULL;
+    size_t n = 0;
+    if (b->next(b->ctx, &X, &label, &n) != 1)
+        return 0;
+    char arr[200];
+    snprintf(arr, sizeof(arr),
+             "{\"data\":[%llu,true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
+             (unsigned long long)(uintptr_t)X, n, b->w);
+    if (XGProxyDMatrixSetDataDense(it->proxy, arr) != 0 ||
+        (label && XGDMatrixSetFloatInfo(it->proxy, "label", label, (bst_ulong)n) != 0) ||
+        (b->names && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", (const char **)b->names,
+                                                (bst_ulong)b->w) != 0) ||
+        (b->types && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", (const char **)b->types,
+                                                (bst_ulong)b->w) != 0))
+        return 0;
+    return 1;
+}
+
+int xgb_extmem_new(const xgb_batches_t *b, const char *cache_prefix, void **out, err_t *e)
+{
+    xiter_t it = {.b = b};
+    DMatrixHandle d = NULL;
+    *out = NULL;
+    if (XGProxyDMatrixCreate(&it.proxy) != 0)
+        return xfail(e, "create proxy matrix");
+    json_object *prefix = json_object_new_string(cache_prefix); /* JSON-escaped below */
+    char *cfg = NULL;
+    if (asprintf(&cfg, "{\"missing\":NaN,\"nthread\":2,\"cache_prefix\":%s}",
+                 json_object_to_json_string_ext(prefix, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+        cfg = NULL;
+    json_object_put(prefix);
+    if (cfg == NULL) {
+        XGDMatrixFree(it.proxy);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    int rc = XGDMatrixCreateFromCallback(&it, it.proxy, xiter_reset, xiter_next, cfg, &d);
+    free(cfg);
+    XGDMatrixFree(it.proxy);
+    if (rc != 0)
+        return xfail(e, "create external-memory matrix");
+    if ((b->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)b->names,
+                                                (bst_ulong)b->w) != 0) ||
+        (b->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)b->types,
+                                                (bst_ulong)b->w) != 0)) {
+        xfail(e, "matrix info");
+        XGDMatrixFree(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e)
 {
     BoosterHandle b = NULL;

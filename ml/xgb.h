@@ -49,6 +49,26 @@ int xgb_qmatrix_new(const xgb_rows_t *rows, void *ref, void **out, err_t *e);
  * quicker to build than a QuantileDMatrix, so the choice for small data. */
 int xgb_rows_dmatrix_new(const xgb_rows_t *rows, void **out, err_t *e);
 
+/* Batches of dense rows for an external-memory matrix: next fills *X
+ * (n x w floats, NaN missing) and *label, valid until the following call,
+ * and returns 1, or 0 at the end, or -1 after a failure (kept by the
+ * caller: XGBoost only sees the end). reset starts over. */
+typedef struct xgb_batches {
+    int (*next)(void *ctx, const float **X, const float **label, size_t *n);
+    void (*reset)(void *ctx);
+    void *ctx;
+    size_t w;
+    char *const *names, *const *types;
+} xgb_batches_t;
+
+/* An external-memory DMatrix (XGDMatrixCreateFromCallback): XGBoost reads
+ * the batches once and keeps its pages in files named cache_prefix.* (the
+ * directory must exist; the caller removes the files). Training reads the
+ * pages from there, a batch at a time: memory holds per-row state (labels,
+ * gradients, predictions) and a page, not the matrix. hist and approx
+ * only. */
+int xgb_extmem_new(const xgb_batches_t *b, const char *cache_prefix, void **out, err_t *e);
+
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e);
 void xgb_booster_free(void *b);
 int xgb_booster_param(void *b, const char *name, const char *value, err_t *e);

@@ -10,7 +10,7 @@
 # bench/ml_quality.sh and bench/ml_ingest.sh and the queue benchmark
 # ($BUILD/bench/queue_bench) run, if present.
 #
-#   scripts/bench.sh [http|peer|ml|queue]...   (default: all)
+#   scripts/bench.sh [http|peer|ml|queue|kaos|extmem]...   (default: all but extmem)
 #   BENCH_SECONDS=10                       wrk / pgbench duration per figure
 #   BENCH_HTTP="http_reads http_predict"   only these HTTP benchmarks
 set -uo pipefail
@@ -125,6 +125,13 @@ fi
 if want kaos && [ -x "$BUILD_DIR/bench/kaos_sandbox" ]; then
   section "kaos_sandbox.sh"
   bench/kaos_sandbox.sh "$BUILD_DIR" || { echo "bench: bench/kaos_sandbox.sh failed" >&2; failures=$((failures + 1)); }
+fi
+
+# Opt-in (not in the default run: gigabytes of disk and up to an hour):
+# scripts/bench.sh extmem, with EXTMEM_GB / EXTMEM_DURATION (bench/ml_extmem.sh).
+if want extmem; then
+  section "ml_extmem.sh"
+  sh bench/ml_extmem.sh "$BUILD_DIR" || { echo "bench: bench/ml_extmem.sh failed" >&2; failures=$((failures + 1)); }
 fi
 
 [ "$failures" -eq 0 ] || { echo "bench: $failures benchmark(s) could not run" >&2; exit 1; }

@@ -30,6 +30,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
 #include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -99,12 +101,15 @@ typedef struct child {
     int bundle_fd;               /* bundle jobs: the bundle's bytes for the worker, else -1 */
     int ds_fd;                   /* bundle jobs: read end of what the worker found in the
                                     bundle (spec, then the dataset's CSV when building) */
+    char xdir[4096];             /* data larger than memory: the worker's page-file
+                                    directory (removed after the job), else "" */
+    double xmatrix;              /* the dataset's float matrix, bytes (0 = unknown) */
     double started;              /* monotonic time the worker started */
     double wall_limit;           /* seconds */
 } child_t;
 
 const child_limits_t child_limits_default = {
-    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60, 0,
+    "nobody", (size_t)4 << 30, 0, (size_t)1 << 30, 1.5, 60, 0, 0, NULL, (size_t)64 << 30,
 };
 
 static void child_send(const child_t *c, const char *buf, size_t n)
@@ -528,8 +533,11 @@ static void child_worker_exec(const child_t *c, int in_rd, int res_wr, int found
         set_limit(RLIMIT_AS, mem, mem);
     rlim_t cpu = (rlim_t)child_cpu_limit(c);
     set_limit(RLIMIT_CPU, cpu, cpu + 5); /* SIGXCPU, then SIGKILL */
-    if (c->lim->file_size > 0)
-        set_limit(RLIMIT_FSIZE, (rlim_t)c->lim->file_size, (rlim_t)c->lim->file_size);
+    /* Page files of data larger than memory outgrow the result's cap. */
+    size_t fsize = c->xdir[0] && c->lim->scratch_size > c->lim->file_size ? c->lim->scratch_size
+                                                                           : c->lim->file_size;
+    if (fsize > 0)
+        set_limit(RLIMIT_FSIZE, (rlim_t)fsize, (rlim_t)fsize);
     set_limit(RLIMIT_CORE, 0, 0);
     set_limit(RLIMIT_NOFILE, 64, 64);
 
@@ -602,11 +610,66 @@ static void child_wall_arm(const child_t *c)
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* The largest float matrix trained in memory (child_limits_t.inmem_max). */
+static double child_inmem_max(const child_limits_t *lim)
+{
+    if (lim->inmem_max > 0)
+        return (double)lim->inmem_max;
+    if (lim->memory == 0)
+        return INFINITY;
+    double room = (double)lim->memory - 256.0 * 1024 * 1024;
+    return room > 0 ? room / 3 : 0;
+}
+
+/* Data larger than memory: a page-file directory the worker may write
+ * (it runs as another user when we are root). */
+static int child_scratch_make(child_t *c, const worker_ids_t *ids, err_t *e)
+{
+    const char *base = c->lim->scratch && *c->lim->scratch ? c->lim->scratch : getenv("TMPDIR");
+    snprintf(c->xdir, sizeof(c->xdir), "%s/trainyard-job-%.8s-XXXXXX",
+             base && *base ? base : "/tmp", c->a->job->id);
+    if (mkdtemp(c->xdir) == NULL) {
+        err_set(e, 500, "internal", "could not create a directory for the dataset's pages in "
+                "\"%s\": %s", base && *base ? base : "/tmp", strerror(errno));
+        c->xdir[0] = '\0';
+        return -1;
+    }
+    if (ids->drop && chown(c->xdir, ids->uid, ids->gid) != 0) {
+        err_set(e, 500, "internal", "chown %s: %s", c->xdir, strerror(errno));
+        rmdir(c->xdir);
+        c->xdir[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static int child_scratch_rm_one(const char *path, const struct stat *st, int flag,
+                                struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* What a worker left in its page-file directory (a killed one: XGBoost's
+ * cache files), and the directory. */
+static void child_scratch_remove(child_t *c)
+{
+    if (c->xdir[0] == '\0')
+        return;
+    nftw(c->xdir, child_scratch_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    c->xdir[0] = '\0';
+}
+
 /* Starts the worker and sends it the job's description. */
 static int child_worker_start(child_t *c, json_object *spec, err_t *e)
 {
     worker_ids_t ids;
     if (child_worker_ids(c->lim, &ids, e) != 0)
+        return -1;
+    if (c->xmatrix > child_inmem_max(c->lim) && child_scratch_make(c, &ids, e) != 0)
         return -1;
     c->wall_limit = trainer_job_duration(spec) * c->lim->wall_factor + c->lim->wall_grace;
     int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -661,6 +724,13 @@ static int child_worker_start(child_t *c, json_object *spec, err_t *e)
     if (c->lim->test_mode && json_object_object_get_ex(spec, "test_mode", &test_mode) &&
         json_object_is_type(test_mode, json_type_object))
         json_object_object_add(head, "test_mode", json_object_get(test_mode));
+    if (c->xdir[0]) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "dir", json_object_new_string(c->xdir));
+        json_object_object_add(x, "matrix_bytes", json_object_new_double(c->xmatrix));
+        json_object_object_add(x, "inmem_max", json_object_new_double(child_inmem_max(c->lim)));
+        json_object_object_add(head, "external_memory", x);
+    }
     json_object_object_add(head, "limits",
                            json_object_new_string(arena_sprintf(
                                c->arena, "memory %s, cpu %.0f s, file size %s, wall clock %.0f s",
@@ -887,6 +957,9 @@ static int child_work(child_t *c, int *lost, err_t *e)
             memcpy(ds.artifact_id, pinned, sizeof(pinned));
         /* Types the client set on the dataset's fields (Akkio v1's
          * `fields`): the worker reads those columns so (ml_data_retype). */
+        /* The measured size decides the path (child_limits_t.inmem_max). */
+        if (ds.rows > 0 && json_object_is_type(ds.fields, json_type_array))
+            c->xmatrix = (double)ds.rows * (double)json_object_array_length(ds.fields) * 4.0;
         json_object *declared = db_dataset_declared_types(ds.fields);
         if (declared != NULL && json_object_is_type(spec, json_type_object))
             json_object_object_add(spec, "field_types", declared);
@@ -993,6 +1066,7 @@ int trainer_child_run(const child_args_t *a)
     int lost = 0;
     int rc = child_work(&c, &lost, &e);
     child_worker_wait(&c, 1);
+    child_scratch_remove(&c);
     if (c.bundle_fd >= 0)
         close(c.bundle_fd);
     arena_destroy(c.arena);

@@ -21,6 +21,15 @@ typedef struct child_limits {
     int test_mode;         /* TRAINYARD_TEST_MODE: 1 = hand a spec's "test_mode" to the
                               worker (sleep, crash, exit, memory bomb on demand); only
                               throwaway test stacks set it, otherwise the field is ignored */
+    /* Data larger than memory (ml/extmem.h): a dataset whose float matrix
+     * (rows x fields x 4 bytes) exceeds inmem_max, or when that is 0 what
+     * `memory` leaves for it ((memory - 256 MB) / 3: the in-memory path's
+     * peak is 3x the matrix), is trained from page files in a directory of
+     * its own under scratch (removed after the job), with the file-size
+     * limit raised to scratch_size. */
+    size_t inmem_max;
+    const char *scratch;   /* NULL or "": $TMPDIR, else /tmp */
+    size_t scratch_size;
 } child_limits_t;
 
 /* The defaults (the settings table's). */

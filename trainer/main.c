@@ -78,6 +78,13 @@ static const cfg_entry_t settings[] = {
      OFF(t.housekeep.orphan_grace), "seconds an artifact nothing refers to is left alone"},
     {"child-wall-grace", "TRAINYARD_CHILD_WALL_GRACE", "60", CFG_SECONDS,
      OFF(t.child.wall_grace), "seconds added to duration x factor (ingest, matrices, storing)"},
+    {"child-inmem-max", "TRAINYARD_CHILD_INMEM_MAX", "0", CFG_SIZE, OFF(t.child.inmem_max),
+     "largest float matrix (rows x fields x 4 bytes) trained in memory; larger trains from "
+     "pages on disk (0 = what child-memory leaves: (memory - 256m) / 3)"},
+    {"child-scratch", "TRAINYARD_CHILD_SCRATCH", NULL, CFG_STRING, OFF(t.child.scratch),
+     "local directory for the page files of data larger than memory (default $TMPDIR or /tmp)"},
+    {"child-scratch-size", "TRAINYARD_CHILD_SCRATCH_SIZE", "64g", CFG_SIZE,
+     OFF(t.child.scratch_size), "file-size limit of a training process on that path"},
     {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, OFF(t.child.test_mode),
      "1 = obey a spec's test_mode (sleep, crash_signal, exit_code, memory_bomb): for test "
      "stacks only; 0 = ignore it"},

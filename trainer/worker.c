@@ -101,6 +101,16 @@ static json_object *worker_read_header(ml_data_t *d, err_t *e)
             break;
         }
         size_t rest = used - (size_t)(nl + 1 - buf);
+        /* Data larger than memory (the runner measured it): the columns go
+         * to page files in the directory it made, from the first row. */
+        json_object *x, *dir;
+        if (json_object_object_get_ex(job, "external_memory", &x) &&
+            json_object_object_get_ex(x, "dir", &dir) &&
+            ml_data_spill(d, json_object_get_string(dir), 0, e) != 0) {
+            json_object_put(job);
+            job = NULL;
+            break;
+        }
         if (rest > 0 && ml_data_feed(d, nl + 1, rest, e) != 0) {
             json_object_put(job);
             job = NULL;
@@ -330,8 +340,10 @@ static int worker_run(err_t *e)
     /* Field types the client set on the dataset (trainer/child.c). */
     if (json_object_object_get_ex(spec, "field_types", &v) && ml_data_retype(d, v, e) != 0)
         goto out;
-    snprintf(line, sizeof(line), "dataset loaded: %zu rows, %zu columns", ml_data_rows(d),
-             ml_data_columns(d));
+    snprintf(line, sizeof(line), "dataset loaded: %zu rows, %zu columns%s", ml_data_rows(d),
+             ml_data_columns(d),
+             ml_data_spilled(d) ? " (larger than memory: its columns are in page files on "
+                                  "local disk, training reads them from there)" : "");
     cb_log(NULL, line);
     if (json_object_object_get_ex(job, "test_mode", &v) && worker_test_mode(v, e) != 0)
         goto out;

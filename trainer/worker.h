@@ -7,7 +7,9 @@
  * moved these descriptors into place, dropped root and set the limits:
  *
  *   3  input, read: one line of JSON {"spec":{...},"started_at":t,
- *      "store_margin":s,"bundle":bool,"building":bool,"limits":"..."} then the
+ *      "store_margin":s,"bundle":bool,"building":bool,"limits":"...",
+ *      "external_memory":{"dir":"...",...} (data larger than memory: the
+ *      page-file directory, ml_data_spill)} then the
  *      dataset's CSV bytes up to EOF (none for a bundle job that is building:
  *      the CSV comes from the bundle)
  *   4  result, written: a decimal length and "\n", that many bytes of JSON

@@ -37,6 +37,7 @@ SUITE(ml_linfit)
 SUITE(ml_ensemble)
 SUITE(ml_charts)
 SUITE(ml_infer)
+SUITE(ml_extmem)
 
 /* db/, trainer/ (pure parts; the database itself is exercised end to end) */
 SUITE(db_jobs)
