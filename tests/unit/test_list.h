@@ -12,6 +12,7 @@ SUITE(err)
 SUITE(util)
 SUITE(feeder)
 SUITE(stats)
+SUITE(gate)
 SUITE(log)
 SUITE(cfg)
 
