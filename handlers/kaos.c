@@ -47,13 +47,9 @@
 
 int kaos_workspace_enter(request_t *r, const char *name)
 {
-    long long id;
-    if (db_account_workspace_find(app_of(r)->db, r->arena, r->auth.account_id, name, &id,
-                                  &r->err) != 0)
-        return -1;
-    r->auth.workspace_id = id;
-    r->auth.workspace_name = arena_strdup(r->arena, name);
-    return 0;
+    /* The path's workspace wins over an X-Trainyard-Workspace header; a key
+     * kept to its own workspace is refused others (handlers/app.c). */
+    return app_workspace_enter(r, name, &r->err);
 }
 
 int kaos_reply(request_t *r, json_object *doc)
