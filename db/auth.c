@@ -181,3 +181,32 @@ int db_key_check(db_t *db, arena_t *arena, const char *key, auth_t *out, err_t *
     out->key_prefix = arena_strdup(arena, prefix);
     return 0;
 }
+
+int db_key_by_prefix(db_t *db, arena_t *arena, const char *prefix, unsigned char hash[32],
+                     auth_t *out, err_t *e)
+{
+    if (prefix == NULL || strlen(prefix) != AUTH_PREFIX_HEX || !auth_is_hex(prefix, AUTH_PREFIX_HEX))
+        return err_set(e, 401, "unauthorized", "invalid or missing API key");
+    PGresult *res;
+    const char *p[1] = {prefix};
+    if (db_query(db, arena, &stmt_key_lookup, p, &res, e) != 0)
+        return -1;
+    const char *stored = PQntuples(res) ? db_get(res, 0, "hash") : NULL;
+    const char *revoked = stored ? db_get(res, 0, "revoked") : "t";
+    if (stored == NULL || strlen(stored) != SHA256_HEX_LEN || revoked == NULL ||
+        strcmp(revoked, "f") != 0)
+        return err_set(e, 401, "unauthorized", "invalid or revoked API key");
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v = 0;
+        sscanf(stored + 2 * i, "%2x", &v);
+        hash[i] = (unsigned char)v;
+    }
+    out->workspace_id = db_get_ll(res, 0, "workspace_id", 0);
+    out->key_workspace_id = out->workspace_id;
+    out->account_id = db_get_ll(res, 0, "account_id", 0);
+    out->workspace_name = arena_strdup(arena, db_get(res, 0, "workspace_name"));
+    out->key_prefix = arena_strdup(arena, prefix);
+    const char *only = db_get(res, 0, "workspace_only");
+    out->workspace_only = only != NULL && strcmp(only, "t") == 0;
+    return 0;
+}

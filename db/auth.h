@@ -49,4 +49,10 @@ int db_key_revoke(db_t *db, arena_t *arena, const char *prefix, err_t *e);
  * (unknown, malformed or revoked: the message does not say which). */
 int db_key_check(db_t *db, arena_t *arena, const char *key, auth_t *out, err_t *e);
 
+/* The key with this prefix, not revoked: its stored hash (the raw
+ * SHA-256, a secret only the database holds, for deriving tokens) and
+ * what it may act as (its own workspace). -1 with 401 otherwise. */
+int db_key_by_prefix(db_t *db, arena_t *arena, const char *prefix, unsigned char hash[32],
+                     auth_t *out, err_t *e);
+
 #endif

@@ -481,6 +481,14 @@ int req_reply_flush(request_t *r)
     return 0;
 }
 
+int req_client_gone(request_t *r)
+{
+    req_impl_t *im = impl_of(r);
+    if (im->write_failed)
+        return 1;
+    return im->io.gone != NULL && im->io.gone(im->io.ctx);
+}
+
 int req_reply_bytes(request_t *r, int status, const char *content_type, const void *body,
                     size_t len)
 {

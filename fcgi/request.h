@@ -119,6 +119,11 @@ int req_reply_end(request_t *r);
  * client has gone away. */
 int req_reply_flush(request_t *r);
 
+/* True once the client is known to have gone (nginx closed the connection
+ * while we answer at length): a stream stops at once instead of at its
+ * next write. */
+int req_client_gone(request_t *r);
+
 /* Request body bytes read so far (by the runtime or the handler). */
 long long req_body_bytes(const request_t *r);
 

@@ -25,6 +25,9 @@ typedef struct req_io {
      * not wait for the buffer to fill); 0, or -1 if the client went away.
      * NULL: nothing is buffered (tests' in-memory I/O). */
     int (*flush)(void *ctx);
+    /* 1 when the client has closed the connection (nginx drops it when its
+     * client goes); NULL: never known. */
+    int (*gone)(void *ctx);
     void *ctx;
 } req_io_t;
 

@@ -122,6 +122,17 @@ static int fcgx_flush(void *ctx)
     return FCGX_FFlush(req->out) == 0 && FCGX_GetError(req->out) == 0 ? 0 : -1;
 }
 
+/* Whether nginx closed the connection while we answer. Only a hang-up
+ * counts: the empty end of stdin nginx sent with the request may still be
+ * unread in the socket, so readable alone proves nothing. */
+static int fcgx_gone(void *ctx)
+{
+    FCGX_Request *req = ctx;
+    struct pollfd p = {.fd = req->ipcFd, .events = POLLRDHUP};
+    return req->ipcFd < 0 ||
+           (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0);
+}
+
 /* --- worker -------------------------------------------------------------- */
 
 /* One FastCGI connection a worker holds. nginx keeps connections alive
@@ -352,7 +363,8 @@ static int worker_serve(worker_t *wk, conn_t *c, arena_t *arena, void *app)
     wk->serving = (int)(c - wk->conns);
     request_t r;
     req_impl_t im;
-    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .flush = fcgx_flush, .ctx = &c->req};
+    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .flush = fcgx_flush,
+                   .gone = fcgx_gone, .ctx = &c->req};
     request_init(&r, &im, arena, c->req.envp, &io, app);
     im.on_long_request = worker_on_long_request;
     im.upload_limit = w->cfg->upload_limit;

@@ -43,6 +43,7 @@
 #include "db/accounts.h"
 #include "db/auth.h"
 #include "fcgi/router.h"
+#include "handlers/events.h"
 #include "handlers/handlers.h"
 
 void *app_init(void *config)
@@ -241,6 +242,12 @@ int app_authenticate(request_t *r, err_t *e)
             while (*key == ' ')
                 key++;
         }
+    }
+    if ((key == NULL || *key == '\0') && r->route != NULL &&
+        (r->route->flags & ROUTE_TICKET)) {
+        const char *ticket = req_query(r, "ticket");
+        if (ticket != NULL && *ticket != '\0')
+            return events_ticket_check(r, ticket, e);
     }
     if ((key == NULL || *key == '\0') && r->route != NULL &&
         (r->route->flags & ROUTE_KEY_IN_BODY)) {

@@ -38,6 +38,9 @@ typedef struct app_config {
     int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
                                   (faults on demand, obeyed by a trainer in test mode
                                   too); 0 = such a spec is refused with 422 */
+    int event_streams;         /* TRAINYARD_EVENT_STREAMS: event streams open at once
+                                  across the pool (common/gate.h); -1 = half the workers */
+    double events_seconds;     /* TRAINYARD_EVENT_STREAM_SECONDS: one stream's life */
     runner_cfg_t runner;       /* TRAINYARD_RUNNER, TRAINYARD_SANDBOX_*: whether a source-code
                                   bundle can be trained here at all */
 } app_config_t;

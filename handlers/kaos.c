@@ -95,6 +95,24 @@ int kaos_ws_list(request_t *r)
     }
     json_object_object_add(doc, "names", names);
     json_object_object_add(doc, "workspaces", list);
+    /* The workspace this request acts in (the key's own, or the one
+     * X-Trainyard-Workspace chose), for clients that must name it (the CLI,
+     * the console's picker); a key kept to it sees no other. */
+    json_object_object_add(doc, "current", json_object_new_string(r->auth.workspace_name));
+    json_object_object_add(doc, "workspace_only", json_object_new_boolean(r->auth.workspace_only));
+    if (r->auth.workspace_only) {
+        json_object *own = json_object_new_array(), *own_names = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            json_object *w = json_object_array_get_idx(list, i), *n;
+            if (json_object_object_get_ex(w, "name", &n) &&
+                strcmp(json_object_get_string(n), r->auth.workspace_name) == 0) {
+                json_object_array_add(own, json_object_get(w));
+                json_object_array_add(own_names, json_object_get(n));
+            }
+        }
+        json_object_object_add(doc, "names", own_names);
+        json_object_object_add(doc, "workspaces", own);
+    }
     return kaos_reply(r, doc);
 }
 
