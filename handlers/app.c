@@ -190,8 +190,10 @@ static int app_workspace_choose(request_t *r, err_t *e)
     int locked = e->status == 403;
     err_clear(e);
     err_add(e, 403, "forbidden", APP_WORKSPACE_HEADER,
-            locked ? "this API key may act in its own workspace only, not in \"%s\""
-                   : "this API key's account has no workspace \"%s\" (see GET /workspace)",
+            locked ? APP_WORKSPACE_HEADER ": this API key may act in its own workspace only, "
+                                          "not in \"%s\""
+                   : APP_WORKSPACE_HEADER ": this API key's account has no workspace \"%s\" "
+                                          "(GET /workspace lists them)",
             want);
     return -1;
 }
