@@ -190,10 +190,9 @@ static int app_workspace_choose(request_t *r, err_t *e)
     int locked = e->status == 403;
     err_clear(e);
     err_add(e, 403, "forbidden", APP_WORKSPACE_HEADER,
-            locked ? APP_WORKSPACE_HEADER ": this API key may act in its own workspace only, "
-                                          "not in \"%s\""
-                   : APP_WORKSPACE_HEADER ": this API key's account has no workspace \"%s\" "
-                                          "(GET /workspace lists them)",
+            locked ? "this API key may act in its own workspace only, not in \"%s\""
+                   : "this API key's account has no workspace \"%s\" (GET /workspace lists "
+                     "them)",
             want);
     return -1;
 }
