@@ -290,8 +290,8 @@ static int events_is_final(const char *state)
 static int events_poll_jobs(events_stream_t *s)
 {
     request_t *r = s->r;
+    double since = s->watermark < 0 ? -1 : s->watermark - EVENTS_OVERLAP_SECONDS;
     for (;;) {
-        double since = s->watermark < 0 ? -1 : s->watermark - EVENTS_OVERLAP_SECONDS;
         job_event_t *ev;
         size_t n;
         double now;
@@ -331,7 +331,7 @@ static int events_poll_jobs(events_stream_t *s)
          * or a burst larger than a batch would be read again forever). */
         if (n < EVENTS_BATCH || s->watermark <= before)
             return 0;
-        s->watermark += EVENTS_OVERLAP_SECONDS;
+        since = s->watermark;
     }
 }
 
@@ -389,8 +389,11 @@ int events_stream(request_t *r)
     if (last != NULL && *last != '\0' &&
         events_cursor_parse(last, &s.watermark, &s.log_after, &r->err) != 0)
         return -1;
-    if (s.watermark == 0)
-        s.watermark = -1; /* a cursor from before any change: a first look */
+    /* A job's stream always starts with the job as it is now (and ends at
+     * once if it is over): its cursor only says which log lines were
+     * sent. A cursor from before any change is a first look too. */
+    if (s.job_id != NULL || s.watermark == 0)
+        s.watermark = -1;
     /* A job stream checks its job exists before anything is sent. */
     if (s.job_id != NULL && s.watermark < 0 && events_poll_jobs(&s) != 0)
         return -1;
