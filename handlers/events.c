@@ -59,6 +59,7 @@
 #include <openssl/hmac.h>
 
 #include "common/gate.h"
+#include "common/sse.h"
 #include "common/util.h"
 #include "db/auth.h"
 #include "db/events.h"
@@ -77,7 +78,6 @@
 #define EVENTS_BATCH 500
 #define EVENTS_LOG_BATCH 1000
 #define EVENTS_TICKET_SECONDS 3600
-#define EVENTS_TICKET_MAX 256
 
 /* What a stream has sent of one job. */
 typedef struct events_sent {
@@ -105,7 +105,7 @@ static void events_mac(const unsigned char key[32], const char *payload, char ou
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    char msg[EVENTS_TICKET_MAX + 32];
+    char msg[SSE_TICKET_MAX + 32];
     int n = snprintf(msg, sizeof(msg), "trainyard-events:%s", payload);
     HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg, (size_t)n, md, &len);
     util_hex(md, 32, out);
@@ -133,90 +133,60 @@ int events_ticket(request_t *r)
 
 int events_ticket_check(request_t *r, const char *ticket, err_t *e)
 {
-    /* prefix . workspace . expiry . mac: four parts, no part empty. */
-    const char *part[4];
-    size_t len[4];
-    const char *p = ticket;
-    size_t total = strlen(ticket);
-    int k = 0;
-    for (; k < 4 && p != NULL; k++) {
-        const char *dot = strchr(p, '.');
-        part[k] = p;
-        len[k] = dot ? (size_t)(dot - p) : strlen(p);
-        p = dot ? dot + 1 : NULL;
-    }
-    char prefix[32], ws[72];
-    if (total > EVENTS_TICKET_MAX || k != 4 || p != NULL || len[0] == 0 ||
-        len[0] >= sizeof(prefix) || len[1] == 0 || len[1] >= sizeof(ws) || len[2] == 0 ||
-        len[3] != 64)
+    sse_ticket_t t;
+    if (sse_ticket_split(ticket, &t) != 0)
         return err_add(e, 401, "unauthorized", "ticket",
                        "malformed ticket: get one from POST /api/v1/events/ticket");
-    memcpy(prefix, part[0], len[0]);
-    prefix[len[0]] = '\0';
-    memcpy(ws, part[1], len[1]);
-    ws[len[1]] = '\0';
-    char *end = NULL;
-    long long expires = strtoll(part[2], &end, 10);
-    if (end != part[3] - 1)
-        return err_add(e, 401, "unauthorized", "ticket",
-                       "malformed ticket: get one from POST /api/v1/events/ticket");
-    if ((double)expires < util_now_wall())
+    if ((double)t.expires < util_now_wall())
         return err_add(e, 401, "unauthorized", "ticket",
                        "the ticket has expired: get a new one from POST /api/v1/events/ticket");
     unsigned char hash[32];
-    if (db_key_by_prefix(app_of(r)->db, r->arena, prefix, hash, &r->auth, e) != 0) {
+    if (db_key_by_prefix(app_of(r)->db, r->arena, t.prefix, hash, &r->auth, e) != 0) {
         if (e->status >= 500)
             return -1;
         err_clear(e);
         return err_add(e, 401, "unauthorized", "ticket",
                        "the ticket's key is unknown or revoked");
     }
-    char payload[EVENTS_TICKET_MAX], mac[65];
-    snprintf(payload, sizeof(payload), "%.*s", (int)(part[3] - 1 - ticket), ticket);
+    char payload[SSE_TICKET_MAX + 1], mac[65];
+    snprintf(payload, sizeof(payload), "%.*s", (int)t.payload_len, ticket);
     events_mac(hash, payload, mac);
-    if (util_ct_memcmp(mac, part[3], 64) != 0) {
+    if (util_ct_memcmp(mac, t.mac, SSE_TICKET_MAC_HEX) != 0) {
         memset(&r->auth, 0, sizeof(r->auth));
         return err_add(e, 401, "unauthorized", "ticket", "the ticket does not verify");
     }
     /* The workspace it names, with the key's rights of now. */
-    if (app_workspace_enter(r, ws, e) != 0) {
+    if (app_workspace_enter(r, t.workspace, e) != 0) {
         if (e->status >= 500)
             return -1;
         err_clear(e);
         return err_add(e, 403, "forbidden", "ticket",
-                       "the ticket's key may no longer act in workspace \"%s\"", ws);
+                       "the ticket's key may no longer act in workspace \"%s\"", t.workspace);
     }
     return 0;
 }
 
 /* --- the stream ------------------------------------------------------------ */
 
-/* "<watermark in µs>-<log line>", the id: of every event. */
+/* "<watermark in µs>-<log line>", the id: of every event (common/sse.h). */
 static const char *events_cursor(const events_stream_t *s)
 {
-    long long us = s->watermark > 0 ? (long long)llround(s->watermark * 1e6) : 0;
-    return arena_sprintf(s->r->arena, "%lld-%lld", us, s->log_after);
+    char id[48];
+    sse_cursor_format(s->watermark > 0 ? (long long)llround(s->watermark * 1e6) : 0,
+                      s->log_after, id, sizeof(id));
+    return arena_strdup(s->r->arena, id);
 }
 
 /* Parses a Last-Event-ID this route gave. 0, or -1 with e (400). */
 static int events_cursor_parse(const char *text, double *watermark, long long *log_after,
                                err_t *e)
 {
-    char *end = NULL;
-    long long us = strtoll(text, &end, 10);
-    long long log = 0;
-    int ok = end != text && *end == '-' && us >= 0;
-    if (ok) {
-        const char *rest = end + 1;
-        log = strtoll(rest, &end, 10);
-        ok = end != rest && *end == '\0' && log >= 0;
-    }
-    if (!ok)
+    long long us;
+    if (sse_cursor_parse(text, &us, log_after) != 0)
         return err_add(e, 400, "value_error", "Last-Event-ID",
                        "\"%.40s\" is not an event id of this stream (<microseconds>-<log line>)",
                        text);
     *watermark = (double)us / 1e6;
-    *log_after = log;
     return 0;
 }
 

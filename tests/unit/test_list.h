@@ -13,6 +13,7 @@ SUITE(util)
 SUITE(feeder)
 SUITE(stats)
 SUITE(gate)
+SUITE(sse)
 SUITE(log)
 SUITE(cfg)
 
