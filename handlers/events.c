@@ -383,6 +383,8 @@ int events_stream(request_t *r)
     req_header_add(r, "X-Accel-Buffering", "no");
     if (req_reply_begin(r, 200, "text/event-stream; charset=utf-8", -1) != 0)
         return 0;
+    if (strcmp(r->method, "HEAD") == 0)
+        return 0; /* the headers say it all; a HEAD never holds a worker */
     char *hello = arena_sprintf(r->arena, "retry: %d\n: %s%s of workspace %s for %.0f s\n\n",
                                 EVENTS_RETRY_MS, s.job_id ? "events of job " : "job events",
                                 s.job_id ? s.job_id : "", r->auth.workspace_name,
