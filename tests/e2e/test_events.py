@@ -249,6 +249,11 @@ def test_events_ticket_for_eventsource(stack, ws, make_workspace):
     assert r.status_code == 401, r.text
     # Without a key or ticket: 401 as everywhere.
     assert c.get("/api/v1/events", no_key=True).status_code == 401
+    # The access log never shows a ticket (redacted like api_key).
+    time.sleep(1.5)  # the access log is flushed every second
+    text = open(os.path.join(stack.var, "log", "nginx-access.log"), errors="replace").read()
+    assert ticket.split(".")[-1] not in text and t2.split(".")[-1] not in text
+    assert "ticket=REDACTED" in text
 
 
 def test_events_isolated_between_workspaces(stack, ws, make_workspace):
