@@ -8,6 +8,9 @@
  */
 #include "bundle/kaos.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@ static int param_sink(void *p, const void *buf, size_t n, err_t *e)
         json_tokener_free(tok);
         if (!ok) {
             json_object_put(doc);
-            return err_set(e, 400, "BUNDLE_INVALID",
+            return err_set(e, 400, "INVALID_BUNDLE",
                            "Hyperparameter file %s is not a JSON object", s->cur);
         }
         const char *base = strrchr(s->cur, '/');
@@ -47,7 +50,7 @@ static int param_sink(void *p, const void *buf, size_t n, err_t *e)
             json_object_object_get_ex(f, "name", &nm);
             if (strcmp(json_object_get_string(nm), base) == 0) {
                 json_object_put(doc);
-                return err_set(e, 400, "BUNDLE_INVALID",
+                return err_set(e, 400, "INVALID_BUNDLE",
                                "Duplicate hyperparameter file name: %s", base);
             }
         }
@@ -60,7 +63,7 @@ static int param_sink(void *p, const void *buf, size_t n, err_t *e)
         return 0;
     }
     if (n > KAOS_PARAM_MAX - s->len)
-        return err_set(e, 413, "BUNDLE_INVALID",
+        return err_set(e, 413, "INVALID_BUNDLE",
                        "Hyperparameter file %s is larger than %d bytes", s->cur, KAOS_PARAM_MAX);
     memcpy(s->buf + s->len, buf, n);
     s->len += n;
@@ -133,16 +136,16 @@ static int tree_root(json_object *paths, char *root, size_t cap, const char *wha
         if (!slash && !d)
             continue; /* a loose file at the top */
         if (seg >= cap)
-            return err_set(e, 400, "BUNDLE_INVALID", "Folder name too long in %s bundle", what);
+            return err_set(e, 400, "INVALID_BUNDLE", "Folder name too long in %s bundle", what);
         if (root[0] == '\0') {
             memcpy(root, p, seg);
             root[seg] = '\0';
         } else if (strlen(root) != seg || strncmp(root, p, seg) != 0) {
-            return err_set(e, 400, "BUNDLE_INVALID", "Too many directories in %s bundle", what);
+            return err_set(e, 400, "INVALID_BUNDLE", "Too many directories in %s bundle", what);
         }
     }
     if (root[0] == '\0')
-        return err_set(e, 400, "BUNDLE_INVALID", "Missing root directory in %s bundle", what);
+        return err_set(e, 400, "INVALID_BUNDLE", "Missing root directory in %s bundle", what);
     return 0;
 }
 
@@ -153,15 +156,15 @@ static int check_code(scan_ctx_t *s, kaos_scan_t *out, err_t *e)
     char p[KAOS_NAME_MAX + 64];
     snprintf(p, sizeof(p), "%s/Dockerfile", out->root);
     if (!tree_has(s->paths, p, 0))
-        return err_set(e, 400, "BUNDLE_INVALID", "Missing Dockerfile in source-code bundle");
+        return err_set(e, 400, "INVALID_BUNDLE", "Missing Dockerfile in source-code bundle");
     snprintf(p, sizeof(p), "%s/model", out->root);
     if (!tree_has(s->paths, p, 1))
-        return err_set(e, 400, "BUNDLE_INVALID", "Missing model directory in source-code bundle");
+        return err_set(e, 400, "INVALID_BUNDLE", "Missing model directory in source-code bundle");
     static const char *const need[] = {"__init__.py", "requirements.txt", "train"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s/model/%s", out->root, need[i]);
         if (!tree_has(s->paths, p, 0))
-            return err_set(e, 400, "BUNDLE_INVALID",
+            return err_set(e, 400, "INVALID_BUNDLE",
                            "Missing file %s in model directory of source-code bundle",
                            need[i]);
     }
@@ -182,7 +185,7 @@ static int check_data(scan_ctx_t *s, kaos_scan_t *out, err_t *e)
     }
     snprintf(p, sizeof(p), "%s/training", out->root);
     if (!tree_has(s->paths, p, 1))
-        return err_set(e, 400, "BUNDLE_INVALID", "Missing training directory in data bundle");
+        return err_set(e, 400, "INVALID_BUNDLE", "Missing training directory in data bundle");
     return 0;
 }
 
@@ -202,7 +205,7 @@ int kaos_bundle_scan(bundle_read_fn read_fn, void *ctx, kaos_kind_t kind, kaos_s
     out->entries = st.entries;
     out->total_bytes = st.total_bytes;
     if (json_object_array_length(s.paths) == 0) {
-        err_set(e, 400, "BUNDLE_INVALID", "Bundle must be non-empty");
+        err_set(e, 400, "INVALID_BUNDLE", "Bundle must be non-empty");
         goto out;
     }
     switch (kind) {
@@ -219,7 +222,7 @@ int kaos_bundle_scan(bundle_read_fn read_fn, void *ctx, kaos_kind_t kind, kaos_s
         break;
     case KAOS_PARAMS:
         if (json_object_array_length(s.files) == 0) {
-            err_set(e, 400, "BUNDLE_INVALID",
+            err_set(e, 400, "INVALID_BUNDLE",
                     "Bundle must be non-empty: no hyperparameter (.json) files");
             goto out;
         }
@@ -235,6 +238,174 @@ out:
     json_object_put(s.paths);
     json_object_put(s.files);
     free(s.buf);
+    return rc;
+}
+
+/* --- KAOS's hyperparameter grid ------------------------------------------------ */
+
+int kaos_params_is_grid(const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')
+            continue;
+        return buf[i] == '{';
+    }
+    return 0;
+}
+
+/* Appends v to a file name as KAOS does (str() of the value), keeping only
+ * characters safe in a file name: the others become '_'. Returns 1 when
+ * it had to change or cut the text (two runs might then share a name). */
+static int grid_name_add(char *name, size_t cap, size_t *o, const char *s)
+{
+    int changed = 0;
+    for (; *s && *o + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        int ok = isalnum(c) || c == '.' || c == '=' || c == '-' || c == '_';
+        name[(*o)++] = ok ? (char)c : '_';
+        changed |= !ok;
+    }
+    name[*o] = '\0';
+    return changed || *s != '\0';
+}
+
+static int grid_zip_add(struct archive *a, const char *path, const char *data, err_t *e)
+{
+    struct archive_entry *en = archive_entry_new();
+    archive_entry_set_pathname(en, path);
+    archive_entry_set_filetype(en, AE_IFREG);
+    archive_entry_set_perm(en, 0644);
+    archive_entry_set_size(en, (la_int64_t)strlen(data));
+    int ok = archive_write_header(a, en) == ARCHIVE_OK &&
+             archive_write_data(a, data, strlen(data)) == (la_ssize_t)strlen(data);
+    archive_entry_free(en);
+    return ok ? 0 : err_set(e, 500, "internal", "could not write the grid's zip: %s",
+                            archive_error_string(a));
+}
+
+int kaos_params_grid(const char *json, size_t len, const char *folder, FILE *zip,
+                     json_object **runs, err_t *e)
+{
+    *runs = NULL;
+    if (len > KAOS_GRID_MAX_BYTES)
+        return err_set(e, 413, "INVALID_BUNDLE",
+                       "data: a hyperparameter grid is at most %d bytes", KAOS_GRID_MAX_BYTES);
+    json_tokener *tok = json_tokener_new_ex(32);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *grid = json_tokener_parse_ex(tok, json, (int)len);
+    int ok = grid != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+             json_object_is_type(grid, json_type_object);
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(grid);
+        return err_set(e, 400, "INVALID_BUNDLE",
+                       "data: a hyperparameter grid is a JSON object of parameter -> list of "
+                       "values");
+    }
+    size_t nkeys = (size_t)json_object_object_length(grid);
+    const char **keys = calloc(nkeys + 1, sizeof(*keys));
+    json_object **vals = calloc(nkeys + 1, sizeof(*vals));
+    size_t *count = calloc(nkeys + 1, sizeof(*count)), *at = calloc(nkeys + 1, sizeof(*at));
+    if (keys == NULL || vals == NULL || count == NULL || at == NULL)
+        abort();
+    int rc = -1;
+    size_t k = 0, total = 1;
+    struct archive *a = NULL;
+    json_object *seen = NULL;
+    json_object_object_foreach(grid, key, val) {
+        keys[k] = key;
+        vals[k] = val;
+        count[k] = json_object_is_type(val, json_type_array) ? json_object_array_length(val) : 1;
+        if (count[k] == 0) {
+            err_set(e, 400, "INVALID_BUNDLE",
+                    "data: hyperparameter \"%.100s\" has an empty list of values", key);
+            goto out;
+        }
+        if (total > KAOS_GRID_MAX_RUNS / count[k]) {
+            err_set(e, 400, "INVALID_BUNDLE",
+                    "data: the hyperparameter grid makes more than %d runs", KAOS_GRID_MAX_RUNS);
+            goto out;
+        }
+        total *= count[k];
+        k++;
+    }
+    *runs = json_object_new_array();
+    seen = json_object_new_object(); /* the runs' file names, as a set */
+    if (zip != NULL && nkeys > 0) {
+        a = archive_write_new();
+        if (a == NULL || archive_write_set_format_zip(a) != ARCHIVE_OK ||
+            archive_write_open_FILE(a, zip) != ARCHIVE_OK) {
+            err_set(e, 500, "internal", "could not start the grid's zip");
+            goto out;
+        }
+    }
+    for (size_t run = 0; run < total; run++) {
+        json_object *one = json_object_new_object();
+        char name[KAOS_NAME_MAX];
+        size_t o = 0, cap = sizeof(name) - 16;
+        int changed = 0;
+        name[0] = '\0';
+        for (size_t i = 0; i < nkeys; i++) {
+            json_object *v = json_object_is_type(vals[i], json_type_array)
+                                 ? json_object_array_get_idx(vals[i], at[i])
+                                 : vals[i];
+            json_object_object_add(one, keys[i], json_object_get(v));
+            if (i > 0)
+                changed |= grid_name_add(name, cap, &o, "_");
+            changed |= grid_name_add(name, cap, &o, keys[i]);
+            changed |= grid_name_add(name, cap, &o, "=");
+            changed |= grid_name_add(name, cap, &o,
+                                     json_object_is_type(v, json_type_string)
+                                         ? json_object_get_string(v)
+                                         : json_object_to_json_string_ext(
+                                               v, JSON_C_TO_STRING_PLAIN));
+        }
+        /* ".DS_Store" marks clutter the scan skips (is_clutter): never in a
+         * run's name. */
+        for (char *ds = strstr(name, ".DS_Store"); ds != NULL; ds = strstr(ds, ".DS_Store")) {
+            *ds = '_';
+            changed = 1;
+        }
+        /* A name that had to be changed or cut, or that an earlier run
+         * already has (a value listed twice, or values holding '_' and '='),
+         * gets the run's number after a '~', which no unchanged name holds:
+         * every run keeps a file of its own. */
+        if (changed || json_object_object_get_ex(seen, name, NULL))
+            snprintf(name + o, sizeof(name) - o, "~%zu", run);
+        json_object_object_add(seen, name, NULL);
+        json_object_array_add(*runs, one);
+        if (a != NULL) {
+            char path[KAOS_NAME_MAX * 2];
+            snprintf(path, sizeof(path), "%s/%s.json", folder, name);
+            if (grid_zip_add(a, path, json_object_to_json_string_ext(one, JSON_C_TO_STRING_PLAIN),
+                             e) != 0)
+                goto out;
+        }
+        /* the next combination: the last parameter varies fastest */
+        for (size_t i = nkeys; i-- > 0;) {
+            if (++at[i] < count[i])
+                break;
+            at[i] = 0;
+        }
+    }
+    if (a != NULL && (archive_write_close(a) != ARCHIVE_OK || fflush(zip) != 0)) {
+        err_set(e, 500, "internal", "could not finish the grid's zip");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (a != NULL)
+        archive_write_free(a);
+    if (rc != 0) {
+        json_object_put(*runs);
+        *runs = NULL;
+    }
+    free(keys);
+    free(vals);
+    free(count);
+    free(at);
+    json_object_put(seen);
+    json_object_put(grid); /* *runs holds its own references */
     return rc;
 }
 

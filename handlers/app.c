@@ -2,7 +2,8 @@
  * app.c — worker state and the runtime hooks (see app.h).
  *
  * Authentication lives here because every dialect shares it: the key comes
- * as `X-API-Key: <key>`, `X-Token: <key>` (KAOS's client) or
+ * as `X-API-Key: <key>`, `X-Token: <key>` (KAOS's client; some of its
+ * versions say `Token` or `X-Authorization-Token`) or
  * `Authorization: Bearer <key>`, is checked against
  * its stored hash, and a failure is rendered in the route's dialect — 401
  * everywhere except the Strapi collection, whose documented answer to a
@@ -234,8 +235,11 @@ int app_authenticate_key(request_t *r, const char *key, err_t *e)
 int app_authenticate(request_t *r, err_t *e)
 {
     const char *key = req_header(r, "X-API-Key");
-    if (key == NULL || *key == '\0')
-        key = req_header(r, "X-Token"); /* KAOS's client */
+    /* KAOS's client: X-Token; some of its versions send Token (job
+     * listings and info) or X-Authorization-Token (uploads). */
+    static const char *const kaos_headers[] = {"X-Token", "Token", "X-Authorization-Token"};
+    for (size_t i = 0; i < 3 && (key == NULL || *key == '\0'); i++)
+        key = req_header(r, kaos_headers[i]);
     if (key == NULL || *key == '\0') {
         const char *authz = req_header(r, "Authorization");
         if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {

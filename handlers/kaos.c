@@ -22,11 +22,18 @@
  * job's spec names the three bundles it was made from, so that provenance
  * and downloads never depend on what was uploaded since.
  *
- * Every answer is {"response": …}; errors are err_t in the workspace
- * dialect ({"error_code","message"}), with KAOS's messages.
+ * Answers are {"response": …}, as KAOS's backend wraps most of them; where
+ * it answers bare, its client (KI-labs/kaos cli/kaos_cli/) reads the bare
+ * shape, so those members also sit beside "response" (kaos_reply_beside),
+ * and logs and provenance, bare strings there, are bare strings here.
+ * Errors are err_t in the workspace dialect ({"error_code","message"}),
+ * with KAOS's codes and messages. A params upload is a zip of JSON files
+ * or KAOS's own grid (a JSON object of lists, bundle/kaos.h), stored as
+ * the zip of its runs.
  */
 #include "handlers/kaos.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +50,45 @@
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 
-#define KAOS_PAGE_SIZE 20
+#define KAOS_PAGE_SIZE 10 /* partitions per page of job info, as KAOS's TrainController */
 
+/* name in lower case (arena), or NULL when it has no upper-case letter. */
+static char *ws_lower(request_t *r, const char *name)
+{
+    int upper = 0;
+    for (const char *p = name; *p; p++)
+        upper |= isupper((unsigned char)*p) != 0;
+    if (!upper)
+        return NULL;
+    char *low = arena_strdup(r->arena, name);
+    for (char *p = low; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return low;
+}
+
+/* KAOS lowercases a workspace's name when it creates one (its backend's
+ * routes/workspace.py, and its client before every use), so a name is
+ * looked up as given, then in lower case: "Iris" finds the "iris" that
+ * POST /workspace/Iris made, and names made before with capitals (by
+ * `trainyard workspace create`) are still found as they are spelled. */
 int kaos_workspace_enter(request_t *r, const char *name)
 {
     /* The path's workspace wins over an X-Trainyard-Workspace header; a key
      * kept to its own workspace is refused others (handlers/app.c). */
-    return app_workspace_enter(r, name, &r->err);
+    if (app_workspace_enter(r, name, &r->err) == 0)
+        return 0;
+    char *low = ws_lower(r, name);
+    if (r->err.status != 404 || low == NULL)
+        return -1;
+    err_t again;
+    err_clear(&again);
+    if (app_workspace_enter(r, low, &again) != 0) {
+        if (again.status != 404)
+            r->err = again; /* found, but not this key's to use */
+        return -1;          /* else r->err names the name as given */
+    }
+    err_clear(&r->err);
+    return 0;
 }
 
 int kaos_reply(request_t *r, json_object *doc)
@@ -57,6 +96,18 @@ int kaos_reply(request_t *r, json_object *doc)
     json_object *w = support_own(r, json_object_new_object());
     json_object_object_add(w, "response", json_object_get(doc));
     return req_reply_json(r, 200, w);
+}
+
+int kaos_reply_beside(request_t *r, json_object *doc, json_object *top)
+{
+    support_own(r, top);
+    json_object_object_add(top, "response", json_object_get(doc));
+    return req_reply_json(r, 200, top);
+}
+
+int kaos_reply_bare(request_t *r, json_object *v)
+{
+    return req_reply_json(r, 200, v);
 }
 
 const char *kaos_state_name(job_state_t s)
@@ -101,32 +152,48 @@ int kaos_ws_list(request_t *r)
     json_object_object_add(doc, "current", json_object_new_string(r->auth.workspace_name));
     json_object_object_add(doc, "workspace_only", json_object_new_boolean(r->auth.workspace_only));
     if (r->auth.workspace_only) {
-        json_object *own = json_object_new_array(), *own_names = json_object_new_array();
+        json_object *own = json_object_new_array();
+        names = json_object_new_array();
         for (size_t i = 0; i < json_object_array_length(list); i++) {
             json_object *w = json_object_array_get_idx(list, i), *n;
             if (json_object_object_get_ex(w, "name", &n) &&
                 strcmp(json_object_get_string(n), r->auth.workspace_name) == 0) {
                 json_object_array_add(own, json_object_get(w));
-                json_object_array_add(own_names, json_object_get(n));
+                json_object_array_add(names, json_object_get(n));
             }
         }
-        json_object_object_add(doc, "names", own_names);
+        json_object_object_add(doc, "names", names);
         json_object_object_add(doc, "workspaces", own);
     }
-    return kaos_reply(r, doc);
+    /* KAOS's backend answers {"names": [...]} bare; its client reads
+     * data['names'] (cli/kaos_cli/facades/workspace_facade.py, list). */
+    json_object *top = json_object_new_object();
+    json_object_object_add(top, "names", json_object_get(names));
+    return kaos_reply_beside(r, doc, top);
 }
 
+/* KAOS's client refuses names outside [a-zA-Z0-9_] with "Invalid Workspace
+ * name" and lowercases the rest; its backend lowercases what it is sent
+ * (cli/kaos_cli/facades/workspace_facade.py, backend routes/workspace.py).
+ * Here a name may also hold '-' (trainyard's own workspaces do), and is
+ * stored in lower case. */
 int kaos_ws_create(request_t *r)
 {
+    const char *given = r->params[0];
+    char *low = ws_lower(r, given);
+    const char *name = low ? low : given;
+    if (!db_workspace_name_ok(name))
+        return err_set(&r->err, 400, "INVALID_WORKSPACE_NAME",
+                       "Invalid Workspace name: \"%.80s\" (use 1 to 64 of a-z 0-9 _ -)", given);
     long long id;
-    if (db_account_workspace_create(app_of(r)->db, r->arena, r->auth.account_id, r->params[0],
-                                    &id, &r->err) != 0)
+    if (db_account_workspace_create(app_of(r)->db, r->arena, r->auth.account_id, name, &id,
+                                    &r->err) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "name", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "name", json_object_new_string(name));
     json_object_object_add(doc, "message",
                            json_object_new_string(arena_sprintf(r->arena, "Workspace %s created",
-                                                                r->params[0])));
+                                                                name)));
     return kaos_reply(r, doc);
 }
 
@@ -164,7 +231,23 @@ int kaos_ws_show(request_t *r)
         return -1;
     app_t *app = app_of(r);
     json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "name", json_object_new_string(r->params[0]));
+    const char *ws = r->auth.workspace_name;
+    json_object_object_add(doc, "name", json_object_new_string(ws));
+    /* KAOS's WorkspaceInfo {name, pipelines, repos} (kaos_model/common.py):
+     * its client prints both lists (commands/workspace.py, info). The
+     * repos are where job info's descriptors point (kaos_descriptor), the
+     * pipelines the two stages every job goes through. */
+    json_object *pipes = json_object_new_array(), *repos = json_object_new_array();
+    static const char *const pipe_names[] = {"build", "train"};
+    static const char *const repo_names[] = {"code", "data", "hyper", "build", "model"};
+    for (size_t i = 0; i < 2; i++)
+        json_object_array_add(pipes, json_object_new_string(
+                                         arena_sprintf(r->arena, "%s-%s", pipe_names[i], ws)));
+    for (size_t i = 0; i < 5; i++)
+        json_object_array_add(repos, json_object_new_string(
+                                         arena_sprintf(r->arena, "%s-%s", repo_names[i], ws)));
+    json_object_object_add(doc, "pipelines", pipes);
+    json_object_object_add(doc, "repos", repos);
     static const char *const kinds[] = {"code", "data", "params"};
     for (size_t i = 0; i < 3; i++) {
         kaos_bundle_t b;
@@ -187,14 +270,17 @@ int kaos_ws_show(request_t *r)
 
 int kaos_ws_delete(request_t *r)
 {
-    if (db_account_workspace_delete(app_of(r)->db, r->arena, r->auth.account_id, r->params[0],
+    if (kaos_workspace_enter(r, r->params[0]) != 0) /* the name as stored */
+        return -1;
+    const char *name = r->auth.workspace_name;
+    if (db_account_workspace_delete(app_of(r)->db, r->arena, r->auth.account_id, name,
                                     &r->err) != 0)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "name", json_object_new_string(r->params[0]));
+    json_object_object_add(doc, "name", json_object_new_string(name));
     json_object_object_add(doc, "message",
                            json_object_new_string(arena_sprintf(r->arena, "Workspace %s deleted",
-                                                                r->params[0])));
+                                                                name)));
     return kaos_reply(r, doc);
 }
 
@@ -211,7 +297,7 @@ static int up_tee(void *ctx, const char *buf, size_t n, err_t *e)
     kaos_upload_t *up = ctx;
     if (fwrite(buf, 1, n, up->spool) != n)
         return err_set(e, 500, "internal", "could not spool the bundle");
-    return db_artifact_write(up->writer, buf, n, e);
+    return up->writer != NULL ? db_artifact_write(up->writer, buf, n, e) : 0;
 }
 
 static int up_begin(void *ctx, const char *name, const char *filename, const char *ctype,
@@ -223,7 +309,7 @@ static int up_begin(void *ctx, const char *name, const char *filename, const cha
     up->saw_part = 1;
     up->in_data = name != NULL && strcmp(name, "data") == 0;
     if (up->in_data && up->saw_data++)
-        return err_set(e, 400, "BUNDLE_INVALID", "send exactly one `data` part");
+        return err_set(e, 400, "INVALID_BUNDLE", "send exactly one `data` part");
     return 0;
 }
 
@@ -256,8 +342,9 @@ static void up_fclose(void *f)
     fclose(f);
 }
 
-/* Receives the body (multipart field `data`, or raw) into a new artifact
- * and a rewound spool, inside a transaction the caller then commits. */
+/* Receives the body (multipart field `data`, or raw) into a rewound spool
+ * and, when art is not NULL, at the same time into a new artifact, inside
+ * a transaction the caller then commits. */
 static int kaos_receive(request_t *r, kaos_upload_t *up, artifact_info_t *art, err_t *e)
 {
     app_t *app = app_of(r);
@@ -267,20 +354,94 @@ static int kaos_receive(request_t *r, kaos_upload_t *up, artifact_info_t *art, e
     arena_defer(r->arena, up_fclose, up->spool);
     if (db_begin(app->db, e) != 0)
         return -1;
-    up->writer = db_artifact_begin(app->db, r->auth.workspace_id, "bundle", e);
-    if (up->writer == NULL)
-        return -1;
+    if (art != NULL) {
+        up->writer = db_artifact_begin(app->db, r->auth.workspace_id, "bundle", e);
+        if (up->writer == NULL)
+            return -1;
+    }
     int multipart = strcmp(r->media_type, "multipart/form-data") == 0;
     if (support_body_stream(r, multipart ? &up_multipart : NULL, up_tee, up, e) != 0)
         return -1;
     if (multipart && !up->saw_data)
-        return err_set(e, 400, "BUNDLE_INVALID", "data: send the bundle as the `data` part");
+        return err_set(e, 400, "INVALID_BUNDLE", "data: send the bundle as the `data` part");
+    long size = ftell(up->spool);
+    if (art != NULL) {
+        artifact_writer_t *w = up->writer;
+        up->writer = NULL;
+        if (db_artifact_finish(w, art, e) != 0)
+            return -1;
+    }
+    if (size <= 0)
+        return err_set(e, 400, "INVALID_BUNDLE", "Bundle must be non-empty");
+    rewind(up->spool);
+    return 0;
+}
+
+/* Stores the whole of f (rewound after) as a new artifact, in the open
+ * transaction. */
+static int kaos_spool_store(request_t *r, kaos_upload_t *up, FILE *f, artifact_info_t *art,
+                            err_t *e)
+{
+    rewind(f);
+    up->writer = db_artifact_begin(app_of(r)->db, r->auth.workspace_id, "bundle", e);
+    if (up->writer == NULL)
+        return -1;
+    char buf[64 * 1024];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        if (db_artifact_write(up->writer, buf, n, e) != 0)
+            return -1;
+    if (ferror(f))
+        return err_set(e, 500, "internal", "could not read the spooled bundle");
     artifact_writer_t *w = up->writer;
     up->writer = NULL;
     if (db_artifact_finish(w, art, e) != 0)
         return -1;
-    if (art->size == 0)
-        return err_set(e, 400, "BUNDLE_INVALID", "Bundle must be non-empty");
+    rewind(f);
+    return 0;
+}
+
+/* A params upload that is KAOS's own grid (a JSON object of lists, as its
+ * client sends `-h params.json`): up->spool becomes the zip of its runs
+ * (*runs, arena-owned, the combinations), unless the grid is empty
+ * (*runs = [{}], nothing to store: *empty = 1). An archive is left alone
+ * (*runs = NULL). */
+static int kaos_grid_receive(request_t *r, kaos_upload_t *up, json_object **runs, int *empty,
+                             err_t *e)
+{
+    *runs = NULL;
+    *empty = 0;
+    char head[256];
+    size_t n = fread(head, 1, sizeof(head), up->spool);
+    rewind(up->spool);
+    if (!kaos_params_is_grid(head, n))
+        return 0;
+    fseek(up->spool, 0, SEEK_END);
+    long size = ftell(up->spool);
+    rewind(up->spool);
+    if (size > KAOS_GRID_MAX_BYTES)
+        return err_set(e, 413, "INVALID_BUNDLE",
+                       "data: a hyperparameter grid is at most %d bytes", KAOS_GRID_MAX_BYTES);
+    char *json = arena_alloc(r->arena, (size_t)size + 1);
+    if (fread(json, 1, (size_t)size, up->spool) != (size_t)size)
+        return err_set(e, 500, "internal", "could not read the spooled bundle");
+    FILE *zip = tmpfile();
+    if (zip == NULL)
+        return err_set(e, 500, "internal", "could not create a spool file");
+    arena_defer(r->arena, up_fclose, zip);
+    /* The runs' folder is the grid's short hash, as KAOS names it. */
+    sha256_t *h = sha256_new();
+    sha256_update(h, json, (size_t)size);
+    char hex[65];
+    sha256_finish_hex(h, hex);
+    hex[10] = '\0';
+    if (kaos_params_grid(json, (size_t)size, hex, zip, runs, e) != 0)
+        return -1;
+    support_own(r, *runs);
+    json_object *first = json_object_array_get_idx(*runs, 0);
+    *empty = json_object_object_length(first) == 0;
+    if (!*empty)
+        up->spool = zip;
     rewind(up->spool);
     return 0;
 }
@@ -291,6 +452,51 @@ static void kaos_upload_abort(request_t *r, kaos_upload_t *up)
         db_artifact_abort(up->writer);
     up->writer = NULL;
     db_rollback(app_of(r)->db);
+}
+
+/* KAOS's resource requests, as its backend checks them (util/validators.py):
+ * memory a number with an SI suffix (k M G T P: powers of 1000; Ki Mi Gi
+ * Ti Pi: powers of 1024), cpu a number of cores, gpu a count (no GPU
+ * here: any is refused, as KAOS does when none are enabled). *memory in
+ * bytes, 0 when not asked. The cpu request is checked only: the sandbox's
+ * CPU-seconds limit stays the trainer's. */
+static int kaos_resources(request_t *r, double *memory)
+{
+    static const struct { const char *suffix; double mult; } units[] = {
+        {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0},
+        {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0},
+        {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"P", 1e15}, {"", 1.0}};
+    *memory = 0;
+    const char *mem = req_query(r, "memory");
+    if (mem != NULL && *mem != '\0') {
+        char *end;
+        double m = strtod(mem, &end);
+        double mult = -1;
+        for (size_t i = 0; end != mem && i < sizeof(units) / sizeof(units[0]); i++)
+            if (strcmp(end, units[i].suffix) == 0) {
+                mult = units[i].mult;
+                break;
+            }
+        if (mult < 0 || !(m > 0) || !isfinite(m * mult))
+            return err_set(&r->err, 400, "MEMORY_REQUEST_ERROR",
+                           "memory: Incorrect memory request %.40s (a number of bytes, "
+                           "optionally with k M G T P or Ki Mi Gi Ti Pi, e.g. 512Mi)", mem);
+        *memory = m * mult;
+    }
+    const char *cpu = req_query(r, "cpu");
+    if (cpu != NULL && *cpu != '\0') {
+        char *end;
+        double c = strtod(cpu, &end);
+        if (end == cpu || *end != '\0' || !(c > 0) || !isfinite(c))
+            return err_set(&r->err, 400, "CPU_REQUEST_ERROR",
+                           "cpu: Incorrect cpu request %.40s (a positive number of cores)", cpu);
+    }
+    long long gpu;
+    if (support_query_int(r, "gpu", 0, 0, 1000000, &gpu, &r->err) != 0)
+        return -1;
+    if (gpu > 0)
+        return err_set(&r->err, 400, "GPU_REQUEST_ERROR", "gpu: GPUs are not enabled");
+    return 0;
 }
 
 /* The job for code x data (x params), in the open transaction. */
@@ -313,25 +519,13 @@ static int kaos_enqueue(request_t *r, const kaos_bundle_t *code, const kaos_bund
     json_object *lim = json_object_new_object();
     if (timeout > 0)
         json_object_object_add(lim, "timeout", json_object_new_double(timeout));
-    const char *mem = req_query(r, "memory");
-    if (mem != NULL) {
-        char *end;
-        double m = strtod(mem, &end);
-        double unit = *end == 'k' || *end == 'K'   ? 1024.0
-                      : *end == 'm' || *end == 'M' ? 1024.0 * 1024
-                      : *end == 'g' || *end == 'G' ? 1024.0 * 1024 * 1024
-                                                   : 1.0;
-        if (*end != '\0' && unit > 1.0)
-            end++;
-        if (*end == 'i')
-            end++; /* "512Mi", "2Gi" as KAOS spells them */
-        if (*end != '\0' || !(m > 0)) {
-            json_object_put(lim);
-            return err_set(&r->err, 400, "INVALID_REQUEST",
-                           "memory: a size such as 512m or 2Gi, not \"%s\"", mem);
-        }
-        json_object_object_add(lim, "memory", json_object_new_double(m * unit));
+    double mem;
+    if (kaos_resources(r, &mem) != 0) {
+        json_object_put(lim);
+        return -1;
     }
+    if (mem > 0)
+        json_object_object_add(lim, "memory", json_object_new_double(mem));
     json_object_object_add(spec, "limits", lim);
     if (user != NULL)
         json_object_object_add(spec, "user", json_object_new_string(user));
@@ -423,9 +617,39 @@ static int kaos_store(request_t *r, const char *kind, const artifact_info_t *art
     return db_kaos_bundle_insert(app_of(r)->db, r->arena, b, &r->err);
 }
 
+/* KAOS's name for an upload (its backend answers {"glob_name": ...}):
+ * code and data "<root folder>:<hash>", hyperparameters "<hash>". */
+static const char *kaos_glob_name(request_t *r, const kaos_bundle_t *b)
+{
+    const char *sha = b->sha256 ? b->sha256 : "";
+    if (b->root == NULL)
+        return arena_sprintf(r->arena, "%.10s", sha);
+    return arena_sprintf(r->arena, "%s:%.10s", b->root, sha);
+}
+
+/* Each hyperparameter file's parameters, as KAOS's "params" list. */
+static json_object *kaos_bundle_params(const kaos_bundle_t *b)
+{
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; b->files && i < json_object_array_length(b->files); i++) {
+        json_object *v;
+        if (json_object_object_get_ex(json_object_array_get_idx(b->files, i), "params", &v))
+            json_object_array_add(list, json_object_get(v));
+    }
+    return list;
+}
+
+/* {"response": {...}} plus KAOS's bare answer beside it: "glob_name"
+ * (code, data, params) and "params", the runs (params): its client reads
+ * data['glob_name'] and data['params'] after each upload
+ * (cli/kaos_cli/commands/train.py, deploy). */
 static int kaos_upload_reply(request_t *r, const kaos_bundle_t *b, const kaos_scan_t *scan,
                              const char *job_id, const char *waiting)
 {
+    json_object *top = json_object_new_object();
+    json_object_object_add(top, "glob_name", json_object_new_string(kaos_glob_name(r, b)));
+    if (strcmp(b->kind, "params") == 0)
+        json_object_object_add(top, "params", kaos_bundle_params(b));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "workspace", json_object_new_string(r->auth.workspace_name));
     json_object_object_add(doc, "bundle", kaos_bundle_doc(b));
@@ -435,7 +659,7 @@ static int kaos_upload_reply(request_t *r, const kaos_bundle_t *b, const kaos_sc
     support_json_str(doc, "job_id", job_id);
     json_object_object_add(doc, "message",
                            json_object_new_string(job_id ? "Training job queued" : waiting));
-    return kaos_reply(r, doc);
+    return kaos_reply_beside(r, doc, top);
 }
 
 static int kaos_upload_common(request_t *r, kaos_kind_t kind, const char *kind_name,
@@ -451,7 +675,9 @@ static int kaos_upload_common(request_t *r, kaos_kind_t kind, const char *kind_n
         r->err = ue;
         return -1;
     }
-    if (kaos_timeout(r, &timeout) != 0 || support_upload_slot(r, &r->err) != 0)
+    double mem;
+    if (kaos_timeout(r, &timeout) != 0 || kaos_resources(r, &mem) != 0 ||
+        support_upload_slot(r, &r->err) != 0)
         return -1;
     kaos_upload_t up = {0};
     artifact_info_t art;
@@ -459,8 +685,35 @@ static int kaos_upload_common(request_t *r, kaos_kind_t kind, const char *kind_n
     memset(&scan, 0, sizeof(scan));
     kaos_bundle_t b;
     const char *job_id = NULL;
-    if (kaos_receive(r, &up, &art, &r->err) != 0 ||
-        kaos_bundle_scan(spool_read, up.spool, kind, &scan, &r->err) != 0)
+    if (kind == KAOS_PARAMS) {
+        /* a zip of JSON files, or KAOS's own grid (a JSON object) */
+        json_object *runs;
+        int empty;
+        if (kaos_receive(r, &up, NULL, &r->err) != 0 ||
+            kaos_grid_receive(r, &up, &runs, &empty, &r->err) != 0)
+            goto fail;
+        if (empty) {
+            /* KAOS's client sends {} when a deploy has no hyperparameters;
+             * its backend then leaves the pipeline as it is. */
+            db_rollback(app_of(r)->db);
+            json_object *top = json_object_new_object();
+            json_object_object_add(top, "glob_name", json_object_new_string(""));
+            json_object_object_add(top, "params", json_object_get(runs));
+            json_object *doc = support_own(r, json_object_new_object());
+            json_object_object_add(doc, "workspace",
+                                   json_object_new_string(r->auth.workspace_name));
+            json_object_object_add(doc, "bundle", NULL);
+            json_object_object_add(doc, "job_id", NULL);
+            json_object_object_add(doc, "message",
+                                   json_object_new_string("No hyperparameters: nothing changed"));
+            return kaos_reply_beside(r, doc, top);
+        }
+        if (kaos_spool_store(r, &up, up.spool, &art, &r->err) != 0)
+            goto fail;
+    } else if (kaos_receive(r, &up, &art, &r->err) != 0) {
+        goto fail;
+    }
+    if (kaos_bundle_scan(spool_read, up.spool, kind, &scan, &r->err) != 0)
         goto fail;
     support_own(r, scan.files);
     support_own(r, scan.folders);
@@ -517,8 +770,8 @@ int kaos_submit_code(request_t *r, const artifact_info_t *art, FILE *spool, cons
         *o = '\0';
         u = c;
     }
-    double timeout = 0;
-    if (kaos_timeout(r, &timeout) != 0)
+    double timeout = 0, mem;
+    if (kaos_timeout(r, &timeout) != 0 || kaos_resources(r, &mem) != 0)
         return -1;
     kaos_bundle_t b;
     const char *job_id = NULL;
@@ -573,11 +826,44 @@ int kaos_build_logs(request_t *r)
         text[len++] = '\n';
         text[len] = '\0';
     }
+    /* bare, as KAOS answers it (its client writes it to build-train-<job>.log) */
     json_object *doc = support_own(r, json_object_new_string_len(text, (int)len));
-    return kaos_reply(r, doc);
+    return kaos_reply_bare(r, doc);
 }
 
 /* --- job info ------------------------------------------------------------------ */
+
+/* The job's hyperparameter files with their parameters ([{"name","path",
+ * "params"}], arena-owned), from the params bundle it was made from (the
+ * job's spec names it, without the parameters); NULL when it has none. */
+static json_object *kaos_params_files(request_t *r, const job_t *job)
+{
+    json_object *p, *id;
+    if (job->spec == NULL || !json_object_object_get_ex(job->spec, "params", &p) ||
+        !json_object_object_get_ex(p, "bundle_id", &id))
+        return NULL;
+    kaos_bundle_t b;
+    err_t e;
+    err_clear(&e);
+    if (db_kaos_bundle_get(app_of(r)->db, r->arena, r->auth.workspace_id,
+                           json_object_get_string(id), &b, &e) != 0)
+        return NULL; /* a convenience: the answer goes on without them */
+    return b.files;
+}
+
+/* The parameters of the file named name in files, or NULL. */
+static json_object *kaos_file_params(json_object *files, const char *name)
+{
+    json_object *v;
+    for (size_t i = 0; name != NULL && files != NULL && i < json_object_array_length(files);
+         i++) {
+        json_object *f = json_object_array_get_idx(files, i);
+        if (json_object_object_get_ex(f, "name", &v) && strcmp(json_object_get_string(v), name) == 0 &&
+            json_object_object_get_ex(f, "params", &v))
+            return v;
+    }
+    return NULL;
+}
 
 typedef struct partition {
     json_object *doc;
@@ -696,6 +982,7 @@ int kaos_job_info(request_t *r, const job_t *job)
     size_t total = n_runs > n_models ? n_runs : n_models;
     partition_t *parts = arena_calloc(r->arena, total + 1, sizeof(*parts));
     json_object *available = support_own(r, json_object_new_object()); /* metric names, a set */
+    json_object *pfiles = kaos_params_files(r, job);
     size_t k = 0;
     int any = 0;
     /* From the job's result when it has one (failed runs too), else from
@@ -732,6 +1019,8 @@ int kaos_job_info(request_t *r, const job_t *job)
         }
         support_json_str(p, "model_id", mid);
         support_json_str(p, "hyperparameters_file", name);
+        if (hyper == NULL)
+            hyper = kaos_file_params(pfiles, name);
         json_object_object_add(p, "hyperparameters", json_object_get(hyper));
         json_object_object_add(p, "metrics", json_object_get(metrics));
         kaos_partition_provenance(r, job, p, name, mid);
@@ -749,8 +1038,13 @@ int kaos_job_info(request_t *r, const job_t *job)
             parts[k].score = json_object_get_double(v);
             any = 1;
         }
-        json_object_object_add(p, "score", parts[k].has ? json_object_new_double(parts[k].score)
-                                                        : NULL);
+        /* KAOS formats the score as text, f"{value:0.4f}"
+         * (backend services/job_service.py, get_training_info): its
+         * PartitionInfo.score is a str. */
+        json_object_object_add(p, "score",
+                               parts[k].has ? json_object_new_string(arena_sprintf(
+                                                  r->arena, "%0.4f", parts[k].score))
+                                            : NULL);
         k++;
     }
     if (sort_by != NULL && !any && total > 0)
@@ -797,9 +1091,9 @@ int kaos_job_info(request_t *r, const job_t *job)
     json_object_object_add(inner, "runs_total", json_object_new_int64((int64_t)total));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "page_id", json_object_new_int64(page));
-    json_object_object_add(doc, "page_count",
-                           json_object_new_int64((long long)((total + (size_t)size - 1) /
-                                                             (size_t)size)));
+    /* At least one page, as KAOS counts them (an empty job has page 0). */
+    size_t pages = (total + (size_t)size - 1) / (size_t)size;
+    json_object_object_add(doc, "page_count", json_object_new_int64(pages ? (long long)pages : 1));
     json_object_object_add(doc, "response", json_object_get(inner));
     return req_reply_json(r, 200, doc);
 }
@@ -867,8 +1161,10 @@ int kaos_provenance(request_t *r, const job_t *job, const char *model_id)
 #undef DOT
     if (o >= sizeof(buf))
         o = sizeof(buf) - 1;
+    /* bare, as KAOS answers it: its client renders Source(r.json())
+     * (cli/kaos_cli/commands/train.py, provenance) */
     json_object *doc = support_own(r, json_object_new_string_len(buf, (int)o));
-    return kaos_reply(r, doc);
+    return kaos_reply_bare(r, doc);
 }
 
 /* --- bundle download ------------------------------------------------------------ */
@@ -939,6 +1235,7 @@ static int kaos_copy_archive(request_t *r, tarball_t *t, const char *artifact_id
     return rc;
 }
 
+
 int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int model,
                     const char *model_id)
 {
@@ -966,6 +1263,7 @@ int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int mode
     json_object *c = NULL, *d = NULL, *v;
     json_object_object_get_ex(job->spec, "code", &c);
     json_object_object_get_ex(job->spec, "data", &d);
+    json_object *pfiles = model ? kaos_params_files(r, job) : NULL;
     tarball_t *t = tarball_begin_as(r, arena_sprintf(r->arena, "bundle-%s.zip", job->id), 1,
                                     &r->err);
     if (t == NULL)
@@ -973,19 +1271,30 @@ int kaos_bundle_zip(request_t *r, const job_t *job, int code, int data, int mode
     err_t e;
     err_clear(&e);
     int rc = 0;
+    /* KAOS's layout (backend controllers/train.py, get_bundle): code/<root>/,
+     * data/<root>/, models/<model id>/ holding the run's output (model/,
+     * metrics) and, for a grid, its hyperparameter file; its client
+     * extracts the zip as it is. */
     if (code && c && json_object_object_get_ex(c, "artifact_id", &v))
-        rc = kaos_copy_archive(r, t, json_object_get_string(v), "", &e);
+        rc = kaos_copy_archive(r, t, json_object_get_string(v), "code/", &e);
     if (rc == 0 && data && d && json_object_object_get_ex(d, "artifact_id", &v))
         rc = kaos_copy_archive(r, t, json_object_get_string(v), "data/", &e);
     for (size_t i = 0; rc == 0 && model && i < n_models; i++) {
-        const char *dir = arena_sprintf(r->arena, "models/%s/",
-                                        tarball_safe_name(r->arena, models[i].predict_field));
+        const char *dir = arena_sprintf(r->arena, "models/%s/", models[i].id);
         rc = kaos_copy_archive(r, t, models[i].artifact_id, dir, &e);
         if (rc == 0 && models[i].metrics != NULL) {
             const char *m = json_object_to_json_string_ext(models[i].metrics,
                                                            JSON_C_TO_STRING_PRETTY);
             rc = tarball_add_bytes(t, arena_sprintf(r->arena, "%smetrics.json", dir), m,
                                    strlen(m), &e);
+        }
+        json_object *hp = kaos_file_params(pfiles, models[i].predict_field);
+        if (rc == 0 && hp != NULL && models[i].predict_field != NULL) {
+            const char *h = json_object_to_json_string_ext(hp, JSON_C_TO_STRING_PRETTY);
+            rc = tarball_add_bytes(
+                t, arena_sprintf(r->arena, "%s%s", dir,
+                                 tarball_safe_name(r->arena, models[i].predict_field)),
+                h, strlen(h), &e);
         }
     }
     tarball_end(t, &e);

@@ -21,6 +21,16 @@ int kaos_workspace_enter(request_t *r, const char *name);
 /* Replies 200 {"response": doc} (doc: arena-owned through support_own). */
 int kaos_reply(request_t *r, json_object *doc);
 
+/* Replies 200 {"response": doc, <top's members>}: where KAOS's backend
+ * answers a bare object (workspace list, uploads, inspect), its client
+ * reads the members at the top level, while trainyard's own clients read
+ * "response". top is consumed (its members move); doc as for kaos_reply. */
+int kaos_reply_beside(request_t *r, json_object *doc, json_object *top);
+
+/* Replies 200 with v itself as the body: KAOS answers logs and provenance
+ * as a bare JSON string, which its client writes to a file or renders. */
+int kaos_reply_bare(request_t *r, json_object *v);
+
 /* A code bundle that arrived on POST /train/{ws} (in the open transaction,
  * its bytes in art and in spool, rewound). When it is not trainyard's own
  * (no trainyard.json at its root), handles it as a KAOS source bundle:

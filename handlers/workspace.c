@@ -14,7 +14,9 @@
  * Errors take the seed's shape {"error_code":"JOB_NOT_FOUND","message":...}.
  * The workspace in the path is one of the key's account's (another
  * account's is a 404 like an unknown one); answers are KAOS's
- * {"response": ...}, job info {"page_id","page_count","response"}. Jobs
+ * {"response": ...}, job info {"page_id","page_count","response"}, logs a
+ * bare string, and what KAOS answers bare (inspect's inputs, an upload's
+ * glob_name) also sits beside "response", where its client reads it. Jobs
  * made from KAOS source bundles (the sandbox runner) answer job info,
  * provenance and bundle downloads through handlers/kaos.c.
  *
@@ -102,6 +104,41 @@ static json_object *ws_job_summary(const job_t *job)
     return o;
 }
 
+/* A job as KAOS's SubmissionInfo (kaos_model/common.py): job_id, state
+ * (its JOB_* names), started, duration (whole seconds), progress (a
+ * string), hyperopt ("True" when the job runs several hyperparameter
+ * files), first and in that order; its client prints these rows as a
+ * table, reading "state" and "started" (cli/kaos_cli/utils/rendering.py,
+ * render_queued_table), so every row carries the same keys. Then the rest
+ * of the summary, with trainyard's own state name as "status". */
+static json_object *ws_job_submission(const job_t *job)
+{
+    json_object *sum = ws_job_summary(job);
+    json_object *o = json_object_new_object(), *v;
+    json_object_object_add(o, "job_id", json_object_new_string(job->id));
+    json_object_object_add(o, "state", json_object_new_string(kaos_state_name(job->state)));
+    json_object_object_get_ex(sum, "started", &v);
+    json_object_object_add(o, "started", json_object_get(v));
+    json_object_object_get_ex(sum, "duration", &v);
+    json_object_object_add(o, "duration", json_object_get(v));
+    char progress[64];
+    snprintf(progress, sizeof(progress), "Progress: %.2f%%",
+             100.0 * (job->progress > 0 ? (job->progress < 1 ? job->progress : 1) : 0));
+    json_object_object_add(o, "progress", json_object_new_string(progress));
+    json_object *params = NULL, *files = NULL;
+    int hyperopt = job->spec != NULL && json_object_object_get_ex(job->spec, "params", &params) &&
+                   json_object_object_get_ex(params, "files", &files) &&
+                   json_object_array_length(files) > 1;
+    json_object_object_add(o, "hyperopt", json_object_new_string(hyperopt ? "True" : "False"));
+    json_object_object_add(o, "status", json_object_new_string(job_state_name(job->state)));
+    json_object_object_foreach(sum, key, val) {
+        if (!json_object_object_get_ex(o, key, NULL))
+            json_object_object_add(o, key, json_object_get(val));
+    }
+    json_object_put(sum);
+    return o;
+}
+
 int ws_list(request_t *r)
 {
     if (ws_check(r) != 0)
@@ -117,13 +154,12 @@ int ws_list(request_t *r)
     json_object *doc = support_own(r, json_object_new_object());
     json_object *building = json_object_new_array(), *training = json_object_new_array();
     json_object *all = json_object_new_array();
+    /* "jobs": trainyard's own listing (its console reads it); "building"
+     * and "training": KAOS's TrainJobListing of SubmissionInfo rows. */
     for (size_t i = 0; i < n; i++) {
-        json_object *s = ws_job_summary(&jobs[i]);
-        if (jobs[i].state == JOB_BUILDING)
-            json_object_array_add(building, json_object_get(s));
-        else
-            json_object_array_add(training, json_object_get(s));
-        json_object_array_add(all, s);
+        json_object_array_add(jobs[i].state == JOB_BUILDING ? building : training,
+                              ws_job_submission(&jobs[i]));
+        json_object_array_add(all, ws_job_summary(&jobs[i]));
     }
     json_object_object_add(doc, "workspace", json_object_new_string(r->params[0]));
     json_object_object_add(doc, "page_id", json_object_new_int64(page));
@@ -139,10 +175,14 @@ int ws_list(request_t *r)
                                 WS_PAGE_SIZE, &bs, &nb, &r->err) != 0)
             return -1;
         for (size_t i = 0; i < nb; i++) {
+            /* SubmissionInfo too: an upload is ingested at once */
             json_object *o = json_object_new_object();
             json_object_object_add(o, "job_id", json_object_new_string(bs[i].id));
-            json_object_object_add(o, "kind", json_object_new_string(kinds[k]));
             json_object_object_add(o, "state", json_object_new_string("JOB_SUCCESS"));
+            support_json_time(o, "started", bs[i].created_at);
+            json_object_object_add(o, "duration", json_object_new_int(0));
+            json_object_object_add(o, "progress", json_object_new_string("Progress: 100.00%"));
+            json_object_object_add(o, "kind", json_object_new_string(kinds[k]));
             json_object_object_add(o, "sha256", json_object_new_string(bs[i].sha256));
             support_json_str(o, "user", bs[i].user_name);
             support_json_time(o, "created_at", bs[i].created_at);
@@ -180,12 +220,18 @@ int ws_inspect(request_t *r)
     /* KAOS's inspect: what the next training would run on. */
     static const char *const kinds[] = {"code", "data", "params"};
     static const char *const keys[] = {"image", "data_glob", "hyper_glob"};
+    /* KAOS's backend answers these bare and its client reads them at the
+     * top level as strings, "null" for an input not there yet
+     * (cli/kaos_cli/commands/train.py, deploy: data['image'].find('null')). */
+    json_object *top = json_object_new_object();
     for (size_t k = 0; k < 3; k++) {
         kaos_bundle_t b;
         int found;
         if (db_kaos_bundle_latest(app_of(r)->db, r->arena, r->auth.workspace_id, kinds[k], &b,
-                                  &found, &r->err) != 0)
+                                  &found, &r->err) != 0) {
+            json_object_put(top);
             return -1;
+        }
         const char *v = NULL;
         if (found && k == 0)
             v = arena_sprintf(r->arena, "%s/%s@sha256:%s", r->params[0],
@@ -195,8 +241,9 @@ int ws_inspect(request_t *r)
         else if (found)
             v = "/pfs/hyper/*";
         support_json_str(doc, keys[k], v);
+        json_object_object_add(top, keys[k], json_object_new_string(v ? v : "null"));
     }
-    return kaos_reply(r, doc);
+    return kaos_reply_beside(r, doc, top);
 }
 
 /* --- bundle submission ------------------------------------------------ */
@@ -224,7 +271,7 @@ static int ws_part_begin(void *ctx, const char *name, const char *filename, cons
     ws_upload_t *up = ctx;
     up->in_data = name != NULL && strcmp(name, "data") == 0;
     if (up->in_data && up->saw_data++)
-        return err_set(e, 400, "BUNDLE_INVALID", "send exactly one `data` part");
+        return err_set(e, 400, "INVALID_BUNDLE", "send exactly one `data` part");
     return 0;
 }
 
@@ -249,7 +296,7 @@ static int ws_receive(request_t *r, ws_upload_t *up, err_t *e)
     if (support_body_stream(r, multipart ? &ws_multipart : NULL, ws_tee, up, e) != 0)
         return -1;
     if (multipart && !up->saw_data)
-        return err_set(e, 400, "BUNDLE_INVALID",
+        return err_set(e, 400, "INVALID_BUNDLE",
                        "data: the source bundle is missing (send it as the `data` part)");
     return 0;
 }
@@ -301,7 +348,7 @@ int ws_submit(request_t *r)
     if (db_limits_check_upload(app->db, r->arena, r->auth.workspace_id, &r->err) != 0)
         goto out;
     if (art.size == 0) {
-        err_set(&r->err, 400, "BUNDLE_INVALID", "Bundle must be non-empty");
+        err_set(&r->err, 400, "INVALID_BUNDLE", "Bundle must be non-empty");
         goto out;
     }
     rewind(up.spool);
@@ -320,7 +367,7 @@ int ws_submit(request_t *r)
     if (validate_body(info.spec, spec_fields_bundle, spec_fields_bundle_count, 0, &spec_err) != 0) {
         spec_rebase_errors(&spec_err, "trainyard.json");
         err_clear(&r->err);
-        err_set(&r->err, 400, "BUNDLE_INVALID", "%s: %s", spec_err.items[0].field,
+        err_set(&r->err, 400, "INVALID_BUNDLE", "%s: %s", spec_err.items[0].field,
                 spec_err.items[0].message);
         goto out;
     }
@@ -361,7 +408,11 @@ int ws_submit(request_t *r)
     json_object_object_add(b, "entries", json_object_new_int64((int64_t)info.entries));
     json_object_object_add(b, "dataset", json_object_new_string(info.dataset_path));
     json_object_object_add(doc, "bundle", b);
-    kaos_reply(r, doc);
+    /* KAOS's client reads data['glob_name'] after any source upload */
+    json_object *top = json_object_new_object();
+    json_object_object_add(top, "glob_name", json_object_new_string(
+                                                 arena_sprintf(r->arena, "%.10s", art.sha256)));
+    kaos_reply_beside(r, doc, top);
 out:
     if (up.writer != NULL)
         db_artifact_abort(up.writer);
@@ -571,7 +622,8 @@ int ws_logs(request_t *r)
             next = json_object_get_int64(seq);
     }
     json_object_object_add(doc, "next_after", json_object_new_int64(next));
-    /* KAOS's answer is the log as one string; ?format=lines keeps the lines. */
+    /* KAOS's answer is the log as one bare string; ?format=lines keeps the
+     * lines, wrapped as {"response": ...}. */
     const char *fmt = req_query(r, "format");
     if (fmt != NULL && strcmp(fmt, "lines") == 0)
         return kaos_reply(r, doc);
@@ -592,7 +644,9 @@ int ws_logs(request_t *r)
         }
     }
     *o = '\0';
-    return kaos_reply(r, support_own(r, json_object_new_string_len(text, (int)(o - text))));
+    /* bare, as KAOS's backend answers it: its client writes r.json() to a
+     * file (cli/kaos_cli/facades/train_facade.py, write_train_logs) */
+    return kaos_reply_bare(r, support_own(r, json_object_new_string_len(text, (int)(o - text))));
 }
 
 int ws_kill(request_t *r)

@@ -61,7 +61,7 @@ int trainer_unpack_main(int argc, char **argv);
 
 /* Unpacks the bundle at archive_fd (any offset: it is read from 0) under
  * dir_fd through a confined unpacker (above), waiting for it. 0, or -1 with
- * e filled: a bundle the checks refuse is 400 "BUNDLE_INVALID" with the
+ * e filled: a bundle the checks refuse is 400 "INVALID_BUNDLE" with the
  * unpacker's reason; an unpacker killed by a limit or its filter is 500
  * naming it. */
 int trainer_unpack(int archive_fd, int dir_fd, const runner_cfg_t *cfg, const unpack_ids_t *ids,

@@ -183,9 +183,9 @@ def test_grid_of_four_succeeds(kaos, ws, grid_job):
     info = doc["response"]
     if info["state"] != "JOB_SUCCESS":
         with open("/tmp/kaos-grid-logs.txt", "w") as f:
-            f.write(kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json()["response"])
+            f.write(kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json())
     assert info["state"] == "JOB_SUCCESS", \
-        (info, kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json()["response"][-3000:])
+        (info, kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json()[-3000:])
     assert info["user"] == "janedoe"
     assert doc["page_count"] == 1 and len(info["partitions"]) == 4
     assert all(p["status"] == "succeeded" and p["model_id"] for p in info["partitions"])
@@ -195,10 +195,10 @@ def test_grid_of_four_succeeds(kaos, ws, grid_job):
 def test_job_info_sorted_and_paged(kaos, ws, grid_job):
     kaos.wait(ws, grid_job)
     doc = kaos.info(ws, grid_job, sort_by="accuracy")
-    scores = [p["score"] for p in doc["response"]["partitions"]]
+    scores = [float(p["score"]) for p in doc["response"]["partitions"]]
     assert scores == sorted(scores, reverse=True), scores
     doc = kaos.info(ws, grid_job, sort_by="log_loss")
-    scores = [p["score"] for p in doc["response"]["partitions"]]
+    scores = [float(p["score"]) for p in doc["response"]["partitions"]]
     assert scores == sorted(scores), scores  # a loss: lower is better
     p0 = kaos.info(ws, grid_job, sort_by="accuracy", page_size=3, page_id=0)
     p1 = kaos.info(ws, grid_job, sort_by="accuracy", page_size=3, page_id=1)
@@ -226,7 +226,8 @@ def test_job_info_sorted_and_paged(kaos, ws, grid_job):
 def test_list_inspect_logs(kaos, ws, grid_job):
     kaos.wait(ws, grid_job)
     doc = kaos.get("/train/%s" % ws).json()["response"]
-    assert any(j["job_id"] == grid_job and j["status"] == "JOB_SUCCESS" for j in doc["training"])
+    assert any(j["job_id"] == grid_job and j["state"] == "JOB_SUCCESS" and j["status"] == "succeeded"
+               for j in doc["training"])
     # KAOS's SubmissionInfo: "started" a string, "duration" whole seconds.
     assert all(isinstance(j["started"], str) and isinstance(j["duration"], int)
                for j in doc["training"] + doc["building"]), doc
@@ -234,10 +235,10 @@ def test_list_inspect_logs(kaos, ws, grid_job):
     insp = kaos.get("/train/%s/inspect" % ws).json()["response"]
     assert insp["image"] and insp["data_glob"] == "/pfs/data/features/*"
     assert insp["hyper_glob"] == "/pfs/hyper/*"
-    logs = kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json()["response"]
+    logs = kaos.get("/train/%s/%s/logs" % (ws, grid_job)).json()
     assert "validation:" in logs and "[run p3.json]" in logs
     for path in ("/train/%s/build/%s/logs", "/build/%s/%s/logs"):
-        build = kaos.get(path % (ws, grid_job)).json()["response"]
+        build = kaos.get(path % (ws, grid_job)).json()
         assert "ok: pandas" in build and "version differs: scikit-learn" in build, build
     r = kaos.get("/train/%s/%s/logs" % (ws, str(uuid.uuid4())))
     assert r.status_code == 404 and r.json()["message"].startswith("There is no job with id: ")
@@ -248,7 +249,7 @@ def test_bundles_unpacked_by_an_unprivileged_process(kaos, ws, grid_job):
     unpacker does, and the files it made are owned by the sandbox user (the
     runner reads the owner from the kernel, not from the unpacker)."""
     kaos.wait(ws, grid_job)
-    build = kaos.get("/train/%s/build/%s/logs" % (ws, grid_job)).json()["response"]
+    build = kaos.get("/train/%s/build/%s/logs" % (ws, grid_job)).json()
     m = re.search(r"by a confined unpacker, uid (-?\d+)", build)
     assert m, build
     uid = int(m.group(1))
@@ -265,7 +266,7 @@ def test_bundle_with_model_and_provenance(kaos, ws, grid_job):
                          "include_model": "True", "model_id": best["model_id"]})
     assert r.status_code == 200, r.text
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
-    assert "iris-forest/model/train" in names, names
+    assert "code/iris-forest/model/train" in names, names  # KAOS's layout
     assert any(n.endswith("/model/model.pkl") for n in names), names
     assert not any(n.startswith("data/") for n in names), names
     r = kaos.get("/train/%s/%s/bundle" % (ws, grid_job),
@@ -274,7 +275,7 @@ def test_bundle_with_model_and_provenance(kaos, ws, grid_job):
     assert names and all(n.startswith("data/features/") for n in names), names
     r = kaos.get("/train/%s/%s/bundle" % (ws, grid_job), params={"model_id": str(uuid.uuid4())})
     assert r.status_code == 404 and "There is no model with id" in r.json()["message"]
-    dot = kaos.get("/train/%s/%s/provenance" % (ws, best["model_id"])).json()["response"]
+    dot = kaos.get("/train/%s/%s/provenance" % (ws, best["model_id"])).json()
     assert dot.startswith("digraph")
     assert info["code"]["sha256"] in dot and info["data"]["sha256"] in dot
     assert best["hyperparameters_file"] in dot and "scikit-learn" in dot
@@ -297,7 +298,7 @@ def test_delete_workspace_with_live_job_refused(kaos, ws, grid_job):
     job = r.json()["response"]["job_id"]
     kaos.wait(name, job, states=("JOB_RUNNING",), timeout=120)
     deadline = time.time() + 60
-    while "started" not in kaos.get("/train/%s/%s/logs" % (name, job)).json()["response"]:
+    while "started" not in kaos.get("/train/%s/%s/logs" % (name, job)).json():
         assert time.time() < deadline
         time.sleep(0.3)
     r = kaos.delete("/workspace/%s" % name)
@@ -451,7 +452,7 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
     # their way through the trainer: wait for the last run's verdict line.
     deadline = time.time() + 60
     while True:
-        logs = kaos.get("/train/%s/%s/logs" % (name, job)).json()["response"]
+        logs = kaos.get("/train/%s/%s/logs" % (name, job)).json()
         done = sum(("[run %s.json] failed" % k) in logs or ("[run %s.json] succeeded" % k) in logs
                    for k in attacks)
         if done == len(attacks) or time.time() > deadline:
@@ -461,6 +462,8 @@ def test_hostile_bundles_fail_cleanly(stack, kaos, grid_job):
         f.write(logs)
     assert "BREACH" not in logs, logs
     assert doc["state"] == "JOB_FAILURE" and doc["error"], doc
+    # all runs on one page (KAOS's page is 10 partitions)
+    doc = kaos.info(name, job, page_size=50)["response"]
     parts = {p["hyperparameters_file"]: p for p in doc["partitions"]}
     assert len(parts) == len(attacks)
     for kind in attacks:
@@ -496,3 +499,278 @@ def test_trainer_healthy_after_hostile(stack, kaos, ws):
     assert doc["state"] == "JOB_SUCCESS", doc
     r = requests.get(stack.base_url + "/healthz", timeout=30)
     assert r.status_code == 200
+
+
+# --- KAOS's own client, replayed ------------------------------------------------
+#
+# The requests below are built as KAOS's CLI builds them (KI-labs/kaos,
+# cli/kaos_cli/facades/workspace_facade.py and train_facade.py, and
+# cli/kaos_cli/utils/helpers.py for uploads), and the answers are read as its
+# commands and parsers read them (cli/kaos_cli/commands/workspace.py and
+# train.py, cli/kaos_cli/utils/rendering.py, model/kaos_model/api.py and
+# common.py: dataclasses-json's from_dict needs every field without a
+# default). Its client cannot be installed here (no PyPI), so its reads are
+# re-implemented, each citing where it comes from.
+
+def kaos_required(doc, fields, what):
+    """dataclasses-json from_dict: a field without a default must be there."""
+    assert isinstance(doc, dict), (what, doc)
+    missing = [f for f in fields if f not in doc]
+    assert not missing, "%s.from_dict would fail: %s missing in %r" % (what, missing, doc)
+    return doc
+
+
+def kaos_descriptor(doc, what):
+    # common.py DataDescriptor: repo, commit, path; branch, author optional
+    kaos_required(doc, ("repo", "commit", "path"), what)
+    assert all(isinstance(doc[k], str) for k in ("repo", "commit", "path")), (what, doc)
+    return doc
+
+
+def kaos_job_info(paged):
+    # rendering.py render_job_info: PagedResponse.from_dict, JobInfo.from_dict
+    kaos_required(paged, ("page_id", "page_count", "response"), "PagedResponse")
+    info = kaos_required(paged["response"], ("job_id", "state", "available_metrics",
+                                             "process_time", "partitions"), "JobInfo")
+    for p in info["partitions"]:
+        kaos_required(p, ("datum_id", "code", "data", "image", "output"), "PartitionInfo")
+        for k in ("code", "data", "image", "output"):
+            kaos_descriptor(p[k], k)
+        if p.get("hyperparams") is not None:
+            kaos_descriptor(p["hyperparams"], "hyperparams")
+        assert p.get("score") is None or isinstance(p["score"], str), p  # Optional[str]
+    return info
+
+
+def kaos_table(rows, drop=()):
+    """rendering.py render_table: the first row's keys are the header, every
+    row's values a line (prettytable refuses a row of another length)."""
+    rows = [{k: v for k, v in r.items() if k not in drop} for r in rows]
+    if rows:
+        width = len(rows[0])
+        assert all(len(r) == width for r in rows), rows
+    return rows
+
+
+def kaos_queued_table(rows, drop):
+    # rendering.py render_queued_table: sorted by "started", the newest shown
+    # when its "state" is JOB_RUNNING or JOB_FAILURE
+    last = sorted(rows, key=lambda x: x["started"], reverse=True)[:1]
+    if last and last[0]["state"] in ("JOB_RUNNING", "JOB_FAILURE"):
+        kaos_table(last, drop)
+    return last
+
+
+def kaos_compress(folder):
+    """helpers.py Compressor: the files under folder, named relative to it."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for root, _, files in os.walk(folder):
+            for f in files:
+                full = os.path.abspath(os.path.join(root, f))
+                z.write(full, full[len(os.path.abspath(folder)) + 1:])
+    return buf.getvalue()
+
+
+class KaosClient:
+    """The wire of KAOS's facades, call by call."""
+
+    def __init__(self, base, token, workspace=None, user="jane.doe"):
+        self.base, self.token, self.workspace, self.user = base, token, workspace, user
+
+    def error(self, r):
+        # every facade: 4xx -> Error.from_dict(r.json()).message
+        assert 400 <= r.status_code < 500, r.text
+        return kaos_required(r.json(), ("error_code", "message"), "Error")["message"]
+
+    # workspace_facade.py: X-Token on every call
+    def ws_list(self):
+        r = requests.get(self.base + "/workspace", headers={"X-Token": self.token}, timeout=60)
+        assert r.status_code < 300, r.text
+        return [{"name": v} for v in r.json()["names"]]
+
+    def ws_create(self, name):
+        if not name or not re.match(r"^[a-zA-Z0-9_]*$", name):
+            raise ValueError("Invalid Workspace name")
+        name = name.lower()
+        assert name not in [w["name"] for w in self.ws_list()]
+        r = requests.post(self.base + "/workspace/%s" % name, params={"user": self.user},
+                          headers={"X-Token": self.token}, timeout=60)
+        assert r.status_code < 300, r.text
+        self.workspace = name
+        return r.json()
+
+    def ws_info(self):
+        r = requests.get(self.base + "/workspace/%s" % self.workspace,
+                         headers={"X-Token": self.token}, timeout=60)
+        assert r.status_code < 300, r.text
+        info = r.json()["response"]  # commands/workspace.py, info
+        kaos_required(info, ("name", "pipelines", "repos"), "WorkspaceInfo")
+        return info
+
+    # train_facade.py: "Token" on its GETs; uploads through helpers.py
+    # upload_with_progress_bar: multipart field `data`, file name `data`,
+    # text/plain, the query kwargs, and X-Authorization-Token (one version)
+    # or Authorization: Bearer (another)
+    def upload(self, path, data, bearer=False, **kwargs):
+        kwargs["user"] = self.user
+        params = {k: v for k, v in kwargs.items() if v is not None}  # requests drops None
+        auth = {"Authorization": "Bearer %s" % self.token} if bearer else \
+            {"X-Authorization-Token": self.token}
+        return requests.post(self.base + path % self.workspace, params=params, headers=auth,
+                             files={"data": ("data", data, "text/plain")}, timeout=120)
+
+    def get(self, path, **params):
+        return requests.get(self.base + path, params=params or None,
+                            headers={"Token": self.token}, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def kaos_client(stack, account):
+    return KaosClient(stack.base_url, account[1].h["X-Token"])
+
+
+def test_kaos_client_workspace_commands(kaos_client):
+    c = kaos_client
+    name = "Client_%s" % uuid.uuid4().hex[:6]
+    c.ws_create(name)  # the client lowercases; so does the server
+    assert c.workspace == name.lower()
+    assert {"name": name.lower()} in c.ws_list()
+    info = c.ws_info()
+    assert info["name"] == name.lower() and info["pipelines"] and info["repos"]
+    # The server lowercases too, as KAOS's backend does, and finds the
+    # workspace under either spelling; a name KAOS's client refuses is a 400.
+    r = requests.post(c.base + "/workspace/Other_%s" % name, headers={"X-Token": c.token},
+                      timeout=60)
+    assert r.status_code == 200 and r.json()["response"]["name"] == ("other_%s" % name).lower()
+    assert requests.get(c.base + "/workspace/%s" % name.upper(), timeout=60,
+                        headers={"X-Token": c.token}).json()["response"]["name"] == name.lower()
+    r = requests.post(c.base + "/workspace/bad.name", headers={"X-Token": c.token}, timeout=60)
+    assert r.status_code == 400 and "Invalid Workspace name" in c.error(r), r.text
+    # workspace kill: DELETE, any status < 300 (workspace_facade.py, delete)
+    r = requests.delete(c.base + "/workspace/other_%s" % name.lower(),
+                        headers={"X-Token": c.token}, timeout=60)
+    assert r.status_code < 300, r.text
+
+
+@pytest.fixture(scope="module")
+def kaos_deploy(kaos_client, tmp_path_factory):
+    """`kaos train deploy -s <dir> -d <dir> -h params.json -p 2`, as
+    commands/train.py sends it: source, data, hyperparameters, then inspect."""
+    c = kaos_client
+    c.ws_create("deploy_%s" % uuid.uuid4().hex[:6])
+    src = tmp_path_factory.mktemp("source")
+    subprocess.run(["cp", "-r", os.path.join(EXAMPLE, "iris-forest"), str(src)], check=True)
+    got = {}
+    r = c.upload("/train/%s", kaos_compress(str(src)), cpu=None, memory=None, gpu=0)
+    assert r.status_code < 300, r.text
+    got["source"] = r.json()["glob_name"]
+    r = c.upload("/data/%s/features", kaos_compress(os.path.join(EXAMPLE, "data")), bearer=True,
+                 cpu=None, memory=None, gpu=0)
+    assert r.status_code < 300, r.text
+    got["data"] = r.json()["glob_name"]
+    grid = json.dumps({"n_estimators": [2, 8], "max_depth": [1, 3], "seed": [1]})
+    r = c.upload("/data/%s/params", grid, cpu=None, memory=None, gpu=0, parallelism=2)
+    assert r.status_code < 300, r.text
+    doc = r.json()
+    got["hyper"], got["params"] = doc["glob_name"], doc["params"]
+    got["job"] = doc["response"]["job_id"]
+    r = c.get("/train/%s/inspect" % c.workspace)
+    assert r.status_code == 200, r.text
+    got["inspect"] = r.json()
+    return got
+
+
+def test_kaos_client_deploy(kaos_client, kaos_deploy):
+    d = kaos_deploy
+    assert d["source"].startswith("iris-forest:") and d["data"].startswith("features:")
+    # the table of runs the client prints: param_combinations[0].keys()
+    assert len(d["params"]) == 4 and list(d["params"][0]) == ["n_estimators", "max_depth", "seed"]
+    assert {(p["n_estimators"], p["max_depth"]) for p in d["params"]} == \
+        {(2, 1), (2, 3), (8, 1), (8, 3)}
+    for key in ("image", "data_glob", "hyper_glob"):  # data[key].find('null')
+        assert isinstance(d["inspect"][key], str) and "null" not in d["inspect"][key], d
+    assert d["job"], d
+    # A deploy without -h sends {} as the hyperparameters: nothing changes.
+    c = kaos_client
+    r = c.upload("/data/%s/params", json.dumps({}), cpu=None, memory=None, gpu=0)
+    assert r.status_code < 300, r.text
+    assert r.json()["params"] == [{}] and r.json()["response"]["job_id"] is None
+    # Bad requests answer KAOS's Error with the field and the reason.
+    r = c.upload("/data/%s/params", json.dumps({"n_estimators": []}))
+    assert "n_estimators" in c.error(r) and r.json()["error_code"] == "INVALID_BUNDLE"
+    r = c.upload("/data/%s/params", json.dumps({"a": list(range(40)), "b": list(range(40))}))
+    assert "more than 1000 runs" in c.error(r)
+    r = c.upload("/data/%s/features", kaos_compress(os.path.join(EXAMPLE, "data")), memory="2X")
+    assert r.json()["error_code"] == "MEMORY_REQUEST_ERROR" and "memory" in c.error(r)
+    r = c.upload("/data/%s/features", kaos_compress(os.path.join(EXAMPLE, "data")), gpu=1)
+    assert c.error(r) == "gpu: GPUs are not enabled"
+
+
+def test_kaos_client_train_commands(kaos_client, kaos_deploy, tmp_path):
+    c, job = kaos_client, kaos_deploy["job"]
+    ws = c.workspace
+    deadline = time.time() + 300
+    while True:
+        # commands/train.py list: facade.list()['response'], then the tables
+        r = c.get("/train/%s" % ws)
+        assert r.status_code == 200, r.text
+        data = r.json()["response"]
+        kaos_queued_table(data["building"], drop={"hyperopt", "progress"})
+        kaos_queued_table(data["ingesting"], drop={"hyperopt"})
+        rows = kaos_table(data["training"], drop={"progress"})
+        for row in data["training"] + data["building"] + data["ingesting"]:
+            kaos_required(row, ("job_id", "state", "started", "duration", "progress"),
+                          "SubmissionInfo")
+            assert row["state"].startswith("JOB_") and isinstance(row["progress"], str), row
+        mine = [row for row in rows + data["building"] if row["job_id"] == job]
+        assert mine, data
+        if mine[0]["state"] in ("JOB_SUCCESS", "JOB_FAILURE", "JOB_KILLED"):
+            break
+        assert time.time() < deadline, mine
+        time.sleep(1)
+    assert mine[0]["state"] == "JOB_SUCCESS", c.get("/train/%s/%s/logs" % (ws, job)).json()
+    assert mine[0]["hyperopt"] == "True"
+    # train info -s accuracy (commands/train.py info -> render_job_info)
+    r = c.get("/train/%s/%s" % (ws, job), sort_by="accuracy", page_id=0)
+    assert r.status_code == 200, r.text
+    info = kaos_job_info(r.json())
+    assert info["state"] == "JOB_SUCCESS" and "accuracy" in info["available_metrics"]
+    assert len(info["partitions"]) == 4 and r.json()["page_count"] == 1
+    scores = [p["score"] for p in info["partitions"]]
+    assert all(re.match(r"^\d+\.\d{4}$", s) for s in scores), scores  # f"{m:0.4f}"
+    assert [float(s) for s in scores] == sorted((float(s) for s in scores), reverse=True)
+    for p in info["partitions"]:
+        assert p["code"]["author"] == "janedoe" and p["hyperparams"]["path"].endswith(".json")
+        assert re.search(r"n_estimators=\d_max_depth=\d_seed=1\.json$", p["hyperparams"]["path"])
+        hp = p["hyperparameters"]  # trainyard's own: the run's parameters themselves
+        assert p["hyperparams"]["path"].endswith(
+            "n_estimators=%(n_estimators)d_max_depth=%(max_depth)d_seed=%(seed)d.json" % hp), p
+    best = info["partitions"][0]["output"]["path"]  # the "Model ID" column
+    # train get -j <job>: GET .../bundle with include_* as Python bools
+    # (train_facade.py get_bundle; that facade sends no token, which this
+    # server cannot allow: the token is added here), then Extractor
+    r = requests.get(c.base + "/train/%s/%s/bundle" % (ws, job),
+                     params={"include_code": True, "include_data": False, "include_model": True,
+                             "model_id": best}, headers={"Token": c.token}, timeout=60)
+    assert r.status_code == 200, r.text
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(str(tmp_path))
+    assert os.path.exists(tmp_path / "code" / "iris-forest" / "model" / "train")
+    mdir = tmp_path / "models" / best
+    assert (mdir / "model" / "model.pkl").exists() and (mdir / "metrics.json").exists()
+    assert [f for f in os.listdir(str(mdir)) if f.startswith("n_estimators")], os.listdir(str(mdir))
+    # train provenance -m <model>: Source(r.json()) renders a DOT string
+    r = c.get("/train/%s/%s/provenance" % (ws, best))
+    assert r.status_code == 200 and r.json().startswith("digraph"), r.text
+    # train logs / build logs: r.json() written to a file as a string
+    logs = c.get("/train/%s/%s/logs" % (ws, job)).json()
+    build = c.get("/build/%s/%s/logs" % (ws, job)).json()
+    assert isinstance(logs, str) and "validation:" in logs
+    assert isinstance(build, str) and "[build]" in build
+    # train kill on a finished job, and info on an unknown one: KAOS's Errors
+    r = requests.delete(c.base + "/train/%s/%s" % (ws, job), headers={"Token": c.token},
+                        timeout=60)
+    assert c.error(r) == "Job is not running, id: %s" % job
+    unknown = str(uuid.uuid4())
+    assert c.error(c.get("/train/%s/%s" % (ws, unknown))) == "There is no job with id: %s" % unknown
+    assert c.error(c.get("/train/%s/%s" % (ws, job), sort_by="nope")) == "Metric nope not found"

@@ -2,6 +2,7 @@
 provenance, bundle download and kill."""
 import io
 import json
+import re
 import tarfile
 import time
 
@@ -84,6 +85,8 @@ def test_submit_raw_bundle_and_list(api, dev_workspace, ws_job):
 def test_submit_multipart_bundle(api, dev_workspace, churn_csv):
     r = submit(api, dev_workspace, make_bundle(churn_csv, SPEC, code=False), multipart=True)
     assert r.status_code == 200, r.text
+    # KAOS's client reads the upload's name at the top level
+    assert re.match(r"^[0-9a-f]{10}$", r.json()["glob_name"]), r.json()
     job = job_id_of(r.json())
     wait_state(api, dev_workspace, job, ("succeeded", "failed", "killed", "timed_out"))
 

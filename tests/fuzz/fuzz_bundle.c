@@ -8,9 +8,14 @@
  * reported must respect the limits. The same bytes also go through
  * kaos_bundle_scan as one of KAOS's three kinds (picked by the seed): an
  * error is a 400 or 413, a code or data bundle's root is one plain folder
- * name, a params bundle lists its files.
+ * name, a params bundle lists its files. Bytes that begin a JSON object go
+ * through kaos_params_grid (KAOS's hyperparameter grid): an error is a 400
+ * or 413 and returns no runs; a grid makes 1 to KAOS_GRID_MAX_RUNS runs of
+ * as many parameters as it has, and its zip scans as a params bundle of
+ * that many files (or is refused, two values having made one file name).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "bundle/bundle.h"
@@ -38,6 +43,12 @@ static ssize_t src_read(void *ctx, void *buf, size_t n, err_t *e)
     memcpy(buf, s->data + s->off, k);
     s->off += k;
     return (ssize_t)k;
+}
+
+static ssize_t fuzz_file_read(void *ctx, void *buf, size_t n, err_t *e)
+{
+    (void)e;
+    return (ssize_t)fread(buf, 1, n, (FILE *)ctx);
 }
 
 static int count_sink(void *ctx, const void *buf, size_t n, err_t *e)
@@ -72,6 +83,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "params without files");
         json_object_put(scan.files);
         json_object_put(scan.folders);
+    }
+    if (kaos_params_is_grid((const char *)data, size)) {
+        json_object *runs;
+        FILE *zip = tmpfile();
+        err_clear(&e);
+        if (kaos_params_grid((const char *)data, size, "g", zip, &runs, &e) < 0) {
+            fuzz_check_err(&e, "kaos_params_grid");
+            FUZZ_CHECK(e.status == 400 || e.status == 413, "grid status %d", e.status);
+            FUZZ_CHECK(runs == NULL, "runs returned with an error");
+        } else {
+            size_t n = json_object_array_length(runs);
+            FUZZ_CHECK(n >= 1 && n <= KAOS_GRID_MAX_RUNS, "%zu runs", n);
+            int empty = json_object_object_length(json_object_array_get_idx(runs, 0)) == 0;
+            if (zip != NULL && !empty) {
+                rewind(zip);
+                kaos_scan_t gs;
+                err_clear(&e);
+                if (kaos_bundle_scan(fuzz_file_read, zip, KAOS_PARAMS, &gs, &e) == 0) {
+                    FUZZ_CHECK(json_object_array_length(gs.files) == n, "grid of %zu runs "
+                               "scanned as %zu files", n, json_object_array_length(gs.files));
+                    json_object_put(gs.files);
+                    json_object_put(gs.folders);
+                } else {
+                    FUZZ_CHECK(strstr(err_message(&e), "Duplicate") != NULL ||
+                                   strstr(err_message(&e), "larger than") != NULL ||
+                                   e.status == 413 || strstr(err_message(&e), "entries") != NULL,
+                               "grid zip refused: %s", err_message(&e));
+                }
+            }
+            json_object_put(runs);
+        }
+        if (zip != NULL)
+            fclose(zip);
     }
     bundle_info_t info;
     err_clear(&e);

@@ -6,7 +6,9 @@
  * message (a request path or a client's value quoted into a message is
  * exactly this). Whatever the bytes: exactly one line comes out, ending in
  * '\n' with no other control byte, and in json mode it parses as one JSON
- * object whose "msg" is a string. stderr goes to a memfd that is read back.
+ * object whose "msg" is a string. stderr goes to a memfd that is read back,
+ * only around the one log call: libFuzzer reports its progress and final
+ * statistics on the same stderr, which must reach the run's log.
  */
 #include <json-c/json.h>
 #include <stddef.h>
@@ -24,10 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int sink = -1;
 static int real_stderr = -1;
 
-/* libFuzzer reports on stderr, which is our memfd: put it back first. */
 static void fail(const char *why, const char *out)
 {
-    dup2(real_stderr, STDERR_FILENO);
     fprintf(stderr, "fuzz_log: %s: %s\n", why, out ? out : "");
     abort();
 }
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sink < 0) {
         real_stderr = dup(STDERR_FILENO);
         sink = memfd_create("fuzz-log", 0);
-        if (real_stderr < 0 || sink < 0 || dup2(sink, STDERR_FILENO) < 0)
+        if (real_stderr < 0 || sink < 0)
             abort();
     }
     int json = data[0] & 1, with_ctx = (data[0] >> 1) & 1;
@@ -54,12 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log_init("fuzz", LOG_DEBUG);
     log_set_format(json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     log_context_set("request_id", with_ctx ? ctx : NULL);
-    if (ftruncate(STDERR_FILENO, 0) != 0 || lseek(STDERR_FILENO, 0, SEEK_SET) != 0)
+    if (ftruncate(sink, 0) != 0 || lseek(sink, 0, SEEK_SET) != 0 ||
+        dup2(sink, STDERR_FILENO) < 0)
         abort();
     log_info("%s", msg);
-    off_t len = lseek(STDERR_FILENO, 0, SEEK_CUR);
+    if (dup2(real_stderr, STDERR_FILENO) < 0)
+        abort();
+    off_t len = lseek(sink, 0, SEEK_CUR);
     char *out = malloc((size_t)len + 1);
-    if (pread(STDERR_FILENO, out, (size_t)len, 0) != len)
+    if (pread(sink, out, (size_t)len, 0) != len)
         abort();
     out[len] = '\0';
     if (len < 2 || out[len - 1] != '\n')

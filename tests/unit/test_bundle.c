@@ -882,6 +882,64 @@ START_TEST(bundle_kaos_extract_makes_no_links)
 }
 END_TEST
 
+/* KAOS's own hyperparameter upload: a JSON object of lists, one run per
+ * combination (the last parameter fastest), named k=v_k=v.json, zipped as
+ * a params bundle the scan accepts. */
+START_TEST(bundle_kaos_grid_expanded)
+{
+    const char grid[] = "{\"alpha\": [0.1, 1], \"act\": [\"relu\", \"tanh\"], \"seed\": 7}";
+    FILE *zip = tmpfile();
+    ck_assert_ptr_nonnull(zip);
+    json_object *runs;
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(kaos_params_grid(grid, strlen(grid), "abc", zip, &runs, &e), 0);
+    ck_assert_int_eq((int)json_object_array_length(runs), 4);
+    ck_assert_str_eq(json_object_to_json_string_ext(json_object_array_get_idx(runs, 1),
+                                                    JSON_C_TO_STRING_PLAIN),
+                     "{\"alpha\":0.1,\"act\":\"tanh\",\"seed\":7}");
+    json_object_put(runs);
+    fseek(zip, 0, SEEK_END);
+    long n = ftell(zip);
+    rewind(zip);
+    blob_t b = {malloc((size_t)n), (size_t)n};
+    ck_assert_int_eq((long)fread(b.buf, 1, (size_t)n, zip), n);
+    fclose(zip);
+    kaos_scan_t scan;
+    ck_assert_int_eq(kaos_scan_blob(&b, KAOS_PARAMS, &scan, &e), 0);
+    ck_assert_int_eq((int)json_object_array_length(scan.files), 4);
+    json_object *name;
+    json_object_object_get_ex(json_object_array_get_idx(scan.files, 0), "path", &name);
+    ck_assert_str_eq(json_object_get_string(name), "abc/alpha=0.1_act=relu_seed=7.json");
+    json_object_put(scan.files);
+    json_object_put(scan.folders);
+    free(b.buf);
+
+    /* {} is no grid at all: one empty run, nothing written */
+    ck_assert_int_eq(kaos_params_grid("{}", 2, "x", NULL, &runs, &e), 0);
+    ck_assert_str_eq(json_object_to_json_string_ext(runs, JSON_C_TO_STRING_PLAIN), "[{}]");
+    json_object_put(runs);
+    /* refusals name the parameter and the reason */
+    static const struct { const char *json, *message; int status; } bad[] = {
+        {"{\"lr\": []}", "hyperparameter \"lr\" has an empty list of values", 400},
+        {"[1, 2]", "a JSON object of parameter -> list of values", 400},
+        {"{\"a\": [1,", "a JSON object", 400},
+        {"{\"a\": [1,2,3,4,5,6,7,8,9,10], \"b\": [1,2,3,4,5,6,7,8,9,10],"
+         " \"c\": [1,2,3,4,5,6,7,8,9,10], \"d\": [1, 2]}", "more than 1000 runs", 400},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err_clear(&e);
+        ck_assert_int_eq(kaos_params_grid(bad[i].json, strlen(bad[i].json), "x", NULL, &runs, &e),
+                         -1);
+        ck_assert_int_eq(e.status, bad[i].status);
+        ck_assert_msg(strstr(err_message(&e), bad[i].message) != NULL, "%s", err_message(&e));
+        ck_assert_ptr_null(runs);
+    }
+    ck_assert(kaos_params_is_grid(" \n{\"a\": 1}", 9));
+    ck_assert(!kaos_params_is_grid("PK\003\004", 4));
+}
+END_TEST
+
 Suite *suite_bundle(void)
 {
     const TTest *const t[] = {
@@ -905,6 +963,7 @@ Suite *suite_bundle(void)
         bundle_kaos_source_layout_checked,
         bundle_kaos_data_and_params_checked,
         bundle_kaos_extract_makes_no_links,
+        bundle_kaos_grid_expanded,
     };
     return unit_suite("bundle", t, sizeof(t) / sizeof(t[0]));
 }
