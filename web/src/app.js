@@ -385,17 +385,24 @@ async function viewJob(main, id) {
   main.append(h('h1', {}, `Job ${id.slice(0, 8)}`), liveStatus(), head, announce, err, h('h2', {}, 'Log'), logs);
   let after = 0, lastState = null, lines = [], job = null;
   const isLive = j => !['succeeded', 'failed', 'killed', 'timed_out'].includes(j.state);
+  // The card is built once and updated in place: events arrive several
+  // times a second, and a button rebuilt under the pointer would swallow a
+  // click (or a keyboard focus).
+  const info = h('p'), prog = h('div'), jobErr = h('p', { class: 'error', hidden: true });
+  const kill = h('button', { type: 'button', class: 'danger', id: 'kill', onclick: async () => {
+    try { await api('DELETE', wsPath(id)); toast('Kill requested'); } catch (e) { err.textContent = e.message; }
+  } }, 'Kill');
+  const open = h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model');
+  const actions = h('div', { class: 'actions' });
+  head.append(h('div', { class: 'card' }, info, prog, jobErr, actions));
   function show(j) {
     job = j;
-    head.replaceChildren(h('div', { class: 'card' },
-      h('p', {}, badge(j.state), ' ', `${j.dialect || ''} job · predicts ${(j.predict_fields || []).join(', ') || '—'} · dataset `,
-        j.dataset_id ? h('a', { href: `#/datasets/${j.dataset_id}` }, j.dataset_id.slice(0, 8)) : '—'),
-      progressCell(j), j.error ? h('p', { class: 'error' }, j.error) : null,
-      h('div', { class: 'actions' },
-        isLive(j) ? h('button', { type: 'button', class: 'danger', id: 'kill', onclick: async () => {
-          try { await api('DELETE', wsPath(id)); toast('Kill requested'); } catch (e) { err.textContent = e.message; }
-        } }, 'Kill') : null,
-        j.state === 'succeeded' ? h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model') : null)));
+    info.replaceChildren(badge(j.state), ' ', `${j.dialect || ''} job · predicts ${(j.predict_fields || []).join(', ') || '—'} · dataset `,
+      j.dataset_id ? h('a', { href: `#/datasets/${j.dataset_id}` }, j.dataset_id.slice(0, 8)) : '—');
+    prog.replaceChildren(progressCell(j));
+    jobErr.textContent = j.error || ''; jobErr.hidden = !j.error;
+    if (isLive(j)) { if (!kill.isConnected) actions.prepend(kill); } else kill.remove();
+    if (j.state === 'succeeded') { if (!open.isConnected) actions.append(open); } else open.remove();
     if (j.state !== lastState) { announce.textContent = `State: ${j.state}`; lastState = j.state; }
   }
   function addLines(ls, next) {
