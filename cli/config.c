@@ -95,7 +95,13 @@ int cli_config_load(cli_config_t *c, err_t *e)
         cli_config_parse(c, buf, n);
     }
     config_env("TRAINYARD_URL", c->url, sizeof(c->url));
+    /* The saved workspace was chosen for the saved key: another key from
+     * the environment starts from its own (unless TRAINYARD_WORKSPACE). */
+    char saved_key[sizeof(c->key)];
+    memcpy(saved_key, c->key, sizeof(saved_key));
     config_env("TRAINYARD_KEY", c->key, sizeof(c->key));
+    if (strcmp(saved_key, c->key) != 0)
+        c->workspace[0] = '\0';
     config_env("TRAINYARD_WORKSPACE", c->workspace, sizeof(c->workspace));
     if (c->url[0] != '\0' && cli_config_url_normalise(c->url, e) != 0)
         return -1;

@@ -21,7 +21,7 @@
 struct cli_http {
     CURL *curl;                       /* the one easy handle: its connection is reused */
     char *base;                       /* server base URL, owned */
-    struct curl_slist *auth;          /* X-API-Key header (or NULL) */
+    struct curl_slist *auth;          /* X-API-Key and X-Trainyard-Workspace headers (or NULL) */
     cli_http_progress_fn progress;    /* see cli_http_set_progress */
     void *progress_ctx;
     volatile sig_atomic_t *cancel;    /* see cli_http_set_cancel */
@@ -130,6 +130,26 @@ cli_http_t *cli_http_new(const char *base_url, const char *key, err_t *e)
         }
     }
     return h;
+}
+
+int cli_http_set_workspace(cli_http_t *h, const char *workspace, err_t *e)
+{
+    if (workspace == NULL || *workspace == '\0')
+        return 0;
+    if (strpbrk(workspace, "\r\n") != NULL)
+        return err_set(e, 2, "usage", "a workspace name is one line of A-Z a-z 0-9 _ -");
+    size_t n = strlen(workspace) + 32;
+    char *hdr = malloc(n);
+    struct curl_slist *l = NULL;
+    if (hdr != NULL) {
+        snprintf(hdr, n, "X-Trainyard-Workspace: %s", workspace);
+        l = curl_slist_append(h->auth, hdr);
+        free(hdr);
+    }
+    if (l == NULL)
+        return err_set(e, 1, "http", "out of memory");
+    h->auth = l;
+    return 0;
 }
 
 void cli_http_free(cli_http_t *h)

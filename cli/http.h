@@ -31,6 +31,11 @@ typedef void (*cli_http_progress_fn)(void *ctx, double now, double total);
 cli_http_t *cli_http_new(const char *base_url, const char *key, err_t *e);
 void cli_http_free(cli_http_t *h);
 
+/* Every later call names this workspace of the key's account in
+ * X-Trainyard-Workspace (routes without one in their path act there); NULL
+ * or "": the key's own. 0, or -1 with e (out of memory). */
+int cli_http_set_workspace(cli_http_t *h, const char *workspace, err_t *e);
+
 /* Progress callback for the following calls (NULL: none). */
 void cli_http_set_progress(cli_http_t *h, cli_http_progress_fn fn, void *ctx);
 

@@ -42,6 +42,9 @@ static const char usage[] =
     "  workspace create NAME --account ACCOUNT\n"
     "                              another workspace of an existing account (no key)\n"
     "  key create WORKSPACE        create another key; prints it\n"
+    "  key create WORKSPACE --account ACCOUNT [--only]\n"
+    "                              a key of ACCOUNT acting by default in its workspace\n"
+    "                              WORKSPACE; --only: it may act there only\n"
     "  key revoke KEY_PREFIX       revoke a key (its prefix or the whole key)\n"
     "  jobs [LIMIT]                recent jobs as a table (default 20)\n"
     "  gc                          delete what retention no longer keeps, and\n"
@@ -362,12 +365,28 @@ int main(int argc, char **argv)
         } else {
             printf("%s\n", key);
         }
-    } else if (strcmp(cmd, "key") == 0 && strcmp(sub, "create") == 0 && argc == 4) {
+    } else if (strcmp(cmd, "key") == 0 && strcmp(sub, "create") == 0 && argc >= 4) {
+        /* key create WORKSPACE [--account ACCOUNT] [--only] */
+        const char *account = NULL;
+        int only = 0, bad = 0;
+        for (int i = 4; i < argc; i++) {
+            if (strcmp(argv[i], "--account") == 0 && i + 1 < argc)
+                account = argv[++i];
+            else if (strcmp(argv[i], "--only") == 0)
+                only = 1;
+            else
+                bad = 1;
+        }
         char key[AUTH_KEY_MAX];
-        if (db_key_create(db, arena, arg, key, &e) != 0)
+        if (bad) {
+            fputs(usage, stderr);
+            rc = 2;
+        } else if (db_key_create_in(db, arena, account ? account : arg, account ? arg : NULL,
+                                    only, key, &e) != 0) {
             rc = cli_fail(&e);
-        else
+        } else {
             printf("%s\n", key);
+        }
     } else if (strcmp(cmd, "key") == 0 && strcmp(sub, "revoke") == 0 && argc == 4) {
         if (db_key_revoke(db, arena, arg, &e) != 0)
             rc = cli_fail(&e);

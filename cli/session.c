@@ -49,7 +49,12 @@ int cli_session_connect(cli_session_t *s, err_t *e)
         return err_set(e, 1, "config", "no API key for %s: run `trainyard login %s` (or set "
                        "TRAINYARD_KEY)", s->cfg.url, s->cfg.url);
     s->http = cli_http_new(s->cfg.url, s->cfg.key, e);
-    return s->http != NULL ? 0 : -1;
+    if (s->http == NULL)
+        return -1;
+    /* The configured workspace (login --workspace, TRAINYARD_WORKSPACE, a
+     * command's --workspace) steers every route, not only the KAOS paths
+     * that name one. */
+    return cli_http_set_workspace(s->http, s->cfg.workspace, e);
 }
 
 void cli_session_close(cli_session_t *s)
@@ -127,7 +132,16 @@ int cli_session_pick_workspace(cli_session_t *s, json_object *doc, const char *w
     json_object_object_get_ex(doc, "response", &resp);
     json_object_object_get_ex(resp, "workspaces", &list);
     const char *chosen = NULL;
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
+    /* The server says which workspace the request acted in: the key's own
+     * (which need not be the account's default: a key made for another of
+     * its workspaces), or the one the request asked for. */
+    json_object *cur = NULL;
+    if (json_object_object_get_ex(resp, "current", &cur) &&
+        json_object_is_type(cur, json_type_string) && (want == NULL || strcmp(
+                                                           json_object_get_string(cur), want) == 0))
+        chosen = json_object_get_string(cur);
+    for (size_t i = 0; cur == NULL && i < json_object_array_length(list); i++) {
+        /* A server without "current": the account's default, as before. */
         json_object *w = json_object_array_get_idx(list, i), *d;
         const char *name = cli_json_str(w, "name");
         if (want != NULL ? strcmp(name, want) == 0

@@ -45,7 +45,8 @@ const char cli_user_usage[] =
     "                              predictions for every row of IN.csv (- for stdin),\n"
     "                              as CSV on stdout or into OUT.csv\n"
     "  download MODEL_ID [-o FILE] the model as a tar.gz (model.ubj, preprocess.json)\n"
-    "  ls datasets|models|jobs     what the workspace holds\n"
+    "  ls datasets|models|jobs     what the workspace holds (--workspace NAME: another of\n"
+    "                              the account's; default: the login's, else the key's own)\n"
     "  --version                   the client's version\n"
     "\n"
     "The server and key come from TRAINYARD_URL and TRAINYARD_KEY, else from the\n"
@@ -203,6 +204,10 @@ static int user_login(cli_session_t *s, const user_args_t *a, err_t *e)
         snprintf(s->cfg.key, sizeof(s->cfg.key), "%s", a->key);
     else if (getenv("TRAINYARD_KEY") == NULL && user_read_key(s->cfg.key, sizeof(s->cfg.key), e) != 0)
         return -1;
+    /* The workspace asked for is sent with the check (the server refuses
+     * one the key may not use); none: the server names the key's own. A
+     * workspace saved by an earlier login is not sent. */
+    snprintf(s->cfg.workspace, sizeof(s->cfg.workspace), "%s", a->workspace ? a->workspace : "");
     if (cli_session_connect(s, e) != 0)
         return -1;
     /* The key is checked by a call that needs it; its answer names the
@@ -573,6 +578,9 @@ int cli_user_main(int argc, char **argv)
         rc = cli_session_init(&s, a.json, &e);
     else
         memset(&s, 0, sizeof(s));
+    /* A command's --workspace wins over the configured one, for this run. */
+    if (rc == 0 && a.workspace != NULL)
+        snprintf(s.cfg.workspace, sizeof(s.cfg.workspace), "%s", a.workspace);
     if (rc == 0 && strcmp(cmd, "login") == 0)
         rc = user_login(&s, &a, &e);
     else if (rc == 0) {

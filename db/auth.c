@@ -28,12 +28,16 @@ static const db_stmt_t stmt_ws_find = {
     "SELECT w.id FROM workspaces w JOIN accounts a ON a.id = w.account_id WHERE w.name = $1 "
     "ORDER BY (a.default_workspace_id = w.id AND a.name = w.name) DESC, w.id LIMIT 1",
     1};
+/* $4 NULL: the account's default workspace; else the account's workspace
+ * of that name. $5: the key may act there only (sql/0152). */
 static const db_stmt_t stmt_key_insert = {
     "key_insert",
-    "INSERT INTO api_keys (workspace_id, account_id, prefix, hash) "
-    "SELECT w.id, w.account_id, $2, decode($3, 'hex') FROM accounts a "
-    "JOIN workspaces w ON w.id = a.default_workspace_id WHERE a.name = $1 RETURNING id",
-    3};
+    "INSERT INTO api_keys (workspace_id, account_id, prefix, hash, workspace_only) "
+    "SELECT w.id, w.account_id, $2, decode($3, 'hex'), $5::boolean FROM accounts a "
+    "JOIN workspaces w ON w.account_id = a.id AND "
+    "  CASE WHEN $4::text IS NULL THEN w.id = a.default_workspace_id ELSE w.name = $4 END "
+    "WHERE a.name = $1 RETURNING id",
+    5};
 static const db_stmt_t stmt_key_revoke = {
     "key_revoke",
     "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = $1 "
@@ -42,7 +46,7 @@ static const db_stmt_t stmt_key_revoke = {
 static const db_stmt_t stmt_key_lookup = {
     "key_lookup",
     "SELECT encode(k.hash, 'hex') AS hash, k.revoked_at IS NOT NULL AS revoked, "
-    "w.id AS workspace_id, w.name AS workspace_name, k.account_id "
+    "w.id AS workspace_id, w.name AS workspace_name, k.account_id, k.workspace_only "
     "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.prefix = $1",
     1};
 
@@ -91,6 +95,12 @@ int db_workspace_find(db_t *db, arena_t *arena, const char *name, long long *id,
 int db_key_create(db_t *db, arena_t *arena, const char *workspace, char key_out[AUTH_KEY_MAX],
                   err_t *e)
 {
+    return db_key_create_in(db, arena, workspace, NULL, 0, key_out, e);
+}
+
+int db_key_create_in(db_t *db, arena_t *arena, const char *account, const char *workspace,
+                     int workspace_only, char key_out[AUTH_KEY_MAX], err_t *e)
+{
     unsigned char raw[AUTH_PREFIX_HEX / 2 + AUTH_SECRET_BYTES];
     if (util_random_bytes(raw, sizeof(raw), e) != 0)
         return -1;
@@ -102,11 +112,14 @@ int db_key_create(db_t *db, arena_t *arena, const char *workspace, char key_out[
     char hash[SHA256_HEX_LEN + 1];
     sha256_hex(key, strlen(key), hash);
     PGresult *res;
-    const char *p[3] = {workspace, prefix, hash};
+    const char *p[5] = {account, prefix, hash, workspace, workspace_only ? "t" : "f"};
     if (db_query(db, arena, &stmt_key_insert, p, &res, e) != 0)
         return -1;
+    if (PQntuples(res) == 0 && workspace != NULL)
+        return err_set(e, 404, "not_found", "account \"%s\" has no workspace named \"%s\"",
+                       account, workspace);
     if (PQntuples(res) == 0)
-        return err_set(e, 404, "not_found", "no workspace named \"%s\"", workspace);
+        return err_set(e, 404, "not_found", "no workspace named \"%s\"", account);
     memcpy(key_out, key, strlen(key) + 1);
     return 0;
 }
@@ -160,8 +173,40 @@ int db_key_check(db_t *db, arena_t *arena, const char *key, auth_t *out, err_t *
     if (stored == NULL || !same || revoked == NULL || strcmp(revoked, "f") != 0)
         return err_set(e, 401, "unauthorized", "invalid or missing API key");
     out->workspace_id = db_get_ll(res, 0, "workspace_id", 0);
+    out->key_workspace_id = out->workspace_id;
+    const char *only = db_get(res, 0, "workspace_only");
+    out->workspace_only = only != NULL && strcmp(only, "t") == 0;
     out->account_id = db_get_ll(res, 0, "account_id", 0);
     out->workspace_name = arena_strdup(arena, db_get(res, 0, "workspace_name"));
     out->key_prefix = arena_strdup(arena, prefix);
+    return 0;
+}
+
+int db_key_by_prefix(db_t *db, arena_t *arena, const char *prefix, unsigned char hash[32],
+                     auth_t *out, err_t *e)
+{
+    if (prefix == NULL || strlen(prefix) != AUTH_PREFIX_HEX || !auth_is_hex(prefix, AUTH_PREFIX_HEX))
+        return err_set(e, 401, "unauthorized", "invalid or missing API key");
+    PGresult *res;
+    const char *p[1] = {prefix};
+    if (db_query(db, arena, &stmt_key_lookup, p, &res, e) != 0)
+        return -1;
+    const char *stored = PQntuples(res) ? db_get(res, 0, "hash") : NULL;
+    const char *revoked = stored ? db_get(res, 0, "revoked") : "t";
+    if (stored == NULL || strlen(stored) != SHA256_HEX_LEN || revoked == NULL ||
+        strcmp(revoked, "f") != 0)
+        return err_set(e, 401, "unauthorized", "invalid or revoked API key");
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v = 0;
+        sscanf(stored + 2 * i, "%2x", &v);
+        hash[i] = (unsigned char)v;
+    }
+    out->workspace_id = db_get_ll(res, 0, "workspace_id", 0);
+    out->key_workspace_id = out->workspace_id;
+    out->account_id = db_get_ll(res, 0, "account_id", 0);
+    out->workspace_name = arena_strdup(arena, db_get(res, 0, "workspace_name"));
+    out->key_prefix = arena_strdup(arena, prefix);
+    const char *only = db_get(res, 0, "workspace_only");
+    out->workspace_only = only != NULL && strcmp(only, "t") == 0;
     return 0;
 }

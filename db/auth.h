@@ -33,6 +33,14 @@ int db_workspace_find(db_t *db, arena_t *arena, const char *name, long long *id,
 int db_key_create(db_t *db, arena_t *arena, const char *workspace, char key_out[AUTH_KEY_MAX],
                   err_t *e);
 
+/* Creates a key of the account named `account` whose own workspace is the
+ * account's workspace named `workspace` (NULL: the account's default);
+ * with workspace_only the key may act there only (any other workspace
+ * named by a request is refused). 404 when the account or workspace does
+ * not exist. */
+int db_key_create_in(db_t *db, arena_t *arena, const char *account, const char *workspace,
+                     int workspace_only, char key_out[AUTH_KEY_MAX], err_t *e);
+
 /* Revokes the key with this prefix (the part after "ty_", or the whole key);
  * 404 if none. */
 int db_key_revoke(db_t *db, arena_t *arena, const char *prefix, err_t *e);
@@ -40,5 +48,11 @@ int db_key_revoke(db_t *db, arena_t *arena, const char *prefix, err_t *e);
 /* Checks a presented key. 0 with *out filled, or -1 with 401 "unauthorized"
  * (unknown, malformed or revoked: the message does not say which). */
 int db_key_check(db_t *db, arena_t *arena, const char *key, auth_t *out, err_t *e);
+
+/* The key with this prefix, not revoked: its stored hash (the raw
+ * SHA-256, a secret only the database holds, for deriving tokens) and
+ * what it may act as (its own workspace). -1 with 401 otherwise. */
+int db_key_by_prefix(db_t *db, arena_t *arena, const char *prefix, unsigned char hash[32],
+                     auth_t *out, err_t *e);
 
 #endif

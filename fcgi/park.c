@@ -154,6 +154,11 @@ static int out_flush(park_out_t *o)
     return rc;
 }
 
+int park_out_flush(void *ctx)
+{
+    return out_flush(ctx);
+}
+
 int park_out_write(void *ctx, const void *buf, size_t n)
 {
     park_out_t *o = ctx;

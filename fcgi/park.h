@@ -82,6 +82,8 @@ typedef struct park_out {
 
 /* req_io_t.write for a resumed request: buffered FCGI_STDOUT records. */
 int park_out_write(void *ctx, const void *buf, size_t n);
+/* req_io_t.flush for a resumed request: sends what is buffered as a record. */
+int park_out_flush(void *ctx);
 /* Flushes, closes the stdout stream and ends the request. 0 or -1. */
 int park_out_end(park_out_t *o);
 

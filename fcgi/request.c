@@ -467,6 +467,28 @@ int req_reply_end(request_t *r)
     return im->write_failed ? -1 : 0;
 }
 
+int req_reply_flush(request_t *r)
+{
+    req_impl_t *im = impl_of(r);
+    if (!im->replied || im->write_failed)
+        return -1;
+    if (im->head_only || im->io.flush == NULL)
+        return 0;
+    if (im->io.flush(im->io.ctx) != 0) {
+        im->write_failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int req_client_gone(request_t *r)
+{
+    req_impl_t *im = impl_of(r);
+    if (im->write_failed)
+        return 1;
+    return im->io.gone != NULL && im->io.gone(im->io.ctx);
+}
+
 int req_reply_bytes(request_t *r, int status, const char *content_type, const void *body,
                     size_t len)
 {

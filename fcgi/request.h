@@ -42,6 +42,8 @@ typedef struct auth {
     long long account_id;       /* the key's account (the tenant); 0 when unknown */
     const char *workspace_name; /* arena-owned */
     const char *key_prefix;     /* the public part of the key used */
+    long long key_workspace_id; /* the key's own workspace (where it acts by default) */
+    int workspace_only;         /* the key may act in key_workspace_id only */
 } auth_t;
 
 typedef struct request {
@@ -111,6 +113,16 @@ int req_reply_bytes(request_t *r, int status, const char *content_type, const vo
 int req_reply_begin(request_t *r, int status, const char *content_type, long long length);
 int req_reply_write(request_t *r, const void *buf, size_t n);
 int req_reply_end(request_t *r);
+
+/* Sends what req_reply_write has buffered at once (FCGX_FFlush): for
+ * answers that trickle, such as server-sent events. 0, or -1 once the
+ * client has gone away. */
+int req_reply_flush(request_t *r);
+
+/* True once the client is known to have gone (nginx closed the connection
+ * while we answer at length): a stream stops at once instead of at its
+ * next write. */
+int req_client_gone(request_t *r);
 
 /* Request body bytes read so far (by the runtime or the handler). */
 long long req_body_bytes(const request_t *r);

@@ -24,9 +24,12 @@ enum route_flags {
     ROUTE_KEY_IN_BODY = 1 << 3, /* key may also come as api_key in query or body (Akkio /v1) */
     ROUTE_LONG = 1 << 4,        /* answers at length (downloads): the worker frees its other
                                    kept connections first (fcgi/server.c) */
-    ROUTE_STREAM_CSV = 1 << 5   /* a text/csv body is streamed to the handler as with
+    ROUTE_STREAM_CSV = 1 << 5,  /* a text/csv body is streamed to the handler as with
                                    ROUTE_STREAM_BODY (capped by the upload limit, not
                                    body_limit); any other body is decoded as usual */
+    ROUTE_TICKET = 1 << 6       /* the app's authenticate hook may accept a short-lived
+                                   ?ticket= instead of a key (an EventSource cannot send
+                                   headers); the runtime does not look at it */
 };
 
 typedef struct route {

@@ -21,6 +21,13 @@ typedef struct req_io {
     ssize_t (*read)(void *ctx, void *buf, size_t n);
     /* Writes all n bytes; 0, or -1 if the client went away. */
     int (*write)(void *ctx, const void *buf, size_t n);
+    /* Pushes what write buffered to the client now (a server-sent event must
+     * not wait for the buffer to fill); 0, or -1 if the client went away.
+     * NULL: nothing is buffered (tests' in-memory I/O). */
+    int (*flush)(void *ctx);
+    /* 1 when the client has closed the connection (nginx drops it when its
+     * client goes); NULL: never known. */
+    int (*gone)(void *ctx);
     void *ctx;
 } req_io_t;
 

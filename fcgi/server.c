@@ -115,6 +115,24 @@ static int fcgx_write(void *ctx, const void *buf, size_t n)
     return 0;
 }
 
+static int fcgx_flush(void *ctx)
+{
+    FCGX_Request *req = ctx;
+    /* FCGX_FFlush reports a failed write through the stream's error. */
+    return FCGX_FFlush(req->out) == 0 && FCGX_GetError(req->out) == 0 ? 0 : -1;
+}
+
+/* Whether nginx closed the connection while we answer. Only a hang-up
+ * counts: the empty end of stdin nginx sent with the request may still be
+ * unread in the socket, so readable alone proves nothing. */
+static int fcgx_gone(void *ctx)
+{
+    FCGX_Request *req = ctx;
+    struct pollfd p = {.fd = req->ipcFd, .events = POLLRDHUP};
+    return req->ipcFd < 0 ||
+           (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0);
+}
+
 /* --- worker -------------------------------------------------------------- */
 
 /* One FastCGI connection a worker holds. nginx keeps connections alive
@@ -345,7 +363,8 @@ static int worker_serve(worker_t *wk, conn_t *c, arena_t *arena, void *app)
     wk->serving = (int)(c - wk->conns);
     request_t r;
     req_impl_t im;
-    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .ctx = &c->req};
+    req_io_t io = {.read = fcgx_read, .write = fcgx_write, .flush = fcgx_flush,
+                   .gone = fcgx_gone, .ctx = &c->req};
     request_init(&r, &im, arena, c->req.envp, &io, app);
     im.on_long_request = worker_on_long_request;
     im.upload_limit = w->cfg->upload_limit;
@@ -391,7 +410,8 @@ static int worker_serve_resumed(worker_t *wk, conn_t *c, const park_ticket_t *t,
     park_out_t *out = arena_calloc(arena, 1, sizeof(*out));
     out->fd = c->req.ipcFd;
     out->request_id = t->request_id;
-    req_io_t io = {.read = read_nothing, .write = park_out_write, .ctx = out};
+    req_io_t io = {.read = read_nothing, .write = park_out_write, .flush = park_out_flush,
+                   .ctx = out};
     char **envp = park_env_unpack(arena, env, env_len);
     request_t r;
     req_impl_t im;

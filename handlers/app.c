@@ -18,6 +18,14 @@
  * notification. After a reconnect, notifications may have been missed, so
  * the cache is emptied too.
  *
+ * Workspace choice: a key acts in its own workspace unless the request
+ * names another of its account's, by path (KAOS's /train/{workspace}) or,
+ * on every other route, by the X-Trainyard-Workspace header (the console's
+ * picker and the CLI's --workspace send it). A key made --only (sql/0152)
+ * cannot switch. A name the key may not use is refused with 403 in the
+ * route's dialect whether it exists in another account or not at all, so
+ * the answer says nothing about other tenants.
+ *
  * The same connection LISTENs on trainyard_models, where a deleted model
  * is announced (sql/0032): the same poll drops it from the worker's model
  * cache, so a model deleted through one worker is not served by another
@@ -33,8 +41,10 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/util.h"
+#include "db/accounts.h"
 #include "db/auth.h"
 #include "fcgi/router.h"
+#include "handlers/events.h"
 #include "handlers/handlers.h"
 
 void *app_init(void *config)
@@ -142,10 +152,50 @@ static void app_keys_remember(app_t *app, const unsigned char digest[32], const 
     memcpy(k->digest, digest, 32);
     k->workspace_id = auth->workspace_id;
     k->account_id = auth->account_id;
+    k->workspace_only = auth->workspace_only;
     snprintf(k->workspace_name, sizeof(k->workspace_name), "%s", auth->workspace_name);
     snprintf(k->key_prefix, sizeof(k->key_prefix), "%s",
              auth->key_prefix ? auth->key_prefix : "");
     k->expires = util_now_monotonic() + APP_KEY_TTL;
+}
+
+int app_workspace_enter(request_t *r, const char *name, err_t *e)
+{
+    if (r->auth.workspace_name != NULL && name != NULL &&
+        strcmp(r->auth.workspace_name, name) == 0 && r->auth.workspace_id != 0)
+        return 0; /* already there: no query */
+    long long id;
+    if (db_account_workspace_find(app_of(r)->db, r->arena, r->auth.account_id, name, &id, e) !=
+        0)
+        return -1;
+    if (r->auth.workspace_only && id != r->auth.key_workspace_id) {
+        err_clear(e);
+        return err_set(e, 403, "forbidden",
+                       "this API key may act in its own workspace only, not in \"%s\"", name);
+    }
+    r->auth.workspace_id = id;
+    r->auth.workspace_name = arena_strdup(r->arena, name);
+    return 0;
+}
+
+/* The workspace a request chose by header (see "Workspace choice"). */
+static int app_workspace_choose(request_t *r, err_t *e)
+{
+    const char *want = req_header(r, APP_WORKSPACE_HEADER);
+    if (want == NULL || *want == '\0')
+        return 0;
+    if (app_workspace_enter(r, want, e) == 0)
+        return 0;
+    if (e->status >= 500)
+        return -1;
+    int locked = e->status == 403;
+    err_clear(e);
+    err_add(e, 403, "forbidden", APP_WORKSPACE_HEADER,
+            locked ? "this API key may act in its own workspace only, not in \"%s\""
+                   : "this API key's account has no workspace \"%s\" (GET /workspace lists "
+                     "them)",
+            want);
+    return -1;
 }
 
 int app_authenticate_key(request_t *r, const char *key, err_t *e)
@@ -165,7 +215,9 @@ int app_authenticate_key(request_t *r, const char *key, err_t *e)
         r->auth.account_id = hit->account_id;
         r->auth.workspace_name = arena_strdup(r->arena, hit->workspace_name);
         r->auth.key_prefix = arena_strdup(r->arena, hit->key_prefix);
-        return 0;
+        r->auth.key_workspace_id = hit->workspace_id;
+        r->auth.workspace_only = hit->workspace_only;
+        return app_workspace_choose(r, e);
     }
     err_t check;
     err_clear(&check);
@@ -177,7 +229,7 @@ int app_authenticate_key(request_t *r, const char *key, err_t *e)
         return auth_fail(r, e, "invalid or revoked API key");
     }
     app_keys_remember(app, digest, &r->auth);
-    return 0;
+    return app_workspace_choose(r, e);
 }
 
 int app_authenticate(request_t *r, err_t *e)
@@ -195,6 +247,12 @@ int app_authenticate(request_t *r, err_t *e)
             while (*key == ' ')
                 key++;
         }
+    }
+    if ((key == NULL || *key == '\0') && r->route != NULL &&
+        (r->route->flags & ROUTE_TICKET)) {
+        const char *ticket = req_query(r, "ticket");
+        if (ticket != NULL && *ticket != '\0')
+            return events_ticket_check(r, ticket, e);
     }
     if ((key == NULL || *key == '\0') && r->route != NULL &&
         (r->route->flags & ROUTE_KEY_IN_BODY)) {

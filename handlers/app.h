@@ -38,6 +38,9 @@ typedef struct app_config {
     int test_mode;             /* TRAINYARD_TEST_MODE: 1 = a spec may carry "test_mode"
                                   (faults on demand, obeyed by a trainer in test mode
                                   too); 0 = such a spec is refused with 422 */
+    int event_streams;         /* TRAINYARD_EVENT_STREAMS: event streams open at once
+                                  across the pool (common/gate.h); -1 = half the workers */
+    double events_seconds;     /* TRAINYARD_EVENT_STREAM_SECONDS: one stream's life */
     runner_cfg_t runner;       /* TRAINYARD_RUNNER, TRAINYARD_SANDBOX_*: whether a source-code
                                   bundle can be trained here at all */
 } app_config_t;
@@ -47,6 +50,7 @@ typedef struct app_key_entry {
     unsigned char digest[32];     /* SHA-256 of the presented key */
     long long workspace_id;
     long long account_id;
+    int workspace_only;           /* the key may act in its own workspace only */
     char workspace_name[72];
     char key_prefix[40];
     double expires;               /* monotonic seconds; 0 = empty slot */
@@ -83,6 +87,17 @@ void app_after_request(request_t *r, int status, double seconds);
 /* Authenticates r with an explicit key (routes that take the key in the
  * body, e.g. Akkio's legacy api_key). */
 int app_authenticate_key(request_t *r, const char *key, err_t *e);
+
+/* The header that chooses, on routes without a workspace in their path,
+ * which of the account's workspaces a request acts in (the console's
+ * picker, the CLI's --workspace). Absent: the key's own workspace. */
+#define APP_WORKSPACE_HEADER "X-Trainyard-Workspace"
+
+/* Makes the account's workspace `name` the one r acts in (r->auth). 403
+ * "forbidden" when the key may act in its own workspace only and name is
+ * another; 404 "WORKSPACE_NOT_FOUND" when the account has none of that
+ * name (another account's is not found either). */
+int app_workspace_enter(request_t *r, const char *name, err_t *e);
 
 /* The worker's state from a request. */
 static inline app_t *app_of(const request_t *r)

@@ -73,23 +73,21 @@ static char *ws_lower(request_t *r, const char *name)
  * `trainyard workspace create`) are still found as they are spelled. */
 int kaos_workspace_enter(request_t *r, const char *name)
 {
-    long long id;
-    app_t *app = app_of(r);
-    if (db_account_workspace_find(app->db, r->arena, r->auth.account_id, name, &id, &r->err) !=
-        0) {
-        char *low = ws_lower(r, name);
-        if (r->err.status != 404 || low == NULL)
-            return -1;
-        err_t again;
-        err_clear(&again);
-        if (db_account_workspace_find(app->db, r->arena, r->auth.account_id, low, &id, &again) !=
-            0)
-            return -1; /* r->err names the name as given */
-        err_clear(&r->err);
-        name = low;
+    /* The path's workspace wins over an X-Trainyard-Workspace header; a key
+     * kept to its own workspace is refused others (handlers/app.c). */
+    if (app_workspace_enter(r, name, &r->err) == 0)
+        return 0;
+    char *low = ws_lower(r, name);
+    if (r->err.status != 404 || low == NULL)
+        return -1;
+    err_t again;
+    err_clear(&again);
+    if (app_workspace_enter(r, low, &again) != 0) {
+        if (again.status != 404)
+            r->err = again; /* found, but not this key's to use */
+        return -1;          /* else r->err names the name as given */
     }
-    r->auth.workspace_id = id;
-    r->auth.workspace_name = arena_strdup(r->arena, name);
+    err_clear(&r->err);
     return 0;
 }
 
@@ -148,6 +146,25 @@ int kaos_ws_list(request_t *r)
     }
     json_object_object_add(doc, "names", names);
     json_object_object_add(doc, "workspaces", list);
+    /* The workspace this request acts in (the key's own, or the one
+     * X-Trainyard-Workspace chose), for clients that must name it (the CLI,
+     * the console's picker); a key kept to it sees no other. */
+    json_object_object_add(doc, "current", json_object_new_string(r->auth.workspace_name));
+    json_object_object_add(doc, "workspace_only", json_object_new_boolean(r->auth.workspace_only));
+    if (r->auth.workspace_only) {
+        json_object *own = json_object_new_array();
+        names = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            json_object *w = json_object_array_get_idx(list, i), *n;
+            if (json_object_object_get_ex(w, "name", &n) &&
+                strcmp(json_object_get_string(n), r->auth.workspace_name) == 0) {
+                json_object_array_add(own, json_object_get(w));
+                json_object_array_add(names, json_object_get(n));
+            }
+        }
+        json_object_object_add(doc, "names", names);
+        json_object_object_add(doc, "workspaces", own);
+    }
     /* KAOS's backend answers {"names": [...]} bare; its client reads
      * data['names'] (cli/kaos_cli/facades/workspace_facade.py, list). */
     json_object *top = json_object_new_object();

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "common/cfg.h"
+#include "common/gate.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/util.h"
@@ -61,6 +62,13 @@ static const cfg_entry_t api_settings[] = {
      "jobs) | public"},
     {"test-mode", "TRAINYARD_TEST_MODE", "0", CFG_INT, offsetof(app_config_t, test_mode),
      "1 = accept a spec's test_mode (for test stacks only); 0 = refuse it"},
+    {"event-streams", "TRAINYARD_EVENT_STREAMS", "-1", CFG_INT,
+     offsetof(app_config_t, event_streams),
+     "GET /api/v1/events streams open at once across the pool (503 past it); -1 = half the "
+     "workers; always fewer than the workers"},
+    {"event-stream-seconds", "TRAINYARD_EVENT_STREAM_SECONDS", "25", CFG_SECONDS,
+     offsetof(app_config_t, events_seconds),
+     "how long one event stream lasts before the browser reconnects (1 to 300)"},
     RUNNER_CFG_ENTRIES(app_config_t, runner),
 };
 
@@ -90,6 +98,9 @@ int main(int argc, char **argv)
         strcmp(cfg.metrics_access, "key") != 0 && strcmp(cfg.metrics_access, "public") != 0)
         rc = err_set(&e, 400, "value_error", "metrics: \"%s\" is not local, key or public",
                      cfg.metrics_access);
+    if (rc == 0 && !(cfg.events_seconds >= 1 && cfg.events_seconds <= 300))
+        rc = err_set(&e, 400, "value_error", "event-stream-seconds: %g is not within 1 to 300",
+                     cfg.events_seconds);
     if (rc == 0)
         rc = runner_cfg_check(&cfg.runner, &e);
     if (rc != 0) {
@@ -133,6 +144,19 @@ int main(int argc, char **argv)
     /* The pool's counters, mapped before the workers are forked so that
      * every worker adds to the same ones (common/stats.h). */
     if (stats_create(routes_count, &e) != 0) {
+        log_error("%s", err_message(&e));
+        return 1;
+    }
+    /* Event streams hold a worker each: capped pool-wide, always below the
+     * pool's size so that ordinary requests keep a worker (common/gate.h;
+     * the slots are shared memory mapped here, before the fork). */
+    int streams = cfg.event_streams < 0 ? cfg.workers / 2 : cfg.event_streams;
+    if (streams > cfg.workers - 1)
+        streams = cfg.workers - 1;
+    if (streams > GATE_MAX_SLOTS)
+        streams = GATE_MAX_SLOTS;
+    cfg.event_streams = streams;
+    if (gate_create(streams, &e) != 0) {
         log_error("%s", err_message(&e));
         return 1;
     }

@@ -133,6 +133,14 @@ static const openapi_param_t q_kaos_params[] = {
     {"parallelism", "integer", 1, 64, "runs trained at once"},
     Q_END};
 
+static const openapi_param_t q_events[] = {
+    {"job_id", "string", 0, 0, "one job's events, with its new log lines (default: every job of "
+                               "the workspace, without logs)"},
+    {"after", "integer", 0, 1LL << 50, "with job_id: log lines after this line id"},
+    {"ticket", "string", 0, 0, "from POST /api/v1/events/ticket, instead of a key header "
+                               "(EventSource cannot send headers)"},
+    Q_END};
+
 /* One row per route of routes.c, in its order. */
 static const openapi_doc_t openapi_docs[] = {
     {"POST", "/api/v1/models/train/new", "trainTask", "Queue a training task", NULL, 0, 201,
@@ -145,6 +153,13 @@ static const openapi_doc_t openapi_docs[] = {
     {"GET", "/models/train/{task_id}/result", "getTaskResultShort",
      "The task result at the location the status answer gives", NULL, 0, 200, NULL,
      "TaskResult"},
+    {"GET", "/api/v1/events", "jobEvents",
+     "Live job changes as server-sent events (event: job | log | end; id: resumes with "
+     "Last-Event-ID); a stream lasts TRAINYARD_EVENT_STREAM_SECONDS, 503 past the pool's cap",
+     q_events, 0, 200, "text/event-stream", NULL},
+    {"POST", "/api/v1/events/ticket", "jobEventsTicket",
+     "A ticket for GET /api/v1/events?ticket= (an hour; this key, this workspace)", NULL, 0,
+     201, NULL, NULL},
     {"POST", "/api/v1/datasets", "uploadDataset", "Upload a CSV dataset", q_dataset_upload,
      OA_CSV | OA_MULTIPART, 201, NULL, "Dataset"},
     {"GET", "/api/v1/datasets", "listDatasets", "The workspace's datasets", q_dataset_list, 0,
@@ -684,6 +699,25 @@ static json_object *openapi_parameters(const route_t *rt, const openapi_doc_t *d
         json_object_object_add(param, "required", json_object_new_boolean(1));
         json_object *schema = json_object_new_object();
         json_object_object_add(schema, "type", json_object_new_string("string"));
+        json_object_object_add(param, "schema", schema);
+        json_object_array_add(params, param);
+    }
+    /* Authenticated routes without a workspace in their path act in the
+     * key's own workspace unless this header picks another of its
+     * account's (handlers/app.c, "Workspace choice"). */
+    if ((rt->flags & (ROUTE_AUTH | ROUTE_KEY_IN_BODY)) &&
+        strstr(rt->pattern, "{workspace}") == NULL) {
+        json_object *param = json_object_new_object();
+        json_object_object_add(param, "name", json_object_new_string("X-Trainyard-Workspace"));
+        json_object_object_add(param, "in", json_object_new_string("header"));
+        json_object_object_add(param, "required", json_object_new_boolean(0));
+        json_object_object_add(
+            param, "description",
+            json_object_new_string("one of the key's account's workspaces to act in (default: "
+                                   "the key's own); 403 for a workspace the key may not use"));
+        json_object *schema = json_object_new_object();
+        json_object_object_add(schema, "type", json_object_new_string("string"));
+        json_object_object_add(schema, "pattern", json_object_new_string("^[A-Za-z0-9_-]{1,64}$"));
         json_object_object_add(param, "schema", schema);
         json_object_array_add(params, param);
     }

@@ -8,6 +8,7 @@
  */
 #include "handlers/handlers.h"
 
+#include "handlers/events.h"
 #include "handlers/spec.h"
 
 #define KB (1024UL)
@@ -55,6 +56,12 @@ const route_t routes[] = {
     {"POST", "/api/v1/models/{model_id}/evaluate", models_evaluate, 64 * KB, DIALECT_AKKIO,
      ROUTE_AUTH | ROUTE_STREAM_CSV | ROUTE_LONG, models_evaluate_fields,
      MODELS_EVALUATE_FIELDS_COUNT},
+
+    /* Live job updates (handlers/events.c): a stream holds a worker, so it
+     * is capped pool-wide and short; ?ticket= for EventSource. */
+    {"GET", "/api/v1/events", events_stream, 0, DIALECT_AKKIO,
+     ROUTE_AUTH | ROUTE_LONG | ROUTE_TICKET, NULL, 0},
+    {"POST", "/api/v1/events/ticket", events_ticket, 0, DIALECT_AKKIO, ROUTE_AUTH, NULL, 0},
 
     /* Akkio's legacy /v1 API (handlers/akkio_v1.c): the key may come as
      * api_key in the query or body; parameters from query, JSON or form,

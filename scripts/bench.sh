@@ -73,7 +73,7 @@ run_http() {
   export BENCH_KEY
   local s
   # BENCH_HTTP="http_predict" (names without .sh) runs only those.
-  local wanted=${BENCH_HTTP:-http_reads http_writes http_rss http_attack http_upload http_cli http_predict http_explain http_budget http_console http_metrics}
+  local wanted=${BENCH_HTTP:-http_reads http_writes http_rss http_attack http_upload http_cli http_predict http_explain http_budget http_console http_metrics http_events}
   for s in $wanted; do
     s=bench/$s.sh
     [ -x "$s" ] || continue

@@ -4,7 +4,11 @@
 // examples/churn.csv, train at duration 10, watch progress reach 100%, open
 // the model (leaderboard, confusion matrix, importance and ROC charts drawn),
 // download it, predict one row from the generated form, and visit the jobs,
-// trainings, workspace and /docs pages at laptop and phone widths.
+// trainings, workspace and /docs pages at laptop and phone widths. The job
+// page's progress must arrive through EventSource (server-sent events, no
+// polling), and the workspace picker must steer the /api/v1 pages too
+// (SECOND_WS: another workspace of the key's account, holding a dataset
+// named SECOND_DATASET).
 // Screenshots of every page go to OUT_DIR. Exits non-zero on the first
 // failed check, naming it.
 //
@@ -22,6 +26,7 @@ const require = createRequire(path.join(ROOT, 'web', 'package.json'));
 const puppeteer = require('puppeteer-core');
 
 const BASE = process.env.BASE_URL, KEY = process.env.API_KEY;
+const SECOND_WS = process.env.SECOND_WS, SECOND_DATASET = process.env.SECOND_DATASET;
 const OUT = path.resolve(process.env.OUT_DIR || path.join(ROOT, 'build', 'screenshots'));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!BASE || !KEY) { console.error('console.mjs: BASE_URL and API_KEY are required'); process.exit(2); }
@@ -86,10 +91,36 @@ try {
   await page.setViewport({ width: 1280, height: 900 });
   const consoleErrors = [];
   page.on('pageerror', e => consoleErrors.push(String(e)));
-  page.on('console', m => { if (m.type() === 'error' && !/status of (4\d\d)/.test(m.text())) consoleErrors.push(m.text()); });
+  // (A 503 on the event stream is the pool saying all its stream slots are
+  // taken: the console polls then, by design.)
+  page.on('console', m => {
+    if (m.type() !== 'error' || /status of (4\d\d)/.test(m.text())) return;
+    if (/status of 503/.test(m.text()) && /\/api\/v1\/events/.test((m.location() || {}).url || '')) { sseRefused++; return; }
+    consoleErrors.push(m.text());
+  });
+  let sseRefused = 0;
   // Nothing may be fetched from another origin (no CDN).
   const foreign = [];
   page.on('request', r => { if (!r.url().startsWith(BASE) && !/^(data|blob):/.test(r.url())) foreign.push(r.url()); });
+  // Every EventSource the console opens is counted, with the events it
+  // delivers by type: the proof that progress arrives by server-sent events.
+  await page.evaluateOnNewDocument(() => {
+    const Native = window.EventSource;
+    window.__sse = { opened: 0, job: 0, log: 0, end: 0, progress: [] };
+    window.EventSource = class extends Native {
+      constructor(url, init) {
+        super(url, init);
+        this.addEventListener('open', () => { window.__sse.opened++; });
+        for (const t of ['job', 'log', 'end']) this.addEventListener(t, ev => {
+          window.__sse[t]++;
+          if (t === 'job') window.__sse.progress.push(JSON.parse(ev.data).progress);
+        });
+      }
+    };
+  });
+  // Polling requests the job page would make without its stream.
+  let logPolls = 0;
+  page.on('request', r => { if (/\/train\/[^/]+\/[0-9a-f-]{36}\/logs\?/.test(r.url())) logPolls++; });
   const cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: DL });
 
@@ -158,6 +189,8 @@ try {
 
   step = 'job progress';
   await page.waitForFunction(() => /^#\/jobs\/[0-9a-f-]{36}$/.test(location.hash), { timeout: 15000 });
+  await page.waitForSelector('#job-logs');
+  const pollsBefore = logPolls;
   const seen = new Set();
   const deadline = Date.now() + 150000;
   let midShot = false;
@@ -176,6 +209,12 @@ try {
   check(/succeeded/.test(await text(page, '#job-announce')), 'the job is announced as succeeded');
   check((await text(page, '#job-logs')).length > 0, 'the log tail shows the trainer\'s lines');
   log(`progress values seen: ${[...seen].sort((a, b) => a - b).join(', ')}`);
+  const sse = await page.evaluate(() => window.__sse);
+  log(`server-sent events: ${JSON.stringify({ ...sse, progress: sse.progress.length })}; log polls ${logPolls - pollsBefore}`);
+  check(sse.opened >= 1 && sse.job >= 2, `the job page followed the job by EventSource (${JSON.stringify(sse)})`);
+  check(sse.progress.some(p => p > 0 && p < 1), 'progress between 0 and 100% arrived as an event');
+  check(sse.log >= 1, 'log lines arrived as events');
+  check(logPolls - pollsBefore <= 1, `the job page did not poll while its stream was open (${logPolls - pollsBefore} log requests)`);
   await shot(page, '07-job-done');
 
   step = 'model page';
@@ -333,16 +372,36 @@ try {
   const gone = await page.evaluate(async (k, id) => (await fetch('/api/v1/datasets/' + id, { headers: { 'X-API-Key': k } })).status, KEY, doomed);
   check(gone === 404, `the deleted dataset answers 404 (${gone})`);
 
+  step = 'workspace picker';
+  if (SECOND_WS) {
+    // The picker steers the /api/v1 pages (datasets here) through
+    // X-Trainyard-Workspace, not only the KAOS pages.
+    await page.goto(BASE + '/#/datasets', { waitUntil: 'networkidle2' });
+    await page.waitForSelector('#drop-zone');
+    const own = await page.$eval('#main', e => e.innerText);
+    check(own.includes('churn') && !own.includes(SECOND_DATASET), 'the key\'s own workspace lists its datasets only');
+    await page.select('#ws-picker', SECOND_WS);
+    await waitText(page, '#main', new RegExp(SECOND_DATASET), 15000);
+    const picked = await page.$eval('#main', e => e.innerText);
+    check(!/\bchurn\b/.test(picked.replace(SECOND_DATASET, '')), `the picked workspace shows none of the other's datasets: ${picked.slice(0, 300)}`);
+    check(/ws-note/.test(await page.$eval('#main', e => e.innerHTML)), 'the page says it is not the key\'s own workspace');
+    await shot(page, '15-picked-workspace');
+    const def = wsOptions[0];
+    await page.select('#ws-picker', def);
+    await waitText(page, '#main', /churn/, 15000);
+  }
+
   step = 'API reference';
   await page.goto(BASE + '/docs', { waitUntil: 'networkidle0' });
   await page.waitForSelector('.swagger-ui .info .title', { timeout: 30000 });
   const ops = await page.$$eval('.opblock', os => os.length);
   check(ops > 10, `Swagger UI lists the API's operations (${ops})`);
-  await shot(page, '15-docs');
+  await shot(page, '16-docs');
 
   step = 'session';
   check(foreign.length === 0, `nothing was fetched from another origin: ${foreign.join(' ')}`);
   check(consoleErrors.length === 0, `no script errors: ${consoleErrors.join(' | ')}`);
+  log(`event streams refused by the pool's cap (the page polled meanwhile): ${sseRefused}`);
 } catch (e) {
   failures.push(`${step}: ${e.message}`);
 } finally {

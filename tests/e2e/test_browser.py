@@ -18,9 +18,17 @@ def test_console_in_chromium(stack, make_workspace):
     assert os.path.exists(chromium), "chromium is missing: scripts/deps.sh installs it"
     assert os.path.isdir(os.path.join(ROOT, "web", "node_modules", "puppeteer-core")), \
         "web/node_modules is missing: make build (web/build.sh) installs it"
-    _, key, _ = make_workspace("browser")
+    name, key, client = make_workspace("browser")
+    # A second workspace of the account, with a dataset of its own: the
+    # picker must show it on the datasets page, and hide the first's.
+    second = name + "-2"
+    stack.cli("workspace", "create", second, "--account", name)
+    r = client.post("/api/v1/datasets", params={"name": "picked-ds"}, data=b"a,b\n1,x\n2,y\n",
+                    headers={"Content-Type": "text/csv", "X-Trainyard-Workspace": second})
+    assert r.status_code == 201, r.text
     env = dict(os.environ, BASE_URL=stack.base_url, API_KEY=key, CHROMIUM=chromium,
-               OUT_DIR=os.path.join(ROOT, "build", "screenshots"))
+               OUT_DIR=os.path.join(ROOT, "build", "screenshots"), SECOND_WS=second,
+               SECOND_DATASET="picked-ds")
     p = subprocess.run([node, os.path.join(ROOT, "tests", "browser", "console.mjs")], env=env,
                        capture_output=True, text=True, timeout=300)
     print(p.stdout)

@@ -173,6 +173,54 @@ def test_cli_environment_instead_of_login(cli):
     assert cli.run("--version").stdout.startswith("trainyard 0.1.0 ")
 
 
+def test_cli_key_of_another_workspace(cli, stack):
+    """A key made for a workspace that is not its account's default lists
+    its own workspace's jobs (not the default's), and --workspace steers
+    every listing, jobs by path and the rest by X-Trainyard-Workspace."""
+    from conftest import Client
+    a = cli.workspace  # the account's default
+    b = a + "-b"
+    stack.cli("workspace", "create", b, "--account", a)
+    key_b = stack.cli("key", "create", b, "--account", a).stdout.strip().splitlines()[-1]
+    only_b = stack.cli("key", "create", b, "--account", a, "--only").stdout.strip().splitlines()[-1]
+    kb = Client(cli.url, key_b)
+    churn = open(CHURN).read()
+    ds_b = kb.upload_csv(churn, name="in-b")["dataset_id"]
+    task_b = kb.train(ds_b, ["churn"], duration=10)
+    ds_a = cli.client.upload_csv(churn, name="in-a")["dataset_id"]
+    task_a = cli.client.train(ds_a, ["churn"], duration=10)
+
+    env = {"TRAINYARD_URL": cli.url, "TRAINYARD_KEY": key_b}
+    jobs = cli.json("ls", "jobs", env=env)["response"]
+    assert jobs["workspace"] == b
+    ids = [j["job_id"] for j in jobs["jobs"]]
+    assert task_b in ids and task_a not in ids
+    assert task_b in cli.run("ls", "jobs", env=env).stdout
+    ids = [d["dataset_id"] for d in cli.json("ls", "datasets", env=env)["datasets"]]
+    assert ds_b in ids and ds_a not in ids
+    # --workspace: the default's jobs and datasets, with the same key.
+    jobs = cli.json("ls", "jobs", "--workspace", a, env=env)["response"]
+    ids = [j["job_id"] for j in jobs["jobs"]]
+    assert jobs["workspace"] == a and task_a in ids and task_b not in ids
+    ids = [d["dataset_id"] for d in cli.json("ls", "datasets", "--workspace", a, env=env)["datasets"]]
+    assert ds_a in ids and ds_b not in ids
+    # login keeps the key's own workspace, or the one asked for (checked).
+    assert cli.json("login", cli.url, "--key", key_b)["workspace"] == b
+    assert task_b in [j["job_id"] for j in cli.json("ls", "jobs")["response"]["jobs"]]
+    assert cli.json("login", cli.url, "--key", key_b, "--workspace", a)["workspace"] == a
+    ids = [d["dataset_id"] for d in cli.json("ls", "datasets")["datasets"]]
+    assert ds_a in ids and ds_b not in ids
+    p = cli.run("login", cli.url, "--key", key_b, "--workspace", "no-such-ws", code=1)
+    assert "HTTP 403" in p.stderr and "no-such-ws" in p.stderr
+    # A key kept to its workspace lists it, and cannot be steered away.
+    env_only = {"TRAINYARD_URL": cli.url, "TRAINYARD_KEY": only_b}
+    assert cli.json("ls", "jobs", env=env_only)["response"]["workspace"] == b
+    p = cli.run("ls", "datasets", "--workspace", a, env=env_only, code=1)
+    assert "HTTP 403" in p.stderr and "own workspace only" in p.stderr, p.stderr
+    p = cli.run("ls", "jobs", "--workspace", a, env=env_only, code=1)
+    assert "HTTP 403" in p.stderr, p.stderr
+
+
 def test_cli_key_from_stdin_and_errors(cli, tmp_path):
     # No settings at all: the message names the fix.
     p = cli.run("ls", "datasets", code=1)

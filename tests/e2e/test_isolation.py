@@ -246,6 +246,9 @@ CASES = {
     # The same result where a client joined the host and `location`.
     ("GET", "/models/train/{task_id}/result"):
         by_id("GET", "/models/train/%s/result", "task"),
+    # Live job events: another account's job is not found (its workspace's
+    # stream, without job_id, is its own: test_events.py).
+    ("GET", "/api/v1/events"): by_id("GET", "/api/v1/events?job_id=%s", "task"),
     # Datasets.
     ("GET", "/api/v1/datasets/{dataset_id}"): by_id("GET", "/api/v1/datasets/%s", "dataset"),
     ("DELETE", "/api/v1/datasets/{dataset_id}"):
@@ -318,6 +321,8 @@ LISTINGS = {
 NO_TENANT_DATA = {
     ("POST", "/workspace/{name}"): "names are per account: test_workspace_create_same_name_is_own",
     ("POST", "/api/v1/datasets"): "an upload names no id: it lands in the key's own workspace",
+    ("POST", "/api/v1/events/ticket"): "names no id: a ticket for the key's own workspace "
+                                       "(a forged one for another: test_events.py)",
     ("GET", "/healthz"): "no tenant data",
     ("GET", "/metrics"): "no tenant data (and local-only)",
     ("GET", "/openapi.json"): "no tenant data",

@@ -47,6 +47,7 @@ FUZZ_MODS_fuzz_bodyscan := fcgi common
 FUZZ_MODS_fuzz_multipart := fcgi common
 FUZZ_MODS_fuzz_router := fcgi common
 FUZZ_MODS_fuzz_log := common
+FUZZ_MODS_fuzz_sse := common
 FUZZ_MODS_fuzz_validate := fcgi common
 FUZZ_MODS_fuzz_csv := ml common
 FUZZ_MODS_fuzz_treeshap := ml common

@@ -563,6 +563,69 @@ START_TEST(request_park_and_resume)
 }
 END_TEST
 
+/* A trickling answer (server-sent events): each flush reaches the I/O's
+ * flush at once, a HEAD flushes nothing, a failed flush marks the client
+ * gone, and the I/O's own "gone" is asked. */
+static int flushes, flush_fails, gone_now;
+static int fake_flush(void *ctx)
+{
+    (void)ctx;
+    flushes++;
+    return flush_fails ? -1 : 0;
+}
+static int fake_gone(void *ctx)
+{
+    (void)ctx;
+    return gone_now;
+}
+
+START_TEST(request_flush_and_client_gone)
+{
+    static char *env[] = {"REQUEST_METHOD=GET", "SCRIPT_NAME=/events", NULL};
+    static char *head_env[] = {"REQUEST_METHOD=HEAD", "SCRIPT_NAME=/events", NULL};
+    fake_io_t io;
+    io_reset(&io, NULL);
+    arena_t *a = arena_create(0);
+    request_t r;
+    req_impl_t im;
+    req_io_t rio = {.read = fake_read, .write = fake_write, .flush = fake_flush,
+                    .gone = fake_gone, .ctx = &io};
+    flushes = flush_fails = gone_now = 0;
+    request_init(&r, &im, a, env, &rio, NULL);
+    ck_assert_int_eq(req_reply_flush(&r), -1); /* nothing begun */
+    ck_assert_int_eq(req_reply_begin(&r, 200, "text/event-stream", -1), 0);
+    ck_assert_int_eq(req_reply_write(&r, "data: 1\n\n", 9), 0);
+    ck_assert_int_eq(req_reply_flush(&r), 0);
+    ck_assert_int_eq(flushes, 1);
+    ck_assert_int_eq(req_client_gone(&r), 0);
+    gone_now = 1;
+    ck_assert_int_eq(req_client_gone(&r), 1);
+    gone_now = 0;
+    flush_fails = 1;
+    ck_assert_int_eq(req_reply_flush(&r), -1);
+    ck_assert_int_eq(req_client_gone(&r), 1); /* a failed flush: nobody listens */
+    ck_assert_int_eq(req_reply_write(&r, "x", 1), -1);
+    arena_reset(a);
+
+    flushes = flush_fails = 0;
+    io_reset(&io, NULL);
+    request_init(&r, &im, a, head_env, &rio, NULL);
+    ck_assert_int_eq(req_reply_begin(&r, 200, "text/event-stream", -1), 0);
+    ck_assert_int_eq(req_reply_flush(&r), 0);
+    ck_assert_int_eq(flushes, 0);
+    arena_reset(a);
+
+    /* No flush in the I/O (in-memory): flushing is a no-op that succeeds. */
+    req_io_t plain = {.read = fake_read, .write = fake_write, .ctx = &io};
+    io_reset(&io, NULL);
+    request_init(&r, &im, a, env, &plain, NULL);
+    ck_assert_int_eq(req_reply_begin(&r, 200, "text/event-stream", -1), 0);
+    ck_assert_int_eq(req_reply_flush(&r), 0);
+    ck_assert_int_eq(req_client_gone(&r), 0);
+    arena_destroy(a);
+}
+END_TEST
+
 Suite *suite_fcgi_request(void)
 {
     const TTest *const t[] = {request_good_post_validated_and_echoed, request_routing_errors_in_dialect,
@@ -570,6 +633,7 @@ Suite *suite_fcgi_request(void)
                               request_validation_and_decode_errors, request_hooks_order_auth_db,
                               request_handler_errors_and_streams, request_query_and_headers,
                               request_key_in_body_checked_before_decoding,
-                              request_body_handed_over_by_path, request_park_and_resume};
+                              request_body_handed_over_by_path, request_park_and_resume,
+                              request_flush_and_client_gone};
     return unit_suite("fcgi_request", t, sizeof(t) / sizeof(t[0]));
 }

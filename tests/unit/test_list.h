@@ -12,6 +12,8 @@ SUITE(err)
 SUITE(util)
 SUITE(feeder)
 SUITE(stats)
+SUITE(gate)
+SUITE(sse)
 SUITE(log)
 SUITE(cfg)
 

@@ -1,6 +1,11 @@
 // app.js — the trainyard web console: one page, hash-routed, talking to the
 // same-origin API with the key kept in this tab's session storage (sent as
-// X-API-Key; a closed tab forgets it). Every view reads the API's documents
+// X-API-Key; a closed tab forgets it), and the workspace picker's choice sent
+// as X-Trainyard-Workspace on every request, so that every page (datasets,
+// models, trainings and jobs alike) shows the chosen workspace. Jobs and a
+// job's page follow live changes by server-sent events (GET /api/v1/events,
+// EventSource with a ticket), and poll when the pool refuses a stream.
+// Every view reads the API's documents
 // as they are (the result document carries the chart data, models[].charts)
 // so the console holds no state the server does not. Charts: Chart.js; CSV
 // parsing for batch predictions: Papa Parse (both vendored by
@@ -59,8 +64,9 @@ function errorText(status, doc, raw) {
   if (doc && doc.message) return (doc.error_code ? doc.error_code + ': ' : '') + doc.message;
   return raw ? raw.slice(0, 300) : `HTTP ${status}`;
 }
+const wsHeader = () => (state.ws ? { 'X-Trainyard-Workspace': state.ws } : {});
 async function api(method, path, body, opts) {
-  const headers = { 'X-API-Key': state.key, ...((opts && opts.headers) || {}) };
+  const headers = { 'X-API-Key': state.key, ...(opts && opts.noWs ? {} : wsHeader()), ...((opts && opts.headers) || {}) };
   let payload = body;
   if (body != null && !(body instanceof Blob) && typeof body !== 'string') {
     headers['Content-Type'] = 'application/json';
@@ -85,7 +91,46 @@ const routes = [
   [/^#\/trainings$/, viewTrainings], [/^#\/workspace$/, viewWorkspace],
 ];
 function every(ms, fn) { const id = setInterval(fn, ms); state.timers.push(id); return id; }
+// Live updates: an EventSource on GET /api/v1/events (job_id: one job with
+// its log lines). EventSource cannot send headers, so it carries a ticket
+// minted for this key and the picked workspace. A stream ends after ~25 s
+// and the browser reconnects by itself (Last-Event-ID resumes it). When the
+// server refuses a stream (503: every stream slot of the pool is taken) or
+// the ticket has expired, the page polls (startPolling returns its timer)
+// and tries a fresh stream again after the 10 s the server's Retry-After
+// asks for; once one opens, the polling stops. Returns a stop().
+const sources = [];
+function liveEvents(params, handlers, startPolling) {
+  let es = null, stopped = false, poll = null, retry = null;
+  const status = (text, mode) => { const l = $('#live-status'); if (l) { l.textContent = text; l.dataset.live = mode; } };
+  async function open() {
+    retry = null;
+    let t;
+    try { t = await api('POST', '/api/v1/events/ticket'); } catch (e) { return fallback(); }
+    if (stopped) return;
+    es = new EventSource(`/api/v1/events?${new URLSearchParams({ ...params, ticket: t.ticket })}`);
+    for (const [name, fn] of Object.entries(handlers))
+      es.addEventListener(name, ev => { if (stopped) return; try { fn(JSON.parse(ev.data)); } catch (e) { /* a bad event is skipped */ } });
+    es.onopen = () => {
+      if (poll != null) { clearInterval(poll); poll = null; }
+      status('Live: updates arrive as they happen (server-sent events).', 'events');
+    };
+    es.onerror = () => { if (es.readyState === EventSource.CLOSED) fallback(); };
+  }
+  function fallback() {
+    if (es) es.close();
+    if (stopped) return;
+    if (poll == null) { poll = startPolling(); status('Live updates unavailable for now: refreshing periodically.', 'polling'); }
+    retry = setTimeout(open, 10000);
+  }
+  const stop = () => { stopped = true; if (es) es.close(); if (retry) clearTimeout(retry); };
+  sources.push(stop);
+  open();
+  return stop;
+}
+function liveStatus() { return h('p', { class: 'muted', id: 'live-status', 'data-live': 'starting' }, 'Connecting for live updates…'); }
 function stopAll() {
+  sources.splice(0).forEach(stop => stop());
   state.timers.forEach(clearInterval); state.timers = [];
   state.charts.forEach(c => c.destroy()); state.charts = [];
 }
@@ -141,25 +186,26 @@ function viewSignIn(main) {
   input.focus();
 }
 async function loadWorkspaces() {
-  const doc = unwrap(await api('GET', '/workspace'));
+  // Asked without a workspace header: "current" is then the key's own.
+  const doc = unwrap(await api('GET', '/workspace', null, { noWs: true }));
   state.workspaces = doc.names || [];
   const def = (doc.workspaces || []).find(w => w.default);
-  state.defaultWs = def ? def.name : state.workspaces[0];
+  state.defaultWs = doc.current || (def ? def.name : state.workspaces[0]);
   if (!state.ws || !state.workspaces.includes(state.ws)) state.ws = state.defaultWs;
   sessionStorage.setItem(WS, state.ws);
   const pick = $('#ws-picker');
   pick.replaceChildren(...state.workspaces.map(n => h('option', { value: n, selected: n === state.ws },
-    n === state.defaultWs ? `${n} (key's default)` : n)));
+    n === state.defaultWs ? `${n} (key's own)` : n)));
+  pick.disabled = !!doc.workspace_only || state.workspaces.length < 2;
   $('#nav').hidden = false; $('#session').hidden = false;
 }
 
 // --- datasets -------------------------------------------------------------
-// The /api/v1 routes act in the key's own workspace; the picker chooses the
-// workspace of the pages that name one (Jobs, Workspace jobs). Said where
-// the two differ, so nobody looks for a dataset in the wrong place.
+// Every page acts in the picked workspace (X-Trainyard-Workspace); said
+// when it is not the key's own, so nobody looks in the wrong place.
 function keyWorkspaceNote() {
   return state.ws !== state.defaultWs
-    ? h('p', { class: 'muted' }, `Datasets, trainings and models live in the key's workspace, ${state.defaultWs}; the picker (${state.ws}) applies to Jobs and Workspace jobs.`)
+    ? h('p', { class: 'muted', id: 'ws-note' }, `Workspace ${state.ws} (this key's own is ${state.defaultWs}).`)
     : null;
 }
 async function viewDatasets(main) {
@@ -186,6 +232,7 @@ async function viewDatasets(main) {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `/api/v1/datasets?name=${encodeURIComponent(n)}`);
     xhr.setRequestHeader('X-API-Key', state.key);
+    if (state.ws) xhr.setRequestHeader('X-Trainyard-Workspace', state.ws);
     xhr.setRequestHeader('Content-Type', 'text/csv');
     const t0 = performance.now();
     xhr.upload.onprogress = ev => {
@@ -299,18 +346,23 @@ function progressCell(j) {
   const p = Math.max(0, Math.min(1, j.progress || 0));
   const done = j.state === 'succeeded';
   const pct = done ? 100 : Math.round(p * 100);
-  const eta = !done && p > 0.01 && j.duration_seconds ? j.duration_seconds * (1 - p) / p : null;
+  const eta = done ? null : j.eta_seconds != null ? j.eta_seconds
+    : p > 0.01 && j.duration_seconds ? j.duration_seconds * (1 - p) / p : null;
   return h('div', {}, h('progress', { max: 100, value: pct, 'aria-label': `Progress of job ${j.job_id}` }),
     h('small', { class: 'muted' }, `${pct}%` + (eta != null && !['failed', 'killed', 'timed_out'].includes(j.state) ? ` · about ${secs(eta)} left` : '')));
 }
 const badge = s => h('span', { class: `badge ${s}` }, s);
 async function viewJobs(main) {
-  main.append(h('h1', {}, 'Jobs'), h('p', { class: 'muted' }, `Every job of workspace ${state.ws}, whichever API submitted it. Refreshed every 2 s.`));
+  main.append(h('h1', {}, 'Jobs'), h('p', { class: 'muted' }, `Every job of workspace ${state.ws}, whichever API submitted it.`), liveStatus());
   const box = h('div', { 'aria-live': 'off' });
   main.append(box);
+  let jobs = [];
   async function refresh() {
-    const doc = unwrap(await api('GET', wsPath()));
-    const rows = (doc.jobs || []).map(j => ({ cells: [
+    jobs = unwrap(await api('GET', wsPath())).jobs || [];
+    render();
+  }
+  function render() {
+    const rows = jobs.map(j => ({ cells: [
       h('a', { href: `#/jobs/${j.job_id}` }, j.job_id.slice(0, 8)), j.dialect || '—', badge(j.state),
       (j.predict_fields || []).join(', ') || '—', progressCell(j), new Date(j.created_at).toLocaleString(),
       j.state === 'succeeded' ? h('a', { href: `#/models/${j.job_id}` }, 'Model') : ''] }));
@@ -318,40 +370,64 @@ async function viewJobs(main) {
       : h('p', { class: 'muted' }, 'No job yet.'));
   }
   await refresh();
-  every(2000, () => refresh().catch(e => box.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message))));
+  // A job event replaces what the list knows of that job; a job the list
+  // has not seen yet (queued since it loaded) puts it on top.
+  liveEvents({}, { job: j => {
+    const i = jobs.findIndex(x => x.job_id === j.job_id);
+    if (i >= 0) jobs[i] = { ...jobs[i], ...j }; else jobs.unshift(j);
+    render();
+  } }, () => every(2000, () => refresh().catch(e => box.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message)))));
 }
 async function viewJob(main, id) {
   const head = h('div'), logs = h('pre', { class: 'logs', tabindex: 0, 'aria-label': 'Job log (latest lines)', id: 'job-logs' });
   const err = h('p', { class: 'error', role: 'alert' });
   const announce = h('p', { class: 'muted', 'aria-live': 'polite', id: 'job-announce' });
-  main.append(h('h1', {}, `Job ${id.slice(0, 8)}`), head, announce, err, h('h2', {}, 'Log'), logs);
-  let after = 0, lastState = null, lines = [];
+  main.append(h('h1', {}, `Job ${id.slice(0, 8)}`), liveStatus(), head, announce, err, h('h2', {}, 'Log'), logs);
+  let after = 0, lastState = null, lines = [], job = null;
+  const isLive = j => !['succeeded', 'failed', 'killed', 'timed_out'].includes(j.state);
+  // The card is built once and updated in place: events arrive several
+  // times a second, and a button rebuilt under the pointer would swallow a
+  // click (or a keyboard focus).
+  const info = h('p'), prog = h('div'), jobErr = h('p', { class: 'error', hidden: true });
+  const kill = h('button', { type: 'button', class: 'danger', id: 'kill', onclick: async () => {
+    try { await api('DELETE', wsPath(id)); toast('Kill requested'); } catch (e) { err.textContent = e.message; }
+  } }, 'Kill');
+  const open = h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model');
+  const actions = h('div', { class: 'actions' });
+  head.append(h('div', { class: 'card' }, info, prog, jobErr, actions));
+  function show(j) {
+    job = j;
+    info.replaceChildren(badge(j.state), ' ', `${j.dialect || ''} job · predicts ${(j.predict_fields || []).join(', ') || '—'} · dataset `,
+      j.dataset_id ? h('a', { href: `#/datasets/${j.dataset_id}` }, j.dataset_id.slice(0, 8)) : '—');
+    prog.replaceChildren(progressCell(j));
+    jobErr.textContent = j.error || ''; jobErr.hidden = !j.error;
+    if (isLive(j)) { if (!kill.isConnected) actions.prepend(kill); } else kill.remove();
+    if (j.state === 'succeeded') { if (!open.isConnected) actions.append(open); } else open.remove();
+    if (j.state !== lastState) { announce.textContent = `State: ${j.state}`; lastState = j.state; }
+  }
+  function addLines(ls, next) {
+    if (!ls.length) return;
+    lines = lines.concat(ls.map(l => l.line)).slice(-200);
+    after = next;
+    logs.textContent = lines.join('\n');
+    logs.scrollTop = logs.scrollHeight;
+  }
   async function refresh() {
     const info = unwrap(await api('GET', wsPath()));
-    const j = (info.jobs || []).find(x => x.job_id === id) || unwrap(await api('GET', wsPath(id)));
-    const live = !['succeeded', 'failed', 'killed', 'timed_out'].includes(j.state);
-    head.replaceChildren(h('div', { class: 'card' },
-      h('p', {}, badge(j.state), ' ', `${j.dialect || ''} job · predicts ${(j.predict_fields || []).join(', ') || '—'} · dataset `,
-        j.dataset_id ? h('a', { href: `#/datasets/${j.dataset_id}` }, j.dataset_id.slice(0, 8)) : '—'),
-      progressCell(j), j.error ? h('p', { class: 'error' }, j.error) : null,
-      h('div', { class: 'actions' },
-        live ? h('button', { type: 'button', class: 'danger', id: 'kill', onclick: async () => {
-          try { await api('DELETE', wsPath(id)); toast('Kill requested'); } catch (e) { err.textContent = e.message; }
-        } }, 'Kill') : null,
-        j.state === 'succeeded' ? h('a', { class: 'button', href: `#/models/${id}`, id: 'open-model' }, 'Open the model') : null)));
-    if (j.state !== lastState) { announce.textContent = `State: ${j.state}`; lastState = j.state; }
+    show((info.jobs || []).find(x => x.job_id === id) || unwrap(await api('GET', wsPath(id))));
     const lg = unwrap(await api('GET', wsPath(id, 'logs') + `?format=lines&after=${after}&limit=500`));
-    if (lg.logs && lg.logs.length) {
-      lines = lines.concat(lg.logs.map(l => l.line)).slice(-200);
-      after = lg.next_after;
-      logs.textContent = lines.join('\n');
-      logs.scrollTop = logs.scrollHeight;
-    }
-    return live;
+    addLines(lg.logs || [], lg.next_after);
+    return isLive(job);
   }
-  if (await refresh()) {
-    const t = every(1000, async () => { try { if (!(await refresh())) clearInterval(t); } catch (e) { err.textContent = e.message; } });
-  }
+  if (!(await refresh())) { const l = $('#live-status'); if (l) l.remove(); return; }
+  const stop = liveEvents({ job_id: id, after }, {
+    job: j => show({ ...job, ...j }),
+    log: l => { if (l.seq > after) addLines([l], l.seq); },
+    end: () => { stop(); const l = $('#live-status'); if (l) { l.textContent = 'The job is over.'; l.dataset.live = 'ended'; } },
+  }, () => {
+    const t = every(1000, async () => { try { if (!(await refresh())) { clearInterval(t); stop(); } } catch (e) { err.textContent = e.message; } });
+    return t;
+  });
 }
 
 // --- model ----------------------------------------------------------------
