@@ -172,6 +172,13 @@ typedef struct ctx {
     float *ylog;               /* log1p(y) per row: skewed positive targets only */
     int use_log;               /* later trees fit log1p(target) (chosen by validation) */
     arm_stat_t arms[N_ARMS];   /* measured progress of each tree family */
+    /* The linear path, resumable: a path cut by the clock while its last
+     * step was still its best goes on later (run_linear_path). */
+    double *lin_coef;          /* n_folds x dim warm-start coefficients */
+    size_t lin_next;           /* next step of LIN_PATH */
+    int lin_best;              /* the path's best step so far (index in res), or -1 */
+    int lin_worse;             /* steps since it improved */
+    int lin_resumable;         /* cut by the clock while still improving */
 } ctx_t;
 
 static void log_cand(ctx_t *cx, int idx, const cand_res_t *r, const char *metric);
@@ -739,7 +746,12 @@ static linfit_problem_t lin_problem(const ctx_t *cx, size_t f)
 }
 
 /* One linear candidate per lambda of the path, appended to res, while the
- * window allows and the validation metric still improves. */
+ * window allows and the validation metric still improves. A path cut by the
+ * clock while its last step was its best is left resumable: the next call
+ * goes on from the next step, warm-started from the coefficients where it
+ * stopped (a loaded box or many classes can leave the first window at the
+ * strong-penalty end: digits under load stopped at C = 0.03, 0.955 test
+ * accuracy against 0.969 at C = 0.3). */
 static int run_linear_path(ctx_t *cx, int idx, const cand_t *c, double path_end,
                            cand_res_t *res, size_t cap, size_t *nres, err_t *e)
 {
@@ -748,20 +760,28 @@ static int run_linear_path(ctx_t *cx, int idx, const cand_t *c, double path_end,
         return -1;
     size_t g = linfit_groups(in->task, in->k), dim = (cx->lin.width + 1) * g;
     size_t nv = in->n - cx->valid_begin, first = *nres;
-    double *coef = calloc(in->n_folds * dim, sizeof(*coef));
-    if (coef == NULL)
-        return err_set(e, 500, "internal", "out of memory");
-    int best = -1, worse = 0;
-    /* Large (holdout) data rarely wants the strongest penalties and each
-     * step costs more there: start at C = 0.1. */
-    for (size_t s = in->n_folds == 1 ? 2 : 0; s < LIN_STEPS && *nres < cap; s++) {
+    if (cx->lin_coef == NULL) {
+        cx->lin_coef = calloc(in->n_folds * dim, sizeof(double));
+        if (cx->lin_coef == NULL)
+            return err_set(e, 500, "internal", "out of memory");
+        /* Large (holdout) data rarely wants the strongest penalties and
+         * each step costs more there: start at C = 0.1. */
+        cx->lin_next = in->n_folds == 1 ? 2 : 0;
+        cx->lin_best = -1;
+    }
+    double *coef = cx->lin_coef;
+    int cut = 0;
+    cx->lin_resumable = 0;
+    for (; cx->lin_next < LIN_STEPS && *nres < cap; cx->lin_next++) {
+        size_t s = cx->lin_next;
         double t0 = util_now_monotonic();
         if (stop_requested(in, e) < 0)
-            goto fail;
+            return -1;
         /* Each step costs about as much as the last one: skip it if it
          * would overrun the window. */
         if (*nres > first && t0 + res[*nres - 1].seconds > path_end) {
             res[*nres - 1].truncated = 1;
+            cut = 1;
             break;
         }
         cand_res_t *r = &res[*nres];
@@ -770,12 +790,9 @@ static int run_linear_path(ctx_t *cx, int idx, const cand_t *c, double path_end,
         r->c.lambda = LIN_PATH[s];
         r->oof = malloc((nv * cx->kk + 1) * sizeof(float));
         r->coef = malloc(dim * sizeof(double));
-        if (r->oof == NULL || r->coef == NULL) {
-            (*nres)++;
-            err_set(e, 500, "internal", "out of memory");
-            goto fail;
-        }
         (*nres)++;
+        if (r->oof == NULL || r->coef == NULL)
+            return err_set(e, 500, "internal", "out of memory");
         int iters = 0;
         for (size_t f = 0; f < in->n_folds; f++) {
             linfit_problem_t p = lin_problem(cx, f);
@@ -783,10 +800,8 @@ static int run_linear_path(ctx_t *cx, int idx, const cand_t *c, double path_end,
             double now = util_now_monotonic();
             double slice_end = now + (path_end - now) / (double)(in->n_folds - f);
             int it = linfit_fit(&p, r->c.lambda, coef + f * dim, LIN_MAX_ITER, slice_end, &conv);
-            if (it < 0) {
-                err_set(e, 500, "internal", "out of memory");
-                goto fail;
-            }
+            if (it < 0)
+                return err_set(e, 500, "internal", "out of memory");
             iters += it;
             if (!conv && util_now_monotonic() >= slice_end)
                 r->truncated = 1;
@@ -805,26 +820,33 @@ static int run_linear_path(ctx_t *cx, int idx, const cand_t *c, double path_end,
         /* Along the path, the validation log loss chooses: AUC and
          * accuracy move in noisy steps between neighbouring lambdas (the
          * many ties of a small validation set), the log loss smoothly. */
-        if (best < 0 || r->logloss < res[best].logloss) {
-            best = (int)(r - res);
-            worse = 0;
-        } else if (++worse >= LIN_PATIENCE) {
+        if (cx->lin_best < 0 || r->logloss < res[cx->lin_best].logloss) {
+            cx->lin_best = (int)(r - res);
+            cx->lin_worse = 0;
+        } else if (++cx->lin_worse >= LIN_PATIENCE) {
+            cx->lin_next = LIN_STEPS; /* done for good */
+            break;
+        }
+        if (r->truncated) { /* a step cut short is no evidence either way */
+            cut = 1;
+            cx->lin_next++;
             break;
         }
     }
+    cx->lin_resumable = cut && cx->lin_worse == 0 && cx->lin_next < LIN_STEPS;
     /* The default (C = 1) unless another step is clearly better: on small
      * validation sets the path's minimum is itself noisy, and C = 1 is
-     * the well-tried prior (sklearn's default). */
-    for (size_t i = first; i < *nres && best >= 0; i++)
-        if (res[i].c.lambda == 1.0 && res[i].logloss <= LIN_DEFAULT_SLACK * res[best].logloss)
+     * the well-tried prior (sklearn's default). Over every step run so
+     * far, this call's and earlier ones'. */
+    int best = cx->lin_best;
+    for (size_t i = 0; i < *nres && best >= 0; i++)
+        if (res[i].c.linear && res[i].c.lambda == 1.0 &&
+            res[i].logloss <= LIN_DEFAULT_SLACK * res[best].logloss)
             best = (int)i;
-    for (size_t i = first; i < *nres; i++)
-        res[i].pruned = (int)i != best;
-    free(coef);
+    for (size_t i = 0; i < *nres; i++)
+        if (res[i].c.linear)
+            res[i].pruned = (int)i != best;
     return 0;
-fail:
-    free(coef);
-    return -1;
 }
 
 /* The final linear model as an XGBoost gblinear booster: a one-round
@@ -1351,6 +1373,11 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
             int ran = res[raw_idx].trained / (int)in->n_folds;
             c.max_rounds = ran > 0 ? ran : c.max_rounds;
             log_pending = 0;
+        } else if (cx.lin_resumable && in->max_models == 0 && idx >= 2) {
+            /* The linear path was cut by the clock while still improving:
+             * it goes on before new random trees (a family still making
+             * progress keeps its turn; see run_linear_path). */
+            c = cand_make(0, ARM_NONE, &rng, in);
         } else {
             int ci = linear_later && idx < 2 ? 1 - idx : idx;
             c = cand_make(ci, ci >= 2 ? arm_pick(&cx, idx, best >= 0 ? noise_of(&cx, &res[best])
@@ -1444,9 +1471,12 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
                 out->truncated |= res[i].truncated;
                 if (!res[i].pruned && (isinf(gain_ref) || res[i].score > gain_ref))
                     gain_ref = res[i].score;
+            }
+            /* A resumed path may have pruned the step that was the best. */
+            best = -1;
+            for (size_t i = 0; i < nres; i++)
                 if (!res[i].pruned && (best < 0 || better(&res[i], &res[best])))
                     best = (int)i;
-            }
             continue;
         }
         /* A candidate's first round always runs: on big data one round
@@ -1510,7 +1540,8 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         } else if (!r->truncated) {
             since_gain++;
         }
-        if (in->max_models == 0 && (linear_done || !allow_linear) && trees_tried >= 2 &&
+        if (in->max_models == 0 && (linear_done || !allow_linear) && !cx.lin_resumable &&
+            trees_tried >= 2 &&
             (cx.ylog == NULL || log_decided) && since_gain >= CONVERGE_WINDOW &&
             2 * since_gain >= trees_tried) {
             out->stopped = "converged";
@@ -1641,6 +1672,7 @@ rank:;
 done:
     free(en.blend);
     free(cx.ylog);
+    free(cx.lin_coef);
     json_object_put(ens_members);
     xgb_dmatrix_free(cx.dall);
     for (size_t i = 0; i < nres; i++) {
