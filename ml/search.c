@@ -77,17 +77,20 @@
 #define ENSEMBLE_POOL 8
 #define ENSEMBLE_STEPS 25
 /* Serving cost: a blend predicts through all its members' trees (rounds x
- * classes for multiclass), so the greedy selection adds a member only
- * while the members' trees stay within this many, whatever the best
- * single model's size. Measured at load 10 on this box: XGBoost's
- * in-place predict on one thread walks a tree for a row in ~45 ns (a
- * 286-tree diamonds blend of depth 6 and 10: 115-145 ms CPU per 10,000
- * rows; the API's path with JSON: 314 ms), ~25 ns on a quiet one; the JSON
- * around it costs 40-100 ms per 10,000 rows by field count. 200 keeps a
- * 10,000-row batch near the 100 ms target on a quiet server. A member's
- * trees are counted as its refit will make them (1.1x its rounds, twice
- * that when the clock cut it: refit boosts on). */
-#define ENSEMBLE_MAX_TREES 200
+ * classes for multiclass), each walked from root to leaf, so the greedy
+ * selection adds a member only while the members' node visits per row
+ * (trees x max_depth) stay within this many, whatever the best single
+ * model's size. Measured at load 10 on this box: a diamonds blend of 180
+ * depth-6 and 106 depth-10 trees (2,140 visits) took 115-145 ms CPU per
+ * 10,000 rows in XGBoost's in-place predict on one thread (~60 ns a
+ * visit; about half that on a quiet box), 314 ms through the API's path
+ * with JSON, which costs 40-100 ms per 10,000 rows by field count. 1,800
+ * keeps a 10,000-row batch near the 100 ms target on a quiet server while
+ * blends of shallow trees stay possible (credit_data: 182 depth-3 and 106
+ * depth-2 trees, 758). A member's trees are counted as its refit will
+ * make them (1.1x its rounds, twice that when the clock cut it: refit
+ * boosts on). */
+#define ENSEMBLE_MAX_VISITS 1800
 /* Early finish: with every family tried, the search ends once this many
  * tree candidates in a row, and at least half of all tried, brought no
  * validation gain beyond noise (0.1 / sqrt(validation rows), relative for
@@ -1198,7 +1201,7 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
         if (!res[i].c.linear && res[i].oof && res[i].fallback && res[i].c.log1p == log) {
             pred[m] = res[i].oof;
             cost[m] = (long)ceil(res[i].rounds * 1.1) * (res[i].truncated ? 2 : 1) *
-                      (long)cx->kk;
+                      (long)cx->kk * (long)res[i].c.depth;
             idx[m++] = (int)i;
         }
     if (m < 2)
@@ -1219,13 +1222,13 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
             lpred[j] = lp + j * nv;
         }
         steps = ensemble_select(lpred, m, nv, in->task, in->k, cx->ylog + cx->valid_begin,
-                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_TREES, counts, en->blend,
+                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, en->blend,
                                 &loss);
         free(lp);
         unlog(en->blend, nv);
     } else {
         steps = ensemble_select(pred, m, nv, in->task, in->k, in->y + cx->valid_begin,
-                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_TREES, counts, en->blend,
+                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, en->blend,
                                 &loss);
     }
     if (steps < 0)
