@@ -26,8 +26,8 @@
  * same way: by what its rounds cost against the refit they must leave room
  * for. A capped run (max_models) alternates the families so that a seed
  * gives one model. A new tree is not started when its slice cannot buy
- * half the best tree's rounds at the measured round time: it could only
- * lose, cut short, and the time is worth more to the final model.
+ * half the best tree's rounds x eta at the measured round time: it could
+ * only lose, cut short, and the time is worth more to the final model.
  * Multiclass: min_child_weight and lambda are scaled to softprob's smaller
  * hessians (cand_make), so a leaf needs as many rows whatever k.
  *
@@ -1583,19 +1583,21 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
             out->truncated = 1;
             break;
         }
-        /* A new tree that cannot reach half the best tree's rounds in its
-         * slice would be cut before it could compare (letter at 10 s: four
-         * candidates of 1-9 rounds against a best of 16 took 1.5 s): the
-         * time goes to the refit, which boosts a best cut by the clock on
-         * with all rows. */
+        /* A new tree that cannot reach half the best tree's learning (its
+         * rounds x eta) in its slice would be cut before it could compare
+         * (letter at 10 s: four candidates of 1-9 rounds against a best of
+         * 16 at eta 0.3 took 1.5 s): the time goes to the refit, which
+         * boosts a best cut by the clock on with all rows. */
+        double need = best >= 0 ? 0.5 * res[best].rounds * res[best].c.eta / c.eta : 0;
         if (in->max_models == 0 && !variant && best >= 0 && !res[best].c.linear &&
-            cx.round_hint > 0 && (cand_end - now) / cx.round_hint < 0.5 * res[best].rounds) {
+            cx.round_hint > 0 && (cand_end - now) / cx.round_hint < need) {
             out->truncated = 1;
             if (in->cb && in->cb->log) {
                 char line[200];
-                snprintf(line, sizeof(line), "%s: a new candidate could not reach half the best "
-                         "tree's %d rounds in %.1fs: the rest goes to the final model", in->field,
-                         res[best].rounds, cand_end - now);
+                snprintf(line, sizeof(line), "%s: a new candidate (eta %.3g) could not reach "
+                         "half the best tree's %d rounds at eta %.3g in %.1fs: the rest goes to "
+                         "the final model", in->field, c.eta, res[best].rounds, res[best].c.eta,
+                         cand_end - now);
                 in->cb->log(in->cb->ctx, line);
             }
             break;
