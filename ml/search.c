@@ -25,9 +25,10 @@
  * the best tree further (extend_best) competes with new candidates the
  * same way: by what its rounds cost against the refit they must leave room
  * for. A capped run (max_models) alternates the families so that a seed
- * gives one model. A new tree is not started when its slice cannot buy
- * half the best tree's rounds x eta at the measured round time: it could
- * only lose, cut short, and the time is worth more to the final model.
+ * gives one model. On holdout, with the best tree cut by the clock, a new
+ * tree is not started when its slice cannot buy half the best's rounds x
+ * eta at the measured round time: it could only lose, cut short, and the
+ * time is worth more to the final model, which boosts the best on.
  * Multiclass: min_child_weight and lambda are scaled to softprob's smaller
  * hessians (cand_make), so a leaf needs as many rows whatever k.
  *
@@ -1587,10 +1588,13 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
          * rounds x eta) in its slice would be cut before it could compare
          * (letter at 10 s: four candidates of 1-9 rounds against a best of
          * 16 at eta 0.3 took 1.5 s): the time goes to the refit, which
-         * boosts a best cut by the clock on with all rows. */
+         * boosts a best cut by the clock on with all rows. Only then (a
+         * holdout best cut by the clock): elsewhere the final model would
+         * not use the time, and the job would end early unconverged. */
         double need = best >= 0 ? 0.5 * res[best].rounds * res[best].c.eta / c.eta : 0;
-        if (in->max_models == 0 && !variant && best >= 0 && !res[best].c.linear &&
-            cx.round_hint > 0 && (cand_end - now) / cx.round_hint < need) {
+        if (in->max_models == 0 && !variant && in->n_folds == 1 && best >= 0 &&
+            !res[best].c.linear && res[best].truncated && cx.round_hint > 0 &&
+            (cand_end - now) / cx.round_hint < need) {
             out->truncated = 1;
             if (in->cb && in->cb->log) {
                 char line[200];
