@@ -334,7 +334,7 @@ int main(int argc, char **argv)
     model = json_object_array_get_idx(rep, 0);
     json_object *kind = NULL;
     json_object_object_get_ex(model, "model", &kind);
-    printf("%s test_%s=%.4f macro_f1=%.4f model=%s ingest=%.2fs train=%.2fs rows=%zu "
+    printf("%s test_%s=%.6g macro_f1=%.4f model=%s ingest=%.2fs train=%.2fs rows=%zu "
            "train_peak_rss=%ldMB float_matrix=%.1fMB predict_10k=%.0fms(cpu %.0fms)\n", mo->task, metric,
            value, macro_f1, json_object_get_string(kind), t_ingest, t_train, ml_data_rows(d),
            ru_train.ru_maxrss / 1024,

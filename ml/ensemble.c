@@ -94,8 +94,10 @@ static double blend_loss(const float *S, double t, size_t nv, ml_task_t task, si
 }
 
 int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t task, size_t k,
-                    const float *y, size_t max_steps, int *counts, float *blend, double *loss)
+                    const float *y, size_t max_steps, const long *cost, long budget,
+                    int *counts, float *blend, double *loss)
 {
+    long spent = 0; /* serving cost of the distinct members chosen */
     size_t g = groups_of(task, k), cells = nv * g;
     float *M = malloc((m * cells + 1) * sizeof(*M));
     float *S = calloc(cells + 1, sizeof(*S));
@@ -116,6 +118,10 @@ int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t tas
         double best = cur;
         size_t pick = m;
         for (size_t j = 0; j < m; j++) {
+            /* A new member adds its trees to every prediction; another
+             * copy of one already in only changes the weights. */
+            if (cost && counts[j] == 0 && spent + cost[j] > budget)
+                continue;
             const float *mj = M + j * cells;
             for (size_t c = 0; c < cells; c++)
                 T[c] = S[c] + mj[c];
@@ -132,6 +138,8 @@ int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t tas
         const float *mp = M + pick * cells;
         for (size_t c = 0; c < cells; c++)
             S[c] += mp[c];
+        if (cost && counts[pick] == 0)
+            spent += cost[pick];
         counts[pick]++;
         cur = best;
     }

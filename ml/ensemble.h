@@ -32,9 +32,15 @@
  * with replacement, whichever candidate lowers the blend's loss most,
  * until none does or max_steps members are in. Fills counts[m] (times
  * each was chosen), blend (nv x kk normalised outputs of the blend) and
- * *loss. Returns the number of steps, or -1 (out of memory). */
+ * *loss. With cost non-NULL, a candidate not yet in the blend is added only
+ * while the distinct members' costs
+ * stay within budget (cost[j]: e.g. the node visits a prediction makes):
+ * the serving-time cap of a blend (the first pick
+ * too, so a budget below every cost gives an empty blend, 0 steps).
+ * Returns the number of steps, or -1 (out of memory). */
 int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t task, size_t k,
-                    const float *y, size_t max_steps, int *counts, float *blend, double *loss);
+                    const float *y, size_t max_steps, const long *cost, long budget,
+                    int *counts, float *blend, double *loss);
 
 /* One booster from m tree boosters of one objective, class count and
  * feature set, blended with weights (summing to 1). Fills *out (a new

@@ -41,7 +41,8 @@ START_TEST(ml_ensemble_select_blends_independent_errors)
     const float *pred[3] = {a, b, c};
     int counts[3];
     double loss = 0;
-    int steps = ensemble_select(pred, 3, NV, TASK_REGRESSION, 1, y, 25, counts, blend, &loss);
+    int steps = ensemble_select(pred, 3, NV, TASK_REGRESSION, 1, y, 25, NULL, 0, counts, blend,
+                                &loss);
     ck_assert_int_ge(steps, 2);
     ck_assert_int_eq(counts[0] + counts[1] + counts[2], steps);
     ck_assert_int_gt(counts[0], 0);
@@ -54,6 +55,36 @@ START_TEST(ml_ensemble_select_blends_independent_errors)
     /* The blend written out is the counts-weighted mean. */
     double w0 = (double)counts[0] / steps, w1 = (double)counts[1] / steps;
     ck_assert(fabs(blend[5] - (w0 * a[5] + w1 * b[5])) < 1e-4);
+}
+END_TEST
+
+START_TEST(ml_ensemble_select_respects_serving_budget)
+{
+    /* The same two independent candidates, but together they would walk
+     * more trees than the budget: only one may be in the blend, while a
+     * cheap one still fits beside it. */
+    enum { NV = 2000 };
+    static float y[NV], a[NV], b[NV], c[NV], blend[NV];
+    uint64_t s = 11;
+    for (size_t i = 0; i < NV; i++) {
+        y[i] = (float)(urand(&s) * 10);
+        a[i] = y[i] + (float)(urand(&s) - 0.5) * 4;
+        b[i] = y[i] + (float)(urand(&s) - 0.5) * 4;
+        c[i] = y[i] + (float)(urand(&s) - 0.5) * 4;
+    }
+    const float *pred[3] = {a, b, c};
+    const long cost[3] = {200, 200, 50};
+    int counts[3];
+    double loss = 0;
+    int steps = ensemble_select(pred, 3, NV, TASK_REGRESSION, 1, y, 25, cost, 300, counts, blend,
+                                &loss);
+    ck_assert_int_ge(steps, 2);
+    ck_assert_msg(counts[0] == 0 || counts[1] == 0, "both costly members chosen: %d, %d",
+                  counts[0], counts[1]);
+    ck_assert_int_gt(counts[2], 0); /* independent errors: the cheap one pays */
+    /* A budget below every cost: nothing fits. */
+    ck_assert_int_eq(ensemble_select(pred, 3, NV, TASK_REGRESSION, 1, y, 25, cost, 10, counts,
+                                     blend, &loss), 0);
 }
 END_TEST
 
@@ -75,7 +106,7 @@ START_TEST(ml_ensemble_select_keeps_a_dominant_single)
     const float *pred[2] = {coin, good};
     int counts[2];
     double loss = 0;
-    int steps = ensemble_select(pred, 2, NV, TASK_BINARY, 2, y, 25, counts, blend, &loss);
+    int steps = ensemble_select(pred, 2, NV, TASK_BINARY, 2, y, 25, NULL, 0, counts, blend, &loss);
     ck_assert_int_eq(steps, 1);
     ck_assert_int_eq(counts[0], 0);
     ck_assert_int_eq(counts[1], 1);
@@ -233,7 +264,8 @@ END_TEST
 Suite *suite_ml_ensemble(void)
 {
     const TTest *t[] = {
-        ml_ensemble_select_blends_independent_errors, ml_ensemble_select_keeps_a_dominant_single,
+        ml_ensemble_select_blends_independent_errors, ml_ensemble_select_respects_serving_budget,
+        ml_ensemble_select_keeps_a_dominant_single,
         ml_ensemble_merge_binary_is_weighted_margin,
         ml_ensemble_merge_multiclass_is_weighted_margin,
         ml_ensemble_merge_regression_blends_base_scores,
