@@ -66,23 +66,31 @@ static void result_leaderboard(FILE *out, json_object *m, size_t top)
                                        "seconds", "parameters"};
     cli_table_t *t = cli_table_new(8, head);
     size_t n = json_object_array_length(cands);
-    int marked = 0;
+    int marked = 0, blend = 0;
     for (size_t i = 0; t != NULL && i < n; i++) {
         json_object *c = json_object_array_get_idx(cands, i), *params = NULL;
         char rank[16], value[32], trees[16], secs[16], p[256];
         json_object_object_get_ex(c, "params", &params);
         result_params(params, p, sizeof(p));
-        /* The chosen model is the best candidate of its family (refit on
-         * all rows): mark that one. */
-        int is_chosen = !marked && strcmp(cli_json_str(c, "model"), chosen) == 0 &&
-                        fabs(json_object_get_double(json_object_object_get(c, "value")) -
-                             chosen_value) < 1e-9;
+        /* The server flags the chosen candidate; a blend flags none and
+         * gives its members a weight. Documents from before the flag: the
+         * chosen model is the best candidate of its family (refit on all
+         * rows), found by family and value. */
+        json_object *flag = NULL, *weight = NULL;
+        int is_chosen = json_object_object_get_ex(c, "chosen", &flag)
+                            ? json_object_get_boolean(flag)
+                            : !marked && strcmp(cli_json_str(c, "model"), chosen) == 0 &&
+                                  fabs(json_object_get_double(json_object_object_get(c, "value")) -
+                                       chosen_value) < 1e-9;
+        int in_blend = json_object_object_get_ex(c, "blend_weight", &weight);
+        blend |= in_blend;
         marked |= is_chosen;
-        /* Past the top rows only the chosen one is shown, so that it is
-         * always on the board. */
-        if (top != 0 && i >= top && !is_chosen)
+        /* Past the top rows only the chosen one (or the blend's members)
+         * is shown, so that it is always on the board. */
+        if (top != 0 && i >= top && !is_chosen && !in_blend)
             continue;
-        const char *row[] = {is_chosen ? "*" : "", result_num(c, "rank", 0, rank, sizeof(rank)),
+        const char *row[] = {is_chosen ? "*" : in_blend ? "+" : "",
+                             result_num(c, "rank", 0, rank, sizeof(rank)),
                              cli_json_str(c, "model"), cli_json_str(c, "metric"),
                              result_num(c, "value", 4, value, sizeof(value)),
                              result_num(c, "trees", 0, trees, sizeof(trees)),
@@ -90,8 +98,9 @@ static void result_leaderboard(FILE *out, json_object *m, size_t top)
         cli_table_add(t, row);
     }
     if (t != NULL) {
-        fprintf(out, "\nleaderboard (%zu candidates%s; * = chosen)\n", n,
-                top && n > top ? ", best shown" : "");
+        fprintf(out, "\nleaderboard (%zu candidates%s; %s)\n", n,
+                top && n > top ? ", best shown" : "",
+                blend ? "+ = in the chosen blend" : "* = chosen");
         cli_table_print(t, out);
     }
     cli_table_free(t);

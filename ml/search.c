@@ -1786,9 +1786,14 @@ rank:;
             continue; /* the final model's candidate is always listed */
         json_object *o = cand_json(order[i], out->metric);
         json_object_object_add(o, "rank", json_object_new_int((int)i + 1));
-        json_object_object_add(o, "chosen", json_object_new_boolean(order[i] == b));
-        if (order[i] == b)
+        /* A blend is chosen as a whole: no single candidate is the model,
+         * and its members carry their weight in it instead. */
+        json_object_object_add(o, "chosen", json_object_new_boolean(!use_ens && order[i] == b));
+        if (!use_ens && order[i] == b)
             json_object_object_add(o, "why", json_object_new_string(why));
+        for (size_t j = 0; use_ens && j < en.m; j++)
+            if (&res[en.idx[j]] == order[i])
+                json_object_object_add(o, "blend_weight", json_object_new_double(en.weight[j]));
         json_object_array_add(out->candidates, o);
     }
     if (use_ens)

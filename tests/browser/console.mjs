@@ -172,6 +172,9 @@ try {
   const schema = await page.$$eval('#main table', ts => ts[0].innerText);
   check(/churn\s+boolean/.test(schema) && /total_charges\s+number\s+2/.test(schema), 'the inferred schema shows types and missing counts');
   check(/contract\s+category\s+0\s+3/.test(schema), `the schema shows distinct counts: ${schema.slice(0, 400)}`);
+  // The preview is a second request, drawn after the schema: wait for it.
+  await page.waitForFunction(() => document.querySelectorAll('#main table').length > 1, { timeout: 30000 })
+    .catch(() => {});
   const preview = await page.$$eval('#main table', ts => ts.length > 1 ? ts[1].innerText : '');
   check(/First 20 of 500 rows/.test(preview) && /Mailed check/.test(preview), 'the preview shows the first rows (served by the API)');
   await shot(page, '04-dataset');
@@ -220,10 +223,16 @@ try {
   step = 'model page';
   await page.click('#open-model');
   await page.waitForSelector('#confusion-matrix');
+  // One chosen candidate, or the members of a chosen blend (ml/search.c).
   const lb = await page.$$eval('tr.chosen', rs => rs.map(r => r.innerText));
-  check(lb.length === 1 && /chosen/.test(lb[0]), 'the leaderboard marks exactly one chosen candidate');
   const why = await text(page, '#chosen-0');
-  check(/Why: (best validation auc|the linear model's validation auc .* is within)/.test(why), `the page says why the model was chosen: ${why}`);
+  if (/Chosen: a blend/.test(why)) {
+    check(lb.length >= 1 && lb.every(r => /in the blend/.test(r)), `the leaderboard marks the blend's members: ${lb}`);
+    check(/Why: a weighted blend/.test(why), `the page says why the blend was chosen: ${why}`);
+  } else {
+    check(lb.length === 1 && /chosen/.test(lb[0]), 'the leaderboard marks exactly one chosen candidate');
+    check(/Why: (best validation auc|the linear model's validation auc .* is within)/.test(why), `the page says why the model was chosen: ${why}`);
+  }
   const cm = await page.$$eval('#confusion-matrix tbody td', tds => tds.map(t => Number(t.textContent.replace(/,/g, ''))));
   check(cm.length === 4 && cm.every(Number.isFinite) && cm.reduce((a, b) => a + b, 0) > 0, `the confusion matrix is 2x2 with counts: ${cm}`);
   // Charts drawn: Chart.js holds data for each canvas and the canvas has ink.

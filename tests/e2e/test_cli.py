@@ -100,7 +100,10 @@ def test_cli_whole_flow(cli, tmp_path):
     text = cli.run("result", task).stdout
     assert "leaderboard" in text and "per class" in text and "field importance" in text
     board = text.split("leaderboard", 1)[1].split("per class", 1)[0]
-    assert [l for l in board.splitlines() if l.startswith("*")], board
+    # A single model is marked '*'; a blend marks its members '+' instead.
+    mark = "+" if res["models"][0]["model"] == "ensemble" else "*"
+    assert len([l for l in board.splitlines() if l.startswith(mark)]) >= 1, board
+    assert len([l for l in board.splitlines() if l.startswith("*")]) == (mark == "*"), board
     assert "total_charges" not in text.split("field importance", 1)[1]
 
     # train by dataset name, without waiting: the task id on stdout.

@@ -468,13 +468,21 @@ async function viewModel(main, taskId) {
     // The engine marks the candidate it kept and says why (ml/search.c);
     // results from before that carry neither: the refitted model's family
     // and score find it.
+    // A blend (m.model "ensemble") is chosen as a whole: its members carry
+    // blend_weight and none is "chosen".
     const cands = (m.candidates || []).slice().sort((a, b) => a.rank - b.rank);
-    const best = cands.find(c => c.chosen) || cands.find(c => c.model === m.model && c.value === m.value) || cands[0];
+    const blend = m.model === 'ensemble';
+    const members = cands.filter(c => c.blend_weight != null);
+    const best = blend ? null : cands.find(c => c.chosen) || cands.find(c => c.model === m.model && c.value === m.value) || cands[0];
+    const kept = c => c === best || members.includes(c);
     sec.append(h('h2', { id: `m${i}` }, `Predicting ${m.predict_field}`),
       h('p', {}, h('strong', {}, `Task: ${m.task}`), ` — detected because: ${m.reason}.`),
-      h('p', { id: `chosen-${i}` }, `Chosen: the ${m.model} model (rank ${best ? best.rank : '?'}), validation ${m.metric} `,
+      h('p', { id: `chosen-${i}` }, blend
+        ? `Chosen: a blend of ${members.length} candidates (ranks ${members.map(c => c.rank).join(', ')}), validation ${m.metric} `
+        : `Chosen: the ${m.model} model (rank ${best ? best.rank : '?'}), validation ${m.metric} `,
         h('strong', {}, fmt(m.value)), ` (${m.validation}, ${fmt(m.rows)} rows). Why: `,
-        best && best.why ? best.why : `best validation ${m.metric}`,
+        blend ? (m.selection || 'the blend validated better than the best single model')
+          : best && best.why ? best.why : `best validation ${m.metric}`,
         m.refit ? '; then refitted on all rows.' : '.'),
       h('div', { class: 'actions' },
         h('button', { type: 'button', id: `download-${i}`, onclick: () => download(mid) }, 'Download model (.tar.gz)'),
@@ -484,13 +492,15 @@ async function viewModel(main, taskId) {
       .map(([k, v]) => `${k} ${fmt(v)}`).join(' · ')));
     // Leaderboard.
     // The top ten and the chosen one show; the rest fold away.
-    const lbRow = c => ({ cls: c === best ? 'chosen' : null, cells: [
-        c === best ? h('span', {}, `${c.rank} `, h('span', { class: 'badge succeeded' }, 'chosen')) : String(c.rank),
+    const lbRow = c => ({ cls: kept(c) ? 'chosen' : null, cells: [
+        c === best ? h('span', {}, `${c.rank} `, h('span', { class: 'badge succeeded' }, 'chosen'))
+          : members.includes(c) ? h('span', {}, `${c.rank} `, h('span', { class: 'badge succeeded' }, `in the blend ×${fmt(c.blend_weight, 2)}`))
+          : String(c.rank),
         c.model, Object.entries(c.params || {}).filter(([k]) => !['nthread', 'booster', 'tree_method'].includes(k))
           .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toPrecision(3) : v}`).join(', '),
         fmt(c.value), c.model === 'linear' ? '—' : fmt(c.trees), fmt(c.seconds, 2)] });
     const lbHead = ['Rank', 'Family', 'Hyperparameters', { label: m.metric, num: true }, { label: 'Trees', num: true }, { label: 'Seconds', num: true }];
-    const top = cands.filter((c, k) => k < 10 || c === best), rest = cands.filter(c => !top.includes(c));
+    const top = cands.filter((c, k) => k < 10 || kept(c)), rest = cands.filter(c => !top.includes(c));
     sec.append(h('h3', {}, 'Leaderboard'), table(lbHead, top.map(lbRow), { caption: `Candidates tried, best validation ${m.metric} first` }));
     if (rest.length) sec.append(h('details', {}, h('summary', {}, `${rest.length} more candidates`), table(lbHead, rest.map(lbRow))));
     const grid = h('div', { class: 'grid' });
