@@ -13,7 +13,6 @@
 
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,21 +24,6 @@
 #include "ml/metrics.h"
 #include "ml/num.h"
 #include "ml/xgb.h"
-
-static void say(const ml_callbacks_t *cb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(const ml_callbacks_t *cb, const char *fmt, ...)
-{
-    if (cb == NULL || cb->log == NULL)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    cb->log(cb->ctx, line);
-}
 
 static void progress(const extmem_in_t *in, double now)
 {
@@ -674,7 +658,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
     for (size_t j = 0; j < w; j++)
         types[j][0] = 'q';
     xgb_batches_t batches = {reader_next, reader_reset, &r, w, names, types};
-    say(in->cb, "%s: external memory: %zu rows on disk (%.1f MB of pages), building XGBoost's "
+    ml_log(in->cb, "%s: external memory: %zu rows on disk (%.1f MB of pages), building XGBoost's "
         "page cache", in->field, in->d->n_rows, (double)spill_bytes(in->d->spill) / 1e6);
     if (xgb_extmem_new(&batches, cache, &dtrain, e) < 0 || r.failed) {
         if (r.failed && e->count == 0)
@@ -688,7 +672,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
                 "validate on", in->field);
         goto out;
     }
-    say(in->cb, "%s: external memory: %zu training rows in %zu batches, %zu held out; page "
+    ml_log(in->cb, "%s: external memory: %zu training rows in %zu batches, %zu held out; page "
         "cache %.1f MB, built in %.1fs", in->field, r.n_train, r.batches, r.nv,
         (double)cache_bytes / 1e6, t_pages);
     if (xgb_dmatrix_new(r.F, r.nv, w, names, types, r.y, NULL, &dvalid, e) < 0)
@@ -715,7 +699,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
         nres = i + 1;
         all_early &= res[i].stopped_early;
         out->truncated |= res[i].truncated;
-        say(in->cb, "%s: candidate %zu (external memory) depth %d eta %.2g: %s=%.5f, %d rounds "
+        ml_log(in->cb, "%s: candidate %zu (external memory) depth %d eta %.2g: %s=%.5f, %d rounds "
             "of %d, %.1fs%s", in->field, i + 1, extmem_cands[i].depth, extmem_cands[i].eta,
             out->metric, res[i].value, res[i].rounds, res[i].trained, res[i].seconds,
             res[i].stopped_early ? " (stopped improving)" : "");

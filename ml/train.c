@@ -80,10 +80,7 @@ typedef struct spec {
     const char *task;
 } spec_t;
 
-static void say(const ml_callbacks_t *cb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(const ml_callbacks_t *cb, const char *fmt, ...)
+void ml_log(const ml_callbacks_t *cb, const char *fmt, ...)
 {
     if (cb == NULL || cb->log == NULL)
         return;
@@ -312,7 +309,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     if (d->spill != NULL ? extmem_task_detect(d, (size_t)col, s->task, &t, e) < 0
                          : task_detect(d, (size_t)col, s->task, &t, e) < 0)
         goto out;
-    say(cb, "%s: %s (%s); %zu rows with a value", target, ml_task_name(t.task), t.reason, t.n);
+    ml_log(cb, "%s: %s (%s); %zu rows with a value", target, ml_task_name(t.task), t.reason, t.n);
     fr->dropped = json_object_new_array();
     ignore = str_array_with(s->ignore, s->predict, target);
     if (enc_plan_build(&plan, d, (size_t)col, ignore, fr->dropped, e) < 0)
@@ -321,7 +318,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
         json_object *o = json_object_array_get_idx(fr->dropped, i), *f, *r;
         json_object_object_get_ex(o, "field", &f);
         json_object_object_get_ex(o, "reason", &r);
-        say(cb, "%s: dropped input \"%s\": %s", target, json_object_get_string(f),
+        ml_log(cb, "%s: dropped input \"%s\": %s", target, json_object_get_string(f),
             json_object_get_string(r));
     }
     if (plan.n == 0) {
@@ -393,7 +390,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
         free(rows);
         rows = NULL;
     }
-    say(cb, "%s: %zu rows x %zu inputs laid out in %.2fs", target, n, p,
+    ml_log(cb, "%s: %zu rows x %zu inputs laid out in %.2fs", target, n, p,
         util_now_monotonic() - t0);
     if (s->extra_attention && t.task != TASK_REGRESSION) {
         size_t *cnt = calloc(t.k, sizeof(*cnt));
@@ -408,7 +405,7 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
         for (size_t i = 0; i < n; i++)
             w[i] = (float)((double)n / ((double)t.k * (double)cnt[(size_t)y[i]]));
         free(cnt);
-        say(cb, "%s: extra attention: rare classes weighted up", target);
+        ml_log(cb, "%s: extra attention: rare classes weighted up", target);
     }
     double budget = end - t0;
     search_in_t in = {
@@ -525,7 +522,7 @@ searched:
     json_object_object_add(fr->summary, "dropped_fields", json_object_get(fr->dropped));
     json_object_object_add(fr->summary, "charts", json_object_get(fr->charts));
     fr->reproducible = s->max_models > 0 && !so.truncated;
-    say(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target,
+    ml_log(cb, "%s: best %s model, %s=%.5f, %d rounds, %.2fs", target,
         so.ensemble ? "ensemble" : so.linear ? "linear" : "tree",
         so.metric, so.value, so.rounds, util_now_monotonic() - t0);
     rc = 0;

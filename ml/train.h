@@ -56,6 +56,10 @@ typedef struct ml_callbacks {
     void *ctx;
 } ml_callbacks_t;
 
+/* One printf-formatted line to cb->log (cut at 511 bytes); nothing when
+ * cb or its log is NULL. For the engine's modules (train.c, extmem.c). */
+void ml_log(const ml_callbacks_t *cb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 typedef struct ml_model_out {
     char *predict_field;       /* malloc'd */
     char *task;                /* "binary" | "multiclass" | "regression" */
