@@ -252,6 +252,17 @@ static cand_t cand_make(int idx, int arm, uint64_t *rng, const search_in_t *in)
         c.eta = big ? 0.3 : 0.1;
         c.depth = big && in->k > 2 ? 8 : 6;
         c.patience = 30;
+        if (big && in->k > 2) {
+            /* Many rows of many classes: the hessian-scaled leaf bound
+             * still binds as the fit improves (a well-fit row's 2p(1-p)
+             * tends to 0) and a scaled-down lambda barely shrinks, so
+             * this candidate takes a tenth of the bound and lambda 1
+             * (letter, 16,000 rows, all rows, mean of 3 seeds at 100 /
+             * 150 rounds: 0.9616 / 0.9619 at 0.296 and 0.296; 0.9647 /
+             * 0.9653 at 0.023 and 1). */
+            c.mcw = 0.1 * hs;
+            c.lambda = 1;
+        }
         /* Holdout: the refit on all rows costs ~1.4x the candidate, and
          * is worth more than anything else the time buys when few rounds
          * fit (letter, test accuracy: 100 rounds on all rows 0.963, 135
