@@ -77,6 +77,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -961,11 +962,9 @@ int akkio_v1_models_get(request_t *r)
         return -1;
     /* Each model's lineage (handlers/lineage.h), one query for the list:
      * an extra beside Akkio's keys, as on the training result. */
-    const char **ids = arena_calloc(r->arena, n + 1, sizeof(*ids));
-    json_object **lineage = arena_calloc(r->arena, n + 1, sizeof(*lineage));
-    for (size_t i = 0; i < n; i++)
-        ids[i] = list[i].id;
-    if (lineage_of_models(r, ids, n, lineage) != 0)
+    json_object **lineage = lineage_of_listing(r, list, n, sizeof(*list),
+                                               offsetof(model_item_t, id));
+    if (lineage == NULL)
         return -1;
     json_object *doc = v1_success(r);
     json_object *items = json_object_new_array();

@@ -80,6 +80,16 @@ int lineage_of_models(request_t *r, const char *const *ids, size_t n, json_objec
     return 0;
 }
 
+json_object **lineage_of_listing(request_t *r, const void *records, size_t n, size_t stride,
+                                 size_t id_offset)
+{
+    const char **ids = arena_calloc(r->arena, n + 1, sizeof(*ids));
+    json_object **out = arena_calloc(r->arena, n + 1, sizeof(*out));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (const char *)records + i * stride + id_offset;
+    return lineage_of_models(r, ids, n, out) != 0 ? NULL : out;
+}
+
 int lineage_of_jobs(request_t *r, const char *const *job_ids, size_t n, json_object **out)
 {
     model_lineage_t *rows;

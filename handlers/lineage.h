@@ -22,6 +22,13 @@ int lineage_of_model(request_t *r, const char *model_id, json_object **out);
  * ids. The caller adds each to a document, which then owns it. */
 int lineage_of_models(request_t *r, const char *const *ids, size_t n, json_object **out);
 
+/* The same for a listing of n records of stride bytes whose model id is the
+ * char array at id_offset in each (offsetof(model_rec_t, id)): the
+ * lineages in an array from the request's arena, or NULL on error (in
+ * r->err). */
+json_object **lineage_of_listing(request_t *r, const void *records, size_t n, size_t stride,
+                                 size_t id_offset);
+
 /* For each of n jobs, the models it trained as an array of
  * {"id", "predict_field", "lineage"} (predict-field order), or NULL for a
  * job without models (yet) or none (NULL id). */

@@ -32,6 +32,7 @@
 #include "handlers/handlers.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,11 +101,8 @@ int models_list(request_t *r)
     if (db_model_list_page(app_of(r)->db, r->arena, r->auth.workspace_id, (int)limit,
                            (int)offset, tag, &list, &n, &total, &r->err) != 0)
         return -1;
-    const char **ids = arena_calloc(r->arena, n + 1, sizeof(*ids));
-    json_object **lineage = arena_calloc(r->arena, n + 1, sizeof(*lineage));
-    for (size_t i = 0; i < n; i++)
-        ids[i] = list[i].id;
-    if (lineage_of_models(r, ids, n, lineage) != 0)
+    json_object **lineage = lineage_of_listing(r, list, n, sizeof(*list), offsetof(model_rec_t, id));
+    if (lineage == NULL)
         return -1;
     json_object *doc = support_own(r, json_object_new_object());
     json_object *items = json_object_new_array();
