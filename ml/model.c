@@ -6,12 +6,16 @@
  * row into a field row with the same rules as training and predicts all
  * rows at once through scoring_predict (in-place from dense floats). The
  * booster runs with nthread = 1: API workers are many single-threaded
- * processes, and one small request gains nothing from a thread pool.
+ * processes, and one small request gains nothing from a thread pool. A
+ * batch of PARALLEL_ROWS rows or more (10,000 rows through a blend: tens
+ * of milliseconds of tree walks) takes the machine's cores, up to
+ * PARALLEL_MAX, for its prediction, and gives them back after.
  */
 #include "ml/model.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +34,29 @@ struct ml_model {
     char *target;
     size_t bytes;
     contrib_cache_t *contrib; /* built by the first explanation */
+    int nthread;              /* the booster's current "nthread" */
 };
+
+#define PARALLEL_ROWS 2048
+#define PARALLEL_MAX 4
+
+/* Sets the booster's threads for a batch of n rows (see the top). */
+static int threads_for(ml_model_t *m, size_t n, err_t *e)
+{
+    int want = 1;
+    if (n >= PARALLEL_ROWS) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        want = cores < 1 ? 1 : cores > PARALLEL_MAX ? PARALLEL_MAX : (int)cores;
+    }
+    if (want == m->nthread)
+        return 0;
+    char v[16];
+    snprintf(v, sizeof(v), "%d", want);
+    if (xgb_booster_param(m->booster, "nthread", v, e) < 0)
+        return -1;
+    m->nthread = want;
+    return 0;
+}
 
 void ml_model_free(ml_model_t *m)
 {
@@ -117,8 +143,7 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
         goto fail;
     }
     m->plan.target_log1p = m->task == TASK_REGRESSION && tt != NULL;
-    if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 ||
-        xgb_booster_param(m->booster, "nthread", "1", e) < 0)
+    if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 || threads_for(m, 1, e) < 0)
         goto fail;
     m->bytes = sizeof(*m) + booster_len * 2 + m->plan.n * 64;
     for (size_t j = 0; j < m->plan.n; j++)
@@ -285,7 +310,8 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
         return 0;
     }
     float *pr = NULL;
-    if (scoring_predict(&m->plan, m->booster, m->task, m->k, F, n, &pr, e) < 0) {
+    if (threads_for(m, n, e) < 0 ||
+        scoring_predict(&m->plan, m->booster, m->task, m->k, F, n, &pr, e) < 0) {
         free(F);
         json_object_put(res);
         return -1;
