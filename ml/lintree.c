@@ -371,7 +371,7 @@ static void write_tree(sbuf_t *t, const shape_t *s, double *val, size_t feature,
               "\"%zu\",\"size_leaf_vector\":\"0\"}}", p, n);
 }
 
-int lintree_compile(const lintree_in_t *in, void **out, double *visits, err_t *e)
+int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err_t *e)
 {
     const enc_plan_t *pl = in->plan;
     size_t p = pl->n, g = linfit_groups(in->task, in->k), w = enc_linear_width(pl);
@@ -396,6 +396,7 @@ int lintree_compile(const lintree_in_t *in, void **out, double *visits, err_t *e
     sbuf_t trees = {0}, info = {0}, doc = {0};
     int rc = -1, count = 0, bias_done = 0;
     double walk = 0;
+    size_t exact = 0;
     if (bn.v == NULL || bn.count == NULL || bn.cut == NULL || tmp == NULL || wt == NULL)
         goto oom;
     size_t off = 0;
@@ -412,6 +413,7 @@ int lintree_compile(const lintree_in_t *in, void **out, double *visits, err_t *e
                 for (size_t c = 0; c < g && !used; c++)
                     used = contribution(in, j, off, &bn, (long)b, c, g) != 0.0;
             if (used) {
+                exact += bn.exact;
                 double tot = bn.missing, prior;
                 for (size_t b = 0; b < bn.n; b++)
                     tot += bn.count[b];
@@ -493,8 +495,9 @@ int lintree_compile(const lintree_in_t *in, void **out, double *visits, err_t *e
     if (trees.oom || info.oom || doc.oom)
         goto oom;
     rc = xgb_booster_load(doc.p, doc.n, out, e);
-    if (rc == 0 && visits)
-        *visits = walk;
+    if (rc == 0 && st)
+        *st = (lintree_stats_t){.visits = walk, .rounds = (size_t)count / g,
+                                .exact_fields = exact};
     goto done;
 oom:
     err_set(e, 500, "internal", "out of memory");

@@ -42,11 +42,19 @@ typedef struct lintree_in {
     size_t k;                  /* classes (1 for regression) */
 } lintree_in_t;
 
-/* Builds the booster (*out, a new XGBoost handle) and, with visits
- * non-NULL, the node visits one prediction makes on average over the
- * training rows (all trees: the serving cost a blend counts). The trees
- * come in whole rounds (one tree per class group and field, fields in plan
- * order), as ensemble_member expects. */
-int lintree_compile(const lintree_in_t *in, void **out, double *visits, err_t *e);
+typedef struct lintree_stats {
+    double visits;             /* node visits one prediction makes on average
+                                * over the training rows, all trees: the
+                                * serving cost a blend counts */
+    size_t rounds;             /* rounds (a tree per class group each): one per
+                                * field with a weight, at least one */
+    size_t exact_fields;       /* fields compiled exactly (categories, numbers
+                                * with few distinct values); the rest binned */
+} lintree_stats_t;
+
+/* Builds the booster (*out, a new XGBoost handle) and, with st non-NULL,
+ * its figures. The trees come in whole rounds (one tree per class group
+ * and field, fields in plan order), as ensemble_member expects. */
+int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err_t *e);
 
 #endif

@@ -99,7 +99,11 @@ static double compiled_vs_linfit(ml_task_t task, size_t k, int integers, double 
     void *b = NULL;
     err_t e;
     err_clear(&e);
-    ck_assert_msg(lintree_compile(&in, &b, visits, &e) == 0, "%s", e.items[0].message);
+    lintree_stats_t st;
+    ck_assert_msg(lintree_compile(&in, &b, &st, &e) == 0, "%s", e.items[0].message);
+    *visits = st.visits;
+    ck_assert_uint_eq(st.rounds, NF);
+    ck_assert_uint_eq(st.exact_fields, integers ? NF : NF - 1);
     float *tp = NULL;
     size_t len = 0;
     ck_assert_int_eq(xgb_predict_dense(b, F, NR, NF, &tp, &len, &e), 0);
