@@ -44,6 +44,10 @@
 
 #define LT_SAMPLE 200000
 #define LT_GUARD 3e38f
+/* Binned numbers: the most a bin's values may differ in contribution
+ * (margin units), unless that would take more than LT_SPREAD_BINS bins. */
+#define LT_SPREAD 0.02
+#define LT_SPREAD_BINS 1024
 #define LT_ROOT_PARENT 2147483647
 
 /* --- text ---------------------------------------------------------------- */
@@ -139,8 +143,10 @@ static float cut_between(float a, float b)
 }
 
 /* The bins of field j from the sample rows (every stride-th); tmp holds
- * at least the sample's size. */
-static void field_bins(const lintree_in_t *in, size_t j, size_t stride, float *tmp, bins_t *bn)
+ * at least the sample's size. slope: the largest change of the field's
+ * contribution (any class) per unit of its value. */
+static void field_bins(const lintree_in_t *in, size_t j, size_t stride, double slope, float *tmp,
+                       bins_t *bn)
 {
     const enc_feature_t *f = &in->plan->f[j];
     size_t p = in->plan->n, m = 0;
@@ -175,19 +181,55 @@ static void field_bins(const lintree_in_t *in, size_t j, size_t stride, float *t
         return;
     qsort(tmp, m, sizeof(*tmp), cmp_float);
     size_t distinct = 1;
-    for (size_t i = 1; i < m; i++)
-        distinct += tmp[i] != tmp[i - 1];
-    bn->exact = distinct <= LINTREE_MAX_BINS;
-    /* Quantile groups: a bin closes once it holds its share of the rows
-     * (a value is never split between two bins). */
-    double share = bn->exact ? 0 : (double)m / LINTREE_MAX_BINS;
-    double sum = 0;
+    int integers = 1;
     for (size_t i = 0; i < m; i++) {
-        int starts = i == 0 || (tmp[i] != tmp[i - 1] && (bn->exact || bn->count[bn->n - 1] >= share));
+        distinct += i > 0 && tmp[i] != tmp[i - 1];
+        integers &= tmp[i] == floorf(tmp[i]);
+    }
+    bn->exact = distinct <= LINTREE_MAX_BINS;
+    /* Quantile groups: a bin closes once it holds its share of the rows,
+     * or once its values span more than LT_SPREAD of contribution (sparse
+     * tails: a quantile bin there can span a wide range, and the leaf is
+     * off by the slope times the distance to the bin's mean), with at most
+     * LT_SPREAD_BINS bins of that kind. A value is never split between
+     * two bins. */
+    double share = bn->exact ? 0 : (double)m / LINTREE_MAX_BINS, sum = 0;
+    double width = slope * ((double)tmp[m - 1] - (double)tmp[0]) / LT_SPREAD_BINS;
+    width = width > LT_SPREAD ? width : LT_SPREAD;
+    float first = tmp[0];
+    for (size_t i = 0; i < m; i++) {
+        int starts = i == 0 || (tmp[i] != tmp[i - 1] &&
+                                (bn->exact || bn->count[bn->n - 1] >= share ||
+                                 slope * ((double)tmp[i] - (double)first) > width));
         if (starts) {
-            if (bn->n > 0)
+            first = tmp[i];
+            float cut = i == 0 ? 0.0f : cut_between(tmp[i - 1], tmp[i]);
+            if (bn->n > 0) {
                 bn->v[bn->n - 1] = bn->exact ? (double)tmp[i - 1] : sum / bn->count[bn->n - 1];
-            bn->cut[bn->n] = i == 0 ? 0.0f : cut_between(tmp[i - 1], tmp[i]);
+                /* A gap between training values wider than a bin may
+                 * span: empty bins of about that width cover it, each
+                 * holding g at its middle, so that a value there is not
+                 * read as the nearest training value (credit_data: an
+                 * Assets value of 250000 between training values of
+                 * 150000 and 300000). Integers one apart keep the
+                 * midpoint: no value of theirs lies between (digits). */
+                double a = tmp[i - 1], gap = (double)tmp[i] - a;
+                size_t q = integers && gap <= 1 ? 0 : (size_t)ceil(slope * gap / width);
+                if (q >= 3) {
+                    double step = gap / (double)q;
+                    for (size_t t = 1; t + 1 < q; t++) {
+                        float c = (float)(a + step * (double)t);
+                        if (!(c > a && (bn->n == 1 || c > bn->cut[bn->n - 1]) && c < tmp[i]))
+                            continue;
+                        bn->cut[bn->n] = c;
+                        bn->v[bn->n] = a + step * ((double)t + 0.5);
+                        bn->count[bn->n++] = 0;
+                    }
+                    float c = (float)(a + step * (double)(q - 1));
+                    cut = c > a && (bn->n == 1 || c > bn->cut[bn->n - 1]) && c < tmp[i] ? c : cut;
+                }
+            }
+            bn->cut[bn->n] = cut;
             bn->count[bn->n++] = 0;
             sum = 0;
         }
@@ -377,7 +419,8 @@ int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err
     size_t p = pl->n, g = linfit_groups(in->task, in->k), w = enc_linear_width(pl);
     size_t stride = in->n > LT_SAMPLE ? (in->n + LT_SAMPLE - 1) / LT_SAMPLE : 1;
     size_t ns = in->n ? (in->n - 1) / stride + 1 : 0;
-    size_t cap = ns > ENC_MAX_LEVELS + 1 ? ns : ENC_MAX_LEVELS + 1;
+    /* Bins: the distinct values at most, gap bins besides (field_bins). */
+    size_t cap = (ns > ENC_MAX_LEVELS + 1 ? ns : ENC_MAX_LEVELS + 1) + LT_SPREAD_BINS + 2;
     *out = NULL;
     for (size_t i = 0; i < (w + 1) * g; i++)
         if (!isfinite(in->coef[i]))
@@ -406,7 +449,10 @@ int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err
                                                                : 1;
         s.n = 0;
         if (f != NULL) {
-            field_bins(in, j, stride, tmp, &bn);
+            double slope = 0;
+            for (size_t c = 0; c < g && f->kind != ENC_CATEGORY; c++)
+                slope = fabs(in->coef[off * g + c]) > slope ? fabs(in->coef[off * g + c]) : slope;
+            field_bins(in, j, stride, slope / f->scale, tmp, &bn);
             /* A field the model gives no weight adds nothing: no trees. */
             int used = 0;
             for (size_t b = 0; b < bn.n && !used; b++)
