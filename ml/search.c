@@ -1250,8 +1250,9 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
             (lin < 0 || better(&res[i], &res[lin])))
             lin = (int)i;
     if (lin >= 0 && cx->lin.ready) {
-        /* Its cost: the trees of its first-fold model, which the refit's
-         * share (the same fields with a weight, the same bins). */
+        /* Its cost: the trees of its first-fold model. The refit's are
+         * about the same (the same fields, bins from the same values; only
+         * the binned numbers' finer bins follow the slopes). */
         void *b = NULL;
         lintree_stats_t st;
         if (lin_compile(cx, res[lin].coef, &b, &st, e) < 0)
