@@ -4,7 +4,8 @@
  * input: exactly (to float rounding) on integer-valued numbers, booleans,
  * categories (the "other" bucket included) and missing cells, within a
  * small tolerance on continuous numbers; its contributions add up to its
- * margin with each field's share depending on that field alone; and it
+ * margin with each field's share depending on that field alone; a value in
+ * a wide gap between training values is not read as its neighbour; and it
  * merges with a tree model into one blend.
  */
 #include <check.h>
@@ -297,6 +298,44 @@ START_TEST(ml_lintree_merges_with_trees)
 }
 END_TEST
 
+START_TEST(ml_lintree_binned_numbers_cover_gaps)
+{
+    /* One continuous field whose training values leave a wide gap
+     * ([0, 10) and [100, 110)): a value in the gap gets its own bin, so it
+     * is not read as the nearest training value, and every value is within
+     * a bin's spread (0.02 of margin) of the linear model. */
+    enum { N = 2000 };
+    static float F[N];
+    uint64_t s = 5;
+    for (size_t i = 0; i < N; i++)
+        F[i] = (float)(urand(&s) * 10 + (i % 2 ? 100 : 0));
+    enc_feature_t f = {.name = "x", .kind = ENC_NUMBER};
+    enc_plan_t pl = {.f = &f, .n = 1, .linear = 1};
+    enc_fit_linear(&pl, F, N);
+    double coef[2] = {1.5, 0.25}; /* 1.5 per standard deviation (~50) */
+    lintree_in_t in = {.plan = &pl, .coef = coef, .F = F, .n = N, .task = TASK_REGRESSION,
+                       .k = 1};
+    void *b = NULL;
+    err_t e;
+    err_clear(&e);
+    lintree_stats_t st;
+    ck_assert_msg(lintree_compile(&in, &b, &st, &e) == 0, "%s", e.items[0].message);
+    ck_assert_uint_eq(st.exact_fields, 0);
+    float rows[] = {55, 30, 80, 5, 105, 0, 109.9f, NAN};
+    size_t nr = sizeof(rows) / sizeof(rows[0]);
+    float *tp = NULL, X, lp;
+    size_t len = 0;
+    ck_assert_int_eq(xgb_predict_dense(b, rows, nr, 1, &tp, &len, &e), 0);
+    for (size_t i = 0; i < nr; i++) {
+        enc_expand_linear(&pl, &rows[i], &X);
+        linfit_predict(coef, &X, 1, 1, TASK_REGRESSION, 1, &lp);
+        ck_assert_msg(fabs(lp - tp[i]) < 0.025, "x=%g: %g vs %g", rows[i], lp, tp[i]);
+    }
+    free(tp);
+    xgb_booster_free(b);
+}
+END_TEST
+
 Suite *suite_ml_lintree(void)
 {
     const TTest *const tests[] = {ml_lintree_exact_on_integers_binary,
@@ -304,6 +343,7 @@ Suite *suite_ml_lintree(void)
                                   ml_lintree_close_on_continuous_regression,
                                   ml_lintree_missing_and_unseen_rows,
                                   ml_lintree_contributions_are_per_field,
-                                  ml_lintree_merges_with_trees};
+                                  ml_lintree_merges_with_trees,
+                                  ml_lintree_binned_numbers_cover_gaps};
     return unit_suite("ml_lintree", tests, sizeof(tests) / sizeof(tests[0]));
 }
