@@ -1322,11 +1322,12 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
     if (in->cb && in->cb->log) {
         char line[300];
         snprintf(line, sizeof(line), "%s: ensemble of %zu members%s (%d steps, %ld node visits "
-                 "a row): %s=%.5f against the best single model's %.5f: %s", in->field, en->m,
-                 with_lin ? ", the linear model among them" : "", steps, visits,
-                 in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS ? "accuracy"
-                                                                               : "rmse",
-                 en->score.value, b->value, wins ? "kept" : "not kept");
+                 "a row): %s=%.5f logloss=%.5f against the best single model's %.5f and %.5f: %s",
+                 in->field, en->m, with_lin ? ", the linear model among them" : "", steps,
+                 visits, in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS
+                                                              ? "accuracy" : "rmse",
+                 en->score.value, en->score.logloss, b->value, b->logloss,
+                 wins ? "kept" : "not kept");
         in->cb->log(in->cb->ctx, line);
     }
     return wins;
