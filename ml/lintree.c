@@ -4,7 +4,10 @@
  * Per field: the training values (an even sample of at most LT_SAMPLE rows:
  * a million-row table must not pay a full sort per field at the end of its
  * budget) give the bins — the distinct values, or quantile groups of them
- * — and cuts at the midpoints between neighbouring bins. The tree over the
+ * no wider than LT_SPREAD of margin, plus bins of their own for wide gaps
+ * between training values — and cuts at the midpoints between neighbouring
+ * bins. Category codes are categorical splits (XGBoost 1.7 refuses to dump
+ * a numeric split on a categorical feature). The tree over the
  * bins is weight-balanced: each split divides the rows reaching it as
  * evenly as the bins allow, so that frequent values are reached in few
  * steps (digits' pixels are mostly 0) and a prediction walks about the
@@ -16,8 +19,9 @@
  * direction, so the default path must end at a leaf no real value reaches.
  * It runs to the rarer of the two end bins, where a guard node splits at
  * -LT_GUARD (lower end: only missing goes left) or +LT_GUARD (upper end:
- * only missing goes right). Values beyond +-LT_GUARD (3e38: no real data)
- * would read as missing.
+ * only missing goes right); values beyond +-LT_GUARD (3e38: no real data)
+ * would read as missing. For categories it runs to the rarest code, whose
+ * guard splits that code off (missing and unknown codes go the other way).
  *
  * Every class group gets its own tree of the same shape (XGBoost 1.7 trees
  * have one output each), the bias goes into the first field's trees, and
@@ -25,7 +29,7 @@
  * ensemble.c reads and writes. Covers (sum_hessian) are the training rows
  * reaching each node, plus half a row so that none is zero (TreeSHAP
  * divides by them); loss_changes are the Newton gain the split's leaf
- * values would have earned (hessian 0.25 per row for the classifiers' 
+ * values would have earned (hessian 0.25 per row for the classifiers'
  * logistic losses at p = 1/2, 1 for squared error), so that gain
  * importance weighs fields comparably with the trees of a blend.
  */
@@ -453,11 +457,11 @@ int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err
             for (size_t c = 0; c < g && f->kind != ENC_CATEGORY; c++)
                 slope = fabs(in->coef[off * g + c]) > slope ? fabs(in->coef[off * g + c]) : slope;
             field_bins(in, j, stride, slope / f->scale, tmp, &bn);
-            /* A field the model gives no weight adds nothing: no trees. */
+            /* A field the model gives no weight adds nothing: no trees
+             * (nor for one the sample never saw: it has no bins). */
             int used = 0;
-            for (size_t b = 0; b < bn.n && !used; b++)
-                for (size_t c = 0; c < g && !used; c++)
-                    used = contribution(in, j, off, &bn, (long)b, c, g) != 0.0;
+            for (size_t i = off * g; i < (off + width) * g && bn.n > 0; i++)
+                used |= in->coef[i] != 0.0;
             if (used) {
                 exact += bn.exact;
                 double tot = bn.missing, prior;
