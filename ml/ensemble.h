@@ -12,7 +12,9 @@
  * stock XGBoost loads, predicts, explains (TreeSHAP is linear in the
  * leaves: the blend's contributions are the weighted sum of the members')
  * and scores importance for; the members can be taken back out of it
- * (ensemble_member) for the documented recipe.
+ * (ensemble_member) for the documented recipe. The linear model joins a
+ * blend as the one-feature trees it compiles to (ml/lintree.h), which read
+ * the same field rows as the tree members.
  */
 #ifndef TRAINYARD_ML_ENSEMBLE_H
 #define TRAINYARD_ML_ENSEMBLE_H

@@ -63,6 +63,7 @@
 #include "common/util.h"
 #include "ml/ensemble.h"
 #include "ml/linfit.h"
+#include "ml/lintree.h"
 #include "ml/metrics.h"
 #include "ml/xgb.h"
 
@@ -164,10 +165,17 @@ typedef struct cand_res {
                                 * patience included) */
 } cand_res_t;
 
+/* The pool: the kept trees and the linear model (compiled to trees,
+ * ml/lintree.h). */
+#define ENSEMBLE_CANDS (ENSEMBLE_POOL + 1)
+
 typedef struct ens {
     size_t m;                  /* distinct members */
-    int idx[ENSEMBLE_POOL];    /* their candidates (indices), most weight first */
-    double weight[ENSEMBLE_POOL];
+    int idx[ENSEMBLE_CANDS];   /* their candidates (indices), most weight first */
+    double weight[ENSEMBLE_CANDS];
+    double *lin_coef;          /* a linear member's final coefficients (linfit.h
+                                * layout), for the recipe */
+    lintree_stats_t lin;       /* its compiled form's figures */
     float *blend;              /* validation outputs of the blend */
     int log1p;                 /* members fit log1p(target) */
     cand_res_t score;          /* the blend's value, score and log loss */
@@ -901,22 +909,37 @@ out:
     return rc;
 }
 
-/* Refits the linear winner on all rows (warm start: cheap) into a booster. */
-static int refit_linear(ctx_t *cx, const cand_res_t *best, double end, void **out, int *rounds,
-                        err_t *e)
+/* The linear candidate's coefficients refit on all rows (warm start:
+ * cheap) into *coef (malloc'd). */
+static int refit_linear_coef(ctx_t *cx, const cand_res_t *best, double end, double **coef,
+                             int *rounds, err_t *e)
 {
     const search_in_t *in = cx->in;
     size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
-    double *coef = malloc(dim * sizeof(*coef));
-    if (coef == NULL)
+    *coef = malloc(dim * sizeof(**coef));
+    if (*coef == NULL)
         return err_set(e, 500, "internal", "out of memory");
-    memcpy(coef, best->coef, dim * sizeof(*coef));
+    memcpy(*coef, best->coef, dim * sizeof(**coef));
     linfit_problem_t p = lin_problem(cx, 0);
     p.skip_begin = p.skip_end = 0;
-    int it = linfit_fit(&p, best->c.lambda, coef, LIN_MAX_ITER, end, NULL);
-    int rc = it < 0 ? err_set(e, 500, "internal", "out of memory")
-                    : linear_booster(cx, &best->c, coef, out, e);
+    int it = linfit_fit(&p, best->c.lambda, *coef, LIN_MAX_ITER, end, NULL);
+    if (it < 0) {
+        free(*coef);
+        *coef = NULL;
+        return err_set(e, 500, "internal", "out of memory");
+    }
     *rounds = it;
+    return 0;
+}
+
+/* Refits the linear winner on all rows into a booster. */
+static int refit_linear(ctx_t *cx, const cand_res_t *best, double end, void **out, int *rounds,
+                        err_t *e)
+{
+    double *coef = NULL;
+    if (refit_linear_coef(cx, best, end, &coef, rounds, e) < 0)
+        return -1;
+    int rc = linear_booster(cx, &best->c, coef, out, e);
     free(coef);
     return rc;
 }
@@ -1193,19 +1216,36 @@ static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
     }
 }
 
-/* Greedy selection over the kept trees; 1 when the blend has two members
- * or more and beats the chosen single model on validation (a linear one
- * by the simplicity rule's margin), 0 when not, -1 out of memory. */
-static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, ens_t *en)
+/* The linear model compiled to trees on the tree plan's field rows
+ * (lintree.h), from coefficients coef. */
+static int lin_compile(const ctx_t *cx, const double *coef, void **out, lintree_stats_t *st,
+                       err_t *e)
 {
     const search_in_t *in = cx->in;
-    const float *pred[ENSEMBLE_POOL];
-    int idx[ENSEMBLE_POOL], counts[ENSEMBLE_POOL];
-    long cost[ENSEMBLE_POOL];
+    lintree_in_t li = {.plan = &cx->lin_plan, .coef = coef, .F = in->F, .n = in->n,
+                       .task = in->task, .k = in->k};
+    return lintree_compile(&li, out, st, e);
+}
+
+/* Greedy selection over the kept trees and the linear model; 1 when the
+ * blend has two members or more and beats the chosen single model on
+ * validation (a linear one by the simplicity rule's margin), 0 when not,
+ * -1 on error. The linear model joins as the trees it compiles to
+ * (lin_compile): it reads the tree plan's field rows like the trees, so its
+ * margins add up with theirs; its serving cost is the node visits of those
+ * trees, measured on the training rows. It fits the raw target only: a
+ * blend on log1p(target) leaves it out. */
+static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, ens_t *en,
+                           err_t *e)
+{
+    const search_in_t *in = cx->in;
+    const float *pred[ENSEMBLE_CANDS];
+    int idx[ENSEMBLE_CANDS], counts[ENSEMBLE_CANDS];
+    long cost[ENSEMBLE_CANDS];
     size_t m = 0, nv = in->n - cx->valid_begin;
     /* Members share one target scale (margins add up only on one): the
      * best kept tree's. */
-    int lead = -1;
+    int lead = -1, lin = -1;
     for (size_t i = 0; i < nres; i++)
         if (!res[i].c.linear && res[i].oof && res[i].fallback &&
             (lead < 0 || better(&res[i], &res[lead])))
@@ -1220,18 +1260,35 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
                       (long)cx->kk * (long)res[i].c.depth;
             idx[m++] = (int)i;
         }
+    for (size_t i = 0; i < nres && !log; i++)
+        if (res[i].c.linear && !res[i].pruned && res[i].oof && res[i].coef &&
+            (lin < 0 || better(&res[i], &res[lin])))
+            lin = (int)i;
+    if (lin >= 0 && cx->lin.ready) {
+        /* Its cost: the trees of its first-fold model. The refit's are
+         * about the same (the same fields, bins from the same values; only
+         * the binned numbers' finer bins follow the slopes). */
+        void *b = NULL;
+        lintree_stats_t st;
+        if (lin_compile(cx, res[lin].coef, &b, &st, e) < 0)
+            return -1;
+        xgb_booster_free(b);
+        pred[m] = res[lin].oof;
+        cost[m] = (long)ceil(st.visits);
+        idx[m++] = lin;
+    }
     if (m < 2)
         return 0;
     en->blend = malloc((nv * cx->kk + 1) * sizeof(float));
     if (en->blend == NULL)
-        return -1;
+        return err_set(e, 500, "internal", "out of memory");
     double loss = 0;
     int steps;
     if (log) { /* blend on the scale the members add up on */
         float *lp = malloc((m * nv + 1) * sizeof(float));
         if (lp == NULL)
-            return -1;
-        const float *lpred[ENSEMBLE_POOL];
+            return err_set(e, 500, "internal", "out of memory");
+        const float *lpred[ENSEMBLE_CANDS];
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < nv; i++)
                 lp[j * nv + i] = log1pf(pred[j][i] > -1 ? pred[j][i] : 0);
@@ -1248,10 +1305,12 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
                                 &loss);
     }
     if (steps < 0)
-        return -1;
+        return err_set(e, 500, "internal", "out of memory");
     progress(cx, util_now_monotonic());
     en->log1p = log;
     en->m = 0;
+    int with_lin = 0;
+    long visits = 0;
     for (;;) { /* members by weight, most first */
         size_t top = m;
         for (size_t j = 0; j < m; j++)
@@ -1259,6 +1318,8 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
                 top = j;
         if (top == m)
             break;
+        with_lin |= idx[top] == lin;
+        visits += cost[top];
         en->idx[en->m] = idx[top];
         en->weight[en->m++] = (double)counts[top] / (double)steps;
         counts[top] = 0;
@@ -1275,24 +1336,27 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
     int wins = better(&en->score, b) && en->score.score - b->score >= margin;
     if (in->cb && in->cb->log) {
         char line[300];
-        snprintf(line, sizeof(line), "%s: ensemble of %zu trees (%d steps): %s=%.5f against the "
-                 "best single model's %.5f: %s", in->field, en->m, steps,
-                 in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS ? "accuracy"
-                                                                               : "rmse",
-                 en->score.value, b->value, wins ? "kept" : "not kept");
+        snprintf(line, sizeof(line), "%s: ensemble of %zu members%s (%d steps, %ld node visits "
+                 "a row): %s=%.5f logloss=%.5f against the best single model's %.5f and %.5f: %s",
+                 in->field, en->m, with_lin ? ", the linear model among them" : "", steps,
+                 visits, in->task == TASK_BINARY ? "auc" : in->task == TASK_MULTICLASS
+                                                              ? "accuracy" : "rmse",
+                 en->score.value, en->score.logloss, b->value, b->logloss,
+                 wins ? "kept" : "not kept");
         in->cb->log(in->cb->ctx, line);
     }
     return wins;
 }
 
 /* The members' final models (refit on all rows when the time allows,
- * their first-fold model otherwise) merged into out->booster. */
-static int ensemble_final(ctx_t *cx, cand_res_t *res, const ens_t *en, search_out_t *out,
+ * their first-fold model otherwise; the linear model always refit, which
+ * is cheap, then compiled to trees) merged into out->booster. */
+static int ensemble_final(ctx_t *cx, cand_res_t *res, ens_t *en, search_out_t *out,
                           json_object **members, err_t *e)
 {
     const search_in_t *in = cx->in;
-    void *bs[ENSEMBLE_POOL] = {0};
-    double est[ENSEMBLE_POOL], left = 0;
+    void *bs[ENSEMBLE_CANDS] = {0};
+    double est[ENSEMBLE_CANDS], left = 0;
     size_t n_train = in->n_folds == 1 ? in->fold_start[1] : in->n - in->n / in->n_folds;
     double ratio = (double)in->n / (double)(n_train ? n_train : 1);
     int refits = 0, rounds = 0, rc = -1;
@@ -1308,7 +1372,16 @@ static int ensemble_final(ctx_t *cx, cand_res_t *res, const ens_t *en, search_ou
          * refit boosting on (cut by the clock) cannot starve the next. */
         double mine = now + (end - now) * est[j] / left;
         left -= est[j];
-        int rr = 0, fr = refit(cx, r, mine < end ? mine : end, &bs[j], &rr, e);
+        int rr = 0, fr;
+        if (r->c.linear) {
+            fr = refit_linear_coef(cx, r, mine < end ? mine : end, &en->lin_coef, &rr, e) < 0 ||
+                         lin_compile(cx, en->lin_coef, &bs[j], &en->lin, e) < 0
+                     ? -1
+                     : 0;
+            rr = (int)en->lin.rounds;
+        } else {
+            fr = refit(cx, r, mine < end ? mine : end, &bs[j], &rr, e);
+        }
         if (fr < 0)
             goto out;
         if (fr == 0) {
@@ -1336,21 +1409,63 @@ out:
     return rc;
 }
 
+/* A linear member's own form for the recipe: its inputs (the linear plan:
+ * standardisation and one-hot levels) and coefficients, when they are
+ * few enough to belong in preprocess.json. */
+#define RECIPE_MAX_COEFS 20000
+
+static json_object *linear_recipe(const ctx_t *cx, const ens_t *en)
+{
+    const search_in_t *in = cx->in;
+    size_t g = linfit_groups(in->task, in->k), w = cx->lin.width;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "form", json_object_new_string(
+        "the linear model (L2-regularised logistic regression, multinomial for classes, or "
+        "ridge regression; numbers and booleans standardised with missing -> 0, categories "
+        "one-hot over levels + other with missing -> all zero) compiled to one tree per field "
+        "and class on the field rows: each tree gives that field's term of the linear margin, "
+        "exactly for categories and numbers with few distinct values, at the bin's mean value "
+        "for numbers binned at quantiles; missing -> 0; the bias is in the first field's "
+        "trees"));
+    json_object_object_add(o, "exact_fields", json_object_new_int64((int64_t)en->lin.exact_fields));
+    json_object_object_add(o, "fields", json_object_new_int64((int64_t)en->lin.rounds));
+    json_object_object_add(o, "node_visits", json_object_new_double(en->lin.visits));
+    if (en->lin_coef == NULL || (w + 1) * g > RECIPE_MAX_COEFS)
+        return o;
+    json_object_object_add(o, "inputs", enc_plan_to_json(&cx->lin_plan));
+    json_object *names = json_object_new_array(), *coef = json_object_new_array();
+    for (size_t j = 0; j <= w; j++) {
+        json_object_array_add(names, json_object_new_string(j < w ? cx->lin.names[j] : "(bias)"));
+        json_object *row = json_object_new_array();
+        for (size_t c = 0; c < g; c++)
+            json_object_array_add(row, json_object_new_double(en->lin_coef[j * g + c]));
+        json_object_array_add(coef, row);
+    }
+    json_object_object_add(o, "columns", names);
+    json_object_object_add(o, "coefficients", coef);
+    json_object_object_add(o, "layout", json_object_new_string(
+        "coefficients[i][c]: column i of the expanded input (columns[i]; the last row is the "
+        "bias), class c (one column for binary and regression); margin = sum over i of "
+        "input_i * coefficients[i][c]"));
+    return o;
+}
+
 /* preprocess.json's "ensemble": how the served booster was made and how
  * to rebuild it from the member files. */
-static json_object *ensemble_recipe(const ens_t *en, const cand_res_t *res,
+static json_object *ensemble_recipe(const ctx_t *cx, const ens_t *en, const cand_res_t *res,
                                     cand_res_t *const *order, size_t nres, json_object *members,
                                     const char *metric)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "method", json_object_new_string(
         "greedy ensemble selection with replacement (Caruana et al. 2004) on the validation "
-        "predictions of the best tree candidates"));
+        "predictions of the best tree candidates and the linear model"));
     json_object_object_add(o, "combine", json_object_new_string(
         "margin(x) = sum over members of weight * member margin(x) (XGBoost output_margin); "
         "binary: p = 1 / (1 + exp(-margin)); multiclass: p = softmax(margin); regression: "
         "value = margin. model.ubj is that blend as one booster (each member's leaves scaled "
-        "by its weight, trees [first, end) of it); member-<i>.ubj is member i alone"));
+        "by its weight, trees [first, end) of it); member-<i>.ubj is member i alone, a tree "
+        "model on the same inputs (a linear member as its compiled trees)"));
     json_object_object_add(o, "metric", json_object_new_string(metric));
     json_object_object_add(o, "value", json_object_new_double(en->score.value));
     json_object *arr = json_object_new_array();
@@ -1360,6 +1475,10 @@ static json_object *ensemble_recipe(const ens_t *en, const cand_res_t *res,
         snprintf(file, sizeof(file), "member-%zu.ubj", j);
         json_object_object_add(m, "file", json_object_new_string(file));
         const cand_res_t *r = &res[en->idx[j]];
+        json_object_object_add(m, "model", json_object_new_string(r->c.linear ? "linear"
+                                                                              : "tree"));
+        if (r->c.linear)
+            json_object_object_add(m, "linear", linear_recipe(cx, en));
         for (size_t i = 0; i < nres; i++)
             if (order[i] == r)
                 json_object_object_add(m, "rank", json_object_new_int((int)i + 1));
@@ -1734,11 +1853,9 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         }
     }
     cand_res_t *b = &res[best];
-    use_ens = in->max_models == 1 ? 0 : ensemble_choose(&cx, res, nres, best, &en);
-    if (use_ens < 0) {
-        err_set(e, 500, "internal", "out of memory");
+    use_ens = in->max_models == 1 ? 0 : ensemble_choose(&cx, res, nres, best, &en, e);
+    if (use_ens < 0)
         goto done;
-    }
     if (use_ens) {
         if (ensemble_final(&cx, res, &en, out, &ens_members, e) < 0)
             goto done;
@@ -1816,16 +1933,19 @@ rank:;
         json_object_array_add(out->candidates, o);
     }
     if (use_ens)
-        out->ensemble = ensemble_recipe(&en, res, order, nres, ens_members, out->metric);
+        out->ensemble = ensemble_recipe(&cx, &en, res, order, nres, ens_members, out->metric);
     /* The same reason, whole, for the result's "selection". */
     snprintf(out->reason, sizeof(out->reason), "%s",
-             use_ens ? "a weighted blend of tree candidates (an ensemble) validated better "
-                       "than the best single model"
+             use_ens ? en.lin_coef ? "a weighted blend of tree candidates and the linear model "
+                                     "(an ensemble) validated better than the best single model"
+                                   : "a weighted blend of tree candidates (an ensemble) "
+                                     "validated better than the best single model"
                      : why);
     free(order);
     rc = 0;
 done:
     free(en.blend);
+    free(en.lin_coef);
     free(cx.ylog);
     free(cx.lin_coef);
     json_object_put(ens_members);

@@ -198,11 +198,13 @@ def test_download_roundtrip_with_python_xgboost(api, churn_model, churn_csv, tmp
 
 
 def test_ensemble_download_roundtrip_with_python_xgboost(api, tmp_path):
-    """An ensemble (credit_data, seed 1, 8 candidates: two trees blend better
-    than either on validation) downloads as model.ubj (the blend as one
-    booster) plus member-<i>.ubj and the recipe in preprocess.json; stock
-    XGBoost reproduces the API's predictions from the blend and from the
-    members by the recipe, and explanations still sum to the margin."""
+    """An ensemble (credit_data, seed 1, 8 candidates: two trees and the
+    linear model blend better than any of them on validation) downloads as
+    model.ubj (the blend as one booster) plus member-<i>.ubj and the recipe
+    in preprocess.json; stock XGBoost reproduces the API's predictions from
+    the blend and from the members by the recipe, explanations still sum to
+    the margin, and the linear member (its compiled trees) predicts what
+    the recipe's coefficients give on the linear model's own inputs."""
     import numpy as np
     import sys
     sys.path.insert(0, HERE)
@@ -247,3 +249,21 @@ def test_ensemble_download_roundtrip_with_python_xgboost(api, tmp_path):
         ex = p["explanation"]
         margin = ex["bias"] + sum(ex["contributions"].values())
         assert abs(1 / (1 + np.exp(-margin)) - p[key]) < 1e-4
+
+    # The linear member: one-feature trees on the field rows, documented by
+    # its coefficients over the expanded (standardised, one-hot) input.
+    linear = [(path, m) for path, m in zip(paths, members) if m["model"] == "linear"]
+    assert len(linear) == 1, [m["model"] for m in members]
+    path, m = linear[0]
+    lin = m["linear"]
+    lin_pre = {"model": "linear", "features": lin["inputs"]}
+    assert tp.feature_info(lin_pre)[0] + ["(bias)"] == lin["columns"]
+    coef = np.asarray(lin["coefficients"], dtype=np.float64)
+    X = tp.to_matrix(rows, lin_pre).astype(np.float64)
+    by_coef = X @ coef[:-1, 0] + coef[-1, 0]
+    import xgboost
+    by_trees = xgboost.Booster(model_file=path).predict(tp.dmatrix(rows, pre), output_margin=True)
+    # Exact for categories and few-valued numbers, within a bin's spread
+    # (0.02 of margin) for binned ones.
+    assert np.abs(by_trees - by_coef).max() < 0.05, np.abs(by_trees - by_coef).max()
+    assert lin["fields"] >= 1 and 0 < lin["node_visits"] < 1800
