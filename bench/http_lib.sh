@@ -56,21 +56,22 @@ api_json() { # METHOD PATH [curl args...]
 
 json_get() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-# bench_train NAME DATASET_ID FIELD [extra spec JSON members] — trains one
-# model and prints its task id. The bench stack's trainer is stopped, so a
-# trainer of our own runs just long enough for this one 10-second job (what
+# bench_train NAME DATASET_ID FIELD [extra spec JSON members [duration]] —
+# trains one model and prints its task id. The bench stack's trainer is
+# stopped, so a trainer of our own runs just long enough for this one job
+# (duration 10 unless given; what
 # other benchmarks queued is cancelled first: the stack is throwaway), then
 # stops, so nothing competes for the CPU with the measurement. Exits with
 # the trainer's last words if the job does not succeed.
 bench_train() {
-  local name=$1 ds=$2 field=$3 extra=${4:-} trainer task st=PENDING
+  local name=$1 ds=$2 field=$3 extra=${4:-} duration=${5:-10} trainer task st=PENDING
   local log="$BENCH_VAR/log/$name-trainer.log"
   bench_psql -c "UPDATE jobs SET state = 'killed', finished_at = now() WHERE state = 'queued'" >/dev/null
   TRAINYARD_DATABASE_URL=$BENCH_DB_URL "$TRAINYARD_BUILD/trainyard-trainer" \
     --trainer-id="bench-$name" >> "$log" 2>&1 &
   trainer=$!
   task=$(api_json POST /api/v1/models/train/new -H 'Content-Type: application/json' \
-           -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"$field\"],\"duration\":10$extra}" |
+           -d "{\"dataset_id\":\"$ds\",\"predict_fields\":[\"$field\"],\"duration\":$duration$extra}" |
          json_get task_id)
   for _ in $(seq 1 240); do
     st=$(api_json GET "/api/v1/models/train/$task/status" | json_get status)
