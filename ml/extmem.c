@@ -2,12 +2,15 @@
  * extmem.c — task detection and search over a spilled dataset (see
  * extmem.h).
  *
- * One reader walks the page groups in order (reader_next): it reads the
- * target's and every input's values of a group, turns targets into labels
- * and inputs into field rows exactly as enc_fill_rows does, and splits the
- * rows into the holdout and the batch XGBoost gets. The first full pass
- * also copies the holdout rows out; later passes (XGBoost may reset the
- * iterator) only skip them.
+ * One reader walks page groups (reader_next): all of them in order, or a
+ * block's list of them. It reads the target's and every input's values of
+ * a group, turns targets into labels and inputs into field rows exactly as
+ * enc_fill_rows does, and splits the rows into the holdout (a hash of the
+ * row number, so every pass agrees) and the batch XGBoost gets. The first
+ * pass (reader_scan) only copies the holdout out and counts the training
+ * rows of each group; the blocks are planned from those counts and the
+ * time every later step may take is guessed from what the steps before it
+ * took, because a round once started cannot be stopped.
  */
 #include "ml/extmem.h"
 
@@ -882,8 +885,12 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
     int best = -1, all_early = 1;
     for (size_t i = 0; i < limit; i++) {
         double now = util_now_monotonic(), left = in->end - in->reserve - now;
-        if (i > 0 && left < 1)
+        if (i > 0 && left < 1) {
+            if (dtrain == NULL)
+                snprintf(skipped, sizeof(skipped), "XGBoost's page cache not built: the blocks "
+                         "took the time");
             break;
+        }
         if (i == 0) {
             /* The blocks first: they may take 70% of the time when the
              * table is one block (the page-reading candidates then have a
@@ -971,7 +978,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
         order[at] = i;
     }
     out->candidates = json_object_new_array();
-    char why[160];
+    char why[96];
     snprintf(why, sizeof(why), "best holdout %s of the %zu external-memory candidates tried",
              out->metric, nres);
     for (size_t rank = 0; rank < nres; rank++) {
@@ -984,7 +991,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
         json_object_array_add(out->candidates, o);
     }
     snprintf(out->reason, sizeof(out->reason), "%s (data larger than memory: blocks that fit in "
-             "memory in turn, or XGBoost's page cache; fewer candidates)%s%s", why,
+             "memory in turn, or XGBoost's page cache; fewer candidates)%s%.80s", why,
              skipped[0] ? "; " : "", skipped);
     if (in->max_models > 0 && nres == limit)
         out->stopped = "max_models";
