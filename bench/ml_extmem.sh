@@ -16,6 +16,13 @@
 #   EXTMEM_SAMPLE_GB=1     the in-memory model's sample
 #   EXTMEM_DIR=$TMPDIR     where the CSV, the page files and XGBoost's cache go
 #   EXTMEM_TEST_ROWS=50000 fresh rows both models are scored on
+#   EXTMEM_SAMPLE_MODEL=dir  reuse the sample model of an earlier run with the
+#                          same EXTMEM_GB, EXTMEM_SAMPLE_GB and EXTMEM_DURATION
+#                          (the generator is seeded: same rows, same test
+#                          rows); dir holds out-sample/, sample.out,
+#                          sample.time as this script leaves them in its work
+#                          directory. Saves the half hour of the sample run
+#                          when only the whole-file path changed.
 #
 # The capped run is bench/ml_bench with ML_BENCH_SPILL: the worker's code
 # path past its cap (ml_data_spill, then ml_train from pages on disk), minus
@@ -61,7 +68,7 @@ echo "--- data: $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB CSV, 
      "(float matrix $(awk -v r="$rows" 'BEGIN { printf "%.0f", r * 200 * 4 / 1e6 }') MB)," \
      "generated in $(( $(date +%s) - t0 )) s; test: $TEST_ROWS fresh rows"
 srows=$(awk -v r="$rows" -v s="$SAMPLE_GB" -v g="$GB" 'BEGIN { n = r * s / g; printf "%d", n < r ? n : r }')
-head -n $((srows + 1)) "$WORK/data.csv" > "$WORK/sample.csv"
+[ -n "${EXTMEM_SAMPLE_MODEL:-}" ] || head -n $((srows + 1)) "$WORK/data.csv" > "$WORK/sample.csv"
 
 # Disk in use on the scratch filesystem, sampled: the page file is unlinked
 # while open, so only the filesystem sees it.
@@ -73,21 +80,30 @@ SAMPLER=$!
 echo "--- external memory: the whole file, address space capped at $CAP, duration $DUR s"
 # MALLOC_ARENA_MAX=2 as the trainer gives its workers (trainer/child.c):
 # glibc's per-thread arenas reserve 64 MB of address space each.
-ML_BENCH_QUIET=1 ML_BENCH_OUT=$WORK/out-ext ML_BENCH_SPILL=$WORK/pages OMP_WAIT_POLICY=passive \
+ML_BENCH_OUT=$WORK/out-ext ML_BENCH_SPILL=$WORK/pages OMP_WAIT_POLICY=passive \
   MALLOC_ARENA_MAX=2 \
   /usr/bin/time -v -o "$WORK/ext.time" prlimit --as="$cap_bytes" \
   "$BENCH" "$WORK/data.csv" y "$DUR" 1 "$WORK/test5k.csv" > "$WORK/ext.out" 2> "$WORK/ext.err"
 ext_rc=$?
 kill "$SAMPLER" 2>/dev/null; SAMPLER=
 tail -1 "$WORK/ext.out"
+# Its engine log's last lines: the blocks, the rounds, what was skipped.
+grep -E "external memory|block|candidate|page cache|best" "$WORK/ext.err" | tail -8
 [ $ext_rc -eq 0 ] || { echo "ml_extmem: the capped run failed (status $ext_rc):" >&2; tail -5 "$WORK/ext.err" >&2; }
 rm -f "$WORK/data.csv"
 
 echo "--- in memory: a $SAMPLE_GB GB sample ($srows rows), no cap, duration $DUR s"
+if [ -n "${EXTMEM_SAMPLE_MODEL:-}" ]; then
+  echo "(the model of an earlier run: $EXTMEM_SAMPLE_MODEL)"
+  cp -r "$EXTMEM_SAMPLE_MODEL/out-sample/." "$WORK/out-sample/" &&
+    cp "$EXTMEM_SAMPLE_MODEL/sample.out" "$EXTMEM_SAMPLE_MODEL/sample.time" "$WORK/" || exit 1
+  sample_rc=0
+else
 ML_BENCH_QUIET=1 ML_BENCH_OUT=$WORK/out-sample OMP_WAIT_POLICY=passive \
   /usr/bin/time -v -o "$WORK/sample.time" \
   "$BENCH" "$WORK/sample.csv" y "$DUR" 1 "$WORK/test5k.csv" > "$WORK/sample.out" 2> "$WORK/sample.err"
 sample_rc=$?
+fi
 tail -1 "$WORK/sample.out"
 [ $sample_rc -eq 0 ] || { echo "ml_extmem: the sample run failed (status $sample_rc):" >&2; tail -5 "$WORK/sample.err" >&2; }
 
