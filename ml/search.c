@@ -462,13 +462,13 @@ static const char *eval_metric(ml_task_t t)
     return t == TASK_BINARY ? "logloss" : t == TASK_MULTICLASS ? "mlogloss" : "rmse";
 }
 
-static int set_params(ctx_t *cx, void *b, const cand_t *c, double base, err_t *e)
+int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed,
+                      const char *nthread, double base, const search_tree_t *tree, err_t *e)
 {
-    const search_in_t *in = cx->in;
     char buf[64];
-    const char *obj = in->task == TASK_BINARY       ? "binary:logistic"
-                      : in->task == TASK_MULTICLASS ? "multi:softprob"
-                                                    : "reg:squarederror";
+    const char *obj = task == TASK_BINARY       ? "binary:logistic"
+                      : task == TASK_MULTICLASS ? "multi:softprob"
+                                                : "reg:squarederror";
 #define P(k, v)                                                                                    \
     do {                                                                                           \
         if (xgb_booster_param(b, k, v, e) < 0)                                                     \
@@ -479,33 +479,76 @@ static int set_params(ctx_t *cx, void *b, const cand_t *c, double base, err_t *e
         snprintf(buf, sizeof(buf), fmt, v);                                                        \
         P(k, buf);                                                                                 \
     } while (0)
-    P("nthread", cx->nthread);
+    P("nthread", nthread);
     P("objective", obj);
-    P("eval_metric", eval_metric(in->task));
-    PF("seed", "%llu", in->seed);
+    P("eval_metric", eval_metric(task));
+    PF("seed", "%llu", seed);
     P("verbosity", "0");
-    if (in->task == TASK_MULTICLASS)
-        PF("num_class", "%zu", in->k);
-    if (in->task == TASK_REGRESSION)
+    if (task == TASK_MULTICLASS)
+        PF("num_class", "%zu", k);
+    if (task == TASK_REGRESSION)
         PF("base_score", "%.9g", base);
-    if (c->linear) {
-        P("booster", "gblinear");
-        P("updater", "coord_descent");
-        P("feature_selector", "cyclic");
-        PF("eta", "%.9g", c->eta);
-        PF("lambda", "%.9g", c->lambda);
-        P("alpha", "0");
+    if (tree == NULL)
         return 0;
-    }
     P("booster", "gbtree");
     P("tree_method", "hist");
-    PF("eta", "%.9g", c->eta);
-    PF("max_depth", "%d", c->depth);
-    PF("min_child_weight", "%.9g", c->mcw);
-    PF("subsample", "%.9g", c->subsample);
-    PF("colsample_bytree", "%.9g", c->colsample);
-    PF("lambda", "%.9g", c->lambda);
+    PF("eta", "%.9g", tree->eta);
+    PF("max_depth", "%d", tree->depth);
+    PF("min_child_weight", "%.9g", tree->mcw);
+    PF("subsample", "%.9g", tree->subsample);
+    PF("colsample_bytree", "%.9g", tree->colsample);
+    PF("lambda", "%.9g", tree->lambda);
     P("max_cat_to_onehot", "4");
+#undef P
+#undef PF
+    return 0;
+}
+
+void search_params_json(json_object *p, const search_tree_t *tree)
+{
+    json_object_object_add(p, "booster", json_object_new_string("gbtree"));
+    json_object_object_add(p, "tree_method", json_object_new_string("hist"));
+    json_object_object_add(p, "eta", json_object_new_double(tree->eta));
+    json_object_object_add(p, "max_depth", json_object_new_int(tree->depth));
+    json_object_object_add(p, "min_child_weight", json_object_new_double(tree->mcw));
+    json_object_object_add(p, "subsample", json_object_new_double(tree->subsample));
+    json_object_object_add(p, "colsample_bytree", json_object_new_double(tree->colsample));
+    json_object_object_add(p, "lambda", json_object_new_double(tree->lambda));
+    json_object_object_add(p, "max_cat_to_onehot", json_object_new_int(4));
+}
+
+static search_tree_t tree_of(const cand_t *c)
+{
+    search_tree_t t = {c->eta, c->mcw, c->subsample, c->colsample, c->lambda, c->depth};
+    return t;
+}
+
+static int set_params(ctx_t *cx, void *b, const cand_t *c, double base, err_t *e)
+{
+    const search_in_t *in = cx->in;
+    search_tree_t t = tree_of(c);
+    if (search_params_set(b, in->task, in->k, in->seed, cx->nthread, base, c->linear ? NULL : &t,
+                          e) < 0)
+        return -1;
+    if (!c->linear)
+        return 0;
+    char buf[64];
+#define P(k, v)                                                                                    \
+    do {                                                                                           \
+        if (xgb_booster_param(b, k, v, e) < 0)                                                     \
+            return -1;                                                                             \
+    } while (0)
+#define PF(k, fmt, v)                                                                              \
+    do {                                                                                           \
+        snprintf(buf, sizeof(buf), fmt, v);                                                        \
+        P(k, buf);                                                                                 \
+    } while (0)
+    P("booster", "gblinear");
+    P("updater", "coord_descent");
+    P("feature_selector", "cyclic");
+    PF("eta", "%.9g", c->eta);
+    PF("lambda", "%.9g", c->lambda);
+    P("alpha", "0");
 #undef P
 #undef PF
     return 0;
@@ -1090,15 +1133,8 @@ static json_object *cand_json(const cand_res_t *r, const char *metric)
         json_object_object_add(p, "lambda", json_object_new_double(r->c.lambda));
         json_object_object_add(p, "C", json_object_new_double(1.0 / r->c.lambda));
     } else {
-        json_object_object_add(p, "booster", json_object_new_string("gbtree"));
-        json_object_object_add(p, "tree_method", json_object_new_string("hist"));
-        json_object_object_add(p, "eta", json_object_new_double(r->c.eta));
-        json_object_object_add(p, "max_depth", json_object_new_int(r->c.depth));
-        json_object_object_add(p, "min_child_weight", json_object_new_double(r->c.mcw));
-        json_object_object_add(p, "subsample", json_object_new_double(r->c.subsample));
-        json_object_object_add(p, "colsample_bytree", json_object_new_double(r->c.colsample));
-        json_object_object_add(p, "lambda", json_object_new_double(r->c.lambda));
-        json_object_object_add(p, "max_cat_to_onehot", json_object_new_int(4));
+        search_tree_t t = tree_of(&r->c);
+        search_params_json(p, &t);
         if (r->c.log1p)
             json_object_object_add(p, "target_transform", json_object_new_string("log1p"));
         if (r->c.arm != ARM_NONE)

@@ -72,4 +72,18 @@ typedef struct search_out {
 int search_run(const search_in_t *in, search_out_t *out, err_t *e);
 void search_out_free(search_out_t *o);
 
+/* A hist tree candidate's hyperparameters. */
+typedef struct search_tree {
+    double eta, mcw, subsample, colsample, lambda;
+    int depth;
+} search_tree_t;
+
+/* The booster parameters every candidate sets (threads, objective, eval
+ * metric, seed, classes, a regression's base score) and, when tree is not
+ * NULL, a hist tree's: one writer for the search and ml/extmem.c. */
+int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed,
+                      const char *nthread, double base, const search_tree_t *tree, err_t *e);
+/* The same tree's entries of a candidate's "params" in the result. */
+void search_params_json(json_object *p, const search_tree_t *tree);
+
 #endif

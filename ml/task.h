@@ -34,4 +34,20 @@ typedef struct task_info {
 int task_detect(const ml_data_t *d, size_t col, const char *override, task_info_t *t, err_t *e);
 void task_info_free(task_info_t *t);
 
+/* task_detect's rules in parts, for a target read from pages on disk
+ * (ml/extmem.c), which finds its distinct values and counts itself:
+ * - task_check_override: the spec's "task" value;
+ * - task_numeric_rule: classes or regression from the sorted distinct
+ *   values (nd of them; !exact: counting stopped past TASK_MAX_CLASSES);
+ * - task_text_classes: a text target's classes in order, map[dict id] =
+ *   class (c->dict.n entries);
+ * - task_finish: binary or multiclass, and the checks on t->n rows.
+ * Each sets t->reason and errors as task_detect does. */
+int task_check_override(const char *override, err_t *e);
+int task_numeric_rule(const char *field, const float *distinct, size_t nd, int exact,
+                      int all_int, const char *override, task_info_t *t, err_t *e);
+int task_text_classes(const ml_data_t *d, size_t col, const char *override, task_info_t *t,
+                      size_t *map, err_t *e);
+int task_finish(const ml_data_t *d, size_t col, const char *override, task_info_t *t, err_t *e);
+
 #endif

@@ -249,6 +249,33 @@ int xgb_extmem_new(const xgb_batches_t *b, const char *cache_prefix, void **out,
     return 0;
 }
 
+int xgb_qmatrix_from_batches(const xgb_batches_t *b, int max_bin, void *ref, void **out,
+                             err_t *e)
+{
+    xiter_t it = {.b = b};
+    char cfg[96];
+    snprintf(cfg, sizeof(cfg), "{\"missing\":NaN,\"nthread\":2,\"max_bin\":%d}", max_bin);
+    DMatrixHandle d = NULL;
+    *out = NULL;
+    if (XGProxyDMatrixCreate(&it.proxy) != 0)
+        return xfail(e, "create proxy matrix");
+    int rc = XGQuantileDMatrixCreateFromCallback(&it, it.proxy, ref, xiter_reset, xiter_next,
+                                                 cfg, &d);
+    XGDMatrixFree(it.proxy);
+    if (rc != 0)
+        return xfail(e, "create quantile matrix");
+    if ((b->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)b->names,
+                                                (bst_ulong)b->w) != 0) ||
+        (b->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)b->types,
+                                                (bst_ulong)b->w) != 0)) {
+        xfail(e, "matrix info");
+        XGDMatrixFree(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e)
 {
     BoosterHandle b = NULL;

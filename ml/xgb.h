@@ -69,6 +69,13 @@ typedef struct xgb_batches {
  * only. */
 int xgb_extmem_new(const xgb_batches_t *b, const char *cache_prefix, void **out, err_t *e);
 
+/* A QuantileDMatrix in memory from the same batches (read twice: the
+ * sketch, then the bins): a byte or two a cell, no float matrix held. For
+ * a block of a table larger than memory (ml/extmem.c). The booster that
+ * trains on it must say the same max_bin. */
+int xgb_qmatrix_from_batches(const xgb_batches_t *b, int max_bin, void *ref, void **out,
+                             err_t *e);
+
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e);
 void xgb_booster_free(void *b);
 int xgb_booster_param(void *b, const char *name, const char *value, err_t *e);

@@ -3,7 +3,8 @@
  * spilled columns read back as the in-memory ones hold them, and a table
  * forced onto the external-memory path (small page groups) trains a model
  * whose quality on fresh rows is close to the in-memory path's, that
- * predicts like any model, and whose result says which path it took.
+ * predicts like any model, and whose result says which path it took; a
+ * table of several blocks is boosted around all of them.
  */
 #include <check.h>
 #include <math.h>
@@ -14,6 +15,8 @@
 
 #include "common/util.h"
 #include "ml/data.h"
+#include "ml/encode.h"
+#include "ml/extmem.h"
 #include "ml/metrics.h"
 #include "ml/model.h"
 #include "ml/spill.h"
@@ -223,11 +226,72 @@ START_TEST(ml_extmem_trains_close_to_in_memory)
 }
 END_TEST
 
+/* A table of several blocks (a small block_bytes stands for a small
+ * memory cap): the booster moves from block to block, every training row
+ * is in one, it stays inside its time, and its model is as good as the
+ * signal allows. */
+START_TEST(ml_extmem_blocks_go_around_the_table)
+{
+    char *dir = scratch();
+    ml_data_t *d = table(12000, dir, 1000);
+    err_t e;
+    err_clear(&e);
+    long col = ml_data_find(d, "y");
+    task_info_t t;
+    ck_assert_msg(extmem_task_detect(d, (size_t)col, NULL, &t, &e) == 0, "%s", err_message(&e));
+    ck_assert_int_eq(t.task, TASK_BINARY);
+    enc_plan_t plan;
+    memset(&plan, 0, sizeof(plan));
+    json_object *ignore = json_object_new_array(), *dropped = json_object_new_array();
+    ck_assert_msg(enc_plan_build(&plan, d, (size_t)col, ignore, dropped, &e) == 0, "%s",
+                  err_message(&e));
+    double now = util_now_monotonic();
+    /* ~46 bytes a row here: 3000-row blocks of the ~11,700 training rows. */
+    extmem_in_t in = {.d = d, .target = (size_t)col, .t = &t, .plan = &plan, .end = now + 20,
+                      .reserve = 0.5, .job_start = now, .job_end = now + 20, .seed = 5,
+                      .max_models = 1, .field = "y", .field_index = 0,
+                      .block_bytes = 3000.0 * (2.0 * (double)plan.n + 36.0)};
+    search_out_t so;
+    float *F = NULL, *y = NULL;
+    size_t nv = 0;
+    json_object *info = NULL, *x;
+    ck_assert_msg(extmem_search(&in, &so, &F, &y, &nv, &info, &e) == 0, "%s", err_message(&e));
+    ck_assert_double_le(util_now_monotonic(), now + 20);
+    ck_assert(json_object_object_get_ex(info, "blocks", &x));
+    ck_assert_int_ge(json_object_get_int(x), 3);
+    /* The booster moved on to other blocks (it stops when the holdout
+     * stops improving, which on this easy law may come before a tour). */
+    int blocks = json_object_get_int(x);
+    ck_assert(json_object_object_get_ex(info, "blocks_quantised", &x));
+    ck_assert_int_ge(json_object_get_int(x), 2);
+    ck_assert(json_object_object_get_ex(info, "training_rows", &x));
+    ck_assert_int_eq(json_object_get_int(x) + (int)nv, 12000);
+    ck_assert_uint_gt(nv, 1000);
+    json_object *c0 = json_object_array_get_idx(so.candidates, 0), *p;
+    ck_assert(json_object_object_get_ex(c0, "params", &p));
+    ck_assert(json_object_object_get_ex(p, "blocks", &x));
+    ck_assert_int_eq(json_object_get_int(x), blocks);
+    ck_assert_msg(so.value > 0.9, "holdout auc %.4f", so.value);
+    free(F);
+    free(y);
+    json_object_put(info);
+    json_object_put(ignore);
+    json_object_put(dropped);
+    search_out_free(&so);
+    enc_plan_free(&plan);
+    task_info_free(&t);
+    ml_data_free(d);
+    ck_assert_int_eq(rmdir(dir), 0);
+    free(dir);
+}
+END_TEST
+
 Suite *suite_ml_extmem(void)
 {
     const TTest *const t[] = {
         ml_extmem_spill_reads_back_every_value,
         ml_extmem_trains_close_to_in_memory,
+        ml_extmem_blocks_go_around_the_table,
     };
     return unit_suite("ml_extmem", t, sizeof(t) / sizeof(t[0]));
 }
