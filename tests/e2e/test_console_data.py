@@ -39,10 +39,18 @@ def test_binary_result_carries_curves_and_matrix(api, background):
     assert roc["auc"] == pytest.approx(res["models"][0]["validation_metrics"]["value"], abs=1e-9)
     assert 0 < pr["average_precision"] <= 1
     assert all(0 <= p[0] <= 1 and 0 <= p[1] <= 1 for p in pr["points"])
-    # Exactly one candidate is the kept one, and it says why.
-    chosen = [c for c in res["models"][0]["candidates"] if c.get("chosen")]
-    assert len(chosen) == 1 and chosen[0]["why"]
-    assert chosen[0]["model"] == res["models"][0]["model"]
+    # Exactly one candidate is the kept one, and it says why; a blend is
+    # chosen as a whole: then no candidate is, and its members carry their
+    # weights instead.
+    cands = res["models"][0]["candidates"]
+    chosen = [c for c in cands if c.get("chosen")]
+    if res["models"][0]["model"] == "ensemble":
+        weights = [c["blend_weight"] for c in cands if "blend_weight" in c]
+        assert not chosen and len(weights) >= 2
+        assert sum(weights) == pytest.approx(1, abs=1e-6)
+    else:
+        assert len(chosen) == 1 and chosen[0]["why"]
+        assert chosen[0]["model"] == res["models"][0]["model"]
 
 
 def test_multiclass_result_matrix_has_no_curves(api, background):
