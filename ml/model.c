@@ -9,15 +9,16 @@
  * processes, and one small request gains nothing from a thread pool. A
  * batch of PARALLEL_ROWS rows or more (10,000 rows through a blend: tens
  * of milliseconds of tree walks) takes the machine's cores, up to
- * PARALLEL_MAX, for its prediction, and gives them back after.
+ * PARALLEL_MAX, for its prediction; the next small one sets one thread
+ * again.
  */
 #include "ml/model.h"
 
 #include <math.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ml/contrib.h"
 #include "ml/encode.h"
