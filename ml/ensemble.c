@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/textbuf.h"
 #include "ml/xgb.h"
 
 /* --- selection ----------------------------------------------------------- */
@@ -250,38 +251,6 @@ static int load_json(json_object *root, void **out, err_t *e)
     return xgb_booster_load(txt, len, out, e);
 }
 
-/* Growing text buffer. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf_t;
-
-static int sb_add(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (q == NULL)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-static int sb_obj(sbuf_t *b, json_object *o)
-{
-    size_t len = 0;
-    const char *t = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    return t ? sb_add(b, t, len) : -1;
-}
-
 /* A placeholder no model text can hold by accident: feature names are the
  * user's, so the marker is checked to occur exactly once. */
 #define TREES_MARK "@trainyard-ensemble-trees@"
@@ -298,11 +267,11 @@ int ensemble_merge(void *const *boosters, const double *weights, size_t m, void 
      * document, with a marker for its trees, frames the blend. */
     json_object *root = NULL, *info = json_object_new_array(), *mem = json_object_new_array();
     json_object *lrn0 = NULL, *model0 = NULL;
-    sbuf_t trees = {0}, doc = {0};
+    textbuf_t trees = {0}, doc = {0};
     double base = 0;
     int rc = -1, logit = 0;
     size_t count = 0;
-    if (sb_add(&trees, "[", 1) < 0)
+    if (tb_addn(&trees, "[", 1) < 0)
         goto oom;
     for (size_t j = 0; j < m; j++) {
         json_object *r = model_json(boosters[j], e), *lrn, *model, *ts, *ti = NULL;
@@ -320,7 +289,7 @@ int ensemble_merge(void *const *boosters, const double *weights, size_t m, void 
         for (size_t i = 0; i < nt; i++) {
             json_object *t = json_object_array_get_idx(ts, i);
             scale_tree(t, weights[j], (int)count++);
-            if ((count > 1 && sb_add(&trees, ",", 1) < 0) || sb_obj(&trees, t) < 0) {
+            if ((count > 1 && tb_addn(&trees, ",", 1) < 0) || tb_json(&trees, t) < 0) {
                 json_object_put(r);
                 goto oom;
             }
@@ -342,7 +311,7 @@ int ensemble_merge(void *const *boosters, const double *weights, size_t m, void 
             json_object_put(r);
         }
     }
-    if (sb_add(&trees, "]", 1) < 0)
+    if (tb_addn(&trees, "]", 1) < 0)
         goto oom;
     char buf[32];
     snprintf(buf, sizeof(buf), "%zu", count);
@@ -352,7 +321,7 @@ int ensemble_merge(void *const *boosters, const double *weights, size_t m, void 
     json_object_object_add(model0, "tree_info", info);
     info = NULL;
     set_base_score(lrn0, logit ? 1 / (1 + exp(-base)) : base);
-    if (sb_obj(&doc, root) < 0)
+    if (tb_json(&doc, root) < 0)
         goto oom;
     json_object_put(root);
     root = NULL;
@@ -362,9 +331,9 @@ int ensemble_merge(void *const *boosters, const double *weights, size_t m, void 
         goto out;
     }
     size_t at = (size_t)(mark - doc.p), mlen = strlen(TREES_MARK) + 2;
-    sbuf_t all = {0};
-    if (sb_add(&all, doc.p, at) < 0 || sb_add(&all, trees.p, trees.n) < 0 ||
-        sb_add(&all, doc.p + at + mlen, doc.n - at - mlen) < 0) {
+    textbuf_t all = {0};
+    if (tb_addn(&all, doc.p, at) < 0 || tb_addn(&all, trees.p, trees.n) < 0 ||
+        tb_addn(&all, doc.p + at + mlen, doc.n - at - mlen) < 0) {
         free(all.p);
         goto oom;
     }

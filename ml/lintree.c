@@ -36,7 +36,6 @@
 #include "ml/lintree.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +43,7 @@
 #include <json-c/json.h>
 
 #include "ml/linfit.h"
+#include "ml/textbuf.h"
 #include "ml/xgb.h"
 
 #define LT_SAMPLE 200000
@@ -56,69 +56,23 @@
 
 /* --- text ---------------------------------------------------------------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_vadd(sbuf_t *b, const char *fmt, va_list ap)
-{
-    if (b->oom)
-        return;
-    va_list cp;
-    va_copy(cp, ap);
-    int need = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, cp);
-    va_end(cp);
-    if (need < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->p == NULL || b->n + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 14;
-        while (cap < b->n + (size_t)need + 1)
-            cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (q == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-        vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    }
-    b->n += (size_t)need;
-}
-
-static void sb_add(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vadd(b, fmt, ap);
-    va_end(ap);
-}
-
 /* A float as XGBoost's JSON reader wants it: a number with a point or an
  * exponent ("1" is an integer there, and refused where a float is due). */
-static void sb_num(sbuf_t *b, double v)
+static void sb_num(textbuf_t *b, double v)
 {
     char buf[40];
     snprintf(buf, sizeof(buf), "%.9g", v);
-    sb_add(b, strpbrk(buf, ".eEn") ? "%s" : "%s.0", buf);
+    tb_printf(b, strpbrk(buf, ".eEn") ? "%s" : "%s.0", buf);
 }
 
 /* A JSON string literal of s (the user's field names). */
-static void sb_str(sbuf_t *b, const char *s)
+static void sb_str(textbuf_t *b, const char *s)
 {
     json_object *o = json_object_new_string(s);
-    const char *t = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE)
-                      : NULL;
-    if (t == NULL)
+    if (o == NULL)
         b->oom = 1;
     else
-        sb_add(b, "%s", t);
+        tb_json(b, o);
     json_object_put(o);
 }
 
@@ -346,7 +300,7 @@ static int build(shape_t *s, const bins_t *bn, const double *wt, size_t lo, size
 
 /* One tree of shape s for class group c into trees (its values: val per
  * node, leaves' filled, the rest computed here). */
-static void write_tree(sbuf_t *t, const shape_t *s, double *val, size_t feature, int id,
+static void write_tree(textbuf_t *t, const shape_t *s, double *val, size_t feature, int id,
                        size_t p, double h)
 {
     size_t n = s->n;
@@ -360,43 +314,43 @@ static void write_tree(sbuf_t *t, const shape_t *s, double *val, size_t feature,
     }
 #define ARRAY(key, fmt, expr)                                                                      \
     do {                                                                                           \
-        sb_add(t, "\"" key "\":[");                                                              \
+        tb_printf(t, "\"" key "\":[");                                                              \
         for (size_t i = 0; i < n; i++)                                                             \
-            sb_add(t, i ? "," fmt : fmt, expr);                                                    \
-        sb_add(t, "],");                                                                           \
+            tb_printf(t, i ? "," fmt : fmt, expr);                                                    \
+        tb_printf(t, "],");                                                                           \
     } while (0)
 #define NUMBERS(key, expr)                                                                         \
     do {                                                                                           \
-        sb_add(t, "\"" key "\":[");                                                              \
+        tb_printf(t, "\"" key "\":[");                                                              \
         for (size_t i = 0; i < n; i++) {                                                           \
-            sb_add(t, i ? "," : "");                                                               \
+            tb_printf(t, i ? "," : "");                                                               \
             sb_num(t, expr);                                                                       \
         }                                                                                          \
-        sb_add(t, "],");                                                                           \
+        tb_printf(t, "],");                                                                           \
     } while (0)
-    sb_add(t, "{");
+    tb_printf(t, "{");
     NUMBERS("base_weights", val[i]);
     /* Category sets: the codes of each categorical split, node by node. */
     int cat = s->categorical;
-    sb_add(t, "\"categories\":[");
+    tb_printf(t, "\"categories\":[");
     for (size_t i = 0, k = 0; cat && i < n; i++)
         for (size_t v = s->nd[i].set_lo; s->nd[i].left >= 0 && v < s->nd[i].set_hi; v++)
-            sb_add(t, k++ ? ",%zu" : "%zu", v);
-    sb_add(t, "],");
+            tb_printf(t, k++ ? ",%zu" : "%zu", v);
+    tb_printf(t, "],");
     const char *keys[3] = {"categories_nodes", "categories_segments", "categories_sizes"};
     for (int a = 0; a < 3; a++) {
-        sb_add(t, "\"%s\":[", keys[a]);
+        tb_printf(t, "\"%s\":[", keys[a]);
         for (size_t i = 0, k = 0, seg = 0; cat && i < n; i++) {
             const tnode_t *d = &s->nd[i];
             if (d->left < 0)
                 continue;
-            sb_add(t, k++ ? ",%zu" : "%zu", a == 0 ? i : a == 1 ? seg : d->set_hi - d->set_lo);
+            tb_printf(t, k++ ? ",%zu" : "%zu", a == 0 ? i : a == 1 ? seg : d->set_hi - d->set_lo);
             seg += d->set_hi - d->set_lo;
         }
-        sb_add(t, "],");
+        tb_printf(t, "],");
     }
     ARRAY("default_left", "%d", s->nd[i].default_left);
-    sb_add(t, "\"id\":%d,", id);
+    tb_printf(t, "\"id\":%d,", id);
     ARRAY("left_children", "%d", s->nd[i].left);
     NUMBERS("loss_changes",
           s->nd[i].left < 0 ? 0.0
@@ -413,7 +367,7 @@ static void write_tree(sbuf_t *t, const shape_t *s, double *val, size_t feature,
     NUMBERS("sum_hessian", s->nd[i].cover);
 #undef ARRAY
 #undef NUMBERS
-    sb_add(t, "\"tree_param\":{\"num_deleted\":\"0\",\"num_feature\":\"%zu\",\"num_nodes\":"
+    tb_printf(t, "\"tree_param\":{\"num_deleted\":\"0\",\"num_feature\":\"%zu\",\"num_nodes\":"
               "\"%zu\",\"size_leaf_vector\":\"0\"}}", p, n);
 }
 
@@ -440,7 +394,7 @@ int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err
     float *tmp = malloc((ns + 1) * sizeof(float));
     double *wt = malloc(cap * sizeof(double)), *val = NULL;
     shape_t s = {0};
-    sbuf_t trees = {0}, info = {0}, doc = {0};
+    textbuf_t trees = {0}, info = {0}, doc = {0};
     int rc = -1, count = 0, bias_done = 0;
     double walk = 0;
     size_t exact = 0;
@@ -513,35 +467,35 @@ int lintree_compile(const lintree_in_t *in, void **out, lintree_stats_t *st, err
                 if (s.nd[i].left < 0)
                     val[i] = bias + (f ? contribution(in, j, off - width, &bn, s.nd[i].bin, c, g)
                                        : 0.0);
-            sb_add(&trees, count ? "," : "");
+            tb_printf(&trees, count ? "," : "");
             write_tree(&trees, &s, val, f ? j : 0, count, p, h);
-            sb_add(&info, count ? ",%zu" : "%zu", c);
+            tb_printf(&info, count ? ",%zu" : "%zu", c);
             count++;
         }
         bias_done = 1;
     }
-    sb_add(&doc, "{\"learner\":{\"attributes\":{},\"feature_names\":[");
+    tb_printf(&doc, "{\"learner\":{\"attributes\":{},\"feature_names\":[");
     for (size_t j = 0; j < p; j++) {
-        sb_add(&doc, j ? "," : "");
+        tb_printf(&doc, j ? "," : "");
         sb_str(&doc, pl->f[j].name);
     }
-    sb_add(&doc, "],\"feature_types\":[");
+    tb_printf(&doc, "],\"feature_types\":[");
     for (size_t j = 0; j < p; j++)
-        sb_add(&doc, "%s\"%s\"", j ? "," : "", pl->f[j].kind == ENC_CATEGORY ? "c" : "q");
-    sb_add(&doc, "],\"gradient_booster\":{\"model\":{\"gbtree_model_param\":{"
+        tb_printf(&doc, "%s\"%s\"", j ? "," : "", pl->f[j].kind == ENC_CATEGORY ? "c" : "q");
+    tb_printf(&doc, "],\"gradient_booster\":{\"model\":{\"gbtree_model_param\":{"
                  "\"num_parallel_tree\":\"1\",\"num_trees\":\"%d\",\"size_leaf_vector\":\"0\"},"
                  "\"tree_info\":[%s],\"trees\":[%s]},\"name\":\"gbtree\"},",
            count, info.p ? info.p : "", trees.p ? trees.p : "");
-    sb_add(&doc, "\"learner_model_param\":{\"base_score\":\"%.9g\",\"boost_from_average\":\"1\","
+    tb_printf(&doc, "\"learner_model_param\":{\"base_score\":\"%.9g\",\"boost_from_average\":\"1\","
                  "\"num_class\":\"%zu\",\"num_feature\":\"%zu\",\"num_target\":\"1\"},",
            base_score, in->task == TASK_MULTICLASS ? in->k : (size_t)0, p);
     if (in->task == TASK_MULTICLASS)
-        sb_add(&doc, "\"objective\":{\"name\":\"multi:softprob\",\"softmax_multiclass_param\":"
+        tb_printf(&doc, "\"objective\":{\"name\":\"multi:softprob\",\"softmax_multiclass_param\":"
                      "{\"num_class\":\"%zu\"}}", in->k);
     else
-        sb_add(&doc, "\"objective\":{\"name\":\"%s\",\"reg_loss_param\":{\"scale_pos_weight\":"
+        tb_printf(&doc, "\"objective\":{\"name\":\"%s\",\"reg_loss_param\":{\"scale_pos_weight\":"
                      "\"1\"}}", in->task == TASK_BINARY ? "binary:logistic" : "reg:squarederror");
-    sb_add(&doc, "},\"version\":[1,7,4]}");
+    tb_printf(&doc, "},\"version\":[1,7,4]}");
     if (trees.oom || info.oom || doc.oom)
         goto oom;
     rc = xgb_booster_load(doc.p, doc.n, out, e);
