@@ -23,6 +23,29 @@ static int xfail(err_t *e, const char *what)
     return err_set(e, 500, "xgboost", "%s: %s", what, XGBGetLastError());
 }
 
+/* Feature names and types (either may be NULL) on a matrix or a proxy;
+ * non-zero when XGBoost refused them (its error is then set). */
+static int set_feature_info(DMatrixHandle d, char *const *names, char *const *types, size_t w)
+{
+    return (names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)names,
+                                                (bst_ulong)w) != 0) ||
+           (types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)types,
+                                                (bst_ulong)w) != 0);
+}
+
+/* Hands a new matrix out with its feature info, or frees it. */
+static int named_out(DMatrixHandle d, char *const *names, char *const *types, size_t w,
+                     void **out, err_t *e)
+{
+    if (set_feature_info(d, names, types, w)) {
+        xfail(e, "matrix info");
+        XGDMatrixFree(d);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
 int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char *const *types,
                     const float *label, const float *weight, void **out, err_t *e)
 {
@@ -30,10 +53,7 @@ int xgb_dmatrix_new(const float *X, size_t n, size_t w, char *const *names, char
     *out = NULL;
     if (XGDMatrixCreateFromMat_omp(X, (bst_ulong)n, (bst_ulong)w, NAN, &d, 2) != 0)
         return xfail(e, "create matrix");
-    if ((names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)names,
-                                             (bst_ulong)w) != 0) ||
-        (types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)types,
-                                             (bst_ulong)w) != 0) ||
+    if (set_feature_info(d, names, types, w) ||
         (label && XGDMatrixSetFloatInfo(d, "label", label, (bst_ulong)n) != 0) ||
         (weight && XGDMatrixSetFloatInfo(d, "weight", weight, (bst_ulong)n) != 0)) {
         xfail(e, "matrix info");
@@ -99,10 +119,7 @@ static int qiter_next(DataIterHandle h)
         (r->label && XGDMatrixSetFloatInfo(it->proxy, "label", r->label + a, (bst_ulong)n) != 0) ||
         (r->weight &&
          XGDMatrixSetFloatInfo(it->proxy, "weight", r->weight + a, (bst_ulong)n) != 0) ||
-        (r->names && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", (const char **)r->names,
-                                                (bst_ulong)r->w) != 0) ||
-        (r->types && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", (const char **)r->types,
-                                                (bst_ulong)r->w) != 0))
+        set_feature_info(it->proxy, r->names, r->types, r->w))
         return 0;
     it->pos = a + n;
     return 1;
@@ -169,16 +186,7 @@ int xgb_qmatrix_new(const xgb_rows_t *rows, void *ref, void **out, err_t *e)
         return xfail(e, "create quantile matrix");
     /* Names and types also on the result (the proxy's travel with the
      * batches in 1.7, but saying it again costs nothing). */
-    if ((rows->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)rows->names,
-                                                   (bst_ulong)rows->w) != 0) ||
-        (rows->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)rows->types,
-                                                   (bst_ulong)rows->w) != 0)) {
-        xfail(e, "matrix info");
-        XGDMatrixFree(d);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return named_out(d, rows->names, rows->types, rows->w, out, e);
 }
 
 typedef struct xiter {
@@ -206,10 +214,7 @@ static int xiter_next(DataIterHandle h)
              (unsigned long long)(uintptr_t)X, n, b->w);
     if (XGProxyDMatrixSetDataDense(it->proxy, arr) != 0 ||
         (label && XGDMatrixSetFloatInfo(it->proxy, "label", label, (bst_ulong)n) != 0) ||
-        (b->names && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_name", (const char **)b->names,
-                                                (bst_ulong)b->w) != 0) ||
-        (b->types && XGDMatrixSetStrFeatureInfo(it->proxy, "feature_type", (const char **)b->types,
-                                                (bst_ulong)b->w) != 0))
+        set_feature_info(it->proxy, b->names, b->types, b->w))
         return 0;
     return 1;
 }
@@ -237,16 +242,7 @@ int xgb_extmem_new(const xgb_batches_t *b, const char *cache_prefix, void **out,
     XGDMatrixFree(it.proxy);
     if (rc != 0)
         return xfail(e, "create external-memory matrix");
-    if ((b->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)b->names,
-                                                (bst_ulong)b->w) != 0) ||
-        (b->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)b->types,
-                                                (bst_ulong)b->w) != 0)) {
-        xfail(e, "matrix info");
-        XGDMatrixFree(d);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return named_out(d, b->names, b->types, b->w, out, e);
 }
 
 int xgb_qmatrix_from_batches(const xgb_batches_t *b, int max_bin, void *ref, void **out,
@@ -264,16 +260,7 @@ int xgb_qmatrix_from_batches(const xgb_batches_t *b, int max_bin, void *ref, voi
     XGDMatrixFree(it.proxy);
     if (rc != 0)
         return xfail(e, "create quantile matrix");
-    if ((b->names && XGDMatrixSetStrFeatureInfo(d, "feature_name", (const char **)b->names,
-                                                (bst_ulong)b->w) != 0) ||
-        (b->types && XGDMatrixSetStrFeatureInfo(d, "feature_type", (const char **)b->types,
-                                                (bst_ulong)b->w) != 0)) {
-        xfail(e, "matrix info");
-        XGDMatrixFree(d);
-        return -1;
-    }
-    *out = d;
-    return 0;
+    return named_out(d, b->names, b->types, b->w, out, e);
 }
 
 int xgb_booster_new(void *const *dmats, size_t nd, void **out, err_t *e)
