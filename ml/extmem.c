@@ -786,14 +786,8 @@ static json_object *cand_json(const cand_t *c, const cand_res_t *r, const char *
         json_object_object_add(p, "blocks", json_object_new_int(r->blocks));
         json_object_object_add(p, "block_rows", json_object_new_int64((int64_t)r->block_rows));
     }
-    json_object_object_add(o, "params", p);
-    json_object_object_add(o, "metric", json_object_new_string(metric));
-    json_object_object_add(o, "value", json_object_new_double(r->value));
-    json_object_object_add(o, "trees", json_object_new_int(r->rounds));
-    json_object_object_add(o, "rounds", json_object_new_int(r->rounds));
-    json_object_object_add(o, "trained_rounds", json_object_new_int(r->trained));
-    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
-    json_object_object_add(o, "truncated", json_object_new_boolean(r->truncated));
+    search_cand_figures(o, p, metric, r->value, r->rounds, r->rounds, r->trained, r->seconds,
+                        r->truncated);
     return o;
 }
 

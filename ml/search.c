@@ -462,13 +462,7 @@ static const char *eval_metric(ml_task_t t)
     return t == TASK_BINARY ? "logloss" : t == TASK_MULTICLASS ? "mlogloss" : "rmse";
 }
 
-int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed,
-                      const char *nthread, double base, const search_tree_t *tree, err_t *e)
-{
-    char buf[64];
-    const char *obj = task == TASK_BINARY       ? "binary:logistic"
-                      : task == TASK_MULTICLASS ? "multi:softprob"
-                                                : "reg:squarederror";
+/* Booster parameters for the two writers below: b, buf and e in scope. */
 #define P(k, v)                                                                                    \
     do {                                                                                           \
         if (xgb_booster_param(b, k, v, e) < 0)                                                     \
@@ -479,6 +473,14 @@ int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed
         snprintf(buf, sizeof(buf), fmt, v);                                                        \
         P(k, buf);                                                                                 \
     } while (0)
+
+int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed,
+                      const char *nthread, double base, const search_tree_t *tree, err_t *e)
+{
+    char buf[64];
+    const char *obj = task == TASK_BINARY       ? "binary:logistic"
+                      : task == TASK_MULTICLASS ? "multi:softprob"
+                                                : "reg:squarederror";
     P("nthread", nthread);
     P("objective", obj);
     P("eval_metric", eval_metric(task));
@@ -499,8 +501,6 @@ int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed
     PF("colsample_bytree", "%.9g", tree->colsample);
     PF("lambda", "%.9g", tree->lambda);
     P("max_cat_to_onehot", "4");
-#undef P
-#undef PF
     return 0;
 }
 
@@ -515,6 +515,20 @@ void search_params_json(json_object *p, const search_tree_t *tree)
     json_object_object_add(p, "colsample_bytree", json_object_new_double(tree->colsample));
     json_object_object_add(p, "lambda", json_object_new_double(tree->lambda));
     json_object_object_add(p, "max_cat_to_onehot", json_object_new_int(4));
+}
+
+void search_cand_figures(json_object *o, json_object *params, const char *metric, double value,
+                         int trees, int rounds, int trained, double seconds, int truncated)
+{
+    json_object_object_add(o, "params", params);
+    json_object_object_add(o, "metric", json_object_new_string(metric));
+    json_object_object_add(o, "value", json_object_new_double(value));
+    json_object_object_add(o, "trees", json_object_new_int(trees));
+    json_object_object_add(o, "rounds", json_object_new_int(rounds));
+    if (trained >= 0)
+        json_object_object_add(o, "trained_rounds", json_object_new_int(trained));
+    json_object_object_add(o, "seconds", json_object_new_double(seconds));
+    json_object_object_add(o, "truncated", json_object_new_boolean(truncated));
 }
 
 static search_tree_t tree_of(const cand_t *c)
@@ -533,16 +547,6 @@ static int set_params(ctx_t *cx, void *b, const cand_t *c, double base, err_t *e
     if (!c->linear)
         return 0;
     char buf[64];
-#define P(k, v)                                                                                    \
-    do {                                                                                           \
-        if (xgb_booster_param(b, k, v, e) < 0)                                                     \
-            return -1;                                                                             \
-    } while (0)
-#define PF(k, fmt, v)                                                                              \
-    do {                                                                                           \
-        snprintf(buf, sizeof(buf), fmt, v);                                                        \
-        P(k, buf);                                                                                 \
-    } while (0)
     P("booster", "gblinear");
     P("updater", "coord_descent");
     P("feature_selector", "cyclic");
@@ -1142,15 +1146,8 @@ static json_object *cand_json(const cand_res_t *r, const char *metric)
         if (r->nthread)
             json_object_object_add(p, "nthread", json_object_new_int(atoi(r->nthread)));
     }
-    json_object_object_add(o, "params", p);
-    json_object_object_add(o, "metric", json_object_new_string(metric));
-    json_object_object_add(o, "value", json_object_new_double(r->value));
-    json_object_object_add(o, "trees", json_object_new_int(r->c.linear ? 0 : r->rounds));
-    json_object_object_add(o, "rounds", json_object_new_int(r->rounds));
-    if (!r->c.linear)
-        json_object_object_add(o, "trained_rounds", json_object_new_int(r->trained));
-    json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
-    json_object_object_add(o, "truncated", json_object_new_boolean(r->truncated));
+    search_cand_figures(o, p, metric, r->value, r->c.linear ? 0 : r->rounds, r->rounds,
+                        r->c.linear ? -1 : r->trained, r->seconds, r->truncated);
     return o;
 }
 

@@ -85,5 +85,11 @@ int search_params_set(void *b, ml_task_t task, size_t k, unsigned long long seed
                       const char *nthread, double base, const search_tree_t *tree, err_t *e);
 /* The same tree's entries of a candidate's "params" in the result. */
 void search_params_json(json_object *p, const search_tree_t *tree);
+/* The rest of a candidate's entry in the result's list, one schema for
+ * both writers (the console and the CLI read it): its params object (o
+ * takes it) and figures; trained < 0 leaves "trained_rounds" out (a
+ * linear model has no boosting rounds). */
+void search_cand_figures(json_object *o, json_object *params, const char *metric, double value,
+                         int trees, int rounds, int trained, double seconds, int truncated);
 
 #endif
