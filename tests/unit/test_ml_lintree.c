@@ -201,24 +201,49 @@ START_TEST(ml_lintree_missing_and_unseen_rows)
 }
 END_TEST
 
+/* The regression case two tests start from: NR integer rows, the plan
+ * fitted to them, and REG_COEF compiled (owned: reg_case_free). */
+static const double REG_COEF[9] = {0.5, -1, 2, 0, 0.25, 1, 0.1, -0.2, 3};
+
+typedef struct reg_case {
+    enc_feature_t f[NF];
+    enc_plan_t pl;
+    float *F, *y;
+    void *b;
+} reg_case_t;
+
+static void reg_case_make(reg_case_t *c)
+{
+    make_plan(&c->pl, c->f);
+    c->F = malloc(NR * NF * sizeof(float));
+    c->y = malloc(NR * sizeof(float));
+    make_rows(c->F, c->y, NR, 1, TASK_REGRESSION, 1);
+    enc_fit_linear(&c->pl, c->F, NR);
+    lintree_in_t in = {.plan = &c->pl, .coef = REG_COEF, .F = c->F, .n = NR,
+                       .task = TASK_REGRESSION, .k = 1};
+    err_t e;
+    err_clear(&e);
+    c->b = NULL;
+    ck_assert_msg(lintree_compile(&in, &c->b, NULL, &e) == 0, "%s", e.items[0].message);
+}
+
+static void reg_case_free(reg_case_t *c)
+{
+    xgb_booster_free(c->b);
+    free(c->F);
+    free(c->y);
+}
+
 START_TEST(ml_lintree_contributions_are_per_field)
 {
     /* TreeSHAP of a one-feature tree is that field's own function: two
      * rows differing in one field differ in that field's contribution
      * only, by the linear model's difference. */
-    enc_feature_t f[NF];
-    enc_plan_t pl;
-    make_plan(&pl, f);
-    float *F = malloc(NR * NF * sizeof(float)), *y = malloc(NR * sizeof(float));
-    make_rows(F, y, NR, 1, TASK_REGRESSION, 1);
-    enc_fit_linear(&pl, F, NR);
-    double coef[9] = {0.5, -1, 2, 0, 0.25, 1, 0.1, -0.2, 3};
-    lintree_in_t in = {.plan = &pl, .coef = coef, .F = F, .n = NR, .task = TASK_REGRESSION,
-                       .k = 1};
-    void *b = NULL, *d = NULL;
+    reg_case_t c;
+    reg_case_make(&c);
+    void *b = c.b, *d = NULL;
     err_t e;
     err_clear(&e);
-    ck_assert_msg(lintree_compile(&in, &b, NULL, &e) == 0, "%s", e.items[0].message);
     float rows[2][NF] = {{4, 1, 2, 10, 5}, {4, 1, 0, 10, 5}};
     ck_assert_int_eq(xgb_dmatrix_new(&rows[0][0], 2, NF, NULL, NULL, NULL, NULL, &d, &e), 0);
     float *ct = NULL, *pr = NULL;
@@ -236,13 +261,11 @@ START_TEST(ml_lintree_contributions_are_per_field)
         if (j != 2)
             ck_assert(fabs(ct[j] - ct[NF + 1 + j]) < 1e-5);
     /* colour: blue (code 2, one-hot column 2 + 2) against red (column 2). */
-    ck_assert(fabs((ct[2] - ct[NF + 1 + 2]) - (coef[4] - coef[2])) < 1e-5);
+    ck_assert(fabs((ct[2] - ct[NF + 1 + 2]) - (REG_COEF[4] - REG_COEF[2])) < 1e-5);
     free(ct);
     free(pr);
     xgb_dmatrix_free(d);
-    xgb_booster_free(b);
-    free(F);
-    free(y);
+    reg_case_free(&c);
 }
 END_TEST
 
@@ -250,19 +273,12 @@ START_TEST(ml_lintree_merges_with_trees)
 {
     /* A blend of the compiled linear model and a tree model predicts the
      * weighted sum of their margins (ensemble_merge reads both alike). */
-    enc_feature_t f[NF];
-    enc_plan_t pl;
-    make_plan(&pl, f);
-    float *F = malloc(NR * NF * sizeof(float)), *y = malloc(NR * sizeof(float));
-    make_rows(F, y, NR, 1, TASK_REGRESSION, 1);
-    enc_fit_linear(&pl, F, NR);
-    double coef[9] = {0.5, -1, 2, 0, 0.25, 1, 0.1, -0.2, 3};
-    lintree_in_t in = {.plan = &pl, .coef = coef, .F = F, .n = NR, .task = TASK_REGRESSION,
-                       .k = 1};
-    void *lin = NULL, *tree = NULL, *d = NULL, *blend = NULL;
+    reg_case_t c;
+    reg_case_make(&c);
+    float *F = c.F, *y = c.y;
+    void *lin = c.b, *tree = NULL, *d = NULL, *blend = NULL;
     err_t e;
     err_clear(&e);
-    ck_assert_msg(lintree_compile(&in, &lin, NULL, &e) == 0, "%s", e.items[0].message);
     char *names[NF] = {"pixel", "flag", "colour", "reading", "count"};
     char *types[NF] = {"q", "q", "c", "q", "q"};
     ck_assert_int_eq(xgb_dmatrix_new(F, NR, NF, names, types, y, NULL, &d, &e), 0);
@@ -291,10 +307,8 @@ START_TEST(ml_lintree_merges_with_trees)
     json_object_put(members);
     xgb_booster_free(blend);
     xgb_booster_free(tree);
-    xgb_booster_free(lin);
     xgb_dmatrix_free(d);
-    free(F);
-    free(y);
+    reg_case_free(&c);
 }
 END_TEST
 
