@@ -74,7 +74,11 @@ row "POST …/predict, 10,000 rows (server)" "$best" "ms" \
 # server): credit_data with seed 1 and 8 candidates blends two trees and
 # the linear model (as tests/e2e/test_models.py pins it), and diamonds at
 # 10 s with seed 0 (as bench/ml_quality.sh runs it) blends its biggest
-# trees when the search makes one. Each model's preprocess.json says
+# trees when the search makes one; digits at 10 s with seed 0 pairs its
+# default tree (1,230 trees over 10 classes, no cap: the search would serve
+# it alone) with the linear model as a dot product over 64 fields, so its
+# row shows what the pair costs where JSON is 64 fields x 10 classes a row.
+# Each model's preprocess.json says
 # whether it is a blend and of how many members, so the row says what it
 # measured.
 blend_row() { # NAME DATASET TARGET EXTRA DURATION
@@ -116,6 +120,7 @@ PYEOF
 }
 blend_row blend-credit credit_data Status ',"seed":1,"max_models":8' 60
 blend_row blend-diamonds diamonds price ',"seed":0' 10
+blend_row blend-digits digits target ',"seed":0' 10
 
 # Batch scoring as CSV (handlers/batch.h): the same 10,000 rows as text/csv
 # against the JSON batch above (client totals, best of 5), and 500,000 rows

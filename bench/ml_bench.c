@@ -27,7 +27,6 @@
 
 #include "common/util.h"
 #include "ml/csv.h"
-#include "ml/ensemble.h"
 #include "ml/metrics.h"
 #include "ml/model.h"
 #include "ml/train.h"
@@ -239,7 +238,8 @@ int main(int argc, char **argv)
             size_t ml = 0;
             char name[32];
             snprintf(name, sizeof(name), "member-%zu.ubj", i);
-            if (ensemble_member(mo->booster, mo->booster_len, members, i, &mb, &ml, &e) < 0) {
+            if (ml_model_member_file(mo->booster, mo->booster_len, mo->preprocess, i, &mb, &ml,
+                                     &e) < 0) {
                 fprintf(stderr, "%s: %s\n", name, err_message(&e));
                 return 1;
             }

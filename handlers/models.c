@@ -48,7 +48,7 @@
 #include "handlers/support.h"
 #include "handlers/tarball.h"
 #include "common/util.h"
-#include "ml/ensemble.h"
+#include "ml/model.h"
 
 const field_spec_t models_predict_fields[] = {
     {.name = "data", .type = FIELD_ANY},
@@ -270,7 +270,8 @@ static int models_add_scorer(tarball_t *t, err_t *e)
 
 /* An ensemble's members as member-<i>.ubj beside the blend (the recipe
  * is preprocess.json's "ensemble", ml/ensemble.h): cut out of the stored
- * blend, so nothing more is stored per model. */
+ * blend, or for the linear member made from its coefficients in the recipe,
+ * so nothing more is stored per model. */
 static int models_add_members(tarball_t *t, db_t *db, arena_t *arena, const model_rec_t *m,
                               err_t *e)
 {
@@ -285,7 +286,7 @@ static int models_add_members(tarball_t *t, db_t *db, arena_t *arena, const mode
     for (size_t i = 0; i < json_object_array_length(members); i++) {
         void *mb = NULL;
         size_t ml = 0;
-        if (ensemble_member(blend, len, members, i, &mb, &ml, e) < 0)
+        if (ml_model_member_file(blend, len, m->preprocess, i, &mb, &ml, e) < 0)
             return -1;
         int rc = tarball_add_bytes(t, arena_sprintf(arena, "member-%zu.ubj", i), mb, ml, e);
         free(mb);

@@ -358,10 +358,7 @@ int enc_feature_info(const enc_plan_t *p, char ***names, char ***types, size_t *
     return 0;
 }
 
-/* v as the shortest of %.15g, %.16g, %.17g that strtod reads back as v
- * (17 always does); the text is kept with the number, so the global
- * format does not apply to it. */
-static json_object *exact_double(double v)
+json_object *enc_exact_double(double v)
 {
     char buf[40];
     if (!isfinite(v))
@@ -394,8 +391,8 @@ json_object *enc_plan_to_json(const enc_plan_t *p)
             json_object_object_add(o, "levels", lv);
             json_object_object_add(o, "other", json_object_new_boolean(f->other));
         } else if (p->linear) {
-            json_object_object_add(o, "mean", exact_double(f->mean));
-            json_object_object_add(o, "scale", exact_double(f->scale));
+            json_object_object_add(o, "mean", enc_exact_double(f->mean));
+            json_object_object_add(o, "scale", enc_exact_double(f->scale));
         }
         json_object_array_add(arr, o);
     }

@@ -79,6 +79,11 @@ void enc_names_free(char **v, size_t n);
 /* Preprocess JSON <-> plan (the plan read back has no col/map). */
 json_object *enc_plan_to_json(const enc_plan_t *p);
 int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *e);
+/* v as a JSON number whose text is the shortest of %.15g, %.16g, %.17g
+ * that strtod reads back as v (17 always does): kept with the number, so
+ * the global double format (a few digits, for API answers) does not round
+ * what a model reads back. */
+json_object *enc_exact_double(double v);
 
 /* Field value of one raw cell text (trimmed) for feature f: number / 0-1 /
  * level code; NaN if missing. Returns -1 if the text does not fit the kind

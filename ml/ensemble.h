@@ -12,9 +12,9 @@
  * stock XGBoost loads, predicts, explains (TreeSHAP is linear in the
  * leaves: the blend's contributions are the weighted sum of the members')
  * and scores importance for; the members can be taken back out of it
- * (ensemble_member) for the documented recipe. The linear model joins a
- * blend as the one-feature trees it compiles to (ml/lintree.h), which read
- * the same field rows as the tree members.
+ * (ensemble_member) for the documented recipe. The linear model's margin
+ * adds to a blend's as a dot product beside the booster (ml/linpart.h):
+ * the tree members' weights then sum to 1 less its weight.
  */
 #ifndef TRAINYARD_ML_ENSEMBLE_H
 #define TRAINYARD_ML_ENSEMBLE_H
@@ -45,7 +45,8 @@ int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t tas
                     int *counts, float *blend, double *loss);
 
 /* One booster from m tree boosters of one objective, class count and
- * feature set, blended with weights (summing to 1). Fills *out (a new
+ * feature set, blended with weights (summing to 1, or less when a linear
+ * member takes the rest). Fills *out (a new
  * booster) and *members (a new JSON array, one object per member in order:
  * {"weight":w,"trees":[first,end),"base_score":b}: where its trees sit in
  * the blend and its own base_score). */

@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml/linpart.h"
 #include "ml/num.h"
 #include "ml/xgb.h"
 
 #define MAX_VALUES 20
 
-int explain_importance(const enc_plan_t *p, void *booster, size_t k, float **share,
-                       json_object **out, err_t *e)
+int explain_importance(const enc_plan_t *p, void *booster, const linpart_t *lp, size_t k,
+                       float **share, json_object **out, err_t *e)
 {
     float *s = calloc(p->n + 1, sizeof(*s));
     if (s == NULL)
@@ -59,6 +60,16 @@ int explain_importance(const enc_plan_t *p, void *booster, size_t k, float **sha
     double total = 0;
     for (size_t j = 0; j < p->n; j++)
         total += s[j];
+    if (lp != NULL) { /* the trees' shares scaled to their weight, then the linear member's */
+        double tw = 1.0 - lp->weight;
+        for (size_t j = 0; j < p->n; j++)
+            s[j] = (float)(total > 0 ? tw * s[j] / total : tw / (double)p->n);
+        total = 1.0;
+        if (linpart_add_importance(lp, s) < 0) {
+            free(s);
+            return err_set(e, 500, "internal", "out of memory");
+        }
+    }
     json_object *o = json_object_new_object();
     for (size_t j = 0; j < p->n; j++) {
         s[j] = total > 0 ? (float)(s[j] / total) : (float)(1.0 / (double)p->n);
@@ -114,7 +125,8 @@ static size_t candidate_values(const enc_feature_t *f, size_t j, size_t np, cons
     return n;
 }
 
-int explain_story(const enc_plan_t *p, void *booster, ml_task_t task, size_t k,
+int explain_story(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_task_t task,
+                  size_t k,
                   const char *const *classes, const char *target, const float *F, size_t m,
                   const float *share, json_object **out, err_t *e)
 {
@@ -122,7 +134,7 @@ int explain_story(const enc_plan_t *p, void *booster, ml_task_t task, size_t k,
     size_t np = p->n;
     *out = NULL;
     float *base = NULL;
-    if (m == 0 || scoring_predict(p, booster, task, k, F, m, &base, e) < 0)
+    if (m == 0 || scoring_predict(p, booster, lp, task, k, F, m, &base, e) < 0)
         return m == 0 ? err_set(e, 500, "internal", "no rows to explain") : -1;
     /* Top fields by importance. */
     size_t order[EXPLAIN_TOP_FIELDS], nt = 0;
@@ -159,7 +171,7 @@ int explain_story(const enc_plan_t *p, void *booster, ml_task_t task, size_t k,
             for (size_t i = 0; i < m; i++)
                 X[i * np + j] = vals[t * MAX_VALUES + v];
             float *pr = NULL;
-            if (scoring_predict(p, booster, task, k, X, m, &pr, e) < 0)
+            if (scoring_predict(p, booster, lp, task, k, X, m, &pr, e) < 0)
                 goto out;
             float *mv = mean + (t * MAX_VALUES + v) * kk;
             for (size_t i = 0; i < m; i++)

@@ -26,12 +26,16 @@
 #define EXPLAIN_TOP_FIELDS 5
 
 /* Fills *share (malloc'd, plan->n) and returns the JSON object
- * {field: share} in *out. */
-int explain_importance(const enc_plan_t *p, void *booster, size_t k, float **share,
-                       json_object **out, err_t *e);
+ * {field: share} in *out. lp: NULL, or a blend's linear member beside the
+ * booster's trees: the shares are then the weighted sum of the trees'
+ * (by gain) and the linear member's (by its coefficients), each summing
+ * to its members' weight. */
+int explain_importance(const enc_plan_t *p, void *booster, const struct linpart *lp, size_t k,
+                       float **share, json_object **out, err_t *e);
 
 /* F: m x p->n field rows (a sample of validation rows). */
-int explain_story(const enc_plan_t *p, void *booster, ml_task_t task, size_t k,
+int explain_story(const enc_plan_t *p, void *booster, const struct linpart *lp, ml_task_t task,
+                  size_t k,
                   const char *const *classes, const char *target, const float *F, size_t m,
                   const float *share, json_object **out, err_t *e);
 

@@ -505,7 +505,7 @@ static int run_cand(const extmem_in_t *in, const cand_t *c, void *dtrain, void *
     if (xgb_booster_slice(b, r->rounds, &r->booster, e) < 0)
         goto out;
     float *pred = NULL;
-    if (scoring_predict(in->plan, r->booster, in->t->task, in->t->k, F, nv, &pred, e) < 0)
+    if (scoring_predict(in->plan, r->booster, NULL, in->t->task, in->t->k, F, nv, &pred, e) < 0)
         goto out;
     r->value = holdout_metric(in->t->task, in->t->k, pred, y, nv);
     free(pred);
@@ -755,7 +755,7 @@ static int run_blocks(const extmem_in_t *in, reader_t *r, const xgb_batches_t *b
     if (xgb_booster_slice(b, res->rounds, &res->booster, e) < 0)
         goto out;
     float *pred = NULL;
-    if (scoring_predict(in->plan, res->booster, in->t->task, in->t->k, r->F, r->nv, &pred, e) < 0)
+    if (scoring_predict(in->plan, res->booster, NULL, in->t->task, in->t->k, r->F, r->nv, &pred, e) < 0)
         goto out;
     res->value = holdout_metric(in->t->task, in->t->k, pred, r->y, r->nv);
     free(pred);
@@ -967,7 +967,7 @@ int extmem_search(const extmem_in_t *in, search_out_t *out, float **F, float **y
     out->value = res[best].value;
     if (xgb_booster_features(out->booster, names, types, w, e) < 0 ||
         xgb_booster_save(out->booster, &out->bytes, &out->len, e) < 0 ||
-        scoring_predict(in->plan, out->booster, task, in->t->k, r.F, r.nv, &out->valid_pred,
+        scoring_predict(in->plan, out->booster, NULL, task, in->t->k, r.F, r.nv, &out->valid_pred,
                         e) < 0)
         goto out;
     /* Ranked by the holdout metric (a handful: insertion sort). */

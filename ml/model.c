@@ -22,6 +22,8 @@
 
 #include "ml/contrib.h"
 #include "ml/encode.h"
+#include "ml/ensemble.h"
+#include "ml/linpart.h"
 #include "ml/scoring.h"
 #include "ml/xgb.h"
 
@@ -34,6 +36,7 @@ struct ml_model {
     char **prob_keys;          /* "Probability <target> is <class>" */
     char *target;
     size_t bytes;
+    linpart_t *linpart;       /* a blend's linear member, beside the booster */
     contrib_cache_t *contrib; /* built by the first explanation */
     int nthread;              /* the booster's current "nthread" */
 };
@@ -64,6 +67,7 @@ void ml_model_free(ml_model_t *m)
     if (m == NULL)
         return;
     xgb_booster_free(m->booster);
+    linpart_free(m->linpart);
     contrib_cache_free(m->contrib);
     enc_plan_free(&m->plan);
     for (size_t i = 0; m->classes && i < m->k; i++) {
@@ -82,6 +86,31 @@ static const char *get_str(json_object *o, const char *key)
     if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
         return NULL;
     return json_object_get_string(v);
+}
+
+/* An ensemble's linear member (ml/linpart.h) from preprocess.json, if it
+ * has one: the booster then holds only the tree members. */
+static int linear_member(ml_model_t *m, json_object *preprocess, err_t *e)
+{
+    json_object *ens, *members;
+    if (!json_object_object_get_ex(preprocess, "ensemble", &ens) ||
+        !json_object_object_get_ex(ens, "members", &members) ||
+        !json_object_is_type(members, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(members); i++) {
+        json_object *o = json_object_array_get_idx(members, i), *lin, *w;
+        if (!json_object_object_get_ex(o, "linear", &lin))
+            continue;
+        if (m->linpart != NULL || !json_object_object_get_ex(o, "weight", &w) ||
+            !(json_object_get_double(w) > 0))
+            return err_set(e, 500, "model_invalid", "the ensemble's linear member is not "
+                           "described once with a weight");
+        size_t g = m->task == TASK_MULTICLASS ? m->k : 1;
+        if (linpart_from_json(lin, json_object_get_double(w), &m->plan, g, &m->linpart, e) < 0)
+            return -1;
+        m->bytes += (m->linpart->width + 1) * (g + 1) * sizeof(double) + m->plan.n * 64;
+    }
+    return 0;
 }
 
 ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
@@ -144,9 +173,11 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
         goto fail;
     }
     m->plan.target_log1p = m->task == TASK_REGRESSION && tt != NULL;
+    if (linear_member(m, preprocess, e) < 0)
+        goto fail;
     if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 || threads_for(m, 1, e) < 0)
         goto fail;
-    m->bytes = sizeof(*m) + booster_len * 2 + m->plan.n * 64;
+    m->bytes += sizeof(*m) + booster_len * 2 + m->plan.n * 64;
     for (size_t j = 0; j < m->plan.n; j++)
         for (size_t l = 0; l < m->plan.f[j].n_levels; l++)
             m->bytes += strlen(m->plan.f[j].levels[l]) + 16;
@@ -154,6 +185,25 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
 fail:
     ml_model_free(m);
     return NULL;
+}
+
+int ml_model_member_file(const void *booster, size_t booster_len, json_object *preprocess,
+                         size_t i, void **out, size_t *out_len, err_t *e)
+{
+    json_object *ens, *members, *lin;
+    *out = NULL;
+    if (!json_object_object_get_ex(preprocess, "ensemble", &ens) ||
+        !json_object_object_get_ex(ens, "members", &members) ||
+        i >= json_object_array_length(members))
+        return err_set(e, 500, "model_invalid", "the model has no ensemble member %zu", i);
+    if (!json_object_object_get_ex(json_object_array_get_idx(members, i), "linear", &lin))
+        return ensemble_member(booster, booster_len, members, i, out, out_len, e);
+    ml_model_t *m = ml_model_load(booster, booster_len, preprocess, e);
+    if (m == NULL)
+        return -1;
+    int rc = linpart_member_file(m->linpart, m->task, m->k, out, out_len, e);
+    ml_model_free(m);
+    return rc;
 }
 
 size_t ml_model_size(const ml_model_t *m)
@@ -312,15 +362,18 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
     }
     float *pr = NULL;
     if (threads_for(m, n, e) < 0 ||
-        scoring_predict(&m->plan, m->booster, m->task, m->k, F, n, &pr, e) < 0) {
+        scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, &pr, e) < 0) {
         free(F);
         json_object_put(res);
         return -1;
     }
     float *ct = NULL;
-    if (explain && contrib_fields(&m->plan, m->booster, groups, &m->contrib, F, n, &ct, e) < 0) {
+    if (explain && (contrib_fields(&m->plan, m->booster, groups, &m->contrib, F, n, &ct, e) < 0 ||
+                    (m->linpart && linpart_add_contrib(m->linpart, F, n, ct) < 0 &&
+                     err_set(e, 500, "internal", "out of memory") < 0))) {
         free(F);
         free(pr);
+        free(ct);
         json_object_put(res);
         return -1;
     }

@@ -68,6 +68,13 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
  * past it, ml_model_predict answers 413 without allocating. */
 #define ML_PREDICT_MAX_CELLS ((size_t)16 * 1024 * 1024)
 
+/* Member i of an ensemble model (booster bytes and preprocess as stored)
+ * as its own model file, malloc'd UBJ bytes in *out: a tree member cut out
+ * of the booster (ml/ensemble.h), the linear member as a gblinear model on
+ * its expanded input (ml/linpart.h). */
+int ml_model_member_file(const void *booster, size_t booster_len, json_object *preprocess,
+                         size_t i, void **out, size_t *out_len, err_t *e);
+
 /* Approximate bytes held (for the worker's bounded cache). */
 size_t ml_model_size(const ml_model_t *m);
 

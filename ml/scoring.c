@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "ml/linpart.h"
 #include "ml/xgb.h"
 
 const char *ml_task_name(ml_task_t t)
@@ -31,8 +32,47 @@ float *scoring_normalise(float *raw, size_t n, ml_task_t task, size_t k)
     return p;
 }
 
-int scoring_predict(const enc_plan_t *p, void *booster, ml_task_t task, size_t k, const float *F,
-                    size_t n, float **out, err_t *e)
+/* The trees' margins (len of them: n x groups) plus a blend's linear
+ * member's, through the objective's link in double, into raw (floats). */
+static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, size_t n,
+                        float *raw, size_t len, err_t *e)
+{
+    size_t g = len / (n ? n : 1);
+    double *z = malloc((len + 1) * sizeof(*z));
+    if (z == NULL || g != lp->g) {
+        free(z);
+        return z == NULL ? err_set(e, 500, "internal", "out of memory")
+                         : err_set(e, 500, "model_invalid", "the linear member has %zu groups, "
+                                   "the trees %zu", lp->g, g);
+    }
+    for (size_t i = 0; i < len; i++)
+        z[i] = raw[i];
+    if (linpart_add_margin(lp, F, n, z) < 0) {
+        free(z);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        double *r = z + i * g;
+        if (task == TASK_BINARY) {
+            raw[i] = (float)(1.0 / (1.0 + exp(-r[0])));
+        } else if (task == TASK_MULTICLASS) {
+            double mx = r[0], sum = 0;
+            for (size_t c = 1; c < g; c++)
+                mx = r[c] > mx ? r[c] : mx;
+            for (size_t c = 0; c < g; c++)
+                sum += exp(r[c] - mx);
+            for (size_t c = 0; c < g; c++)
+                raw[i * g + c] = (float)(exp(r[c] - mx) / sum);
+        } else {
+            raw[i] = (float)r[0];
+        }
+    }
+    free(z);
+    return 0;
+}
+
+int scoring_predict(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_task_t task,
+                    size_t k, const float *F, size_t n, float **out, err_t *e)
 {
     *out = NULL;
     const float *X = F;
@@ -57,6 +97,8 @@ int scoring_predict(const enc_plan_t *p, void *booster, ml_task_t task, size_t k
         if (rc == 0)
             rc = xgb_predict_dmatrix(booster, d, 0, &raw, &len, e);
         xgb_dmatrix_free(d);
+    } else if (lp != NULL) {
+        rc = xgb_predict_dense_margin(booster, X, n, w, &raw, &len, e);
     } else {
         rc = xgb_predict_dense(booster, X, n, w, &raw, &len, e);
     }
@@ -68,6 +110,10 @@ int scoring_predict(const enc_plan_t *p, void *booster, ml_task_t task, size_t k
         free(raw);
         return err_set(e, 500, "model_invalid", "model output has %zu values, expected %zu", len,
                        want);
+    }
+    if (lp != NULL && !p->linear && blend_linear(lp, task, F, n, raw, len, e) < 0) {
+        free(raw);
+        return -1;
     }
     if (task == TASK_REGRESSION && p->target_log1p)
         for (size_t i = 0; i < n; i++)

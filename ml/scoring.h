@@ -3,7 +3,8 @@
  *
  * The one path from "field rows" (encode.h) to outputs, shared by the
  * search (validation stats), the explanations and the API's model: the
- * linear model's rows are expanded first; the output is normalised to
+ * linear model's rows are expanded first; a blend's linear member adds
+ * its margin to the trees' (linpart.h); the output is normalised to
  * n x k class probabilities (binary included, k = 2) or n values.
  */
 #ifndef TRAINYARD_ML_SCORING_H
@@ -18,9 +19,13 @@ typedef enum ml_task { TASK_BINARY, TASK_MULTICLASS, TASK_REGRESSION } ml_task_t
 
 const char *ml_task_name(ml_task_t t);
 
-/* out: malloc'd n x k floats (k = 1 for regression). */
-int scoring_predict(const enc_plan_t *p, void *booster, ml_task_t task, size_t k, const float *F,
-                    size_t n, float **out, err_t *e);
+struct linpart;
+
+/* out: malloc'd n x k floats (k = 1 for regression). lp: NULL, or a
+ * blend's linear member (linpart.h), whose margin adds to the booster's
+ * before the objective's link. */
+int scoring_predict(const enc_plan_t *p, void *booster, const struct linpart *lp, ml_task_t task,
+                    size_t k, const float *F, size_t n, float **out, err_t *e);
 
 /* Turns raw booster output (n for binary / regression, n x k otherwise)
  * into n x k (binary: 1 - p, p). Frees raw. */

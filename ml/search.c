@@ -63,7 +63,7 @@
 #include "common/util.h"
 #include "ml/ensemble.h"
 #include "ml/linfit.h"
-#include "ml/lintree.h"
+#include "ml/linpart.h"
 #include "ml/metrics.h"
 #include "ml/xgb.h"
 
@@ -165,8 +165,8 @@ typedef struct cand_res {
                                 * patience included) */
 } cand_res_t;
 
-/* The pool: the kept trees and the linear model (compiled to trees,
- * ml/lintree.h). */
+/* The pool: the kept trees and the linear model (served beside them as a
+ * dot product, ml/linpart.h). */
 #define ENSEMBLE_CANDS (ENSEMBLE_POOL + 1)
 
 typedef struct ens {
@@ -174,8 +174,7 @@ typedef struct ens {
     int idx[ENSEMBLE_CANDS];   /* their candidates (indices), most weight first */
     double weight[ENSEMBLE_CANDS];
     double *lin_coef;          /* a linear member's final coefficients (linfit.h
-                                * layout), for the recipe */
-    lintree_stats_t lin;       /* its compiled form's figures */
+                                * layout) */
     float *blend;              /* validation outputs of the blend */
     int log1p;                 /* members fit log1p(target) */
     cand_res_t score;          /* the blend's value, score and log loss */
@@ -1199,6 +1198,7 @@ void search_out_free(search_out_t *o)
     free(o->valid_pred);
     json_object_put(o->candidates);
     json_object_put(o->ensemble);
+    linpart_free(o->linpart);
     enc_plan_free(&o->linear_plan);
     memset(o, 0, sizeof(*o));
 }
@@ -1249,25 +1249,51 @@ static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
     }
 }
 
-/* The linear model compiled to trees on the tree plan's field rows
- * (lintree.h), from coefficients coef. */
-static int lin_compile(const ctx_t *cx, const double *coef, void **out, lintree_stats_t *st,
-                       err_t *e)
+/* A linear member's coefficients go into preprocess.json, which the
+ * served model reads them from: a blend takes it only with at most this
+ * many (digits: 650; a wide one-hot model can have hundreds of
+ * thousands, which belong in a booster file, not in the recipe). */
+#define RECIPE_MAX_COEFS 20000
+/* Multiply-adds of a linear member per node visit of a tree walk, for the
+ * serving budget: a visit (a branch on a loaded feature, ~6-10 ns) costs
+ * more than a multiply-add in a dependent chain (~1.5 ns) plus the
+ * row's expansion; 4 is on the safe side. */
+#define DOT_PER_VISIT 4
+
+/* ensemble_select over m members' validation outputs pred, on the scale
+ * they add up on (log1p(target) when log), the blend's outputs back on the
+ * target's; cost NULL: no serving budget. */
+static int blend_select(const ctx_t *cx, const float *const *pred, size_t m, int log,
+                        const long *cost, int *counts, float *blend, double *loss)
 {
     const search_in_t *in = cx->in;
-    lintree_in_t li = {.plan = &cx->lin_plan, .coef = coef, .F = in->F, .n = in->n,
-                       .task = in->task, .k = in->k};
-    return lintree_compile(&li, out, st, e);
+    size_t nv = in->n - cx->valid_begin;
+    if (!log)
+        return ensemble_select(pred, m, nv, in->task, in->k, in->y + cx->valid_begin,
+                               ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, blend, loss);
+    float *lp = malloc((m * nv + 1) * sizeof(float));
+    if (lp == NULL)
+        return -1;
+    const float *lpred[ENSEMBLE_CANDS];
+    for (size_t j = 0; j < m; j++) {
+        for (size_t i = 0; i < nv; i++)
+            lp[j * nv + i] = log1pf(pred[j][i] > -1 ? pred[j][i] : 0);
+        lpred[j] = lp + j * nv;
+    }
+    int steps = ensemble_select(lpred, m, nv, in->task, in->k, cx->ylog + cx->valid_begin,
+                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, blend, loss);
+    free(lp);
+    unlog(blend, nv);
+    return steps;
 }
 
 /* Greedy selection over the kept trees and the linear model; 1 when the
  * blend has two members or more and beats the chosen single model on
  * validation (a linear one by the simplicity rule's margin), 0 when not,
- * -1 on error. The linear model joins as the trees it compiles to
- * (lin_compile): it reads the tree plan's field rows like the trees, so its
- * margins add up with theirs; its serving cost is the node visits of those
- * trees, measured on the training rows. It fits the raw target only: a
- * blend on log1p(target) leaves it out. */
+ * -1 on error. The linear model's margin adds to the trees' (it is served
+ * beside them as a dot product over its own expanded input, linpart.h);
+ * its serving cost is its multiply-adds in node visits (DOT_PER_VISIT).
+ * It fits the raw target only: a blend on log1p(target) leaves it out. */
 static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, ens_t *en,
                            err_t *e)
 {
@@ -1297,46 +1323,52 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
         if (res[i].c.linear && !res[i].pruned && res[i].oof && res[i].coef &&
             (lin < 0 || better(&res[i], &res[lin])))
             lin = (int)i;
-    if (lin >= 0 && cx->lin.ready) {
-        /* Its cost: the trees of its first-fold model. The refit's are
-         * about the same (the same fields, bins from the same values; only
-         * the binned numbers' finer bins follow the slopes). */
-        void *b = NULL;
-        lintree_stats_t st;
-        if (lin_compile(cx, res[lin].coef, &b, &st, e) < 0)
-            return -1;
-        xgb_booster_free(b);
+    size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
+    if (lin >= 0 && cx->lin.ready && dim <= RECIPE_MAX_COEFS) {
         pred[m] = res[lin].oof;
-        cost[m] = (long)ceil(st.visits);
+        cost[m] = (long)((dim + DOT_PER_VISIT - 1) / DOT_PER_VISIT);
         idx[m++] = lin;
     }
     if (m < 2)
         return 0;
     en->blend = malloc((nv * cx->kk + 1) * sizeof(float));
-    if (en->blend == NULL)
+    float *pair_blend = malloc((nv * cx->kk + 1) * sizeof(float));
+    if (en->blend == NULL || pair_blend == NULL) {
+        free(pair_blend);
         return err_set(e, 500, "internal", "out of memory");
-    double loss = 0;
-    int steps;
-    if (log) { /* blend on the scale the members add up on */
-        float *lp = malloc((m * nv + 1) * sizeof(float));
-        if (lp == NULL)
-            return err_set(e, 500, "internal", "out of memory");
-        const float *lpred[ENSEMBLE_CANDS];
-        for (size_t j = 0; j < m; j++) {
-            for (size_t i = 0; i < nv; i++)
-                lp[j * nv + i] = log1pf(pred[j][i] > -1 ? pred[j][i] : 0);
-            lpred[j] = lp + j * nv;
-        }
-        steps = ensemble_select(lpred, m, nv, in->task, in->k, cx->ylog + cx->valid_begin,
-                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, en->blend,
-                                &loss);
-        free(lp);
-        unlog(en->blend, nv);
-    } else {
-        steps = ensemble_select(pred, m, nv, in->task, in->k, in->y + cx->valid_begin,
-                                ENSEMBLE_STEPS, cost, ENSEMBLE_MAX_VISITS, counts, en->blend,
-                                &loss);
     }
+    double loss = 0;
+    int steps = blend_select(cx, pred, m, log, cost, counts, en->blend, &loss);
+    /* The best tree and the linear model as a pair, whatever the tree's
+     * size: the search serves a tree that size alone anyway (a single
+     * model has no cap), and the pair costs it plus a dot product (digits:
+     * 123 x 10 trees and 650 multiply-adds, test accuracy 0.975 against
+     * 0.969 for the linear model alone). Kept when it validates better. */
+    size_t at_lead = m, at_lin = m;
+    for (size_t j = 0; j < m; j++) {
+        at_lead = idx[j] == lead ? j : at_lead;
+        at_lin = idx[j] == lin ? j : at_lin;
+    }
+    if (steps >= 0 && at_lead < m && at_lin < m) {
+        const float *pp[2] = {pred[at_lead], pred[at_lin]};
+        int pc[2] = {0, 0}, distinct = 0;
+        double pl = 0;
+        int ps = blend_select(cx, pp, 2, log, NULL, pc, pair_blend, &pl);
+        for (size_t j = 0; j < m; j++)
+            distinct += counts[j] > 0;
+        if (ps > 0 && pc[0] > 0 && pc[1] > 0 && (distinct < 2 || pl < loss)) {
+            memset(counts, 0, m * sizeof(*counts));
+            counts[at_lead] = pc[0];
+            counts[at_lin] = pc[1];
+            float *t = en->blend;
+            en->blend = pair_blend;
+            pair_blend = t;
+            steps = ps;
+            loss = pl;
+        }
+        steps = ps < 0 ? -1 : steps;
+    }
+    free(pair_blend);
     if (steps < 0)
         return err_set(e, 500, "internal", "out of memory");
     progress(cx, util_now_monotonic());
@@ -1388,7 +1420,9 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
 
 /* The members' final models (refit on all rows when the time allows,
  * their first-fold model otherwise; the linear model always refit, which
- * is cheap, then compiled to trees) merged into out->booster. */
+ * is cheap): the trees merged into out->booster, the linear member into
+ * out->linpart; *members describes them in order (ensemble_merge's entries,
+ * and {"weight":w} for the linear one). */
 static int ensemble_final(ctx_t *cx, cand_res_t *res, ens_t *en, search_out_t *out,
                           json_object **members, err_t *e)
 {
@@ -1413,10 +1447,16 @@ static int ensemble_final(ctx_t *cx, cand_res_t *res, ens_t *en, search_out_t *o
         int rr = 0, fr;
         if (r->c.linear) {
             fr = refit_linear_coef(cx, r, mine < end ? mine : end, &en->lin_coef, &rr, e) < 0 ||
-                         lin_compile(cx, en->lin_coef, &bs[j], &en->lin, e) < 0
+                         linpart_new(&cx->lin_plan, en->lin_coef,
+                                     linfit_groups(in->task, in->k), en->weight[j], cx->lin.X,
+                                     in->n, &out->linpart, e) < 0
                      ? -1
                      : 0;
-            rr = (int)en->lin.rounds;
+            if (fr < 0)
+                goto out;
+            refits++;
+            progress(cx, util_now_monotonic());
+            continue;
         } else {
             fr = refit(cx, r, mine < end ? mine : end, &bs[j], &rr, e);
         }
@@ -1432,8 +1472,31 @@ static int ensemble_final(ctx_t *cx, cand_res_t *res, ens_t *en, search_out_t *o
         rounds += rr;
         progress(cx, util_now_monotonic());
     }
-    if (ensemble_merge(bs, en->weight, en->m, &out->booster, members, e) < 0)
+    /* The trees alone, weights as in the blend (they sum to 1 less the
+     * linear member's). */
+    void *tb[ENSEMBLE_CANDS];
+    double tw[ENSEMBLE_CANDS];
+    size_t nt = 0;
+    for (size_t j = 0; j < en->m; j++)
+        if (bs[j] != NULL) {
+            tb[nt] = bs[j];
+            tw[nt++] = en->weight[j];
+        }
+    json_object *tm = NULL;
+    if (ensemble_merge(tb, tw, nt, &out->booster, &tm, e) < 0)
         goto out;
+    *members = json_object_new_array();
+    for (size_t j = 0, t = 0; j < en->m; j++) {
+        json_object *o;
+        if (bs[j] != NULL) {
+            o = json_object_get(json_object_array_get_idx(tm, t++));
+        } else {
+            o = json_object_new_object();
+            json_object_object_add(o, "weight", json_object_new_double(en->weight[j]));
+        }
+        json_object_array_add(*members, o);
+    }
+    json_object_put(tm);
     progress(cx, util_now_monotonic());
     out->refit = refits == (int)en->m;
     out->truncated |= !out->refit;
@@ -1447,52 +1510,32 @@ out:
     return rc;
 }
 
-/* A linear member's own form for the recipe: its inputs (the linear plan:
- * standardisation and one-hot levels) and coefficients, when they are
- * few enough to belong in preprocess.json. */
-#define RECIPE_MAX_COEFS 20000
-
-static json_object *linear_recipe(const ctx_t *cx, const ens_t *en)
+/* A linear member's form for the recipe: what it is, then its inputs (the
+ * linear plan: standardisation and one-hot levels), coefficients and
+ * column means (linpart.h). */
+static json_object *linear_recipe(const search_out_t *out)
 {
-    const search_in_t *in = cx->in;
-    size_t g = linfit_groups(in->task, in->k), w = cx->lin.width;
-    json_object *o = json_object_new_object();
+    json_object *o = linpart_to_json(out->linpart);
+    if (o == NULL)
+        return NULL;
     json_object_object_add(o, "form", json_object_new_string(
         "the linear model (L2-regularised logistic regression, multinomial for classes, or "
         "ridge regression; numbers and booleans standardised with missing -> 0, categories "
-        "one-hot over levels + other with missing -> all zero) compiled to one tree per field "
-        "and class on the field rows: each tree gives that field's term of the linear margin, "
-        "exactly for categories and numbers with few distinct values, at the bin's mean value "
-        "for numbers binned at quantiles; missing -> 0; the bias is in the first field's "
-        "trees"));
-    json_object_object_add(o, "exact_fields", json_object_new_int64((int64_t)en->lin.exact_fields));
-    json_object_object_add(o, "fields", json_object_new_int64((int64_t)en->lin.rounds));
-    json_object_object_add(o, "node_visits", json_object_new_double(en->lin.visits));
-    if (en->lin_coef == NULL || (w + 1) * g > RECIPE_MAX_COEFS)
-        return o;
-    json_object_object_add(o, "inputs", enc_plan_to_json(&cx->lin_plan));
-    json_object *names = json_object_new_array(), *coef = json_object_new_array();
-    for (size_t j = 0; j <= w; j++) {
-        json_object_array_add(names, json_object_new_string(j < w ? cx->lin.names[j] : "(bias)"));
-        json_object *row = json_object_new_array();
-        for (size_t c = 0; c < g; c++)
-            json_object_array_add(row, json_object_new_double(en->lin_coef[j * g + c]));
-        json_object_array_add(coef, row);
-    }
-    json_object_object_add(o, "columns", names);
-    json_object_object_add(o, "coefficients", coef);
+        "one-hot over levels + other with missing -> all zero), served as a dot product "
+        "beside the trees"));
     json_object_object_add(o, "layout", json_object_new_string(
         "coefficients[i][c]: column i of the expanded input (columns[i]; the last row is the "
         "bias), class c (one column for binary and regression); margin = sum over i of "
-        "input_i * coefficients[i][c]"));
+        "input_i * coefficients[i][c]; means[i]: column i's mean over the training rows (the "
+        "baseline its explanations are taken from)"));
     return o;
 }
 
 /* preprocess.json's "ensemble": how the served booster was made and how
  * to rebuild it from the member files. */
-static json_object *ensemble_recipe(const ctx_t *cx, const ens_t *en, const cand_res_t *res,
-                                    cand_res_t *const *order, size_t nres, json_object *members,
-                                    const char *metric)
+static json_object *ensemble_recipe(const search_out_t *out, const ens_t *en,
+                                    const cand_res_t *res, cand_res_t *const *order, size_t nres,
+                                    json_object *members)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "method", json_object_new_string(
@@ -1501,10 +1544,13 @@ static json_object *ensemble_recipe(const ctx_t *cx, const ens_t *en, const cand
     json_object_object_add(o, "combine", json_object_new_string(
         "margin(x) = sum over members of weight * member margin(x) (XGBoost output_margin); "
         "binary: p = 1 / (1 + exp(-margin)); multiclass: p = softmax(margin); regression: "
-        "value = margin. model.ubj is that blend as one booster (each member's leaves scaled "
-        "by its weight, trees [first, end) of it); member-<i>.ubj is member i alone, a tree "
-        "model on the same inputs (a linear member as its compiled trees)"));
-    json_object_object_add(o, "metric", json_object_new_string(metric));
+        "value = margin. model.ubj holds the tree members as one booster (each member's "
+        "leaves scaled by its weight, trees [first, end) of it); a linear member is not in "
+        "it: its weight * margin, from its coefficients over its own expanded input "
+        "(\"linear\"), adds to model.ubj's margin before the link. member-<i>.ubj is member "
+        "i alone: a tree model on the field rows, or the linear member as a gblinear model "
+        "on its expanded input"));
+    json_object_object_add(o, "metric", json_object_new_string(out->metric));
     json_object_object_add(o, "value", json_object_new_double(en->score.value));
     json_object *arr = json_object_new_array();
     for (size_t j = 0; j < en->m; j++) {
@@ -1516,7 +1562,7 @@ static json_object *ensemble_recipe(const ctx_t *cx, const ens_t *en, const cand
         json_object_object_add(m, "model", json_object_new_string(r->c.linear ? "linear"
                                                                               : "tree"));
         if (r->c.linear)
-            json_object_object_add(m, "linear", linear_recipe(cx, en));
+            json_object_object_add(m, "linear", linear_recipe(out));
         for (size_t i = 0; i < nres; i++)
             if (order[i] == r)
                 json_object_object_add(m, "rank", json_object_new_int((int)i + 1));
@@ -1971,7 +2017,7 @@ rank:;
         json_object_array_add(out->candidates, o);
     }
     if (use_ens)
-        out->ensemble = ensemble_recipe(&cx, &en, res, order, nres, ens_members, out->metric);
+        out->ensemble = ensemble_recipe(out, &en, res, order, nres, ens_members);
     /* The same reason, whole, for the result's "selection". */
     snprintf(out->reason, sizeof(out->reason), "%s",
              use_ens ? en.lin_coef ? "a weighted blend of tree candidates and the linear model "

@@ -18,6 +18,7 @@
 
 #include "common/err.h"
 #include "ml/encode.h"
+#include "ml/linpart.h"
 #include "ml/scoring.h"
 #include "ml/train.h"
 
@@ -67,6 +68,8 @@ typedef struct search_out {
     json_object *ensemble;     /* NULL, or the blend's recipe (preprocess.json's
                                 * "ensemble"): the booster is a weighted blend of
                                 * tree candidates (ml/ensemble.h) */
+    linpart_t *linpart;        /* NULL, or the blend's linear member, served
+                                * beside the booster (ml/linpart.h; owned) */
 } search_out_t;
 
 int search_run(const search_in_t *in, search_out_t *out, err_t *e);

@@ -444,7 +444,7 @@ searched:
         free(yi);
     }
     tick(cb, job_start, job_end);
-    if (explain_importance(fp, so.booster, t.k, &share, &fr->importance, e) < 0)
+    if (explain_importance(fp, so.booster, so.linpart, t.k, &share, &fr->importance, e) < 0)
         goto out;
     tick(cb, job_start, job_end);
     /* The story predicts fields x values x sample rows: with thousands of
@@ -467,7 +467,7 @@ searched:
     free(F);
     F = NULL;
     tick(cb, job_start, job_end);
-    if (explain_story(fp, so.booster, t.task, t.k, (const char *const *)t.classes, target, sample,
+    if (explain_story(fp, so.booster, so.linpart, t.task, t.k, (const char *const *)t.classes, target, sample,
                       m, share, &fr->story, e) < 0)
         goto out;
     fr->task = json_object_new_object();

@@ -356,22 +356,36 @@ int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e)
     return copy_out(res, shape, dim, out, len, e);
 }
 
-int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
-                      err_t *e)
+/* type: 0 the objective's output, 1 margins. */
+static int predict_dense(void *b, const float *X, size_t n, size_t w, int type, float **out,
+                         size_t *len, err_t *e)
 {
-    char arr[200];
+    char arr[200], cfg[200];
     snprintf(arr, sizeof(arr),
              "{\"data\":[%llu,true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
              (unsigned long long)(uintptr_t)X, n, w);
-    const char *cfg = "{\"type\":0,\"training\":false,\"iteration_begin\":0,"
-                      "\"iteration_end\":0,\"strict_shape\":false,\"cache_id\":0,"
-                      "\"missing\":NaN}";
+    snprintf(cfg, sizeof(cfg),
+             "{\"type\":%d,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,"
+             "\"strict_shape\":false,\"cache_id\":0,\"missing\":NaN}",
+             type);
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
     const float *res = NULL;
     if (XGBoosterPredictFromDense(b, arr, cfg, NULL, &shape, &dim, &res) != 0)
         return xfail(e, "predict");
     return copy_out(res, shape, dim, out, len, e);
+}
+
+int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
+                      err_t *e)
+{
+    return predict_dense(b, X, n, w, 0, out, len, e);
+}
+
+int xgb_predict_dense_margin(void *b, const float *X, size_t n, size_t w, float **out,
+                             size_t *len, err_t *e)
+{
+    return predict_dense(b, X, n, w, 1, out, len, e);
 }
 
 int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e)

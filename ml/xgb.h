@@ -91,6 +91,9 @@ int xgb_predict_contribs(void *b, void *d, float **out, size_t *len, err_t *e);
 /* In-place prediction from dense rows. */
 int xgb_predict_dense(void *b, const float *X, size_t n, size_t w, float **out, size_t *len,
                       err_t *e);
+/* The same as margins (before the objective's link). */
+int xgb_predict_dense_margin(void *b, const float *X, size_t n, size_t w, float **out,
+                             size_t *len, err_t *e);
 int xgb_booster_save(void *b, void **buf, size_t *len, err_t *e);
 /* The same in another of XGBoost's formats ("json" or "ubj"). */
 int xgb_booster_save_as(void *b, const char *format, void **buf, size_t *len, err_t *e);

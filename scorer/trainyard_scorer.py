@@ -40,6 +40,11 @@ Encoding rules (the C engine's, ml/encode.c):
   * model "linear": numbers/booleans standardised ((x - mean) / scale, in double
     from the float32 value, then rounded to float32; missing -> 0); categories
     one-hot over levels (+ other), missing -> all zeros
+  * an ensemble with a linear member ("ensemble" -> "members" -> one with
+    "linear"): model.ubj holds the tree members; the linear member's margin
+    (its "inputs" encoded as model "linear", times its "coefficients", the
+    bias last, summed in double) times its "weight" adds to model.ubj's
+    margin, then the link (sigmoid, softmax, identity) in double
 """
 import csv
 import io
@@ -152,6 +157,26 @@ def read_csv_rows(text):
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delim))
 
 
+def expand_linear(F, features):
+    """Field matrix (n x features, float64, NaN missing) -> the linear model's
+    float32 input: the engine's order of rounding (ml/encode.c)."""
+    cols = []
+    for j, f in enumerate(features):
+        x = F[:, j]
+        if f["kind"] != "category":
+            # float32 value, standardised in double, rounded to float32
+            v = x.astype(np.float32).astype(np.float64)
+            z = ((v - f.get("mean", 0.0)) / f.get("scale", 1.0)).astype(np.float32)
+            cols.append(np.where(np.isnan(x), np.float32(0), z))
+            continue
+        k = len(f["levels"]) + (1 if f.get("other") else 0)
+        for c in range(k):
+            cols.append(np.where(x == c, 1.0, 0.0))
+    if not cols:
+        return np.zeros((F.shape[0], 0), dtype=np.float32)
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
 class Model:
     """A loaded trainyard model: booster + preprocess description."""
 
@@ -169,6 +194,14 @@ class Model:
         self.classes = [str(c) for c in preprocess.get("classes", [])]
         self.features = preprocess["features"]
         self._index = [{l: i for i, l in enumerate(f.get("levels", []))} for f in self.features]
+        self.linear_member = None
+        for m in preprocess.get("ensemble", {}).get("members", []):
+            if "linear" in m:
+                lin = m["linear"]
+                if [f["name"] for f in lin["inputs"]] != [f["name"] for f in self.features]:
+                    raise ValueError("the ensemble's linear member reads other fields")
+                self.linear_member = (float(m["weight"]), lin["inputs"],
+                                      np.array(lin["coefficients"], dtype=np.float64))
         import xgboost  # imported here: encoding alone needs numpy only
 
         self.booster = xgboost.Booster(model_file=booster_path)
@@ -203,26 +236,23 @@ class Model:
         F = self.field_matrix(rows)
         if self.pre.get("model") != "linear":
             return F.astype(np.float32)
-        cols = []
-        for j, f in enumerate(self.features):
-            x = F[:, j]
-            if f["kind"] != "category":
-                # float32 value, standardised in double, rounded to float32:
-                # the engine's order of rounding (ml/encode.c).
-                v = x.astype(np.float32).astype(np.float64)
-                z = ((v - f.get("mean", 0.0)) / f.get("scale", 1.0)).astype(np.float32)
-                cols.append(np.where(np.isnan(x), np.float32(0), z))
-                continue
-            k = len(f["levels"]) + (1 if f.get("other") else 0)
-            for c in range(k):
-                cols.append(np.where(x == c, 1.0, 0.0))
-        if not cols:
-            return np.zeros((len(rows), 0), dtype=np.float32)
-        return np.stack(cols, axis=1).astype(np.float32)
+        return expand_linear(F, self.features)
+
+    def linear_margin(self, rows):
+        """An ensemble's linear member: weight x margin (n x groups, float64),
+        summed as the API sums it (the bias, then column by column)."""
+        weight, inputs, coef = self.linear_member
+        X = expand_linear(self.field_matrix(rows), inputs).astype(np.float64)
+        acc = np.tile(coef[-1], (len(rows), 1))
+        for j in range(X.shape[1]):
+            acc = acc + X[:, j:j + 1] * coef[j]
+        return weight * acc
 
     # --- scoring ----------------------------------------------------------------
     def predict_raw(self, rows):
         """Class probabilities (n x k, float32) or values (n, float32)."""
+        if self.linear_member is not None:
+            return self._predict_with_linear(rows)
         import xgboost
 
         X = self.input_matrix(rows)
@@ -243,6 +273,25 @@ class Model:
         if self.task == "binary":
             p = np.stack([np.float32(1.0) - p, p], axis=1)
         return p
+
+    def _predict_with_linear(self, rows):
+        """predict_raw of an ensemble with a linear member: model.ubj's margin
+        plus the member's, through the link in double (ml/scoring.c)."""
+        X = self.input_matrix(rows)
+        tm = self.booster.inplace_predict(np.ascontiguousarray(X), missing=np.nan,
+                                          predict_type="margin")
+        z = np.asarray(tm, dtype=np.float32).astype(np.float64).reshape(len(rows), -1)
+        z = z + self.linear_margin(rows)
+        if self.task == "binary":
+            p = (1.0 / (1.0 + np.exp(-z[:, 0]))).astype(np.float32)
+            return np.stack([np.float32(1.0) - p, p], axis=1)
+        if self.task == "multiclass":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            s = e[:, 0].copy()
+            for c in range(1, e.shape[1]):
+                s = s + e[:, c]
+            return (e / s[:, None]).astype(np.float32)
+        return z[:, 0].astype(np.float32)
 
     def predict(self, rows):
         """The API's predictions: a list of dicts, Akkio's shape."""

@@ -160,11 +160,44 @@ def dmatrix(rows, pre):
                            feature_types=types, enable_categorical=True)
 
 
+def linear_member(pre):
+    """An ensemble's linear member (served beside model.ubj), or None."""
+    for m in pre.get("ensemble", {}).get("members", []):
+        if m.get("model") == "linear":
+            return m
+    return None
+
+
+def linear_margin(rows, member):
+    """weight x the linear member's margin (n x groups) from its recipe:
+    its inputs encoded as a linear model's, times its coefficients."""
+    lin = member["linear"]
+    X = to_matrix(rows, {"model": "linear", "features": lin["inputs"]}).astype(np.float64)
+    coef = np.array(lin["coefficients"], dtype=np.float64)
+    return member["weight"] * (X @ coef[:-1] + coef[-1])
+
+
+def link(margin, pre):
+    """Margins (n x groups) -> the API's outputs."""
+    if pre["task"] == "binary":
+        p = 1.0 / (1.0 + np.exp(-margin.reshape(-1)))
+        return np.stack([1.0 - p, p], axis=1)
+    if pre["task"] == "multiclass":
+        z = np.exp(margin - margin.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    margin = margin.reshape(-1)
+    return np.expm1(margin) if pre.get("target_transform") == "log1p" else margin
+
+
 def predict(model_path, pre, rows):
     """Class probabilities (n x k) or values (n) as the API computes them."""
     import xgboost
 
     booster = xgboost.Booster(model_file=model_path)
+    lm = linear_member(pre)
+    if lm is not None:  # model.ubj holds the trees; the linear margin adds to theirs
+        margin = booster.predict(dmatrix(rows, pre), output_margin=True)
+        return link(margin.reshape(len(rows), -1) + linear_margin(rows, lm), pre)
     p = booster.predict(dmatrix(rows, pre))
     if pre["task"] == "binary":
         p = np.stack([1.0 - p, p], axis=1)
@@ -180,21 +213,16 @@ def predict_members(member_paths, pre, rows):
     import xgboost
 
     members = pre["ensemble"]["members"]
-    d = dmatrix(rows, pre)
-    margin = None
+    margin = 0
     for path, m in zip(member_paths, members):
         booster = xgboost.Booster(model_file=path)
-        part = m["weight"] * booster.predict(d, output_margin=True)
-        margin = part if margin is None else margin + part
-    if pre["task"] == "binary":
-        p = 1.0 / (1.0 + np.exp(-margin))
-        return np.stack([1.0 - p, p], axis=1)
-    if pre["task"] == "multiclass":
-        z = np.exp(margin - margin.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-    if pre.get("target_transform") == "log1p":
-        return np.expm1(margin)
-    return margin
+        # a tree member reads the field rows; the linear one (gblinear) its
+        # own expanded input
+        mp = {"model": "linear", "features": m["linear"]["inputs"]} if m["model"] == "linear" \
+            else pre
+        part = booster.predict(dmatrix(rows, mp), output_margin=True)
+        margin = margin + m["weight"] * part.reshape(len(rows), -1)
+    return link(margin, pre)
 
 
 def main(argv):
