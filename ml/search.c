@@ -92,7 +92,8 @@
  * blends of shallow trees stay possible (credit_data: 182 depth-3 and 106
  * depth-2 trees, 758). A member's trees are counted as its refit will
  * make them (1.1x its rounds, twice that when the clock cut it: refit
- * boosts on). */
+ * boosts on). One blend is exempt: the best tree paired with the linear
+ * model (ensemble_choose), which costs that tree plus a dot product. */
 #define ENSEMBLE_MAX_VISITS 1800
 /* Early finish: with every family tried, the search ends once this many
  * tree candidates in a row, and at least half of all tried, brought no

@@ -1,8 +1,8 @@
 /*
  * textbuf.h — a growing text buffer for the model JSON the engine writes
- * (ml/lintree.c's compiled trees, ml/ensemble.c's merged blend). Appends
- * never fail loudly: the first allocation failure sets oom and every later
- * append is a no-op, so a writer checks once at the end. p is always
+ * (ml/ensemble.c's merged blend). Appends never fail loudly: the first
+ * allocation failure sets oom and every later append is a no-op, so a
+ * writer checks once at the end. p is always
  * NUL-terminated once anything was added; the owner frees p.
  */
 #ifndef TRAINYARD_ML_TEXTBUF_H
