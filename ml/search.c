@@ -812,7 +812,15 @@ out:
 /* --- the linear path ----------------------------------------------------- */
 
 /* Regularisation path, strong to weak (sklearn's C = 1 / lambda, C = 1 in
- * the middle): each fit warm-starts from the previous one of its fold. */
+ * the middle): each fit warm-starts from the previous one of its fold.
+ * Half-decade steps are fine enough: on a 1/8-decade grid the 5-fold log
+ * loss's minimum is at most 1.1% below the best step of this path
+ * (breast_cancer 0, wine 0.1%, digits 1.1%), and on breast_cancer no logit
+ * blend of C = 1 with another step (itself a linear model) beat C = 1 on
+ * validation. The slack toward C = 1 is relative, not one paired standard
+ * error: neighbouring steps predict nearly alike, so that error is tiny
+ * (credit_data, wa_churn: gains of 0.05% and 0.1% are 1.0 and 1.3 SE) and
+ * such a rule would chase noise. */
 static const double LIN_PATH[] = {100, 30, 10, 3, 1, 0.3, 0.1, 0.03, 0.01};
 #define LIN_STEPS (sizeof(LIN_PATH) / sizeof(LIN_PATH[0]))
 #define LIN_MAX_ITER 400

@@ -2,7 +2,7 @@
  * test_ml_train.c — the training engine end to end (ml_train) and the
  * served model (ml_model_*): time budget, progress, result document,
  * determinism, extra attention, several fields, errors, prediction
- * validation. Datasets are small so the suite stays quick (the one 10 s
+ * validation, the linear path's choice of penalty. Datasets are small so the suite stays quick (the one 10 s
  * test is the time-budget check).
  */
 #include <check.h>
@@ -590,6 +590,85 @@ START_TEST(ml_train_model_predicts_and_validates)
 }
 END_TEST
 
+/* Binary data for the linear path: p inputs uniform on [-1, 1]; the
+ * label is x1 + x2 > 0 when slope is 0 (separable), else drawn with
+ * probability sigmoid(slope * x1) (the other inputs are noise). */
+static ml_data_t *synth_linear(size_t n, size_t p, double slope, uint64_t seed)
+{
+    size_t cap = n * (p * 9 + 8) + p * 8 + 16;
+    char *s = malloc(cap);
+    size_t len = 0;
+    for (size_t j = 0; j < p; j++)
+        len += (size_t)snprintf(s + len, cap - len, "x%zu,", j + 1);
+    len += (size_t)snprintf(s + len, cap - len, "y\n");
+    double *x = malloc(p * sizeof(*x));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < p; j++) {
+            x[j] = 2 * unit_rand(&seed) - 1;
+            len += (size_t)snprintf(s + len, cap - len, "%.4f,", x[j]);
+        }
+        int y = slope == 0 ? x[0] + x[1] > 0 : unit_rand(&seed) < 1 / (1 + exp(-slope * x[0]));
+        len += (size_t)snprintf(s + len, cap - len, "%s\n", y ? "yes" : "no");
+    }
+    ml_data_t *d = ml_data_new(NULL);
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(ml_data_feed(d, s, len, &e), 0);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    free(x);
+    free(s);
+    return d;
+}
+
+/* The C of the linear model that one candidate (max_models 1: the
+ * linear path alone) ends with. */
+static double linear_c_chosen(ml_data_t *d)
+{
+    json_object *spec = spec_for("y", 1, 1, 0);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 60, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    json_object *cands = get(r.result, "candidates");
+    ck_assert_uint_eq(json_object_array_length(cands), 1); /* the other steps are pruned */
+    json_object *c0 = json_object_array_get_idx(cands, 0);
+    ck_assert_str_eq(json_object_get_string(get(c0, "model")), "linear");
+    double c = json_object_get_double(get(get(c0, "params"), "C"));
+    ml_result_free(&r);
+    json_object_put(spec);
+    return c;
+}
+
+/* The regularisation path's choice (search.c, run_linear_path): the
+ * validation log loss moves C off sklearn's default only when another
+ * step is clearly better (LIN_DEFAULT_SLACK), in both directions: weaker
+ * on separable data (sharper, still right: C = 100 when written), stronger
+ * on few rows with many noise inputs (overfitting: C = 0.033); C = 1 stays
+ * where the path is flat (many rows, a mild signal), although its bare
+ * minimum there is C = 0.33, which a rule without the slack would take. */
+START_TEST(ml_train_linear_penalty_follows_validation)
+{
+    struct {
+        size_t n, p;
+        double slope;
+        double lo, hi; /* the C chosen must lie in [lo, hi] */
+    } cases[] = {
+        {600, 3, 0, 3, 1000},      /* separable */
+        {120, 30, 1.0, 0, 0.5},    /* few rows, 29 noise inputs */
+        {3000, 3, 1.5, 1, 1},      /* flat path */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ml_data_t *d = synth_linear(cases[i].n, cases[i].p, cases[i].slope, 7 + i);
+        double c = linear_c_chosen(d);
+        fprintf(stderr, "linear path: case %zu chose C = %g\n", i, c);
+        ck_assert_msg(c >= cases[i].lo * 0.999 && c <= cases[i].hi * 1.001,
+                      "case %zu: C = %g outside [%g, %g]", i, c, cases[i].lo, cases[i].hi);
+        ml_data_free(d);
+    }
+}
+END_TEST
+
 Suite *suite_ml_train(void)
 {
     const TTest *const t[] = {
@@ -598,7 +677,7 @@ Suite *suite_ml_train(void)
         ml_train_result_document_shape,
         ml_train_seed_gives_identical_booster, ml_train_extra_attention_raises_macro_f1,
         ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
-        ml_train_model_predicts_and_validates,
+        ml_train_model_predicts_and_validates, ml_train_linear_penalty_follows_validation,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
