@@ -6,6 +6,7 @@
 #
 #   bench/ml_scale.sh [duration (unused: bench.sh passes one)] [build dir]
 #   ML_SCALE_MAX_CELLS=1e10 bench/ml_scale.sh    # every size (hours, ~40 GB of CSV)
+#   ML_SCALE_MIN_CELLS=1e7 ML_SCALE_MAX_CELLS=1e7 bench/ml_scale.sh   # one size again
 #
 # By default sizes up to ML_SCALE_MAX_CELLS (2e7) cells run: a loaded
 # 2-core box does those in a few minutes. Each size:
@@ -29,6 +30,7 @@ BUILD=${2:-${BUILD:-build}}
 PY=/usr/bin/python3
 BENCH=$BUILD/bench/ml_bench
 MAX_CELLS=${ML_SCALE_MAX_CELLS:-2e7}
+MIN_CELLS=${ML_SCALE_MIN_CELLS:-0}
 [ -x "$BENCH" ] || make --no-print-directory BUILD="$BUILD" "$BENCH" >/dev/null || exit 1
 DIR=/tmp/trainyard-ml-scale-$$
 mkdir -p "$DIR"
@@ -54,7 +56,8 @@ printf '%-9s %-5s | %-22s %-22s %-9s | %-22s %-22s %-9s\n' rows cols \
 for rows in 10000 100000 1000000 10000000; do
     for cols in 10 100 1000; do
         cells=$((rows * cols))
-        awk -v c="$cells" -v m="$MAX_CELLS" 'BEGIN { exit !(c <= m + 0) }' || continue
+        awk -v c="$cells" -v m="$MAX_CELLS" -v l="$MIN_CELLS" \
+            'BEGIN { exit !(c <= m + 0 && c >= l + 0) }' || continue
         CSV=$DIR/data.csv
         $PY - "$CSV" "$rows" "$cols" <<'PYEOF' || continue
 import sys
