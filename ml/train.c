@@ -157,6 +157,12 @@ static uint64_t mix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Fills order (indices into t->rows) and fold bounds. */
 static int layout(const task_info_t *t, uint64_t seed, size_t *order, size_t *n_folds,
                   size_t *fold_start, err_t *e)
@@ -352,6 +358,16 @@ static int train_field(const ml_data_t *d, const spec_t *s, size_t fi, double en
     uint64_t seed = s->seeded ? s->seed : 0;
     if (layout(&t, seed + fi, order, &n_folds, fold_start, e) < 0)
         goto out;
+    /* Field rows read batch by batch from the columns (below) stream them
+     * when each block's rows come in dataset order, where the shuffled
+     * order gathers at random from columns bigger than the caches (10^6 x
+     * 100: the quantised matrices took 15.0 s against XGBoost's 9.9 s from
+     * a pandas frame). Which rows validate stays random; only their order
+     * within a block changes, which hist training does not read. */
+    if ((double)n * (double)p > FIELD_ROWS_MAX)
+        for (size_t b = 0; b < (n_folds == 1 ? 2 : n_folds); b++)
+            qsort(order + fold_start[b], fold_start[b + 1] - fold_start[b], sizeof(*order),
+                  cmp_size);
     rows = malloc((n + 1) * sizeof(*rows));
     y = malloc((n + 1) * sizeof(*y));
     if (rows == NULL || y == NULL) {
