@@ -151,6 +151,38 @@ int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t tas
     return (int)steps;
 }
 
+int ensemble_pair(const float *a, const float *b, size_t nv, ml_task_t task, size_t k,
+                  const float *y, size_t steps, int *counts, float *blend, double *loss)
+{
+    size_t g = groups_of(task, k), cells = nv * g;
+    float *M = malloc((2 * cells + 1) * sizeof(*M));
+    float *S = malloc((cells + 1) * sizeof(*S));
+    if (M == NULL || S == NULL || steps < 2) {
+        free(M);
+        free(S);
+        return -1;
+    }
+    to_margin(a, nv, task, k, M);
+    to_margin(b, nv, task, k, M + cells);
+    double best = INFINITY;
+    for (size_t i = 1; i < steps; i++) {
+        for (size_t c = 0; c < cells; c++)
+            S[c] = (float)i * M[c] + (float)(steps - i) * M[cells + c];
+        double l = blend_loss(S, (double)steps, nv, task, k, y, NULL);
+        if (l < best) {
+            best = l;
+            counts[0] = (int)i;
+            counts[1] = (int)(steps - i);
+        }
+    }
+    for (size_t c = 0; c < cells; c++)
+        S[c] = (float)counts[0] * M[c] + (float)counts[1] * M[cells + c];
+    *loss = blend_loss(S, (double)steps, nv, task, k, y, blend);
+    free(M);
+    free(S);
+    return (int)steps;
+}
+
 /* --- merging ------------------------------------------------------------- */
 
 static json_object *model_json(void *b, err_t *e)

@@ -44,6 +44,15 @@ int ensemble_select(const float *const *pred, size_t m, size_t nv, ml_task_t tas
                     const float *y, size_t max_steps, const long *cost, long budget,
                     int *counts, float *blend, double *loss);
 
+/* The best blend of two candidates a and b (read as ensemble_select
+ * reads them) with weights i / steps and (steps - i) / steps, 0 < i <
+ * steps: the exact minimum of the validation loss on that grid, where
+ * ensemble_select's greedy steps stop at the first split that one more
+ * copy of either does not improve. Fills counts[2] (summing to steps),
+ * blend and *loss; returns steps, or -1 (out of memory, or steps < 2). */
+int ensemble_pair(const float *a, const float *b, size_t nv, ml_task_t task, size_t k,
+                  const float *y, size_t steps, int *counts, float *blend, double *loss);
+
 /* One booster from m tree boosters of one objective, class count and
  * feature set, blended with weights (summing to 1, or less when a linear
  * member takes the rest). Fills *out (a new

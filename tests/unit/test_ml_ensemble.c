@@ -115,6 +115,39 @@ START_TEST(ml_ensemble_select_keeps_a_dominant_single)
 }
 END_TEST
 
+START_TEST(ml_ensemble_pair_finds_the_weight_greedy_steps_miss)
+{
+    /* a = y + 3d, b = y - d: the blend 1/4 a + 3/4 b is exact. Greedy
+     * steps start from b (the lower loss), and one copy of a makes
+     * (a + b) / 2 = y + d, no better, so they stop at b alone; the pair's
+     * grid reaches 6/24 and 18/24. */
+    enum { NV = 300 };
+    static float y[NV], a[NV], b[NV], blend[NV];
+    uint64_t s = 5;
+    for (size_t i = 0; i < NV; i++) {
+        y[i] = (float)(urand(&s) * 10);
+        float d = (float)(urand(&s) - 0.5);
+        a[i] = y[i] + 3 * d;
+        b[i] = y[i] - d;
+    }
+    const float *pred[2] = {a, b};
+    int counts[2];
+    double loss = 0;
+    ck_assert_int_eq(ensemble_select(pred, 2, NV, TASK_REGRESSION, 1, y, 24, NULL, 0, counts,
+                                     blend, &loss),
+                     1);
+    ck_assert_int_eq(counts[0], 0);
+    ck_assert_int_eq(ensemble_pair(a, b, NV, TASK_REGRESSION, 1, y, 24, counts, blend, &loss),
+                     24);
+    ck_assert_int_eq(counts[0], 6);
+    ck_assert_int_eq(counts[1], 18);
+    ck_assert_msg(loss < 1e-9, "loss %g", loss);
+    for (size_t i = 0; i < NV; i++)
+        ck_assert(fabsf(blend[i] - y[i]) < 1e-4f);
+    ck_assert_int_eq(ensemble_pair(a, b, NV, TASK_REGRESSION, 1, y, 1, counts, blend, &loss), -1);
+}
+END_TEST
+
 /* Trains a small hist booster (rounds, depth) on X / y. */
 static void *train(const float *X, size_t n, size_t w, const float *y, const char *obj, int k,
                    int rounds, int depth, double base)
@@ -265,7 +298,7 @@ Suite *suite_ml_ensemble(void)
 {
     const TTest *t[] = {
         ml_ensemble_select_blends_independent_errors, ml_ensemble_select_respects_serving_budget,
-        ml_ensemble_select_keeps_a_dominant_single,
+        ml_ensemble_select_keeps_a_dominant_single, ml_ensemble_pair_finds_the_weight_greedy_steps_miss,
         ml_ensemble_merge_binary_is_weighted_margin,
         ml_ensemble_merge_multiclass_is_weighted_margin,
         ml_ensemble_merge_regression_blends_base_scores,
