@@ -38,13 +38,12 @@ static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, siz
                         float *raw, size_t len, err_t *e)
 {
     size_t g = len / (n ? n : 1);
+    if (g != lp->g)
+        return err_set(e, 500, "model_invalid", "the linear member has %zu groups, the trees %zu",
+                       lp->g, g);
     double *z = malloc((len + 1) * sizeof(*z));
-    if (z == NULL || g != lp->g) {
-        free(z);
-        return z == NULL ? err_set(e, 500, "internal", "out of memory")
-                         : err_set(e, 500, "model_invalid", "the linear member has %zu groups, "
-                                   "the trees %zu", lp->g, g);
-    }
+    if (z == NULL)
+        return err_set(e, 500, "internal", "out of memory");
     for (size_t i = 0; i < len; i++)
         z[i] = raw[i];
     if (linpart_add_margin(lp, F, n, z) < 0) {
