@@ -3,8 +3,10 @@
 
 A trainyard model is model.ubj (an XGBoost booster) plus preprocess.json
 (written by ml/encode.c and ml/train.c); an ensemble's model.ubj is the
-weighted blend of its members as one booster, and its members also come as
-member-<i>.ubj with the recipe in preprocess.json (predict_members()). This module turns raw rows (dicts of
+weighted blend of its tree members as one booster, a linear member's
+weighted margin (its coefficients in preprocess.json) adds to it
+(predict()), and its members also come as member-<i>.ubj with the recipe in
+preprocess.json (predict_members()). This module turns raw rows (dicts of
 field -> value, as sent to the predict API or read from a CSV) into the
 float32 matrix the booster reads, with the same rules as the C engine:
 
