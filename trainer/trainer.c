@@ -173,6 +173,11 @@ static void on_line(void *ctx, char *line)
     }
     switch (m.kind) {
     case 'P':
+        /* A job's first progress goes out at once, not at the next
+         * heartbeat: a job that ends within a heartbeat (a 500-row table
+         * converges in about a second) still shows it was under way. */
+        if (s->progress <= 0 && m.fraction > 0)
+            lc->t->next_heartbeat = 0;
         s->progress = m.fraction;
         s->estimate = m.estimate;
         break;

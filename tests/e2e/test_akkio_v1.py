@@ -521,9 +521,17 @@ def test_akkio_v1_declared_field_types_are_trained_on(sdk, api, tmp_path):
     assert doc["predictions"][0]["grade"] == "3", doc
 
 
+def owners(names, fields):
+    """Booster input name -> the field it reads."""
+    return [next(f for f in fields if name == f or name.startswith(f + "=")) for name in names]
+
+
 def check_contribs(api, model_id, rows, preds, tmp_path):
     """Per row, per field: the API's contributions equal pred_contribs on the
-    downloaded model (summed over a field's inputs), and sum to the margin."""
+    downloaded model (summed over a field's inputs), plus, for an ensemble's
+    linear member (served beside model.ubj), weight x coef x (input - its
+    training mean) from preprocess.json; and they sum to the margin."""
+    import numpy as np
     import xgboost
     sys.path.insert(0, HERE)
     import trainyard_preprocess as tp
@@ -532,26 +540,36 @@ def check_contribs(api, model_id, rows, preds, tmp_path):
     dm = tp.dmatrix(rows, pre)
     contribs = booster.predict(dm, pred_contribs=True)
     margin = booster.predict(dm, output_margin=True)
-    names, _ = tp.feature_info(pre)
     fields = [f["name"] for f in pre["features"]]
-    owner = []  # booster input -> field
-    for name in names:
-        owner.append(next(f for f in fields if name == f or name.startswith(f + "=")))
+    owner = owners(tp.feature_info(pre)[0], fields)
     multi = contribs.ndim == 3
+    groups_n = len(pre["classes"]) if multi else 1
+    # The linear member's exact terms: n x groups x (fields + bias).
+    lin_terms = np.zeros((len(rows), groups_n, len(fields) + 1))
+    lm = tp.linear_member(pre)
+    if lm is not None:
+        lpre = {"model": "linear", "features": lm["linear"]["inputs"]}
+        X = tp.to_matrix(rows, lpre).astype(np.float64)
+        coef = np.array(lm["linear"]["coefficients"], dtype=np.float64)
+        means = np.array(lm["linear"]["means"], dtype=np.float64)
+        for c, f in enumerate(owners(tp.feature_info(lpre)[0], fields)):
+            lin_terms[:, :, fields.index(f)] += np.outer(X[:, c] - means[c], coef[c])
+        lin_terms[:, :, -1] = coef[-1] + means @ coef[:-1]
+        lin_terms *= lm["weight"]
     for i, p in enumerate(preds):
         ex = p["explanation"]
         groups = [(c, ex["classes"][c]) for c in pre["classes"]] if multi else [(None, ex)]
         for g, (cls, e) in enumerate(groups):
             row = contribs[i, g] if multi else contribs[i]
-            want = {}
+            want = {f: float(lin_terms[i, g, j]) for j, f in enumerate(fields)}
             for j, f in enumerate(owner):
-                want[f] = want.get(f, 0.0) + float(row[j])
+                want[f] += float(row[j])
             assert set(e["contributions"]) == set(fields)
             for f in fields:
                 assert abs(e["contributions"][f] - want[f]) < 1e-4, (i, cls, f)
-            assert abs(e["bias"] - float(row[-1])) < 1e-4
+            assert abs(e["bias"] - float(row[-1]) - lin_terms[i, g, -1]) < 1e-4
             total = e["bias"] + sum(e["contributions"].values())
-            m = margin[i, g] if multi else margin[i]
+            m = (margin[i, g] if multi else margin[i]) + lin_terms[i, g].sum()
             assert abs(total - float(m)) < 1e-4, (i, cls, total, m)
 
 
