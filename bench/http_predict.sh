@@ -75,9 +75,9 @@ row "POST …/predict, 10,000 rows (server)" "$best" "ms" \
 # the linear model (as tests/e2e/test_models.py pins it), and diamonds at
 # 10 s with seed 0 (as bench/ml_quality.sh runs it) blends its biggest
 # trees when the search makes one; digits at 10 s with seed 0 pairs its
-# default tree (1,230 trees over 10 classes, no cap: the search would serve
-# it alone) with the linear model as a dot product over 64 fields, so its
-# row shows what the pair costs where JSON is 64 fields x 10 classes a row.
+# default tree (hundreds of rounds x 10 classes, no cap: the search would
+# serve it alone) with the linear model as a dot product over 64 fields, so
+# its row shows what the pair costs where JSON is 64 fields x 10 classes.
 # Each model's preprocess.json says
 # whether it is a blend and of how many members, so the row says what it
 # measured.
