@@ -477,3 +477,11 @@ int enc_value_from_text(const enc_feature_t *f, const char *p, size_t n, float *
     *out = f->other ? (float)f->n_levels : NAN;
     return 0;
 }
+
+int enc_plan_copy(const enc_plan_t *src, enc_plan_t *dst, int linear, err_t *e)
+{
+    json_object *j = enc_plan_to_json(src);
+    int rc = enc_plan_from_json(dst, j, linear, e);
+    json_object_put(j);
+    return rc;
+}

@@ -79,6 +79,9 @@ void enc_names_free(char **v, size_t n);
 /* Preprocess JSON <-> plan (the plan read back has no col/map). */
 json_object *enc_plan_to_json(const enc_plan_t *p);
 int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *e);
+/* A copy of src through its JSON form (names, kinds, levels,
+ * standardisation; no training maps), read as linear or not. */
+int enc_plan_copy(const enc_plan_t *src, enc_plan_t *dst, int linear, err_t *e);
 /* v as a JSON number whose text is the shortest of %.15g, %.16g, %.17g
  * that strtod reads back as v (17 always does): kept with the number, so
  * the global double format (a few digits, for API answers) does not round

@@ -291,13 +291,7 @@ void linfit_predict(const double *coef, const float *X, size_t n, size_t w, ml_t
             out[2 * i] = (float)(1.0 - pr);
             out[2 * i + 1] = (float)pr;
         } else {
-            double mx = zz[0], sum = 0;
-            for (size_t c = 1; c < g; c++)
-                mx = zz[c] > mx ? zz[c] : mx;
-            for (size_t c = 0; c < g; c++)
-                sum += exp(zz[c] - mx);
-            for (size_t c = 0; c < g; c++)
-                out[i * k + c] = (float)(exp(zz[c] - mx) / sum);
+            scoring_softmax(zz, g, out + i * k);
         }
     }
     if (zz != one)

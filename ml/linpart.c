@@ -25,16 +25,6 @@ void linpart_free(linpart_t *l)
     free(l);
 }
 
-/* A plan's copy (names, kinds, levels, standardisation; no training maps),
- * through its JSON form: the one the served model reads. */
-static int plan_copy(const enc_plan_t *src, enc_plan_t *dst, err_t *e)
-{
-    json_object *j = enc_plan_to_json(src);
-    int rc = enc_plan_from_json(dst, j, 1, e);
-    json_object_put(j);
-    return rc;
-}
-
 static linpart_t *alloc_part(size_t width, size_t g, double weight)
 {
     linpart_t *l = calloc(1, sizeof(*l));
@@ -60,7 +50,7 @@ int linpart_new(const enc_plan_t *plan, const double *coef, size_t g, double wei
     *out = NULL;
     if (l == NULL)
         return err_set(e, 500, "internal", "out of memory");
-    if (plan_copy(plan, &l->plan, e) < 0) {
+    if (enc_plan_copy(plan, &l->plan, 1, e) < 0) {
         linpart_free(l);
         return -1;
     }

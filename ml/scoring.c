@@ -32,6 +32,17 @@ float *scoring_normalise(float *raw, size_t n, ml_task_t task, size_t k)
     return p;
 }
 
+void scoring_softmax(const double *z, size_t g, float *out)
+{
+    double mx = z[0], sum = 0;
+    for (size_t c = 1; c < g; c++)
+        mx = z[c] > mx ? z[c] : mx;
+    for (size_t c = 0; c < g; c++)
+        sum += exp(z[c] - mx);
+    for (size_t c = 0; c < g; c++)
+        out[c] = (float)(exp(z[c] - mx) / sum);
+}
+
 /* The trees' margins (len of them: n x groups) plus a blend's linear
  * member's, through the objective's link in double, into raw (floats). */
 static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, size_t n,
@@ -55,13 +66,7 @@ static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, siz
         if (task == TASK_BINARY) {
             raw[i] = (float)(1.0 / (1.0 + exp(-r[0])));
         } else if (task == TASK_MULTICLASS) {
-            double mx = r[0], sum = 0;
-            for (size_t c = 1; c < g; c++)
-                mx = r[c] > mx ? r[c] : mx;
-            for (size_t c = 0; c < g; c++)
-                sum += exp(r[c] - mx);
-            for (size_t c = 0; c < g; c++)
-                raw[i * g + c] = (float)(exp(r[c] - mx) / sum);
+            scoring_softmax(r, g, raw + i * g);
         } else {
             raw[i] = (float)r[0];
         }

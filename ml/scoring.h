@@ -27,6 +27,10 @@ struct linpart;
 int scoring_predict(const enc_plan_t *p, void *booster, const struct linpart *lp, ml_task_t task,
                     size_t k, const float *F, size_t n, float **out, err_t *e);
 
+/* out[c] = softmax(z)[c] over g margins, in double (the largest taken
+ * out first). */
+void scoring_softmax(const double *z, size_t g, float *out);
+
 /* Turns raw booster output (n for binary / regression, n x k otherwise)
  * into n x k (binary: 1 - p, p). Frees raw. */
 float *scoring_normalise(float *raw, size_t n, ml_task_t task, size_t k);

@@ -1215,10 +1215,7 @@ void search_out_free(search_out_t *o)
 static int linear_plan_copy(const enc_plan_t *src, enc_plan_t *dst, const float *F, size_t n_fit,
                             err_t *e)
 {
-    json_object *j = enc_plan_to_json(src);
-    int rc = enc_plan_from_json(dst, j, 1, e);
-    json_object_put(j);
-    if (rc < 0)
+    if (enc_plan_copy(src, dst, 1, e) < 0)
         return -1;
     enc_fit_linear(dst, F, n_fit);
     return 0;
@@ -1269,9 +1266,9 @@ static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
  * row's expansion; 4 is on the safe side. */
 #define DOT_PER_VISIT 4
 
-/* ensemble_select over m members' validation outputs pred, on the scale
- * they add up on (log1p(target) when log), the blend's outputs back on the
- * target's; cost NULL: no serving budget. */
+/* ensemble_select over m members' validation outputs pred, within the
+ * serving budget of their costs, on the scale they add up on (log1p(target)
+ * when log), the blend's outputs back on the target's. */
 static int blend_select(const ctx_t *cx, const float *const *pred, size_t m, int log,
                         const long *cost, int *counts, float *blend, double *loss)
 {
@@ -1341,11 +1338,8 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
     if (m < 2)
         return 0;
     en->blend = malloc((nv * cx->kk + 1) * sizeof(float));
-    float *pair_blend = malloc((nv * cx->kk + 1) * sizeof(float));
-    if (en->blend == NULL || pair_blend == NULL) {
-        free(pair_blend);
+    if (en->blend == NULL)
         return err_set(e, 500, "internal", "out of memory");
-    }
     double loss = 0;
     int steps = blend_select(cx, pred, m, log, cost, counts, en->blend, &loss);
     /* The best tree and the linear model as a pair, whatever the tree's
@@ -1362,15 +1356,19 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
         at_lin = idx[j] == lin ? j : at_lin;
     }
     if (steps >= 0 && at_lead < m && at_lin < m) {
-        const float *pp[2] = {pred[at_lead], pred[at_lin]};
+        /* (the linear model is in the pool only on the raw target) */
+        float *pair_blend = malloc((nv * cx->kk + 1) * sizeof(float));
         int pc[2] = {0, 0}, distinct = 0;
         double pl = 0;
-        /* (the linear model is in the pool only on the raw target) */
-        int ps = ensemble_pair(pp[0], pp[1], nv, in->task, in->k, in->y + cx->valid_begin,
-                               ENSEMBLE_STEPS, pc, pair_blend, &pl);
+        int ps = pair_blend == NULL ? -1
+                                    : ensemble_pair(pred[at_lead], pred[at_lin], nv, in->task,
+                                                    in->k, in->y + cx->valid_begin,
+                                                    ENSEMBLE_STEPS, pc, pair_blend, &pl);
         for (size_t j = 0; j < m; j++)
             distinct += counts[j] > 0;
-        if (ps > 0 && pc[0] > 0 && pc[1] > 0 && (distinct < 2 || pl < loss)) {
+        if (ps < 0) {
+            steps = -1;
+        } else if (pc[0] > 0 && pc[1] > 0 && (distinct < 2 || pl < loss)) {
             memset(counts, 0, m * sizeof(*counts));
             counts[at_lead] = pc[0];
             counts[at_lin] = pc[1];
@@ -1380,9 +1378,8 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
             steps = ps;
             loss = pl;
         }
-        steps = ps < 0 ? -1 : steps;
+        free(pair_blend);
     }
-    free(pair_blend);
     if (steps < 0)
         return err_set(e, 500, "internal", "out of memory");
     progress(cx, util_now_monotonic());

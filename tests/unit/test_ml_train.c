@@ -78,6 +78,18 @@ static double unit_rand(uint64_t *s)
 
 /* Imbalanced 3-class data with numbers, a category, a boolean, a numeric
  * second target ("score") and an id. */
+/* A dataset from CSV text s (len bytes; s is freed). */
+static ml_data_t *data_from_text(char *s, size_t len)
+{
+    ml_data_t *d = ml_data_new(NULL);
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(ml_data_feed(d, s, len, &e), 0);
+    ck_assert_int_eq(ml_data_finish(d, &e), 0);
+    free(s);
+    return d;
+}
+
 static ml_data_t *synth(size_t n)
 {
     size_t cap = n * 128 + 128;
@@ -95,13 +107,7 @@ static ml_data_t *synth(size_t n)
         len += (size_t)snprintf(s + len, cap - len, "r%zu,%.4f,%.4f,%.4f,%s,%s,%.4f,%s\n", i, x1,
                                 x2, x3, colors[c], flag ? "yes" : "no", sc * 10, y);
     }
-    ml_data_t *d = ml_data_new(NULL);
-    err_t e;
-    err_clear(&e);
-    ck_assert_int_eq(ml_data_feed(d, s, len, &e), 0);
-    ck_assert_int_eq(ml_data_finish(d, &e), 0);
-    free(s);
-    return d;
+    return data_from_text(s, len);
 }
 
 static json_object *spec_for(const char *field, int seed, int max_models, int extra)
@@ -610,14 +616,8 @@ static ml_data_t *synth_linear(size_t n, size_t p, double slope, uint64_t seed)
         int y = slope == 0 ? x[0] + x[1] > 0 : unit_rand(&seed) < 1 / (1 + exp(-slope * x[0]));
         len += (size_t)snprintf(s + len, cap - len, "%s\n", y ? "yes" : "no");
     }
-    ml_data_t *d = ml_data_new(NULL);
-    err_t e;
-    err_clear(&e);
-    ck_assert_int_eq(ml_data_feed(d, s, len, &e), 0);
-    ck_assert_int_eq(ml_data_finish(d, &e), 0);
     free(x);
-    free(s);
-    return d;
+    return data_from_text(s, len);
 }
 
 /* The C of the linear model that one candidate (max_models 1: the
