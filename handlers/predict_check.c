@@ -5,30 +5,29 @@
  * with one misspelled field gives one warning with a count, not 10,000.
  *
  * The check runs on every row of every prediction, so a clean row must cost
- * little next to the prediction itself. Rows of one batch nearly always
- * carry the same keys in the same order: the checker remembers the last
- * row's key order (as pointers to the model's own names), so a key costs a
- * string compare, not a hash lookup; a key out of that order is looked up
- * in the hash of the model's names. A category value is first compared
- * with the few levels last seen in that field, then looked up in the
- * field's level set.
+ * little next to the prediction itself: a row's keys are matched with the
+ * model's fields by their position in the last row (ml/keyorder.h), at a
+ * string compare each. A category value is first compared with the few
+ * levels last seen in that field, then looked up in the field's level set.
  */
 #include "handlers/predict_check.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ml/csv.h"
+#include "ml/keyorder.h"
 
 #define ROWS_KEPT 10
-#define ORDER_MAX 512        /* key positions remembered */
 #define RECENT_LEVELS 4      /* levels remembered per category field */
 
 typedef struct feature {
     const char *name;        /* the model's (borrowed from preprocess) */
     json_object *desc;       /* its description (borrowed) */
-    json_object *levels;     /* category: the set of its levels; else NULL */
+    json_object *levels;     /* category: the set of its levels (owned: a hash
+                                lookup, not a scan, for wide categories); else NULL */
     const char *recent[RECENT_LEVELS]; /* known levels last seen (keys of levels) */
     unsigned next_recent;
 } feature_t;
@@ -36,12 +35,9 @@ typedef struct feature {
 struct predict_check {
     json_object *features;   /* borrowed from preprocess */
     const char *target;      /* the predicted field, or NULL */
-    json_object *names;      /* feature name -> its index in feat (owned) */
-    json_object *levels;     /* category name -> set of its levels (owned): a
-                                hash lookup, not a scan, for wide categories */
     feature_t *feat;         /* the model's features, in order (owned) */
     size_t n_features;
-    size_t order[ORDER_MAX]; /* feature index of the last row's k-th key + 1, 0 = none */
+    keyorder_t *keys;        /* the features' names (owned) */
     json_object *warnings;   /* aggregated (owned) */
     json_object *index;      /* "code\x1ffield\x1fvalue" -> its warning (owned) */
 };
@@ -55,40 +51,51 @@ predict_check_t *predict_check_new(json_object *preprocess)
     json_object_object_get_ex(preprocess, "features", &c->features);
     if (json_object_object_get_ex(preprocess, "target", &target) && target != NULL)
         c->target = json_object_get_string(target);
-    c->names = json_object_new_object();
-    c->levels = json_object_new_object();
     c->warnings = json_object_new_array();
     c->index = json_object_new_object();
     size_t nf = c->features ? json_object_array_length(c->features) : 0;
     c->feat = calloc(nf + 1, sizeof(*c->feat));
-    if (c->feat == NULL)
+    const char **names = calloc(nf + 1, sizeof(*names));
+    json_object **descs = calloc(nf + 1, sizeof(*descs));
+    if (c->feat == NULL || names == NULL || descs == NULL)
         abort();
+    size_t named = 0;
     for (size_t j = 0; j < nf; j++) {
-        json_object *f = json_object_array_get_idx(c->features, j), *name, *levels;
-        if (!json_object_object_get_ex(f, "name", &name))
-            continue;
-        const char *fname = json_object_get_string(name);
-        if (json_object_object_get_ex(c->names, fname, NULL))
+        json_object *f = json_object_array_get_idx(c->features, j), *name;
+        if (json_object_object_get_ex(f, "name", &name)) {
+            descs[named] = f;
+            names[named++] = json_object_get_string(name);
+        }
+    }
+    /* A name given twice (never written by the engine) counts once. */
+    keyorder_t *all = keyorder_new(names, named);
+    if (all == NULL)
+        abort();
+    for (size_t j = 0; j < named; j++) {
+        if (keyorder_find(all, SIZE_MAX, names[j]) != (long)j)
             continue;
         feature_t *ft = &c->feat[c->n_features];
-        ft->name = fname;
-        ft->desc = f;
-        json_object_object_add(c->names, fname, json_object_new_int64((int64_t)c->n_features));
-        c->n_features++;
-        json_object *kind = NULL;
-        json_object_object_get_ex(f, "kind", &kind);
+        ft->name = names[c->n_features++] = names[j];
+        ft->desc = descs[j];
+        json_object *kind = NULL, *levels;
+        json_object_object_get_ex(ft->desc, "kind", &kind);
         if (kind != NULL && strcmp(json_object_get_string(kind), "category") == 0) {
             /* Only categories get a set: it also says which fields are. */
-            json_object *set = json_object_new_object();
-            size_t nl = json_object_object_get_ex(f, "levels", &levels)
+            ft->levels = json_object_new_object();
+            size_t nl = json_object_object_get_ex(ft->desc, "levels", &levels)
                             ? json_object_array_length(levels) : 0;
             for (size_t i = 0; i < nl; i++)
                 json_object_object_add(
-                    set, json_object_get_string(json_object_array_get_idx(levels, i)), NULL);
-            json_object_object_add(c->levels, fname, set);
-            ft->levels = set;
+                    ft->levels, json_object_get_string(json_object_array_get_idx(levels, i)),
+                    NULL);
         }
     }
+    keyorder_free(all);
+    c->keys = keyorder_new(names, c->n_features);
+    free(names);
+    free(descs);
+    if (c->keys == NULL)
+        abort();
     return c;
 }
 
@@ -96,8 +103,9 @@ void predict_check_free(predict_check_t *c)
 {
     if (c == NULL)
         return;
-    json_object_put(c->names);
-    json_object_put(c->levels);
+    keyorder_free(c->keys);
+    for (size_t j = 0; j < c->n_features; j++)
+        json_object_put(c->feat[j].levels);
     json_object_put(c->warnings);
     json_object_put(c->index);
     free(c->feat);
@@ -212,18 +220,8 @@ static const char *category_text(json_object *v, char *buf, size_t n)
 /* The feature a row's k-th key names, or NULL (not a feature). */
 static feature_t *key_feature(predict_check_t *c, size_t k, const char *key)
 {
-    if (k < ORDER_MAX && c->order[k] != 0 && strcmp(c->feat[c->order[k] - 1].name, key) == 0)
-        return &c->feat[c->order[k] - 1];
-    json_object *idx;
-    if (!json_object_object_get_ex(c->names, key, &idx)) {
-        if (k < ORDER_MAX)
-            c->order[k] = 0;
-        return NULL;
-    }
-    size_t j = (size_t)json_object_get_int64(idx);
-    if (k < ORDER_MAX)
-        c->order[k] = j + 1;
-    return &c->feat[j];
+    long j = keyorder_find(c->keys, k, key);
+    return j < 0 ? NULL : &c->feat[j];
 }
 
 /* True if text is a level the model knows in this category field. */

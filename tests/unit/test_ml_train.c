@@ -549,6 +549,20 @@ START_TEST(ml_train_model_predicts_and_validates)
                json_object_get_double(get(p0, "Probability y is rare"));
     ck_assert_double_eq_tol(s, 1.0, 1e-4);
     ck_assert_int_eq(json_object_object_length(p0), 4);
+    /* The same rows, keys in other orders and an unknown key among them,
+     * after and before rows in the first order: the same predictions (rows
+     * are read by key position, ml/keyorder.h). */
+    json_object *shuffled = parse_json(
+        "[{\"flag\":true,\"zzz\":1,\"color\":\"blue\",\"x3\":0.1,\"x2\":\"0.8\",\"x1\":0.9},"
+        "{\"color\":\"purple\"},{},"
+        "{\"x1\":0.9,\"x2\":\"0.8\",\"x3\":0.1,\"color\":\"blue\",\"flag\":true}]");
+    json_object *again = NULL;
+    ck_assert_msg(ml_model_predict(m, shuffled, &again, &e) == 0, "%s", err_message(&e));
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_str_eq(json_object_to_json_string(json_object_array_get_idx(again, i)),
+                         json_object_to_json_string(json_object_array_get_idx(out, i % 3)));
+    json_object_put(again);
+    json_object_put(shuffled);
     json_object_put(out);
     json_object_put(rows);
     /* Bad rows: every problem reported with its path, nothing predicted. */
