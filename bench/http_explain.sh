@@ -13,7 +13,6 @@
 set -euo pipefail
 . "$(dirname "$0")/http_lib.sh"
 
-PY=/usr/bin/python3
 train_csv=$TRAINYARD_DATASETS/wa_churn_train.csv
 test_csv=$TRAINYARD_DATASETS/wa_churn_test.csv
 
@@ -23,38 +22,11 @@ task=$(bench_train explain "$ds" churn)
 model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
 
 # 1,000 rows of the test split (repeated as needed), plain and explained.
-"$PY" - "$test_csv" "$BENCH_VAR" <<'PYEOF'
-import csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-def typed(r):
-    out = {}
-    for k, v in r.items():
-        if k == "churn":
-            continue
-        try:
-            out[k] = float(v) if v != "" else None
-        except ValueError:
-            out[k] = v
-    return out
-rows = [typed(r) for r in rows]
-batch = (rows * (1000 // len(rows) + 1))[:1000]
-json.dump({"data": batch}, open(sys.argv[2] + "/predict1k.json", "w"))
-json.dump({"data": batch, "explain": True}, open(sys.argv[2] + "/explain1k.json", "w"))
-PYEOF
+json_batch "$test_csv" churn 1000 "$BENCH_VAR/predict1k.json"
+json_batch "$test_csv" churn 1000 "$BENCH_VAR/explain1k.json" explain
 
 # best_server_ms FILE — the best of 5 Server-Timing durations for that body.
-best_server_ms() {
-  local best="" out ms
-  for _ in 1 2 3 4 5; do
-    out=$(curl -s -o /dev/null -D - -X POST -H "X-API-Key: $BENCH_KEY" \
-            -H 'Content-Type: application/json' --data-binary @"$1" \
-            "$BENCH_URL/api/v1/models/$model/predict")
-    ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
-    [ -n "$ms" ] || continue
-    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$ms; fi
-  done
-  echo "${best:-n/a}"
-}
+best_server_ms() { predict_best "$model" "$1" | cut -d' ' -f1; }
 
 first_ms() {
   curl -s -o /dev/null -D - -X POST -H "X-API-Key: $BENCH_KEY" \

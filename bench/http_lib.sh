@@ -86,3 +86,46 @@ bench_train() {
   fi
   echo "$task"
 }
+
+# json_batch TEST_CSV TARGET N OUT [explain] — a prediction body of N rows
+# of a test split (repeated as needed), the target left out, numbers as
+# JSON numbers and empty cells as null; with "explain" it asks for
+# explanations too.
+json_batch() {
+  /usr/bin/python3 - "$@" <<'PYEOF'
+import csv, json, sys
+src, target, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rows = []
+for r in csv.DictReader(open(src)):
+    r.pop(target, None)
+    row = {}
+    for k, v in r.items():
+        try:
+            row[k] = float(v) if v != "" else None
+        except ValueError:
+            row[k] = v
+    rows.append(row)
+body = {"data": (rows * (n // len(rows) + 1))[:n]}
+if len(sys.argv) > 5 and sys.argv[5] == "explain":
+    body["explain"] = True
+json.dump(body, open(out, "w"))
+PYEOF
+}
+
+# predict_best MODEL FILE — posts that JSON body 5 times and prints the
+# best server time (the predict route's Server-Timing, ms) and the client
+# total of that request (ms), space-separated ("n/a n/a" if none answered).
+predict_best() {
+  local model=$1 file=$2 best="" total="" out ms
+  for _ in 1 2 3 4 5; do
+    out=$(curl -s -o /dev/null -D - -w 'TOTAL %{time_total}\n' -X POST \
+            -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
+            --data-binary @"$file" "$BENCH_URL/api/v1/models/$model/predict")
+    ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
+    [ -n "$ms" ] || continue
+    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      best=$ms; total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
+    fi
+  done
+  echo "${best:-n/a} ${total:-n/a}"
+}

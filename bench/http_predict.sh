@@ -19,24 +19,8 @@ task=$(bench_train predict "$ds" churn)
 model=$(api_json GET "/api/v1/models/train/$task/result" | json_get model_id)
 
 # Bodies from the test split: one row, and 10,000 rows (the split repeated).
-"$PY" - "$test_csv" "$BENCH_VAR" <<'PYEOF'
-import csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-def typed(r):
-    out = {}
-    for k, v in r.items():
-        if k == "churn":
-            continue
-        try:
-            out[k] = float(v) if v != "" else None
-        except ValueError:
-            out[k] = v
-    return out
-rows = [typed(r) for r in rows]
-json.dump({"data": rows[:1]}, open(sys.argv[2] + "/predict1.json", "w"))
-batch = (rows * (10000 // len(rows) + 1))[:10000]
-json.dump({"data": batch}, open(sys.argv[2] + "/predict10k.json", "w"))
-PYEOF
+json_batch "$test_csv" churn 1 "$BENCH_VAR/predict1.json"
+json_batch "$test_csv" churn 10000 "$BENCH_VAR/predict10k.json"
 
 lua=$BENCH_VAR/predict.lua
 body=$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$BENCH_VAR/predict1.json")
@@ -56,17 +40,7 @@ row "POST …/predict, one row" "$single" "req/s" \
     "$pct% of static (target >= 30%: $(meets "$pct" '>=' 30))"
 
 size=$(stat -c %s "$BENCH_VAR/predict10k.json")
-best=""
-for _ in 1 2 3 4 5; do
-  out=$(curl -s -o /dev/null -D - -w 'TOTAL %{time_total}\n' -X POST \
-          -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
-          --data-binary @"$BENCH_VAR/predict10k.json" "$BENCH_URL/api/v1/models/$model/predict")
-  ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
-  total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
-  if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-    best=$ms; best_total=$total
-  fi
-done
+read -r best best_total < <(predict_best "$model" "$BENCH_VAR/predict10k.json")
 row "POST …/predict, 10,000 rows (server)" "$best" "ms" \
     "target <= 100 ms: $(meets "$best" '<=' 100) (client total incl. $((size / 1024)) KiB upload + parse: $best_total ms; best of 5)"
 
@@ -82,7 +56,7 @@ row "POST …/predict, 10,000 rows (server)" "$best" "ms" \
 # whether it is a blend and of how many members, so the row says what it
 # measured.
 blend_row() { # NAME DATASET TARGET EXTRA DURATION
-  local name=$1 stem=$2 target=$3 extra=$4 dur=$5 ds task model members best="" total ms out
+  local name=$1 stem=$2 target=$3 extra=$4 dur=$5 ds task model members best total
   ds=$(api_json POST "/api/v1/datasets?name=$name" -H 'Content-Type: text/csv' \
          --data-binary @"$TRAINYARD_DATASETS/${stem}_train.csv" | json_get dataset_id)
   task=$(bench_train "$name" "$ds" "$target" "$extra" "$dur")
@@ -92,29 +66,8 @@ blend_row() { # NAME DATASET TARGET EXTRA DURATION
 e = json.load(sys.stdin).get("ensemble")
 print(", ".join(m.get("model", "tree") for m in e["members"]) if e else "not a blend")' \
     2>/dev/null || echo "?")
-  "$PY" - "$TRAINYARD_DATASETS/${stem}_test.csv" "$target" "$BENCH_VAR/$name.json" <<'PYEOF'
-import csv, json, sys
-rows = []
-for r in csv.DictReader(open(sys.argv[1])):
-    r.pop(sys.argv[2], None)
-    out = {}
-    for k, v in r.items():
-        try:
-            out[k] = float(v) if v != "" else None
-        except ValueError:
-            out[k] = v
-    rows.append(out)
-json.dump({"data": (rows * (10000 // len(rows) + 1))[:10000]}, open(sys.argv[3], "w"))
-PYEOF
-  for _ in 1 2 3 4 5; do
-    out=$(curl -s -o /dev/null -D - -w 'TOTAL %{time_total}\n' -X POST \
-            -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
-            --data-binary @"$BENCH_VAR/$name.json" "$BENCH_URL/api/v1/models/$model/predict")
-    ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
-    if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-      best=$ms; total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
-    fi
-  done
+  json_batch "$TRAINYARD_DATASETS/${stem}_test.csv" "$target" 10000 "$BENCH_VAR/$name.json"
+  read -r best total < <(predict_best "$model" "$BENCH_VAR/$name.json")
   row "…/predict, 10,000 rows, blend: $stem" "$best" "ms" \
       "target <= 100 ms: $(meets "$best" '<=' 100) (members: $members; client total $total ms; best of 5)"
 }
