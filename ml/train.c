@@ -182,12 +182,12 @@ static int cmp_size(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Folds for k-fold data (see KFOLD_LONG): 5, or 10 on a long budget that
- * pays for them. A capped run (max_models) keeps 5: its model must not
+/* Folds for k-fold data (see KFOLD_LONG): 5, or 10 on a budget longer
+ * than KFOLD_LONG_BUDGET seconds that pays for them. A capped run (max_models) keeps 5: its model must not
  * depend on the budget it was given. */
 static size_t kfold_count(const task_info_t *t, size_t inputs, double budget, int max_models)
 {
-    if (max_models > 0 || budget < KFOLD_LONG_BUDGET)
+    if (max_models > 0 || budget <= KFOLD_LONG_BUDGET)
         return KFOLD;
     double kk = t->task == TASK_MULTICLASS ? (double)t->k : 1.0;
     double est = KFOLD_LONG_ROUNDS * KFOLD_LONG * ((KFOLD_LONG - 1.0) / KFOLD_LONG) *
