@@ -58,6 +58,10 @@
  * classes, ~3.5 ns), so that the search still has room for its families. */
 #define KFOLD_LONG_ROUNDS 300.0
 #define ROUND_SECONDS_PER_CELL 3.5e-9
+/* ...and only while the five more fold matrices (each about the rows x
+ * inputs, ~8 bytes a cell as XGBoost's sparse rows) stay within the
+ * memory bar's fixed 64 MB (see the top of this file). */
+#define KFOLD_LONG_MAX_CELLS 1.6e6
 /* Holdout: 20% of the rows, but no more than HOLDOUT_ENOUGH rows unless
  * that is under 10%: past a few thousand rows a bigger validation set
  * adds little to early stopping, while every row moved to training helps
@@ -187,7 +191,8 @@ static int cmp_size(const void *a, const void *b)
  * depend on the budget it was given. */
 static size_t kfold_count(const task_info_t *t, size_t inputs, double budget, int max_models)
 {
-    if (max_models > 0 || budget <= KFOLD_LONG_BUDGET)
+    if (max_models > 0 || budget <= KFOLD_LONG_BUDGET ||
+        (double)t->n * (double)inputs > KFOLD_LONG_MAX_CELLS)
         return KFOLD;
     double kk = t->task == TASK_MULTICLASS ? (double)t->k : 1.0;
     double est = KFOLD_LONG_ROUNDS * KFOLD_LONG * ((KFOLD_LONG - 1.0) / KFOLD_LONG) *
