@@ -683,6 +683,44 @@ START_TEST(ml_train_linear_penalty_follows_validation)
 }
 END_TEST
 
+/* The fold count follows the budget (train.c, KFOLD_LONG): a small table
+ * with a long budget validates on 10 folds, with a short one on 5, and a
+ * capped run on 5 whatever its budget (its model must not depend on it).
+ * The table converges in about a second, so the long budget is not spent. */
+START_TEST(ml_train_long_budget_validates_on_ten_folds)
+{
+    static const struct {
+        int max_models;
+        double dur;
+        const char *want;
+    } cases[] = {
+        {0, 40, "stratified 10-fold (out-of-fold)"},
+        {0, 5, "stratified 5-fold (out-of-fold)"},
+        {2, 40, "stratified 5-fold (out-of-fold)"},
+    };
+    ml_data_t *d = synth(150);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *spec = spec_for("y", 1, cases[i].max_models, 0);
+        ml_result_t r;
+        err_t e;
+        err_clear(&e);
+        ck_assert_msg(ml_train(d, spec, util_now_monotonic() + cases[i].dur, NULL, &r, &e) == 0,
+                      "%s", err_message(&e));
+        json_object *m = json_object_array_get_idx(get(r.result, "models"), 0);
+        ck_assert_str_eq(json_object_get_string(get(m, "validation")), cases[i].want);
+        /* Every row is still validated exactly once. */
+        long total = 0;
+        json_object *s0 = json_object_array_get_idx(get(r.result, "stats"), 0);
+        for (size_t c = 0; c < json_object_array_length(s0); c++)
+            total += json_object_get_int(get(json_object_array_get_idx(s0, c), "count"));
+        ck_assert_int_eq(total, 150);
+        ml_result_free(&r);
+        json_object_put(spec);
+    }
+    ml_data_free(d);
+}
+END_TEST
+
 Suite *suite_ml_train(void)
 {
     const TTest *const t[] = {
@@ -692,6 +730,7 @@ Suite *suite_ml_train(void)
         ml_train_seed_gives_identical_booster, ml_train_extra_attention_raises_macro_f1,
         ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
         ml_train_model_predicts_and_validates, ml_train_linear_penalty_follows_validation,
+        ml_train_long_budget_validates_on_ten_folds,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
