@@ -18,7 +18,8 @@ BUILD=${2:-${BUILD:-build}}
 PY=/usr/bin/python3
 BENCH=$BUILD/bench/ml_bench
 DATASETS=${TRAINYARD_DATASETS:-$(cd "$(dirname "$0")/../.." && pwd)/shared/datasets}
-[ -x "$BENCH" ] || make --no-print-directory BUILD="$BUILD" "$BENCH" >/dev/null || exit 1
+# Always through make: a binary older than the engine would measure the old engine.
+make --no-print-directory BUILD="$BUILD" "$BENCH" >/dev/null || exit 1
 CSV=/tmp/trainyard-ml-ingest-$$.csv
 trap 'rm -f "$CSV"' EXIT INT TERM
 

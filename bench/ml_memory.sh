@@ -15,7 +15,8 @@ ROWS=${1:-2500000}
 DUR=${2:-10}
 BUILD=${3:-${BUILD:-build}}
 BENCH=$BUILD/bench/ml_bench
-[ -x "$BENCH" ] || make --no-print-directory BUILD="$BUILD" "$BENCH" >/dev/null || exit 1
+# Always through make: a binary older than the engine would measure the old engine.
+make --no-print-directory BUILD="$BUILD" "$BENCH" >/dev/null || exit 1
 CSV=/tmp/trainyard-ml-mem-$$.csv
 TEST=/tmp/trainyard-ml-mem-$$-test.csv
 OUT=/tmp/trainyard-ml-mem-$$
