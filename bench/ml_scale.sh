@@ -7,6 +7,8 @@
 #   bench/ml_scale.sh [duration (unused: bench.sh passes one)] [build dir]
 #   ML_SCALE_MAX_CELLS=1e10 bench/ml_scale.sh    # every size (hours, ~40 GB of CSV)
 #   ML_SCALE_MIN_CELLS=1e7 ML_SCALE_MAX_CELLS=1e7 bench/ml_scale.sh   # one size again
+#   ML_SCALE_ROWS=10000000 ML_SCALE_COLS=100 ML_SCALE_MAX_CELLS=1e9 bench/ml_scale.sh
+#                                             # only these row and column counts
 #
 # By default sizes up to ML_SCALE_MAX_CELLS (2e7) cells run: a loaded
 # 2-core box does those in a few minutes. Each size:
@@ -54,8 +56,8 @@ echo "baselines taken off: ours ${OURS_BASE} MB (ingest), ${OURS_TBASE} MB (trai
     "python: its RSS after import"
 printf '%-9s %-5s | %-22s %-22s %-9s | %-22s %-22s %-9s\n' rows cols \
     "ingest ours s,MB/Mc" "pandas s,MB/Mc" "x s,MB" "train ours s,MB/Mc" "xgboost s,MB/Mc" "x s,MB"
-for rows in 10000 100000 1000000 10000000; do
-    for cols in 10 100 1000; do
+for rows in ${ML_SCALE_ROWS:-10000 100000 1000000 10000000}; do
+    for cols in ${ML_SCALE_COLS:-10 100 1000}; do
         cells=$((rows * cols))
         awk -v c="$cells" -v m="$MAX_CELLS" -v l="$MIN_CELLS" \
             'BEGIN { exit !(c <= m + 0 && c >= l + 0) }' || continue
