@@ -5,11 +5,11 @@
  * Per field: detect the task (task.c), choose and encode the features
  * (encode.c), lay the rows out so that validation blocks are contiguous
  * (stratified holdout of 10-20% above LAYOUT_KFOLD_MAX rows, stratified
- * 5-fold below, 10-fold on a long budget), run the search (search.c), then compute the validation
- * stats, the importances and the data story (explain.c) and the preprocess
- * JSON the model is served with. The time left is shared equally between
- * the fields still to train; each field keeps a small reserve for its
- * explanations.
+ * 5-fold below, 10-fold on a long budget), run the search (search.c),
+ * then compute the validation stats, the importances and the data story
+ * (explain.c) and the preprocess JSON the model is served with. The time
+ * left is shared equally between the fields still to train; each field
+ * keeps a small reserve for its explanations.
  *
  * Memory (the bar: trainer peak RSS <= 3x the float matrix + 64 MB): the
  * columns stay (the caller owns them); index arrays are freed as soon as
@@ -189,8 +189,9 @@ static int cmp_size(const void *a, const void *b)
 }
 
 /* Folds for k-fold data (see KFOLD_LONG): 5, or 10 on a budget longer
- * than KFOLD_LONG_BUDGET seconds that pays for them. A capped run (max_models) keeps 5: its model must not
- * depend on the budget it was given. */
+ * than KFOLD_LONG_BUDGET seconds that pays for them. A capped run
+ * (max_models) keeps 5: its model must not depend on the budget it was
+ * given. */
 static size_t kfold_count(const task_info_t *t, size_t inputs, double budget, int max_models)
 {
     if (max_models > 0 || budget <= KFOLD_LONG_BUDGET ||

@@ -298,7 +298,8 @@ Suite *suite_ml_ensemble(void)
 {
     const TTest *t[] = {
         ml_ensemble_select_blends_independent_errors, ml_ensemble_select_respects_serving_budget,
-        ml_ensemble_select_keeps_a_dominant_single, ml_ensemble_pair_finds_the_weight_greedy_steps_miss,
+        ml_ensemble_select_keeps_a_dominant_single,
+        ml_ensemble_pair_finds_the_weight_greedy_steps_miss,
         ml_ensemble_merge_binary_is_weighted_margin,
         ml_ensemble_merge_multiclass_is_weighted_margin,
         ml_ensemble_merge_regression_blends_base_scores,

@@ -83,7 +83,7 @@ END_TEST
 
 Suite *suite_ml_keyorder(void)
 {
-    const TTest *t[] = {ml_keyorder_finds_keys_in_any_order, ml_keyorder_twice_given_name_keeps_first,
-                        ml_keyorder_wide_rows};
+    const TTest *t[] = {ml_keyorder_finds_keys_in_any_order,
+                        ml_keyorder_twice_given_name_keeps_first, ml_keyorder_wide_rows};
     return unit_suite("ml_keyorder", t, sizeof(t) / sizeof(t[0]));
 }
