@@ -463,24 +463,39 @@ static int models_predict_with(request_t *r, const char *model_id)
     predict_check_t *check = models_checker(r, model_id);
     if (check == NULL)
         return -1;
-    if (predict_check_rows(check, rows, 0, strict, &r->err) != 0)
-        return -1;
-    json_object *warnings = predict_check_warnings(check);
     ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                         r->auth.workspace_id, model_id, &r->err);
     if (model == NULL)
         return -1;
     /* explain: true (body) or ?explain=true adds per-field contributions
      * to each prediction (shape in ml/model.h). */
+    err_t pe;
+    err_clear(&pe);
     int explain = 0;
     json_object *ex = NULL;
+    int ok = 1;
     if (json_object_object_get_ex(r->body, "explain", &ex))
         explain = json_object_get_boolean(ex);
-    else if (support_query_bool(r, "explain", 0, &explain, &r->err) != 0)
+    else
+        ok = support_query_bool(r, "explain", 0, &explain, &pe) == 0;
+    /* The prediction reads each row's keys anyway and marks the rows the
+     * input check could find anything in: a batch of plain rows is checked
+     * without a second pass over it. A failed prediction marks nothing, so
+     * the check reads every row then, and its strict refusal answers
+     * first, as when it ran before the prediction. */
+    size_t n = json_object_is_type(rows, json_type_array) ? json_object_array_length(rows) : 0;
+    unsigned char *unusual = arena_alloc(r->arena, n + 1);
+    json_object *predictions = NULL;
+    ok = ok && ml_model_predict_rows(model, rows, explain, unusual, &predictions, &pe) == 0;
+    if (predict_check_rows_marked(check, rows, ok ? unusual : NULL, 0, strict, &r->err) != 0) {
+        json_object_put(predictions);
         return -1;
-    json_object *predictions;
-    if (ml_model_predict_explain(model, rows, explain, &predictions, &r->err) != 0)
+    }
+    if (!ok) {
+        r->err = pe;
         return -1;
+    }
+    json_object *warnings = predict_check_warnings(check);
     stats_add(STATS_PREDICTIONS, json_object_array_length(predictions));
     json_object *doc = support_own(r, json_object_new_object());
     json_object_object_add(doc, "status", json_object_new_string("success"));

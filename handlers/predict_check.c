@@ -54,8 +54,13 @@ predict_check_t *predict_check_new(json_object *preprocess)
     c->warnings = json_object_new_array();
     c->index = json_object_new_object();
     size_t nf = c->features ? json_object_array_length(c->features) : 0;
+    json_object *dropped = NULL;
+    if (!json_object_object_get_ex(preprocess, "dropped_fields", &dropped) ||
+        !json_object_is_type(dropped, json_type_array))
+        dropped = NULL;
+    size_t nd = dropped != NULL ? json_object_array_length(dropped) : 0;
     c->feat = calloc(nf + 1, sizeof(*c->feat));
-    const char **names = calloc(nf + 1, sizeof(*names));
+    const char **names = calloc(nf + nd + 1, sizeof(*names));
     json_object **descs = calloc(nf + 1, sizeof(*descs));
     if (c->feat == NULL || names == NULL || descs == NULL)
         abort();
@@ -91,7 +96,17 @@ predict_check_t *predict_check_new(json_object *preprocess)
         }
     }
     keyorder_free(all);
-    c->keys = keyorder_new(names, c->n_features);
+    /* The training columns the model dropped come after its fields: a row
+     * that carries them (the training table's own columns) is not told
+     * they are unknown. */
+    size_t nk = c->n_features;
+    for (size_t i = 0; i < nd; i++) {
+        json_object *f = NULL;
+        if (json_object_object_get_ex(json_object_array_get_idx(dropped, i), "field", &f) &&
+            json_object_is_type(f, json_type_string))
+            names[nk++] = json_object_get_string(f);
+    }
+    c->keys = keyorder_new(names, nk);
     free(names);
     free(descs);
     if (c->keys == NULL)
@@ -217,13 +232,6 @@ static const char *category_text(json_object *v, char *buf, size_t n)
     }
 }
 
-/* The feature a row's k-th key names, or NULL (not a feature). */
-static feature_t *key_feature(predict_check_t *c, size_t k, const char *key)
-{
-    long j = keyorder_find(c->keys, k, key);
-    return j < 0 ? NULL : &c->feat[j];
-}
-
 /* True if text is a level the model knows in this category field. */
 static int level_known(feature_t *ft, const char *text)
 {
@@ -245,13 +253,16 @@ static void check_row(finding_sink_t *s, json_object *row)
     size_t seen = 0; /* the model's fields among the row's (keys are unique) */
     size_t k = 0;
     json_object_object_foreach(row, key, val) {
-        feature_t *ft = key_feature(c, k++, key);
-        if (ft == NULL) {
+        long j = keyorder_find(c->keys, k++, key);
+        if (j < 0) {
             if (c->target == NULL || strcmp(key, c->target) != 0)
                 note(s, "unknown_field", key, NULL,
                      "the model has no such field; the value was ignored");
             continue;
         }
+        if ((size_t)j >= c->n_features)
+            continue; /* a training column the model dropped */
+        feature_t *ft = &c->feat[j];
         seen++;
         if (val == NULL || ft->levels == NULL)
             continue; /* missing, or not a category */
@@ -278,9 +289,17 @@ static void check_row(finding_sink_t *s, json_object *row)
 int predict_check_rows(predict_check_t *c, json_object *rows, size_t first_row, int strict,
                        err_t *e)
 {
+    return predict_check_rows_marked(c, rows, NULL, first_row, strict, e);
+}
+
+int predict_check_rows_marked(predict_check_t *c, json_object *rows, const unsigned char *marked,
+                              size_t first_row, int strict, err_t *e)
+{
     finding_sink_t s = {.c = c, .aggregate = 1, .strict = strict, .e = e};
     size_t n = json_object_is_type(rows, json_type_array) ? json_object_array_length(rows) : 0;
     for (size_t i = 0; i < n; i++) {
+        if (marked != NULL && !marked[i])
+            continue;
         s.row = first_row + i;
         check_row(&s, json_object_array_get_idx(rows, i));
     }

@@ -5,7 +5,9 @@
  *
  * The engine predicts such rows anyway (an unknown field is ignored, an
  * unseen level goes to "other" or missing, an absent field is missing), so
- * without this a misspelled field gives a normal-looking answer. The checks
+ * without this a misspelled field gives a normal-looking answer. A column of
+ * the training table that the model dropped (preprocess "dropped_fields":
+ * constant, id-like, ignored) is known, not unknown. The checks
  * read only the model's preprocess description (ml/model.h), never the
  * booster.
  */
@@ -35,6 +37,11 @@ void predict_check_free(predict_check_t *c);
  * the same codes) and returns -1; else 0. */
 int predict_check_rows(predict_check_t *c, json_object *rows, size_t first_row, int strict,
                        err_t *e);
+
+/* The same over the rows marked[i] != 0 only (marked NULL: all rows), the
+ * others known to hold nothing to find (ml_model_predict_rows' unusual). */
+int predict_check_rows_marked(predict_check_t *c, json_object *rows, const unsigned char *marked,
+                              size_t first_row, int strict, err_t *e);
 
 /* The same for one row, without aggregating: writes the row's findings as
  * one line of text ("unknown_field tenur; unseen_level contract=Three year")

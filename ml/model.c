@@ -41,6 +41,9 @@ struct ml_model {
     size_t bytes;
     linpart_t *linpart;       /* a blend's linear member, beside the booster */
     keyorder_t *keys;         /* the plan's field names, for reading rows */
+    int categories;           /* the plan has a category field */
+    char **dropped;           /* training columns the plan dropped (copies) */
+    size_t n_dropped;
     contrib_cache_t *contrib; /* built by the first explanation */
     int nthread;              /* the booster's current "nthread" */
 };
@@ -73,6 +76,9 @@ void ml_model_free(ml_model_t *m)
     xgb_booster_free(m->booster);
     linpart_free(m->linpart);
     keyorder_free(m->keys);
+    for (size_t i = 0; i < m->n_dropped; i++)
+        free(m->dropped[i]);
+    free(m->dropped);
     contrib_cache_free(m->contrib);
     enc_plan_free(&m->plan);
     for (size_t i = 0; m->classes && i < m->k; i++) {
@@ -118,16 +124,39 @@ static int linear_member(ml_model_t *m, json_object *preprocess, err_t *e)
     return 0;
 }
 
-/* The key order over the plan's field names (ml/keyorder.h). */
-static int field_keys(ml_model_t *m)
+/* The key order over the plan's field names (ml/keyorder.h), then the
+ * training columns it dropped (indexes from plan.n on: known, not read). */
+static int field_keys(ml_model_t *m, json_object *preprocess)
 {
-    const char **names = malloc((m->plan.n + 1) * sizeof(*names));
+    json_object *dropped = NULL;
+    if (!json_object_object_get_ex(preprocess, "dropped_fields", &dropped) ||
+        !json_object_is_type(dropped, json_type_array))
+        dropped = NULL;
+    size_t nd = dropped != NULL ? json_object_array_length(dropped) : 0, n = m->plan.n;
+    const char **names = malloc((n + nd + 1) * sizeof(*names));
     if (names == NULL)
         return -1;
     for (size_t j = 0; j < m->plan.n; j++)
         names[j] = m->plan.f[j].name;
-    m->keys = keyorder_new(names, m->plan.n);
+    m->dropped = calloc(nd + 1, sizeof(*m->dropped));
+    if (m->dropped == NULL) {
+        free(names);
+        return -1;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        const char *f = get_str(json_object_array_get_idx(dropped, i), "field");
+        if (f == NULL)
+            continue;
+        if ((m->dropped[m->n_dropped] = strdup(f)) == NULL) {
+            free(names);
+            return -1;
+        }
+        names[n++] = m->dropped[m->n_dropped++];
+    }
+    m->keys = keyorder_new(names, n);
     free(names);
+    for (size_t j = 0; j < m->plan.n; j++)
+        m->categories |= m->plan.f[j].kind == ENC_CATEGORY;
     return m->keys == NULL ? -1 : 0;
 }
 
@@ -191,7 +220,7 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
         goto fail;
     }
     m->plan.target_log1p = m->task == TASK_REGRESSION && tt != NULL;
-    if (field_keys(m) < 0) {
+    if (field_keys(m, preprocess) < 0) {
         err_set(e, 500, "internal", "out of memory");
         goto fail;
     }
@@ -313,17 +342,26 @@ static int encode_row_reporting(const ml_model_t *m, json_object *row, size_t i,
 /* The same, the row's keys read in order (ml/keyorder.h): the common case,
  * a clean row, at a string compare per key. -1 at the first misfit,
  * reporting nothing: the caller then reads the row again with
- * encode_row_reporting, so that every misfit is reported in field order. */
-static int encode_row(ml_model_t *m, json_object *row, float *x)
+ * encode_row_reporting, so that every misfit is reported in field order.
+ * *plain: the row's keys are exactly the plan's fields (keys are unique in
+ * a json-c object, so a count of known ones and no unknown one says so). */
+static int encode_row(ml_model_t *m, json_object *row, float *x, int *plain)
 {
     for (size_t j = 0; j < m->plan.n; j++)
         x[j] = NAN;
-    size_t k = 0;
+    size_t k = 0, known = 0;
+    int unknown = 0;
     json_object_object_foreach(row, key, val) {
         long j = keyorder_find(m->keys, k++, key);
-        if (j >= 0 && value_parse(&m->plan.f[j], val, &x[j]) != NULL)
+        if (j < 0 || (size_t)j >= m->plan.n) {
+            unknown |= j < 0; /* else a dropped training column */
+            continue;
+        }
+        known++;
+        if (value_parse(&m->plan.f[j], val, &x[j]) != NULL)
             return -1;
     }
+    *plain = !unknown && known == m->plan.n;
     return 0;
 }
 
@@ -366,11 +404,17 @@ static json_object *explain_row(const ml_model_t *m, const float *ct, size_t gro
 
 int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t *e)
 {
-    return ml_model_predict_explain(m, rows, 0, out, e);
+    return ml_model_predict_rows(m, rows, 0, NULL, out, e);
 }
 
 int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json_object **out,
                              err_t *e)
+{
+    return ml_model_predict_rows(m, rows, explain, NULL, out, e);
+}
+
+int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
+                          json_object **out, err_t *e)
 {
     *out = NULL;
     if (m == NULL)
@@ -399,6 +443,8 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
     for (size_t i = 0; i < n; i++) {
         json_object *row = json_object_array_get_idx(rows, i);
         if (!json_object_is_type(row, json_type_object)) {
+            if (unusual != NULL)
+                unusual[i] = 1;
             char path[ERR_FIELD_MAX] = "body/data";
             err_path_append_index(path, sizeof(path), (long)i);
             err_add(e, 422, "dict_type", path, "Input should be a valid dictionary");
@@ -406,8 +452,11 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
             continue;
         }
         float *x = &F[i * p];
-        if (encode_row(m, row, x) < 0 && encode_row_reporting(m, row, i, x, e) < 0)
+        int plain = 0;
+        if (encode_row(m, row, x, &plain) < 0 && encode_row_reporting(m, row, i, x, e) < 0)
             bad = 1;
+        if (unusual != NULL)
+            unusual[i] = !plain || m->categories;
     }
     if (bad) {
         free(F);

@@ -7,6 +7,8 @@
  *    "features":[{"name":"tenure","kind":"number"},
  *                {"name":"contract","kind":"category","levels":["Month-to-month",...],
  *                 "other":true}, ...],
+ *    "dropped_fields":[{"field":"id","reason":"..."},...] (optional: columns
+ *    of the training table the model does not read; a row may carry them),
  *    "base_score":..., "target_transform":"log1p" (regression, optional: the
  *    booster predicts log1p(target), invert with expm1), "ensemble":{...}
  *    (optional: the booster is a weighted blend, ml/ensemble.h), ...}
@@ -63,6 +65,15 @@ int ml_model_predict(ml_model_t *m, json_object *rows, json_object **out, err_t 
  * Fields the model does not use (ignored, dropped at training) are absent. */
 int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json_object **out,
                              err_t *e);
+
+/* The same, and unusual (n bytes for n rows, or NULL) marks each row an
+ * input check (handlers/predict_check.h) could find something in: 0 only
+ * when the row's keys are exactly the model's fields and none of them is a
+ * category (whose levels the check reads), 1 otherwise. Read while the row
+ * is encoded, so a batch of plain rows needs no second pass to be checked.
+ * Filled only when the call succeeds. */
+int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
+                          json_object **out, err_t *e);
 
 /* Rows x features one prediction request may hold (16M floats = 64 MB):
  * past it, ml_model_predict answers 413 without allocating. */

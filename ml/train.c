@@ -314,7 +314,8 @@ static json_object *validation_metrics(const search_out_t *so, const task_info_t
     return m;
 }
 
-static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, const char *target)
+static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, const char *target,
+                                    json_object *dropped)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "version", json_object_new_int(1));
@@ -330,6 +331,10 @@ static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, c
     json_object_object_add(o, "n_inputs",
                            json_object_new_int64((int64_t)(p->linear ? enc_linear_width(p) : p->n)));
     json_object_object_add(o, "features", enc_plan_to_json(p));
+    /* The training table's columns the model does not read: a prediction
+     * row that still carries them is not warned about them (model.h). */
+    if (json_object_array_length(dropped) > 0)
+        json_object_object_add(o, "dropped_fields", json_object_get(dropped));
     /* The booster predicts log1p(target): invert with expm1 (model.h). */
     if (p->target_log1p)
         json_object_object_add(o, "target_transform", json_object_new_string("log1p"));
@@ -537,7 +542,7 @@ searched:
     mo->booster = so.bytes;
     mo->booster_len = so.len;
     so.bytes = NULL;
-    mo->preprocess = preprocess_json(fp, &t, target);
+    mo->preprocess = preprocess_json(fp, &t, target, fr->dropped);
     if (so.ensemble)
         json_object_object_add(mo->preprocess, "ensemble", json_object_get(so.ensemble));
     mo->metrics = validation_metrics(&so, &t, yv, nv);

@@ -182,6 +182,41 @@ START_TEST(handlers_predict_check_row_text_and_bounds)
 }
 END_TEST
 
+/* The training columns the model dropped (preprocess "dropped_fields") are
+ * no unknown fields; only the rows marked are read. */
+START_TEST(handlers_predict_check_dropped_and_marked)
+{
+    json_object *pre = json_tokener_parse(
+        "{\"target\":\"y\",\"features\":[{\"name\":\"a\",\"kind\":\"number\"},"
+        "{\"name\":\"b\",\"kind\":\"number\"}],"
+        "\"dropped_fields\":[{\"field\":\"k\",\"reason\":\"constant\"},"
+        "{\"field\":\"id\",\"reason\":\"ignored\"}]}");
+    json_object *rows = json_tokener_parse(
+        "[{\"a\":1,\"b\":2,\"k\":7,\"id\":\"x\",\"y\":1},"
+        " {\"a\":1,\"bb\":2},"
+        " {\"a\":1,\"c\":2}]");
+    predict_check_t *c = predict_check_new(pre);
+    err_t e;
+    err_clear(&e);
+    static const unsigned char marked[3] = {1, 0, 1};
+    ck_assert_int_eq(predict_check_rows_marked(c, rows, marked, 0, 0, &e), 0);
+    json_object *ws = predict_check_warnings(c);
+    /* Row 0: nothing (dropped columns, the label); row 1 not read; row 2:
+     * c unknown, b missing. */
+    ck_assert_int_eq(json_object_array_length(ws), 2);
+    ck_assert_ptr_nonnull(warning(ws, "unknown_field", "c"));
+    ck_assert_ptr_nonnull(warning(ws, "missing_field", "b"));
+    ck_assert_ptr_null(warning(ws, "unknown_field", "bb"));
+    predict_check_reset(c);
+    ck_assert_int_eq(predict_check_rows_marked(c, rows, NULL, 0, 1, &e), -1);
+    ck_assert_int_eq(e.count, 4); /* rows 1 and 2: an unknown field and b missing each */
+    ck_assert_str_eq(e.items[0].field, "body/data/1/bb");
+    predict_check_free(c);
+    json_object_put(rows);
+    json_object_put(pre);
+}
+END_TEST
+
 Suite *suite_handlers_predict_check(void)
 {
     const TTest *const t[] = {
@@ -189,6 +224,7 @@ Suite *suite_handlers_predict_check(void)
         handlers_predict_check_caches_do_not_blur,
         handlers_predict_check_strict_refuses_with_paths,
         handlers_predict_check_row_text_and_bounds,
+        handlers_predict_check_dropped_and_marked,
     };
     return unit_suite("handlers_predict_check", t, sizeof(t) / sizeof(t[0]));
 }

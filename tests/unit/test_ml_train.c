@@ -610,6 +610,55 @@ START_TEST(ml_train_model_predicts_and_validates)
 }
 END_TEST
 
+/* A model of numbers and a boolean (color ignored, id dropped as id-like):
+ * the rows marked unusual are exactly those an input check could find
+ * anything in, and the training columns it dropped are known, not read. */
+START_TEST(ml_train_model_marks_unusual_rows)
+{
+    ml_data_t *d = synth(400);
+    json_object *spec = spec_for("y", 2, 2, 0);
+    json_object *ignore = json_object_new_array();
+    json_object_array_add(ignore, json_object_new_string("color"));
+    json_object_object_add(spec, "ignore_fields", ignore);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    ml_model_out_t *mo = &r.models[0];
+    json_object *dropped = get(mo->preprocess, "dropped_fields");
+    ck_assert_uint_ge(json_object_array_length(dropped), 2); /* id, color */
+    ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
+    ck_assert_msg(m != NULL, "%s", err_message(&e));
+    json_object *rows = parse_json(
+        "[{\"x1\":0.9,\"x2\":0.8,\"x3\":0.1,\"flag\":true,\"score\":3},"
+        " {\"id\":\"r1\",\"x1\":0.9,\"x2\":0.8,\"color\":\"red\",\"x3\":0.1,"
+        "  \"flag\":true,\"score\":3},"
+        " {\"x1\":0.9,\"x2\":0.8,\"x3\":0.1,\"flag\":true,\"score\":3,\"y\":\"mid\"},"
+        " {\"x1\":0.9,\"x2\":0.8,\"x3\":0.1,\"flag\":true,\"score\":3,\"zzz\":1},"
+        " {\"x1\":0.9,\"x2\":0.8,\"x3\":0.1,\"score\":3},"
+        " {\"score\":3,\"flag\":false,\"x3\":0.1,\"x2\":0.8,\"x1\":0.9}]");
+    unsigned char unusual[6];
+    memset(unusual, 7, sizeof(unusual));
+    json_object *out = NULL;
+    ck_assert_msg(ml_model_predict_rows(m, rows, 0, unusual, &out, &e) == 0, "%s",
+                  err_message(&e));
+    /* plain; dropped columns; the label; an unknown key; a field missing;
+     * plain again in another key order */
+    static const unsigned char want[6] = {0, 0, 1, 1, 1, 0};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_msg(unusual[i] == want[i], "row %zu: %d", i, unusual[i]);
+    ck_assert_str_eq(json_object_to_json_string(json_object_array_get_idx(out, 0)),
+                     json_object_to_json_string(json_object_array_get_idx(out, 1)));
+    json_object_put(out);
+    json_object_put(rows);
+    ml_model_free(m);
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
 /* Binary data for the linear path: p inputs uniform on [-1, 1]; the
  * label is x1 + x2 > 0 when slope is 0 (separable), else drawn with
  * probability sigmoid(slope * x1) (the other inputs are noise). */
@@ -729,7 +778,8 @@ Suite *suite_ml_train(void)
         ml_train_result_document_shape,
         ml_train_seed_gives_identical_booster, ml_train_extra_attention_raises_macro_f1,
         ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
-        ml_train_model_predicts_and_validates, ml_train_linear_penalty_follows_validation,
+        ml_train_model_predicts_and_validates, ml_train_model_marks_unusual_rows,
+        ml_train_linear_penalty_follows_validation,
         ml_train_long_budget_validates_on_ten_folds,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
