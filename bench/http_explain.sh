@@ -29,10 +29,9 @@ json_batch "$test_csv" churn 1000 "$BENCH_VAR/explain1k.json" explain
 best_server_ms() { predict_best "$model" "$1" | cut -d' ' -f1; }
 
 first_ms() {
-  curl -s -o /dev/null -D - -X POST -H "X-API-Key: $BENCH_KEY" \
+  server_ms "$(curl -s -o /dev/null -D - -X POST -H "X-API-Key: $BENCH_KEY" \
        -H 'Content-Type: application/json' --data-binary @"$1" \
-       "$BENCH_URL/api/v1/models/$model/predict" |
-    sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p'
+       "$BENCH_URL/api/v1/models/$model/predict")" | cut -d' ' -f1
 }
 cold=$(first_ms "$BENCH_VAR/explain1k.json")
 plain=$(best_server_ms "$BENCH_VAR/predict1k.json")

@@ -112,20 +112,33 @@ json.dump(body, open(out, "w"))
 PYEOF
 }
 
+# server_ms HEADERS — the predict route's server time from its
+# Server-Timing header: the body's reading in the handler (decode) plus the
+# prediction after it, and the decode part, space-separated (ms).
+server_ms() {
+  printf '%s\n' "$1" | tr -d '\r' | awk '/^Server-Timing:/ {
+    d = $0; sub(/.*decode;dur=/, "", d); sub(/[^0-9.].*/, "", d)
+    p = $0; sub(/.*predict;dur=/, "", p); sub(/[^0-9.].*/, "", p)
+    if ($0 !~ /decode;dur=/) d = 0
+    printf "%.3f %.3f\n", d + p, d }'
+}
+
 # predict_best MODEL FILE — posts that JSON body 5 times and prints the
-# best server time (the predict route's Server-Timing, ms) and the client
-# total of that request (ms), space-separated ("n/a n/a" if none answered).
+# best server time (server_ms), the client total of that request and the
+# server's decode part of it (ms), space-separated ("n/a n/a n/a" if none
+# answered).
 predict_best() {
-  local model=$1 file=$2 best="" total="" out ms
+  local model=$1 file=$2 best="" total="" decode="" out ms
   for _ in 1 2 3 4 5; do
     out=$(curl -s -o /dev/null -D - -w 'TOTAL %{time_total}\n' -X POST \
             -H "X-API-Key: $BENCH_KEY" -H 'Content-Type: application/json' \
             --data-binary @"$file" "$BENCH_URL/api/v1/models/$model/predict")
-    ms=$(printf '%s\n' "$out" | sed -n 's/^Server-Timing: predict;dur=\([0-9.]*\).*/\1/p')
-    [ -n "$ms" ] || continue
+    read -r ms dec < <(server_ms "$out")
+    [ -n "${ms:-}" ] || continue
     if [ -z "$best" ] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-      best=$ms; total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
+      best=$ms; decode=$dec
+      total=$(printf '%s\n' "$out" | awk '/^TOTAL/ {printf "%.1f", $2 * 1000}')
     fi
   done
-  echo "${best:-n/a} ${total:-n/a}"
+  echo "${best:-n/a} ${total:-n/a} ${decode:-n/a}"
 }

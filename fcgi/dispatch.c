@@ -199,11 +199,19 @@ static int body_decode_into(request_t *r, err_t *e)
 {
     body_limits_t lim = route_body_limits(r->route);
     bodyscan_t scan;
-    bodyscan_init(&scan, body_format_of(request_media(r)), &lim, NULL);
+    body_format_t fmt = body_format_of(request_media(r));
+    bodyscan_init(&scan, fmt, &lim, NULL);
     const char *buf = NULL;
     size_t n = 0;
     if (body_load(r, &scan, &buf, &n, e) != 0)
         return -1;
+    if ((r->route->flags & ROUTE_RAW_JSON) && fmt == BODY_JSON) {
+        req_impl_t *im = r->impl;
+        im->raw_body = buf;
+        im->raw_len = n;
+        im->raw_pending = 1;
+        return 0;
+    }
     return body_decode_buffer(r, buf, n, e);
 }
 
@@ -365,6 +373,24 @@ static int body_validate(request_t *r, err_t *e)
     return validate_body(r->body, rt->fields, rt->n_fields, r->body_untyped, e);
 }
 
+const char *req_body_text(const request_t *r, size_t *n)
+{
+    const req_impl_t *im = r->impl;
+    *n = im->raw_pending ? im->raw_len : 0;
+    return im->raw_pending && im->raw_len > 0 ? im->raw_body : NULL;
+}
+
+int req_body_decode(request_t *r, err_t *e)
+{
+    req_impl_t *im = r->impl;
+    if (!im->raw_pending)
+        return 0;
+    im->raw_pending = 0;
+    if (body_decode_buffer(r, im->raw_body, im->raw_len, e) != 0)
+        return -1;
+    return body_validate(r, e);
+}
+
 /* Everything before the handler. Returns 0 to call it, -1 with e filled. */
 static int prepare(request_t *r, const route_t *routes, size_t n_routes,
                    const server_hooks_t *hooks, err_t *e)
@@ -424,7 +450,7 @@ static int prepare(request_t *r, const route_t *routes, size_t n_routes,
         if (!streamed && body_decode_into(r, e) != 0)
             return -1;
     }
-    if (!streamed && body_validate(r, e) != 0)
+    if (!streamed && !((req_impl_t *)r->impl)->raw_pending && body_validate(r, e) != 0)
         return -1;
     return 0;
 }

@@ -127,6 +127,16 @@ int req_client_gone(request_t *r);
 /* Request body bytes read so far (by the runtime or the handler). */
 long long req_body_bytes(const request_t *r);
 
+/* ROUTE_RAW_JSON: the JSON body's text as received (mapped or in the arena,
+ * *n bytes, not NUL-terminated), or NULL when there is none or it was
+ * decoded already. */
+const char *req_body_text(const request_t *r, size_t *n);
+
+/* ROUTE_RAW_JSON: decodes that text into r->body and validates it against
+ * the route's fields, with the same errors as any route's body. 0 when
+ * there is nothing left to decode; -1 with e filled. */
+int req_body_decode(request_t *r, err_t *e);
+
 /* Renders e in the route's dialect and sends it. */
 int req_reply_error(request_t *r, const err_t *e);
 

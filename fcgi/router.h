@@ -27,9 +27,13 @@ enum route_flags {
     ROUTE_STREAM_CSV = 1 << 5,  /* a text/csv body is streamed to the handler as with
                                    ROUTE_STREAM_BODY (capped by the upload limit, not
                                    body_limit); any other body is decoded as usual */
-    ROUTE_TICKET = 1 << 6       /* the app's authenticate hook may accept a short-lived
+    ROUTE_TICKET = 1 << 6,      /* the app's authenticate hook may accept a short-lived
                                    ?ticket= instead of a key (an EventSource cannot send
                                    headers); the runtime does not look at it */
+    ROUTE_RAW_JSON = 1 << 7     /* a JSON body is loaded and its shape counted against the
+                                   route's limits, but not decoded: the handler may read
+                                   its text (req_body_text) and decodes and validates it
+                                   as any route's (req_body_decode) when it needs r->body */
 };
 
 typedef struct route {

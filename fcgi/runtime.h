@@ -74,6 +74,9 @@ typedef struct req_impl {
     const char *body_dir;     /* server_config_t.body_dir: where such files must be */
     int body_fd;              /* body_path opened, -1 until then */
     int body_eof;             /* the whole request body has been read */
+    const char *raw_body;     /* ROUTE_RAW_JSON: the loaded body, not decoded yet */
+    size_t raw_len;
+    int raw_pending;          /* raw_body awaits req_body_decode */
     int query_parsed;
     size_t n_query;
     const char **query_names; /* decoded, arena-owned */

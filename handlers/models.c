@@ -435,9 +435,88 @@ static int models_csv_body(const request_t *r)
     return r->body == NULL && strcmp(r->media_type, "text/csv") == 0;
 }
 
+/* The answer to a prediction; Server-Timing says how long the body's
+ * reading took in this handler (decode: the plain reader, or json-c when
+ * the body was not plain; 0 when the runtime decoded it before) and how
+ * long the model lookup, checks and prediction took after it. */
+static int models_predict_reply(request_t *r, json_object *predictions, json_object *warnings,
+                                double started, double decoded)
+{
+    stats_add(STATS_PREDICTIONS, json_object_array_length(predictions));
+    json_object *doc = support_own(r, json_object_new_object());
+    json_object_object_add(doc, "status", json_object_new_string("success"));
+    json_object_object_add(doc, "predictions", predictions);
+    json_object_object_add(doc, "warnings", warnings);
+    req_header_add(r, "Server-Timing",
+                   arena_sprintf(r->arena, "decode;dur=%.3f, predict;dur=%.3f",
+                                 (decoded - started) * 1000.0,
+                                 (util_now_monotonic() - decoded) * 1000.0));
+    return req_reply_json(r, 200, doc);
+}
+
+/* strict and explain: the body's, else the query's; -1 with r->err filled
+ * for a query value that is not a boolean. */
+static int models_predict_flags(request_t *r, int body_strict, int body_explain, int *strict,
+                                int *explain)
+{
+    *strict = body_strict > 0;
+    *explain = body_explain > 0;
+    if (body_strict < 0 && support_query_bool(r, "strict", 0, strict, &r->err) != 0)
+        return -1;
+    if (body_explain < 0 && support_query_bool(r, "explain", 0, explain, &r->err) != 0)
+        return -1;
+    return 0;
+}
+
+/* A JSON batch on the predict route (ROUTE_RAW_JSON) read straight from
+ * its text (ml/rowjson.h): 1 answered, -1 refused (r->err), 0 when it is
+ * not plain or the model is not found here, for the general path, which
+ * decodes the body (so a bad body is still refused before an unknown
+ * model) and answers as it always has. */
+static int models_predict_plain(request_t *r, const char *model_id, double started)
+{
+    size_t len = 0;
+    const char *text = req_body_text(r, &len);
+    if (text == NULL)
+        return 0;
+    ml_model_t *model = models_checker(r, model_id) == NULL
+                            ? NULL
+                            : model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                              r->auth.workspace_id, model_id, &r->err);
+    if (model == NULL) {
+        err_clear(&r->err);
+        return 0;
+    }
+    rowjson_rows_t rows;
+    int got = ml_model_read_text(model, text, len, &rows);
+    if (got <= 0)
+        return got < 0 ? err_set(&r->err, 500, "internal", "out of memory") : 0;
+    double decoded = util_now_monotonic();
+    int strict, explain;
+    json_object *predictions = NULL;
+    int rc = models_predict_flags(r, rows.strict, rows.explain, &strict, &explain) == 0 &&
+                     ml_model_predict_matrix(model, rows.F, rows.n, explain, &predictions,
+                                             &r->err) == 0
+                 ? 1
+                 : -1;
+    free(rows.F);
+    if (rc < 0)
+        return -1;
+    /* A plain batch holds nothing the input check would tell of. */
+    if (models_predict_reply(r, predictions, json_object_new_array(), started, decoded) != 0)
+        return -1;
+    return 1;
+}
+
 static int models_predict_with(request_t *r, const char *model_id)
 {
     double started = util_now_monotonic();
+    int plain = models_predict_plain(r, model_id, started);
+    if (plain != 0)
+        return plain > 0 ? 0 : -1;
+    if (req_body_decode(r, &r->err) != 0)
+        return -1;
+    double decoded = util_now_monotonic();
     json_object *rows = NULL;
     int csv = models_csv_body(r);
     if (!csv && models_rows(r, &rows) != 0)
@@ -495,18 +574,8 @@ static int models_predict_with(request_t *r, const char *model_id)
         r->err = pe;
         return -1;
     }
-    json_object *warnings = predict_check_warnings(check);
-    stats_add(STATS_PREDICTIONS, json_object_array_length(predictions));
-    json_object *doc = support_own(r, json_object_new_object());
-    json_object_object_add(doc, "status", json_object_new_string("success"));
-    json_object_object_add(doc, "predictions", predictions);
-    json_object_object_add(doc, "warnings", json_object_get(warnings));
-    /* How long the model lookup and prediction took, for clients and the
-     * benchmark (the body's decoding happened before and is not included). */
-    req_header_add(r, "Server-Timing",
-                   arena_sprintf(r->arena, "predict;dur=%.3f",
-                                 (util_now_monotonic() - started) * 1000.0));
-    return req_reply_json(r, 200, doc);
+    return models_predict_reply(r, predictions, json_object_get(predict_check_warnings(check)),
+                                started, decoded);
 }
 
 const field_spec_t models_evaluate_fields[] = {

@@ -50,9 +50,11 @@ const route_t routes[] = {
      0},
     {"GET", "/api/v1/models/{model_id}/download", models_download, 0, DIALECT_AKKIO,
      ROUTE_AUTH | ROUTE_LONG, NULL, 0},
-    /* JSON, XML or form up to 32 MB; text/csv streamed, as large as an upload. */
+    /* JSON, XML or form up to 32 MB; text/csv streamed, as large as an upload;
+     * a plain JSON batch read from its text (models_predict_plain). */
     {"POST", "/api/v1/models/{model_id}/predict", models_predict, 32 * MB, DIALECT_AKKIO,
-     ROUTE_AUTH | ROUTE_STREAM_CSV, models_predict_fields, MODELS_PREDICT_FIELDS_COUNT},
+     ROUTE_AUTH | ROUTE_STREAM_CSV | ROUTE_RAW_JSON, models_predict_fields,
+     MODELS_PREDICT_FIELDS_COUNT},
     {"POST", "/api/v1/models/{model_id}/evaluate", models_evaluate, 64 * KB, DIALECT_AKKIO,
      ROUTE_AUTH | ROUTE_STREAM_CSV | ROUTE_LONG, models_evaluate_fields,
      MODELS_EVALUATE_FIELDS_COUNT},

@@ -413,15 +413,10 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
     return ml_model_predict_rows(m, rows, explain, NULL, out, e);
 }
 
-int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
-                          json_object **out, err_t *e)
+/* 413 when n rows (explained or not) pass ML_PREDICT_MAX_CELLS. */
+static int batch_bounds(const ml_model_t *m, size_t n, int explain, err_t *e)
 {
-    *out = NULL;
-    if (m == NULL)
-        return err_set(e, 500, "internal", "no model");
-    if (!json_object_is_type(rows, json_type_array))
-        return err_add(e, 422, "list_type", "body/data", "Input should be a valid list");
-    size_t n = json_object_array_length(rows), p = m->plan.n;
+    size_t p = m->plan.n;
     /* The feature matrix and XGBoost's own copy of the margins grow with
      * rows x features: a batch is bounded by that product, not by its
      * bytes alone (a wide model turns a 32 MB body into gigabytes). */
@@ -436,6 +431,26 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
                        "explaining this batch needs %zu rows x %zu outputs x %zu model features "
                        "= %zu values; a request takes at most %zu: send fewer rows per request",
                        n, groups, p + 1, n * groups * (p + 1), (size_t)ML_PREDICT_MAX_CELLS);
+    return 0;
+}
+
+int ml_model_read_text(ml_model_t *m, const char *text, size_t len, rowjson_rows_t *rows)
+{
+    rowjson_plan_t plan = {.plan = &m->plan, .keys = m->keys, .max_cells = ML_PREDICT_MAX_CELLS};
+    return rowjson_read(&plan, text, len, rows);
+}
+
+int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
+                          json_object **out, err_t *e)
+{
+    *out = NULL;
+    if (m == NULL)
+        return err_set(e, 500, "internal", "no model");
+    if (!json_object_is_type(rows, json_type_array))
+        return err_add(e, 422, "list_type", "body/data", "Input should be a valid list");
+    size_t n = json_object_array_length(rows), p = m->plan.n;
+    if (batch_bounds(m, n, explain, e) < 0)
+        return -1;
     float *F = malloc((n * p + 1) * sizeof(*F));
     if (F == NULL)
         return err_set(e, 500, "internal", "out of memory");
@@ -462,16 +477,26 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
         free(F);
         return -1;
     }
+    int rc = ml_model_predict_matrix(m, F, n, explain, out, e);
+    free(F);
+    return rc;
+}
+
+int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain,
+                            json_object **out, err_t *e)
+{
+    *out = NULL;
+    if (batch_bounds(m, n, explain, e) < 0)
+        return -1;
+    size_t groups = m->task == TASK_MULTICLASS ? m->k : 1;
     json_object *res = json_object_new_array();
     if (n == 0) {
-        free(F);
         *out = res;
         return 0;
     }
     float *pr = NULL;
     if (threads_for(m, n, e) < 0 ||
         scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, &pr, e) < 0) {
-        free(F);
         json_object_put(res);
         return -1;
     }
@@ -479,13 +504,11 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
     if (explain && (contrib_fields(&m->plan, m->booster, groups, &m->contrib, F, n, &ct, e) < 0 ||
                     (m->linpart && linpart_add_contrib(m->linpart, F, n, ct) < 0 &&
                      err_set(e, 500, "internal", "out of memory") < 0))) {
-        free(F);
         free(pr);
         free(ct);
         json_object_put(res);
         return -1;
     }
-    free(F);
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
         if (m->task == TASK_REGRESSION) {

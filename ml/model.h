@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "common/err.h"
+#include "ml/rowjson.h"
 
 typedef struct ml_model ml_model_t;
 
@@ -74,6 +75,18 @@ int ml_model_predict_explain(ml_model_t *m, json_object *rows, int explain, json
  * Filled only when the call succeeds. */
 int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
                           json_object **out, err_t *e);
+
+/* A batch body's text read straight into the model's field rows when it is
+ * plain (ml/rowjson.h: every row exactly the model's fields, values of
+ * their kinds, known levels): 1 with *rows filled (free rows->F), 0 when
+ * it is not (decode it and use ml_model_predict_rows), -1 out of memory.
+ * A plain batch holds nothing an input check would tell of. */
+int ml_model_read_text(ml_model_t *m, const char *text, size_t len, rowjson_rows_t *rows);
+
+/* Predicts n field rows F (n x the model's fields, as read above), in
+ * ml_model_predict_explain's shape; 413 past ML_PREDICT_MAX_CELLS. */
+int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain,
+                            json_object **out, err_t *e);
 
 /* Rows x features one prediction request may hold (16M floats = 64 MB):
  * past it, ml_model_predict answers 413 without allocating. */

@@ -325,3 +325,64 @@ def test_plain_rows_checked_with_dropped_columns_known(mine, numeric):
     assert r.status_code == 422, r.text
     assert [(d["loc"], d["type"]) for d in r.json()["detail"]] == \
         [(["body", "data", 2, "x5"], "unknown_field")], r.text
+
+
+def test_plain_batch_read_from_text_answers_as_the_general_path(mine, numeric):
+    """A plain JSON batch is read straight from its text (ml/rowjson.h); any
+    other takes json-c's path. Both must give the same answer to the same
+    rows, to the last digit, explanations included."""
+    ws, key, c = mine
+    model, result = numeric
+    url = "/api/v1/models/%s/predict" % model
+    rows = [{"x1": i % 100, "x2": (i * 7 % 97) / 10, "x3": i % 13, "k": 7} for i in range(1000)]
+    rows[3]["x2"] = None                      # a missing value is plain
+    rows[4]["x1"] = 1.5e-3                    # exponent form
+    plain = c.post(url, json={"data": rows, "explain": True})
+    assert plain.status_code == 200, plain.text
+    # The same rows, made not plain by a last row the check tells of.
+    general = c.post(url, json={"data": rows + [dict(rows[0], extra=1)], "explain": True})
+    assert general.status_code == 200, general.text
+    assert plain.json()["warnings"] == []
+    assert [w["code"] for w in general.json()["warnings"]] == ["unknown_field"]
+    assert plain.json()["predictions"] == general.json()["predictions"][:1000]
+    assert "explanation" in plain.json()["predictions"][0]
+    # strict/explain from the query on a plain body; a bad one still 422s.
+    r = c.post(url, params={"strict": "true"}, json={"data": rows[:5]})
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.text
+    r = c.post(url, params={"explain": "maybe"}, json={"data": rows[:5]})
+    assert r.status_code == 422 and "explain" in r.text, r.text
+    # Not decided by the plain reader: malformed JSON, an unknown model (a bad
+    # body is told first), numbers past a float, a top-level key it does not
+    # know, a row that is not an object.
+    r = c.post(url, data=b'{"data": [{"x1": 1, "x2": 2, "x3": 3}', headers={
+        "Content-Type": "application/json"})
+    assert r.json()["detail"][0]["type"] == "json_invalid", r.text
+    other = "/api/v1/models/%s/predict" % uuid.uuid4()
+    assert c.post(other, json={"data": rows[:2]}).status_code == 404
+    r = c.post(other, data=b'{"data": [', headers={"Content-Type": "application/json"})
+    assert r.json()["detail"][0]["type"] == "json_invalid", r.text
+    r = c.post(url, data=b'{"data": [{"x1": 1e39, "x2": 2, "x3": 3}]}',
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "finite_number", r.text
+    r = c.post(url, json={"data": rows[:2], "note": "hi"})
+    assert r.status_code == 200, r.text
+    r = c.post(url, json={"data": [rows[0], 7]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "data", 1], r.text
+
+    # A model with a category: known levels are plain; a padded one is not,
+    # and is read to the same value.
+    lines = ["x1,g,y"] + ["%d,%s,%s" % (i % 50, "abc"[i % 3], "yes" if (i % 50) > 20 + 5 * (i % 3)
+                                         else "no") for i in range(300)]
+    ds = c.upload_csv("\n".join(lines) + "\n", name="levels")
+    task = c.train(ds["dataset_id"], ["y"], duration=10)
+    c.wait_success(task, timeout=240)
+    curl = "/api/v1/models/%s/predict" % c.result(task)["model_id"]
+    known = [{"x1": 30, "g": "b"}, {"x1": 10, "g": None}]
+    a = c.post(curl, json={"data": known + [{"x1": 30, "g": "b"}]})
+    b = c.post(curl, json={"data": known + [{"x1": 30, "g": " b "}]})
+    assert a.status_code == 200 and b.status_code == 200, (a.text, b.text)
+    assert a.json()["warnings"] == [] and b.json()["warnings"] == [], (a.text, b.text)
+    assert a.json()["predictions"] == b.json()["predictions"]
+    r = c.post(curl, json={"data": known + [{"x1": 30, "g": "zzz"}]})
+    assert [w["code"] for w in r.json()["warnings"]] == ["unseen_level"], r.text
