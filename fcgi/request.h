@@ -3,8 +3,9 @@
  *
  * The runtime (fcgi/server.c) accepts a FastCGI request, fills a request_t
  * from the CGI parameters, matches the route, authenticates when the route
- * asks for it, decodes the body into r->body unless the route streams it,
- * validates r->body against the route's field list, and only then calls the
+ * asks for it, decodes the body into r->body unless the route streams it
+ * (or keeps a JSON body's text for the handler: ROUTE_RAW_JSON), validates
+ * r->body against the route's field list, and only then calls the
  * handler. Everything in a request_t lives in r->arena and dies with the
  * request.
  *

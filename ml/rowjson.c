@@ -18,6 +18,8 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "common/util.h"
+
 #define KEY_MAX 256       /* longer keys are not plain: no field is named so */
 #define NUMBER_MAX 64     /* longer number literals are not plain */
 
@@ -46,6 +48,8 @@ typedef struct reader {
     size_t known;         /* plan fields the row named */
     unsigned char *named; /* per field: named in this row */
     float *row;           /* the row's cells in F */
+    yajl_handle yajl;     /* the parser, for where the body's object ended */
+    size_t end;           /* bytes up to the end of the body's object */
 } reader_t;
 
 static int on_null(void *ctx)
@@ -81,34 +85,76 @@ static int on_boolean(void *ctx, int b)
     }
 }
 
+/* Powers of ten a double holds exactly. */
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 /* The float the general path reads from a number literal, or -1 when the
- * literal is not plain: not in JSON's own form (yajl checks it, this
- * checks again what json-c would read otherwise), or read with a loss. */
+ * literal is not plain: not in JSON's own form (yajl checks it; this
+ * checks again what json-c would read otherwise), or not read exactly.
+ * json-c reads an integer literal as an int64 and any other with strtod,
+ * correctly rounded. A literal of at most 15 significant digits and a
+ * decimal exponent within +-22 is that double without strtod: its digits
+ * and the power of ten are exact doubles, and one IEEE division or
+ * multiplication of exact operands rounds correctly (Clinger's fast path).
+ * Others go through strtod itself. */
 static int number_value(const char *s, size_t n, float *out)
 {
     if (n == 0 || n >= NUMBER_MAX)
         return -1;
-    char buf[NUMBER_MAX];
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    const char *d = buf + (buf[0] == '-');
-    if (d[0] < '0' || d[0] > '9' || (d[0] == '0' && d[1] >= '0' && d[1] <= '9'))
+    size_t i = s[0] == '-';
+    int negative = (int)i;
+    if (i == n || s[i] < '0' || s[i] > '9' || (s[i] == '0' && i + 1 < n && s[i + 1] >= '0' &&
+                                                s[i + 1] <= '9'))
         return -1;
-    char *end = NULL;
-    errno = 0;
-    if (strpbrk(buf, ".eE") == NULL) {
-        /* json-c reads an integer literal as an int64 */
-        if (strlen(d) > 18 || strcmp(buf, "-0") == 0)
+    uint64_t digits = 0;
+    int count = 0, exp10 = 0, integer = 1;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, count++)
+        digits = digits * 10 + (uint64_t)(s[i] - '0');
+    if (i < n && s[i] == '.') {
+        integer = 0;
+        if (++i == n || s[i] < '0' || s[i] > '9')
             return -1;
-        long long i = strtoll(buf, &end, 10);
-        if (errno != 0 || *end != '\0')
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, count++, exp10--)
+            digits = digits * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        integer = 0;
+        int sign = 1, e = 0;
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            sign = s[i++] == '-' ? -1 : 1;
+        if (i == n || s[i] < '0' || s[i] > '9')
             return -1;
-        *out = (float)(double)i;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            e = e < 10000 ? e * 10 + (s[i] - '0') : e;
+        exp10 += sign * e;
+    }
+    if (i != n)
+        return -1;
+    if (integer) {
+        if (count > 18 || (negative && digits == 0))
+            return -1; /* past an int64's sure range; json-c's "-0" */
+        int64_t v = negative ? -(int64_t)digits : (int64_t)digits;
+        *out = (float)(double)v;
         return 0;
     }
-    double x = strtod(buf, &end);
-    if (errno != 0 || *end != '\0' || !isfinite(x) || fabs(x) > 3.0e38)
-        return -1; /* out of range or underflowing: the general path decides */
+    double x;
+    if (count <= 15 && exp10 >= -22 && exp10 <= 22) {
+        x = exp10 < 0 ? (double)digits / POW10[-exp10] : (double)digits * POW10[exp10];
+        x = negative ? -x : x;
+    } else {
+        char buf[NUMBER_MAX];
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        char *end = NULL;
+        errno = 0;
+        x = strtod(buf, &end);
+        if (errno != 0 || *end != '\0')
+            return -1; /* out of range or underflowing: the general path decides */
+    }
+    if (!isfinite(x) || fabs(x) > 3.0e38)
+        return -1;
     *out = (float)x;
     return 0;
 }
@@ -136,7 +182,8 @@ static int on_number(void *ctx, const char *s, size_t n)
 static int on_string(void *ctx, const unsigned char *s, size_t n)
 {
     reader_t *r = ctx;
-    if (r->at != ROW_VALUE || memchr(s, '\0', n) != NULL)
+    /* yajl's own UTF-8 check passes overlong forms the body check refuses */
+    if (r->at != ROW_VALUE || memchr(s, '\0', n) != NULL || !util_utf8_valid((const char *)s, n))
         return 0;
     if ((size_t)r->field < r->p->plan->n) {
         const enc_feature_t *f = &r->p->plan->f[r->field];
@@ -192,7 +239,7 @@ static int on_start_map(void *ctx)
 static int on_map_key(void *ctx, const unsigned char *key, size_t n)
 {
     reader_t *r = ctx;
-    if (n >= KEY_MAX || memchr(key, '\0', n) != NULL)
+    if (n >= KEY_MAX || memchr(key, '\0', n) != NULL || !util_utf8_valid((const char *)key, n))
         return 0;
     char k[KEY_MAX];
     memcpy(k, key, n);
@@ -238,6 +285,7 @@ static int on_end_map(void *ctx)
     }
     if (r->at == IN_BODY && r->seen_data) {
         r->at = AT_END;
+        r->end = yajl_get_bytes_consumed(r->yajl);
         return 1;
     }
     return 0;
@@ -277,11 +325,17 @@ int rowjson_read(const rowjson_plan_t *p, const char *text, size_t len, rowjson_
 {
     memset(out, 0, sizeof(*out));
     out->strict = out->explain = -1;
-    /* yajl reads an escaped lone surrogate as '?', where json-c produces
-     * bytes the body check refuses: a body with \u escapes (non-ASCII text
-     * from an ensure_ascii client) takes the general path. */
-    if (memmem(text, len, "\\u", 2) != NULL)
+    /* Where yajl is more lenient than json-c's strict mode: it reads an
+     * escaped lone surrogate as '?' (json-c produces bytes the body check
+     * refuses), and takes form feed and vertical tab as white space. A body
+     * with \u escapes (non-ASCII text from an ensure_ascii client) or
+     * either byte takes the general path. */
+    if (memchr(text, '\f', len) != NULL || memchr(text, '\v', len) != NULL)
         return 0;
+    for (const char *b = memchr(text, '\\', len); b != NULL;
+         b = memchr(b + 1, '\\', len - (size_t)(b + 1 - text)))
+        if (b + 1 < text + len && b[1] == 'u')
+            return 0;
     reader_t r = {.p = p, .out = out, .at = AT_START};
     r.named = malloc(p->plan->n + 1);
     yajl_handle h = r.named != NULL ? yajl_alloc(&callbacks, NULL, &r) : NULL;
@@ -289,8 +343,13 @@ int rowjson_read(const rowjson_plan_t *p, const char *text, size_t len, rowjson_
         free(r.named);
         return -1;
     }
+    r.yajl = h;
     int ok = yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok &&
              yajl_complete_parse(h) == yajl_status_ok && r.at == AT_END;
+    /* yajl lets an unfinished token after the value pass ({...} "): only
+     * JSON's white space may follow the body's object. */
+    for (size_t i = r.end; ok && i < len; i++)
+        ok = text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r';
     yajl_free(h);
     free(r.named);
     if (!ok) {

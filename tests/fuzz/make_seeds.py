@@ -23,6 +23,29 @@ def put(target, name, data):
         f.write(data)
 
 
+# --- rowjson (the plan: a number, b boolean, c category x | "y z" | NA; k dropped)
+for name, text in {
+    "plain": '{"data":[{"a":1,"b":true,"c":"x"},{"c":"y z","b":null,"a":-2.5e-3,"k":"id"}]}',
+    "flags": '{"strict":false,"data":[{"a":0.1,"b":false,"c":null}],"explain":true}',
+    "empty": '{"data":[]}',
+    "numbers": '{"data":[{"a":123456789012345678,"b":true,"c":"x"},'
+               '{"a":1.7976931348623157e308,"b":true,"c":"x"},{"a":-0.0,"b":true,"c":"x"},'
+               '{"a":4.9e-324,"b":true,"c":"x"},{"a":0.30000000000000004,"b":true,"c":"x"}]}',
+    "not_plain_missing": '{"data":[{"a":1,"b":true}]}',
+    "not_plain_level": '{"data":[{"a":1,"b":true,"c":"NA"},{"a":1,"b":true,"c":" x"}]}',
+    "not_plain_escape": '{"data":[{"a":1,"b":true,"c":"\\u0078"}]}',
+    "not_plain_types": '{"data":[{"a":"1","b":1,"c":2},{"a":-0,"b":true,"c":"x"},{"a":01}]}',
+    "not_plain_shape": '{"data":[{"a":1,"b":true,"c":"x"}],"data":[],"x":1}',
+    # found by the fuzzer: yajl takes form feed as white space, json-c does not
+    "formfeed": '{"data":[' + '\x0c' * 21 + ']}',
+    # and an unfinished token after the value as the end of the body
+    "trailing_quote": '{"data":[]}"',
+    # and an overlong UTF-8 form, which yajl's check lets through
+    "overlong_utf8": b'{"data":[{"a":1,"b":true,"c":"x"},{"c":"y z","b":null,"a":-6,'
+                     b'"k":":::\xc0\xbd:::::"}]}',
+}.items():
+    put("fuzz_rowjson", name, text)
+
 # --- json -------------------------------------------------------------------
 for name, text in {
     "object": '{"name":"churn","duration":60,"predict_fields":["label"]}',
