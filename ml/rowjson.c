@@ -176,9 +176,11 @@ static int on_number(void *ctx, const char *s, size_t n)
     return 1;
 }
 
-/* A category's text counts only when it is one of its levels exactly: an
- * unseen level, a missing word or a padded text is the input check's to
- * tell about. */
+/* Text is read as the general path reads it, through enc_value_from_text:
+ * a number or a boolean word ("29.85", "no", "" or "NA" for missing) as
+ * such, which the input check never tells about. A category's text counts
+ * only when it is one of its levels exactly: an unseen level, a missing
+ * word or a padded text is the check's to tell about. */
 static int on_string(void *ctx, const unsigned char *s, size_t n)
 {
     reader_t *r = ctx;
@@ -188,8 +190,10 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
     if ((size_t)r->field < r->p->plan->n) {
         const enc_feature_t *f = &r->p->plan->f[r->field];
         float v;
-        if (f->kind != ENC_CATEGORY || n == 0 || s[0] <= ' ' || s[n - 1] <= ' ' ||
-            enc_value_from_text(f, (const char *)s, n, &v) != 0 || !(v < (float)f->n_levels))
+        if (enc_value_from_text(f, (const char *)s, n, &v) != 0)
+            return 0; /* not a number or boolean word: the general path's 422 */
+        if (f->kind == ENC_CATEGORY &&
+            (n == 0 || s[0] <= ' ' || s[n - 1] <= ' ' || !(v < (float)f->n_levels)))
             return 0; /* padded, missing, unseen (NaN or "other"): for the check */
         r->row[r->field] = v;
     }
@@ -205,7 +209,7 @@ static int row_begin(reader_t *r)
     if (p > 0 && o->n + 1 > r->p->max_cells / p)
         return 0;
     if (o->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
+        size_t cap = r->cap ? r->cap * 2 : 16; /* one-row requests are the most common */
         if (p > 0 && cap > r->p->max_cells / p)
             cap = r->p->max_cells / p;
         float *F = realloc(o->F, (cap * p + 1) * sizeof(*F));

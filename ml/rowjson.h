@@ -12,8 +12,9 @@
  * "explain" as booleans; every row an object whose keys are distinct and
  * name every field of the plan, plus any of the names known but not read
  * (a training column the model dropped); number fields hold JSON numbers
- * (finite, within a float's range) or null, boolean fields true, false or
- * null, category fields null or exactly one of their levels. On such a
+ * (finite, within a float's range), numeric text or null, boolean fields
+ * true, false, a boolean word or null, category fields null or exactly one
+ * of their levels. On such a
  * batch the general path predicts the same floats and its input check finds
  * nothing (handlers/predict_check.h). Anything else, malformed JSON
  * included, is not read here ("not plain"): the caller takes the general

@@ -49,6 +49,12 @@ static float cell(const enc_feature_t *f, json_object *v)
 {
     if (v == NULL)
         return NAN;
+    if (f->kind != ENC_CATEGORY && json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        float out = NAN;
+        FUZZ_CHECK(enc_value_from_text(f, s, strlen(s), &out) == 0, "text \"%s\" read", s);
+        return out;
+    }
     switch (f->kind) {
     case ENC_NUMBER:
         FUZZ_CHECK(json_object_is_type(v, json_type_int) ||

@@ -28,6 +28,8 @@ for name, text in {
     "plain": '{"data":[{"a":1,"b":true,"c":"x"},{"c":"y z","b":null,"a":-2.5e-3,"k":"id"}]}',
     "flags": '{"strict":false,"data":[{"a":0.1,"b":false,"c":null}],"explain":true}',
     "empty": '{"data":[]}',
+    "text": '{"data":[{"a":" 29.85","b":"no","c":"x"},{"a":"","b":"NA","c":"y z"},'
+            '{"a":"1e5","b":"1","c":null}]}',
     "numbers": '{"data":[{"a":123456789012345678,"b":true,"c":"x"},'
                '{"a":1.7976931348623157e308,"b":true,"c":"x"},{"a":-0.0,"b":true,"c":"x"},'
                '{"a":4.9e-324,"b":true,"c":"x"},{"a":0.30000000000000004,"b":true,"c":"x"}]}',

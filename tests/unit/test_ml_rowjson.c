@@ -96,6 +96,13 @@ START_TEST(ml_rowjson_reads_a_plain_batch)
     ck_assert(F[15] == 0.0f && signbit(F[15]));
     ck_assert(F[18] == (float)strtod("12345678.901234567", NULL));
     free(rows.F);
+    /* Text as the general path reads it: numbers, boolean words, missing. */
+    text = "{\"data\":[{\"a\":\" 29.85\",\"b\":\"no\",\"c\":\"x\"},"
+           "{\"a\":\"\",\"b\":\"NA\",\"c\":\"y z\"}]}";
+    ck_assert_int_eq(read_text(&fx, text, 1000, &rows), 1);
+    ck_assert(rows.F[0] == 29.85f && rows.F[1] == 0.0f && rows.F[2] == 0.0f);
+    ck_assert(isnan(rows.F[3]) && isnan(rows.F[4]) && rows.F[5] == 1.0f);
+    free(rows.F);
     /* No flags; no rows. */
     ck_assert_int_eq(read_text(&fx, "{\"data\":[]}", 1000, &rows), 1);
     ck_assert_uint_eq(rows.n, 0);
@@ -126,10 +133,10 @@ START_TEST(ml_rowjson_refuses_what_is_not_plain)
         "{\"data\":[{\"a\":1,\"b\":true}]}",              /* a field missing */
         "{\"data\":[{\"a\":1,\"b\":true,\"c\":\"x\",\"d\":1}]}", /* an unknown field */
         "{\"data\":[{\"a\":1,\"a\":2,\"b\":true,\"c\":\"x\"}]}", /* a field twice */
-        "{\"data\":[{\"a\":\"1\",\"b\":true,\"c\":\"x\"}]}",     /* a number as text */
         "{\"data\":[{\"a\":true,\"b\":true,\"c\":\"x\"}]}",      /* a boolean for a number */
         "{\"data\":[{\"a\":1,\"b\":1,\"c\":\"x\"}]}",            /* 1 for a boolean */
-        "{\"data\":[{\"a\":1,\"b\":\"yes\",\"c\":\"x\"}]}",      /* a word for a boolean */
+        "{\"data\":[{\"a\":\"1x\",\"b\":true,\"c\":\"x\"}]}",    /* text, not a number */
+        "{\"data\":[{\"a\":1,\"b\":\"maybe\",\"c\":\"x\"}]}",    /* not a boolean word */
         "{\"data\":[{\"a\":1,\"b\":true,\"c\":1}]}",             /* a number for a category */
         "{\"data\":[{\"a\":1,\"b\":true,\"c\":\"w\"}]}",         /* an unseen level */
         "{\"data\":[{\"a\":1,\"b\":true,\"c\":\" x\"}]}",        /* a padded level */
