@@ -4,9 +4,11 @@
  * Candidates, in order: the linear model (linfit.h, on one-hot +
  * standardised inputs: it wins on small or weak-signal data) along a
  * regularisation path, the step chosen by validation log loss; a tree model
- * with sensible defaults; then XGBoost hist with hyperparameters drawn from
- * a seeded generator (eta, max_depth, min_child_weight, subsample,
- * colsample_bytree, lambda). Each tree trains with early stopping on the
+ * with sensible defaults; in a budgeted run where the linear model is near
+ * the trees, its companion (a small tree sized to blend with it within the
+ * serving budget, ENSEMBLE_MAX_VISITS); then XGBoost hist with
+ * hyperparameters drawn from a seeded generator (eta, max_depth,
+ * min_child_weight, subsample, colsample_bytree, lambda). Each tree trains with early stopping on the
  * validation loss; candidates are ranked by the task's metric on the
  * validation rows (AUC, accuracy with log loss breaking ties, RMSE).
  * Tree matrices are XGBoost QuantileDMatrix built from the caller's rows
@@ -150,7 +152,7 @@ typedef struct cand {
     int arm;                   /* random trees: the family it was drawn from (ARM_*) */
     int companion;             /* sized for the serving budget beside the linear
                                 * model: max_rounds is its cap, and its refit
-                                * makes exactly its rounds (see COMPANION) */
+                                * makes exactly its rounds (COMPANION_DEPTH) */
 } cand_t;
 
 /* The random trees' families, between which the search splits its time by
@@ -1361,7 +1363,9 @@ static int blend_select(const ctx_t *cx, const float *const *pred, size_t m, int
     return steps;
 }
 
-/* Greedy selection over the kept trees and the linear model; 1 when the
+/* Greedy selection over the kept trees and the linear model, then the
+ * linear model paired with each tree that fits beside it, every blend
+ * within the serving budget (ENSEMBLE_MAX_VISITS); 1 when the best
  * blend has two members or more and beats the chosen single model on
  * validation (a linear one by the simplicity rule's margin), 0 when not,
  * -1 on error. The linear model's margin adds to the trees' (it is served
@@ -1719,11 +1723,11 @@ static int arm_pick(const ctx_t *cx, int idx, double noise)
     return pick;
 }
 
-/* The companion (COMPANION_DEPTH) when it is due: a budgeted run (a capped one
- * stays the sequence it was), the linear model ready and able to join a
- * blend (the raw target, coefficients few enough for the recipe), the
- * default tree run, and the linear model within COMPANION_GAP of the best
- * tree. Its rounds are capped so that its trees x depth fit the serving
+/* The companion (COMPANION_DEPTH) when it is due: a budgeted run (a
+ * capped one stays the sequence it was), the linear model ready and able
+ * to join a blend (the raw target, coefficients few enough for the
+ * recipe), the default tree run, and the linear model within COMPANION_GAP
+ * of the best tree. Its rounds are capped so that its trees x depth fit the serving
  * budget beside the linear member; 1 with *c filled, 0 when none is due. */
 static int companion_due(const ctx_t *cx, const cand_res_t *res, size_t nres, int best,
                          size_t done, cand_t *c)
@@ -1752,7 +1756,9 @@ static int companion_due(const ctx_t *cx, const cand_res_t *res, size_t nres, in
     /* The default tree's settings (sampling, hessian-scaled leaf bounds),
      * the companion's shape. */
     *c = cand_make(-1, ARM_NONE, NULL, in);
-    c->eta = eta < COMPANION_ETA ? COMPANION_ETA : eta > COMPANION_ETA_MAX ? COMPANION_ETA_MAX : eta;
+    c->eta = eta < COMPANION_ETA       ? COMPANION_ETA
+             : eta > COMPANION_ETA_MAX ? COMPANION_ETA_MAX
+                                       : eta;
     c->depth = COMPANION_DEPTH;
     c->max_rounds = (int)(cap < c->max_rounds ? cap : c->max_rounds);
     c->companion = 1;
@@ -1819,7 +1825,7 @@ int search_run(const search_in_t *in, search_out_t *out, err_t *e)
         } else if (idx >= 2 && (cx.ylog == NULL || log_decided) &&
                    companion_due(&cx, res, nres, best, comps, &c)) {
             /* A partner for the linear model within the serving budget
-             * (COMPANION), before the linear path resumes: at 10 s on
+             * (COMPANION_DEPTH), before the linear path resumes: at 10 s on
              * digits a companion after it was cut by the clock at 33 of
              * its 54 rounds. It draws nothing from the generator, so the
              * random trees after it are the ones a run without it draws. */
