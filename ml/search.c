@@ -55,6 +55,7 @@
  */
 #include "ml/search.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdint.h>
@@ -1491,8 +1492,23 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
         en->weight[en->m++] = (double)counts[top] / (double)steps;
         counts[top] = 0;
     }
-    if (en->m < 2)
+    if (en->m < 2) {
+        /* Say so when the budget is what ruled every blend out (letter at
+         * 60 s: each pooled tree alone costs thousands of visits). */
+        long c1 = LONG_MAX, c2 = LONG_MAX; /* the two cheapest members */
+        for (size_t j = 0; j < m; j++) {
+            c2 = cost[j] < c1 ? c1 : cost[j] < c2 ? cost[j] : c2;
+            c1 = cost[j] < c1 ? cost[j] : c1;
+        }
+        if (in->cb && in->cb->log && c1 + c2 > ENSEMBLE_MAX_VISITS) {
+            char line[240];
+            snprintf(line, sizeof(line), "%s: no blend fits the serving budget of %d node "
+                     "visits a row (its two cheapest members cost %ld and %ld)", in->field,
+                     ENSEMBLE_MAX_VISITS, c1, c2);
+            in->cb->log(in->cb->ctx, line);
+        }
         return 0;
+    }
     const cand_res_t *b = &res[best];
     rank_score(cx, en->blend, in->y + cx->valid_begin, nv, &en->score);
     double margin = 0;
