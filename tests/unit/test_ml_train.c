@@ -854,8 +854,8 @@ Suite *suite_ml_train(void)
         ml_train_seed_gives_identical_booster, ml_train_extra_attention_raises_macro_f1,
         ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
         ml_train_model_predicts_and_validates, ml_train_linear_penalty_follows_validation,
-        ml_train_long_budget_validates_on_ten_folds, ml_train_ensemble_keeps_serving_budget,
-        ml_train_companion_fits_beside_linear_model,
+        ml_train_long_budget_validates_on_ten_folds,
+        ml_train_ensemble_keeps_serving_budget, ml_train_companion_fits_beside_linear_model,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
