@@ -2,8 +2,9 @@
  * test_ml_train.c — the training engine end to end (ml_train) and the
  * served model (ml_model_*): time budget, progress, result document,
  * determinism, extra attention, several fields, errors, prediction
- * validation, the linear path's choice of penalty. Datasets are small so the suite stays quick (the one 10 s
- * test is the time-budget check).
+ * validation, the linear path's choice of penalty, the serving budget of
+ * blends. Datasets are small so the suite stays quick (the 10 s
+ * time-budget check and a 15 s budgeted run on digits aside).
  */
 #include <check.h>
 #include <math.h>
@@ -770,6 +771,129 @@ START_TEST(ml_train_long_budget_validates_on_ten_folds)
 }
 END_TEST
 
+/* The serving budget of a blend (ml/search.c's ENSEMBLE_MAX_VISITS), pinned
+ * here: issue 14's 10,000-row batch in <= 100 ms rests on it. */
+#define SERVING_MAX_VISITS 1800
+
+/* Node visits a row of a served model, as the budget counts them: for every
+ * tree of the booster its depth (the longest walk root to leaf), plus a
+ * linear member's multiply-adds over 4. -1 when the model is no blend. */
+static long served_visits(const ml_model_out_t *mo)
+{
+    json_object *ens = NULL, *members = NULL;
+    if (!json_object_object_get_ex(mo->preprocess, "ensemble", &ens))
+        return -1;
+    err_t e;
+    err_clear(&e);
+    void *b = NULL;
+    json_object *root = NULL, *lrn, *gb, *model, *trees;
+    ck_assert_msg(xgb_booster_load(mo->booster, mo->booster_len, &b, &e) == 0, "%s",
+                  err_message(&e));
+    ck_assert_msg(xgb_booster_json(b, &root, &e) == 0, "%s", err_message(&e));
+    ck_assert(json_object_object_get_ex(root, "learner", &lrn) &&
+              json_object_object_get_ex(lrn, "gradient_booster", &gb) &&
+              json_object_object_get_ex(gb, "model", &model) &&
+              json_object_object_get_ex(model, "trees", &trees));
+    long visits = 0;
+    for (size_t t = 0; t < json_object_array_length(trees); t++) {
+        json_object *tr = json_object_array_get_idx(trees, t);
+        json_object *left = get(tr, "left_children"), *right = get(tr, "right_children");
+        size_t n = json_object_array_length(left);
+        int *depth = calloc(n + 1, sizeof(*depth)), deepest = 0;
+        ck_assert_ptr_nonnull(depth);
+        for (size_t i = 0; i < n; i++) { /* children come after their parent */
+            int l = json_object_get_int(json_object_array_get_idx(left, i));
+            int r = json_object_get_int(json_object_array_get_idx(right, i));
+            if (l < 0)
+                continue;
+            ck_assert(l > (int)i && r > (int)i && (size_t)l < n && (size_t)r < n);
+            depth[l] = depth[r] = depth[i] + 1;
+            deepest = depth[l] > deepest ? depth[l] : deepest;
+        }
+        visits += deepest;
+        free(depth);
+    }
+    json_object_put(root);
+    xgb_booster_free(b);
+    members = get(ens, "members");
+    for (size_t j = 0; j < json_object_array_length(members); j++) {
+        json_object *lin = NULL;
+        if (!json_object_object_get_ex(json_object_array_get_idx(members, j), "linear", &lin))
+            continue;
+        json_object *coef = get(lin, "coefficients");
+        long dots = 0;
+        for (size_t i = 0; i < json_object_array_length(coef); i++)
+            dots += (long)json_object_array_length(json_object_array_get_idx(coef, i));
+        visits += (dots + 3) / 4;
+    }
+    return visits;
+}
+
+/* Every blend served keeps to the serving budget, the best tree paired with
+ * the linear model too (digits: it used to serve 349 rounds x 10 classes x
+ * depth 6 beside the linear model, ~44,000 visits a row). A capped run
+ * (deterministic): on digits its pool of big trees does not fit beside the
+ * linear model. */
+START_TEST(ml_train_ensemble_keeps_serving_budget)
+{
+    ml_data_t *d = load_file("digits_train.csv");
+    json_object *spec = spec_for("target", 0, 2, 0); /* the linear model, the default tree */
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 600, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    long visits = served_visits(&r.models[0]);
+    fprintf(stderr, "ml_train: digits, 2 models: %s, %ld node visits a row\n",
+            visits < 0 ? "no blend" : "a blend", visits);
+    ck_assert_msg(visits <= SERVING_MAX_VISITS, "a blend of %ld node visits a row", visits);
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
+/* A budgeted run trains the linear model's companion: a tree whose rounds
+ * fit the budget beside it, listed among the candidates; what is served,
+ * blend or not, keeps to the budget. */
+START_TEST(ml_train_companion_fits_beside_linear_model)
+{
+    ml_data_t *d = load_file("digits_train.csv");
+    json_object *spec = spec_for("target", 0, 0, 0);
+    ml_result_t r;
+    err_t e;
+    err_clear(&e);
+    /* 15 s: the default tree's early stopping (~350 rounds, ~6 s on a quiet
+     * box) ends before its share of the window, so that the companion after
+     * it is not crowded out by a loaded machine. */
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 15, NULL, &r, &e) == 0, "%s",
+                  err_message(&e));
+    json_object *cands = get(r.result, "candidates"), *comp = NULL;
+    for (size_t i = 0; i < json_object_array_length(cands); i++) {
+        json_object *c = json_object_array_get_idx(cands, i), *p = get(c, "params"), *f;
+        if (json_object_object_get_ex(p, "companion", &f) && json_object_get_boolean(f)) {
+            ck_assert_ptr_null(comp); /* one */
+            comp = c;
+        }
+    }
+    ck_assert_msg(comp != NULL, "no companion among the candidates");
+    json_object *cp = get(comp, "params");
+    int depth = json_object_get_int(get(cp, "max_depth"));
+    ck_assert_int_le(depth, 4);
+    ck_assert(json_object_get_double(get(cp, "eta")) >= 0.3);
+    /* Its rounds x 10 classes x depth leave room for the linear model. */
+    long trees = json_object_get_int(get(comp, "trees"));
+    ck_assert_msg(trees * 10 * depth < SERVING_MAX_VISITS, "companion of %ld rounds", trees);
+    long visits = served_visits(&r.models[0]);
+    fprintf(stderr, "ml_train: digits, budgeted: %s, %ld node visits a row\n",
+            visits < 0 ? "no blend" : "a blend", visits);
+    ck_assert_msg(visits <= SERVING_MAX_VISITS, "a blend of %ld node visits a row", visits);
+    ml_result_free(&r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+END_TEST
+
 Suite *suite_ml_train(void)
 {
     const TTest *const t[] = {
@@ -781,6 +905,7 @@ Suite *suite_ml_train(void)
         ml_train_model_predicts_and_validates, ml_train_model_marks_unusual_rows,
         ml_train_linear_penalty_follows_validation,
         ml_train_long_budget_validates_on_ten_folds,
+        ml_train_ensemble_keeps_serving_budget, ml_train_companion_fits_beside_linear_model,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
