@@ -5,7 +5,7 @@
 FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libfcgi-dev libjson-c-dev libyajl-dev libxml2-dev libpq-dev libarchive-dev libssl-dev libxgboost-dev \
+      libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev libxgboost-dev \
       nodejs npm \
       libcurl4-openssl-dev libseccomp-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -22,7 +22,7 @@ RUN make -j"$(nproc)" programs web BUILD=/src/build
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libfcgi0ldbl libjson-c5 libyajl2 libxml2 libpq5 libarchive13 libssl3 libxgboost0 libcurl4 \
+      libfcgi0ldbl libjson-c5 libxml2 libpq5 libarchive13 libssl3 libxgboost0 libcurl4 \
       libseccomp2 bubblewrap python3 python3-xgboost python3-numpy python3-pandas \
       python3-sklearn \
       nginx-light postgresql-client ca-certificates curl \

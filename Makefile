@@ -14,7 +14,7 @@
 
 CC ?= cc
 BUILD ?= build
-PKGS := json-c yajl libxml-2.0 libpq libarchive libcrypto xgboost libseccomp libcurl
+PKGS := json-c libxml-2.0 libpq libarchive libcrypto xgboost libseccomp libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
 OPT ?= -O2

@@ -30,4 +30,8 @@ void keyorder_free(keyorder_t *ko);
  * row (0-based), which only steers the guess. */
 long keyorder_find(keyorder_t *ko, size_t k, const char *key);
 
+/* The same for a key of n bytes that is not NUL-terminated (read in place
+ * from a request's text); a key holding a NUL byte is no name. */
+long keyorder_find_n(keyorder_t *ko, size_t k, const char *key, size_t n);
+
 #endif

@@ -4,9 +4,8 @@
  *
  * The general path parses the body into a json-c tree (for 10,000 rows of 64
  * fields: 640,000 objects and as many key copies, 200-400 ms), then reads
- * every row out of it again. This reader takes yajl's events as they come
- * and writes each value into its field's cell, so a plain batch costs one
- * pass over its text and no tree at all.
+ * every row out of it again. This reader scans the text once and writes
+ * each value into its field's cell as it passes: no tree at all.
  *
  * Plain means: {"data":[{...},...]} with, at most once each, "strict" and
  * "explain" as booleans; every row an object whose keys are distinct and
@@ -14,12 +13,11 @@
  * (a training column the model dropped); number fields hold JSON numbers
  * (finite, within a float's range), numeric text or null, boolean fields
  * true, false, a boolean word or null, category fields null or exactly one
- * of their levels. On such a
- * batch the general path predicts the same floats and its input check finds
- * nothing (handlers/predict_check.h). Anything else, malformed JSON
- * included, is not read here ("not plain"): the caller takes the general
- * path, which answers it as it always has. So this reader never decides
- * an error.
+ * of their levels; no string holds an escape. On such a batch the general
+ * path predicts the same floats and its input check finds nothing
+ * (handlers/predict_check.h). Anything else, malformed JSON included, is
+ * not read here ("not plain"): the caller takes the general path, which
+ * answers it as it always has. So this reader never decides an error.
  */
 #ifndef TRAINYARD_ML_ROWJSON_H
 #define TRAINYARD_ML_ROWJSON_H

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libfcgi-dev libjson-c-dev libyajl-dev libxml2-dev libpq-dev libarchive-dev libssl-dev
+  libfcgi-dev libjson-c-dev libxml2-dev libpq-dev libarchive-dev libssl-dev
   libxgboost-dev check
   postgresql-15 postgresql-contrib nginx-light curl
   python3 python3-pytest python3-requests python3-xgboost python3-pandas python3-yaml

@@ -38,11 +38,11 @@ for name, text in {
     "not_plain_escape": '{"data":[{"a":1,"b":true,"c":"\\u0078"}]}',
     "not_plain_types": '{"data":[{"a":"1","b":1,"c":2},{"a":-0,"b":true,"c":"x"},{"a":01}]}',
     "not_plain_shape": '{"data":[{"a":1,"b":true,"c":"x"}],"data":[],"x":1}',
-    # found by the fuzzer: yajl takes form feed as white space, json-c does not
+    # found by the fuzzer against yajl (tried first): form feed as white space,
     "formfeed": '{"data":[' + '\x0c' * 21 + ']}',
-    # and an unfinished token after the value as the end of the body
+    # an unfinished token after the value as the end of the body
     "trailing_quote": '{"data":[]}"',
-    # and an overlong UTF-8 form, which yajl's check lets through
+    # and an overlong UTF-8 form, which its check let through
     "overlong_utf8": b'{"data":[{"a":1,"b":true,"c":"x"},{"c":"y z","b":null,"a":-6,'
                      b'"k":":::\xc0\xbd:::::"}]}',
 }.items():

@@ -69,17 +69,6 @@ START_TEST(ml_rowjson_reads_a_plain_batch)
            "{\"a\":null,\"b\":null,\"c\":null,\"k\":null},"
            "{\"a\":123456789012345678,\"b\":true,\"c\":\"x\"},"
            "{\"a\":0.30000000000000004,\"b\":true,\"c\":\"x\"},"
-           "{\"a\":1e300,\"b\":true,\"c\":\"x\"},"
-           "{\"a\":-0.0,\"b\":true,\"c\":\"x\"},"
-           "{\"a\":12345678.901234567,\"b\":true,\"c\":\"x\"}],"
-           "\"strict\":false}";
-    ck_assert_int_eq(read_text(&fx, text, 1000, &rows), 0); /* 1e300: past a float */
-    text = "{\"explain\":true,\"data\":["
-           "{\"a\":1,\"b\":true,\"c\":\"x\"},"
-           "{\"c\":\"y z\",\"k\":\"id-7\",\"b\":false,\"a\":-2.5e-3},"
-           "{\"a\":null,\"b\":null,\"c\":null,\"k\":null},"
-           "{\"a\":123456789012345678,\"b\":true,\"c\":\"x\"},"
-           "{\"a\":0.30000000000000004,\"b\":true,\"c\":\"x\"},"
            "{\"a\":-0.0,\"b\":true,\"c\":\"x\"},"
            "{\"a\":12345678.901234567,\"b\":true,\"c\":\"x\"}],"
            "\"strict\":false}";
@@ -151,7 +140,7 @@ START_TEST(ml_rowjson_refuses_what_is_not_plain)
         "{\"data\":[{\"a\":NaN,\"b\":true,\"c\":\"x\"}]}",       /* not JSON */
         "{\"data\":[{\"a\":1.,\"b\":true,\"c\":\"x\"}]}",        /* not JSON */
         "{\"data\":[{\"a\":1,\"b\":true,\"c\":\"x\"}]} /* c */", /* a comment */
-        "{\"data\":[\f]}",                              /* white space to yajl only */
+        "{\"data\":[\f]}",                              /* white space to some parsers */
         "{\"data\":[\v]}",
         "{\"data\":[]}\"", "{\"data\":[]} \"}",              /* unfinished after the end */
     };
