@@ -8,8 +8,9 @@
  * position is compared with it, and only a key out of that order costs a
  * hash lookup (which then updates the position). Reading a row's entries
  * in order also walks its memory once, where a lookup per name walks the
- * hash buckets. Both the prediction input's encoding (ml/model.c) and its
- * warnings (handlers/predict_check.c) read rows this way.
+ * hash buckets. The prediction input's encoding (ml/model.c), its warnings
+ * (handlers/predict_check.c) and the plain batch reader (ml/rowjson.c, keys
+ * compared in place) read rows this way.
  *
  * Not thread-safe: one per model in a single-threaded worker.
  */
