@@ -472,21 +472,26 @@ static int models_predict_flags(request_t *r, int body_strict, int body_explain,
  * its text (ml/rowjson.h): 1 answered, -1 refused (r->err), 0 when it is
  * not plain or the model is not found here, for the general path, which
  * decodes the body (so a bad body is still refused before an unknown
- * model) and answers as it always has. */
-static int models_predict_plain(request_t *r, const char *model_id, double started)
+ * model) and answers as it always has; *check and *model are what was
+ * looked up on the way (NULL if not), for it to use again. */
+static int models_predict_plain(request_t *r, const char *model_id, double started,
+                                predict_check_t **check, ml_model_t **model_out)
 {
     size_t len = 0;
     const char *text = req_body_text(r, &len);
     if (text == NULL)
         return 0;
-    ml_model_t *model = models_checker(r, model_id) == NULL
+    *check = models_checker(r, model_id);
+    ml_model_t *model = *check == NULL
                             ? NULL
                             : model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
                                               r->auth.workspace_id, model_id, &r->err);
     if (model == NULL) {
+        *check = NULL;
         err_clear(&r->err);
         return 0;
     }
+    *model_out = model;
     rowjson_rows_t rows;
     int got = ml_model_read_text(model, text, len, &rows);
     if (got <= 0)
@@ -511,7 +516,9 @@ static int models_predict_plain(request_t *r, const char *model_id, double start
 static int models_predict_with(request_t *r, const char *model_id)
 {
     double started = util_now_monotonic();
-    int plain = models_predict_plain(r, model_id, started);
+    predict_check_t *check = NULL;
+    ml_model_t *model = NULL;
+    int plain = models_predict_plain(r, model_id, started, &check, &model);
     if (plain != 0)
         return plain > 0 ? 0 : -1;
     if (req_body_decode(r, &r->err) != 0)
@@ -539,12 +546,11 @@ static int models_predict_with(request_t *r, const char *model_id)
             return -1;
         return batch_predict_csv(r, &rec, m, strict);
     }
-    predict_check_t *check = models_checker(r, model_id);
-    if (check == NULL)
+    if (check == NULL && (check = models_checker(r, model_id)) == NULL)
         return -1;
-    ml_model_t *model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
-                                        r->auth.workspace_id, model_id, &r->err);
-    if (model == NULL)
+    if (model == NULL && (model = model_cache_get(app_of(r)->models, app_of(r)->db, r->arena,
+                                                  r->auth.workspace_id, model_id,
+                                                  &r->err)) == NULL)
         return -1;
     /* explain: true (body) or ?explain=true adds per-field contributions
      * to each prediction (shape in ml/model.h). */

@@ -19,6 +19,7 @@
 
 #include "ml/csv.h"
 #include "ml/keyorder.h"
+#include "ml/model.h"
 
 #define ROWS_KEPT 10
 #define RECENT_LEVELS 4      /* levels remembered per category field */
@@ -53,16 +54,12 @@ predict_check_t *predict_check_new(json_object *preprocess)
         c->target = json_object_get_string(target);
     c->warnings = json_object_new_array();
     c->index = json_object_new_object();
-    size_t nf = c->features ? json_object_array_length(c->features) : 0;
-    json_object *dropped = NULL;
-    if (!json_object_object_get_ex(preprocess, "dropped_fields", &dropped) ||
-        !json_object_is_type(dropped, json_type_array))
-        dropped = NULL;
-    size_t nd = dropped != NULL ? json_object_array_length(dropped) : 0;
+    size_t nf = c->features ? json_object_array_length(c->features) : 0, nd = 0;
+    const char **dropped = ml_preprocess_dropped(preprocess, &nd);
     c->feat = calloc(nf + 1, sizeof(*c->feat));
     const char **names = calloc(nf + nd + 1, sizeof(*names));
     json_object **descs = calloc(nf + 1, sizeof(*descs));
-    if (c->feat == NULL || names == NULL || descs == NULL)
+    if (dropped == NULL || c->feat == NULL || names == NULL || descs == NULL)
         abort();
     size_t named = 0;
     for (size_t j = 0; j < nf; j++) {
@@ -99,14 +96,9 @@ predict_check_t *predict_check_new(json_object *preprocess)
     /* The training columns the model dropped come after its fields: a row
      * that carries them (the training table's own columns) is not told
      * they are unknown. */
-    size_t nk = c->n_features;
-    for (size_t i = 0; i < nd; i++) {
-        json_object *f = NULL;
-        if (json_object_object_get_ex(json_object_array_get_idx(dropped, i), "field", &f) &&
-            json_object_is_type(f, json_type_string))
-            names[nk++] = json_object_get_string(f);
-    }
-    c->keys = keyorder_new(names, nk);
+    memcpy(names + c->n_features, dropped, nd * sizeof(*names));
+    c->keys = keyorder_new(names, c->n_features + nd);
+    free(dropped);
     free(names);
     free(descs);
     if (c->keys == NULL)

@@ -124,40 +124,46 @@ static int linear_member(ml_model_t *m, json_object *preprocess, err_t *e)
     return 0;
 }
 
-/* The key order over the plan's field names (ml/keyorder.h), then the
- * training columns it dropped (indexes from plan.n on: known, not read). */
-static int field_keys(ml_model_t *m, json_object *preprocess)
+const char **ml_preprocess_dropped(json_object *preprocess, size_t *n)
 {
     json_object *dropped = NULL;
     if (!json_object_object_get_ex(preprocess, "dropped_fields", &dropped) ||
         !json_object_is_type(dropped, json_type_array))
         dropped = NULL;
-    size_t nd = dropped != NULL ? json_object_array_length(dropped) : 0, n = m->plan.n;
-    const char **names = malloc((n + nd + 1) * sizeof(*names));
-    if (names == NULL)
-        return -1;
-    for (size_t j = 0; j < m->plan.n; j++)
-        names[j] = m->plan.f[j].name;
-    m->dropped = calloc(nd + 1, sizeof(*m->dropped));
-    if (m->dropped == NULL) {
-        free(names);
-        return -1;
-    }
-    for (size_t i = 0; i < nd; i++) {
+    size_t nd = dropped != NULL ? json_object_array_length(dropped) : 0;
+    const char **names = malloc((nd + 1) * sizeof(*names));
+    *n = 0;
+    for (size_t i = 0; names != NULL && i < nd; i++) {
         const char *f = get_str(json_object_array_get_idx(dropped, i), "field");
-        if (f == NULL)
-            continue;
-        if ((m->dropped[m->n_dropped] = strdup(f)) == NULL) {
-            free(names);
-            return -1;
-        }
-        names[n++] = m->dropped[m->n_dropped++];
+        if (f != NULL)
+            names[(*n)++] = f;
     }
-    m->keys = keyorder_new(names, n);
+    return names;
+}
+
+/* The key order over the plan's field names (ml/keyorder.h), then the
+ * training columns it dropped (indexes from plan.n on: known, not read;
+ * copied, as the caller keeps preprocess). */
+static int field_keys(ml_model_t *m, json_object *preprocess)
+{
+    size_t nd = 0, n = m->plan.n;
+    const char **dropped = ml_preprocess_dropped(preprocess, &nd);
+    const char **names = malloc((n + nd + 1) * sizeof(*names));
+    m->dropped = calloc(nd + 1, sizeof(*m->dropped));
+    int rc = dropped != NULL && names != NULL && m->dropped != NULL ? 0 : -1;
+    for (size_t j = 0; rc == 0 && j < m->plan.n; j++)
+        names[j] = m->plan.f[j].name;
+    for (size_t i = 0; rc == 0 && i < nd; i++) {
+        if ((m->dropped[m->n_dropped] = strdup(dropped[i])) == NULL)
+            rc = -1;
+        else
+            names[n++] = m->dropped[m->n_dropped++];
+    }
+    if (rc == 0 && (m->keys = keyorder_new(names, n)) == NULL)
+        rc = -1;
     free(names);
-    for (size_t j = 0; j < m->plan.n; j++)
-        m->categories |= m->plan.f[j].kind == ENC_CATEGORY;
-    return m->keys == NULL ? -1 : 0;
+    free(dropped);
+    return rc;
 }
 
 ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
@@ -224,6 +230,8 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
         err_set(e, 500, "internal", "out of memory");
         goto fail;
     }
+    for (size_t j = 0; j < m->plan.n; j++)
+        m->categories |= m->plan.f[j].kind == ENC_CATEGORY;
     if (linear_member(m, preprocess, e) < 0)
         goto fail;
     if (xgb_booster_load(booster, booster_len, &m->booster, e) < 0 || threads_for(m, 1, e) < 0)
@@ -440,6 +448,9 @@ int ml_model_read_text(ml_model_t *m, const char *text, size_t len, rowjson_rows
     return rowjson_read(&plan, text, len, rows);
 }
 
+static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
+                          json_object **out, err_t *e);
+
 int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
                           json_object **out, err_t *e)
 {
@@ -477,7 +488,7 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
         free(F);
         return -1;
     }
-    int rc = ml_model_predict_matrix(m, F, n, explain, out, e);
+    int rc = predict_fields(m, F, n, explain, out, e);
     free(F);
     return rc;
 }
@@ -486,8 +497,13 @@ int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain
                             json_object **out, err_t *e)
 {
     *out = NULL;
-    if (batch_bounds(m, n, explain, e) < 0)
-        return -1;
+    return batch_bounds(m, n, explain, e) < 0 ? -1 : predict_fields(m, F, n, explain, out, e);
+}
+
+/* The predictions of n field rows F already within batch_bounds. */
+static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
+                          json_object **out, err_t *e)
+{
     size_t groups = m->task == TASK_MULTICLASS ? m->k : 1;
     json_object *res = json_object_new_array();
     if (n == 0) {

@@ -30,6 +30,12 @@
 
 typedef struct ml_model ml_model_t;
 
+/* The training columns preprocess lists in "dropped_fields" (their
+ * "field"s, in order, borrowed from preprocess) as a malloc'd array of *n
+ * (free it); NULL only when out of memory. Read by the model and by the
+ * input check (handlers/predict_check.h), which know them, not read. */
+const char **ml_preprocess_dropped(json_object *preprocess, size_t *n);
+
 /* Takes copies of what it needs; the caller keeps booster and preprocess. */
 ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
                           err_t *e);

@@ -53,16 +53,6 @@ typedef struct reader {
     float *row;           /* the row's cells in F */
 } reader_t;
 
-/* Text the body check passes: UTF-8 (checked only past ASCII, the
- * common case; the scanner has already refused control characters). */
-static int text_valid(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] & 0x80)
-            return util_utf8_valid((const char *)s, n);
-    return 1;
-}
-
 static int on_null(reader_t *r)
 {
     if (r->at != ROW_VALUE)
@@ -190,8 +180,7 @@ static int on_number(reader_t *r, const char *s, size_t n)
  * word or a padded text is the check's to tell about. */
 static int on_string(reader_t *r, const unsigned char *s, size_t n)
 {
-    /* (the body check refuses text that is not UTF-8, overlong forms too) */
-    if (r->at != ROW_VALUE || !text_valid(s, n))
+    if (r->at != ROW_VALUE)
         return 0;
     if ((size_t)r->field < r->p->plan->n) {
         const enc_feature_t *f = &r->p->plan->f[r->field];
@@ -252,8 +241,6 @@ static int key_is(const unsigned char *key, size_t n, const char *name)
 
 static int on_map_key(reader_t *r, const unsigned char *key, size_t n)
 {
-    if (!text_valid(key, n))
-        return 0;
     if (r->at == IN_BODY) {
         if (key_is(key, n, "data") && !r->seen_data) {
             r->seen_data = 1;
@@ -334,17 +321,21 @@ static void skip_space(scan_t *sc)
         sc->s++;
 }
 
-/* The string at sc->s (its opening quote): its bytes in *str, *n. */
+/* The string at sc->s (its opening quote): its bytes in *str, *n. Only
+ * text the body check passes (json-c's walk, fcgi/body_json.c): no
+ * escape, no control character, UTF-8 (checked past ASCII only, in the
+ * same pass). */
 static int scan_string(scan_t *sc, const unsigned char **str, size_t *n)
 {
     const unsigned char *p = (const unsigned char *)sc->s + 1, *q = p,
                         *end = (const unsigned char *)sc->end;
+    unsigned char high = 0;
     while (q < end && *q != '"') {
         if (*q == '\\' || *q < 0x20)
             return 0;
-        q++;
+        high |= *q++;
     }
-    if (q == end)
+    if (q == end || ((high & 0x80) && !util_utf8_valid((const char *)p, (size_t)(q - p))))
         return 0;
     *str = p;
     *n = (size_t)(q - p);

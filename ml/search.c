@@ -1010,13 +1010,19 @@ out:
     return rc;
 }
 
+/* The linear model's coefficients: (its expanded inputs + the intercept)
+ * x its output groups (linfit.h layout). */
+static size_t lin_coefs(const ctx_t *cx)
+{
+    return (cx->lin.width + 1) * linfit_groups(cx->in->task, cx->in->k);
+}
+
 /* The linear candidate's coefficients refit on all rows (warm start:
  * cheap) into *coef (malloc'd). */
 static int refit_linear_coef(ctx_t *cx, const cand_res_t *best, double end, double **coef,
                              int *rounds, err_t *e)
 {
-    const search_in_t *in = cx->in;
-    size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
+    size_t dim = lin_coefs(cx);
     *coef = malloc(dim * sizeof(**coef));
     if (*coef == NULL)
         return err_set(e, 500, "internal", "out of memory");
@@ -1326,9 +1332,8 @@ static void pool_trim(cand_res_t *res, size_t nres, int best, size_t cap)
  * serves its refit, or its first-fold model when no refit fits). */
 static long member_visits(const ctx_t *cx, const cand_res_t *r)
 {
-    const search_in_t *in = cx->in;
     if (r->c.linear) {
-        size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
+        size_t dim = lin_coefs(cx);
         return (long)((dim + DOT_PER_VISIT - 1) / DOT_PER_VISIT);
     }
     long refit = r->c.companion ? r->rounds
@@ -1404,7 +1409,7 @@ static int ensemble_choose(ctx_t *cx, cand_res_t *res, size_t nres, int best, en
         if (res[i].c.linear && !res[i].pruned && res[i].oof && res[i].coef &&
             (lin < 0 || better(&res[i], &res[lin])))
             lin = (int)i;
-    size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
+    size_t dim = lin_coefs(cx);
     if (lin >= 0 && cx->lin.ready && dim <= RECIPE_MAX_COEFS) {
         pred[m] = res[lin].oof;
         cost[m] = member_visits(cx, &res[lin]);
@@ -1757,7 +1762,7 @@ static int companion_due(const ctx_t *cx, const cand_res_t *res, size_t nres, in
         if (!res[j].c.linear && !res[j].c.companion && (tree < 0 || better(&res[j], &res[tree])))
             tree = (int)j;
     const cand_res_t *lin = &res[cx->lin_best];
-    size_t dim = (cx->lin.width + 1) * linfit_groups(in->task, in->k);
+    size_t dim = lin_coefs(cx);
     if (tree < 0 || dim > RECIPE_MAX_COEFS)
         return 0;
     double gap = in->task == TASK_REGRESSION ? COMPANION_GAP * fabs(res[tree].score)
