@@ -19,7 +19,12 @@ const char *num_trim(const char *p, size_t n, size_t *out_len);
 /* 1 for true/yes, 0 for false/no (case-insensitive), -1 otherwise. */
 int num_bool_word(const char *p, size_t n);
 
-/* Shortest text that reads back as the same float ("%.9g" trimmed). */
+/* The shortest "%g" text, at 6 to 9 significant digits, that reads back
+ * (strtof) as the same float: "0.1", "3", "0.941176474", "1.5e-07".
+ * snprintf's contract: the length it needed, buf cut short (and
+ * terminated) when n is smaller than that. NUM_FLOAT_TEXT_MAX always
+ * holds it (sign, 9 digits, point, e-XX, NUL: 16). */
+#define NUM_FLOAT_TEXT_MAX 24
 int num_format_float(float v, char *buf, size_t n);
 
 #endif

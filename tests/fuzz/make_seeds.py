@@ -282,6 +282,20 @@ try:
         put("fuzz_treeshap", name, bytes(xgb.train(params, d, 4).save_raw("json")))
 except ImportError:
     pass
+# --- numfmt (floats as little-endian bits, 4 bytes each) ---------------------
+import struct
+
+
+def floats(*vals):
+    return b"".join(struct.pack("<f", v) for v in vals)
+
+
+put("fuzz_numfmt", "round", floats(0.0, -0.0, 1.0, 0.1, 0.5, 3.0, 10.0, 1e7, 1e-5, 1e-4))
+put("fuzz_numfmt", "carry", floats(9.9999996, 0.99999994, 999999.94, 123456789.0, 1e10))
+put("fuzz_numfmt", "probabilities", floats(0.941176474, 0.0588235296, 1.5e-07, 0.333333343,
+                                          0.666666687, 2.3e-5, 0.999999))
+put("fuzz_numfmt", "edges", floats(1e-38, 1.17549435e-38, 3.4028235e38, 1.4e-45, float("inf"),
+                                   float("-inf"), float("nan"), 2.0 ** -17, 2.0 ** 24))
 # --- cli (first byte even: CSV cells split at NUL; odd: a config file) -------
 for name, first, text in [
     ("cells_plain", 0, "a\0b\0c"),
