@@ -435,10 +435,20 @@ static int models_csv_body(const request_t *r)
     return r->body == NULL && strcmp(r->media_type, "text/csv") == 0;
 }
 
-/* The answer to a prediction; Server-Timing says how long the body's
- * reading took in this handler (decode: the plain reader, or json-c when
- * the body was not plain; 0 when the runtime decoded it before) and how
- * long the model lookup, checks and prediction took after it. */
+/* Server-Timing of a prediction: how long the body's reading took in this
+ * handler (decode: the plain reader, or json-c when the body was not
+ * plain; 0 when the runtime decoded it before) and how long the model
+ * lookup, checks and prediction took after it (and, for a plain batch,
+ * writing the answer's text, which the runtime does for a document). */
+static void models_server_timing(request_t *r, double started, double decoded)
+{
+    req_header_add(r, "Server-Timing",
+                   arena_sprintf(r->arena, "decode;dur=%.3f, predict;dur=%.3f",
+                                 (decoded - started) * 1000.0,
+                                 (util_now_monotonic() - decoded) * 1000.0));
+}
+
+/* The answer to a prediction, as a document. */
 static int models_predict_reply(request_t *r, json_object *predictions, json_object *warnings,
                                 double started, double decoded)
 {
@@ -447,10 +457,7 @@ static int models_predict_reply(request_t *r, json_object *predictions, json_obj
     json_object_object_add(doc, "status", json_object_new_string("success"));
     json_object_object_add(doc, "predictions", predictions);
     json_object_object_add(doc, "warnings", warnings);
-    req_header_add(r, "Server-Timing",
-                   arena_sprintf(r->arena, "decode;dur=%.3f, predict;dur=%.3f",
-                                 (decoded - started) * 1000.0,
-                                 (util_now_monotonic() - decoded) * 1000.0));
+    models_server_timing(r, started, decoded);
     return req_reply_json(r, 200, doc);
 }
 
@@ -498,19 +505,39 @@ static int models_predict_plain(request_t *r, const char *model_id, double start
         return got < 0 ? err_set(&r->err, 500, "internal", "out of memory") : 0;
     double decoded = util_now_monotonic();
     int strict, explain;
-    json_object *predictions = NULL;
-    int rc = models_predict_flags(r, rows.strict, rows.explain, &strict, &explain) == 0 &&
-                     ml_model_predict_matrix(model, rows.F, rows.n, explain, &predictions,
-                                             &r->err) == 0
-                 ? 1
-                 : -1;
-    free(rows.F);
-    if (rc < 0)
+    if (models_predict_flags(r, rows.strict, rows.explain, &strict, &explain) != 0) {
+        free(rows.F);
         return -1;
+    }
     /* A plain batch holds nothing the input check would tell of. */
-    if (models_predict_reply(r, predictions, json_object_new_array(), started, decoded) != 0)
-        return -1;
-    return 1;
+    if (explain) {
+        json_object *predictions = NULL;
+        int rc = ml_model_predict_matrix(model, rows.F, rows.n, 1, &predictions, &r->err);
+        free(rows.F);
+        return rc < 0 || models_predict_reply(r, predictions, json_object_new_array(), started,
+                                              decoded) != 0
+                   ? -1
+                   : 1;
+    }
+    /* Without explanations the answer is written as text, straight from
+     * the predicted floats: the same bytes as the document below would
+     * serialise to, a fraction of the time (a 10,000-row digits answer:
+     * 110,000 numbers). */
+    textbuf_t answer = {0};
+    static const char head[] = "{\"status\":\"success\",\"predictions\":";
+    static const char tail[] = ",\"warnings\":[]}";
+    tb_addn(&answer, head, sizeof(head) - 1);
+    int rc = ml_model_predict_matrix_text(model, rows.F, rows.n, &answer, &r->err);
+    free(rows.F);
+    if (rc == 0 && tb_addn(&answer, tail, sizeof(tail) - 1) < 0)
+        rc = err_set(&r->err, 500, "internal", "out of memory");
+    if (rc == 0) {
+        stats_add(STATS_PREDICTIONS, rows.n);
+        models_server_timing(r, started, decoded);
+        rc = req_reply_json_text(r, 200, answer.p, answer.n);
+    }
+    free(answer.p);
+    return rc < 0 ? -1 : 1;
 }
 
 static int models_predict_with(request_t *r, const char *model_id)

@@ -27,6 +27,7 @@
 #include "ml/ensemble.h"
 #include "ml/keyorder.h"
 #include "ml/linpart.h"
+#include "ml/num.h"
 #include "ml/scoring.h"
 #include "ml/xgb.h"
 
@@ -500,6 +501,124 @@ int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain
     return batch_bounds(m, n, explain, e) < 0 ? -1 : predict_fields(m, F, n, explain, out, e);
 }
 
+/* A prediction's number as every answer writes it: the float's shortest
+ * text (ml/num.h), not json-c's 17 digits of its double (0.941176474, not
+ * 0.94117647409439087: the model computes in float), ".0" after a whole
+ * number as json-c writes doubles, null when not finite. Returns the length
+ * written into buf (PREDICTION_TEXT_MAX). */
+#define PREDICTION_TEXT_MAX (NUM_FLOAT_TEXT_MAX + 2)
+static int prediction_text(float v, char *buf)
+{
+    if (!isfinite(v)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    int k = num_format_float(v, buf, NUM_FLOAT_TEXT_MAX);
+    if (strpbrk(buf, ".e") == NULL) {
+        memcpy(buf + k, ".0", 3);
+        k += 2;
+    }
+    return k;
+}
+
+/* The same as a json-c number that serialises as that text. */
+static json_object *prediction_number(float v)
+{
+    char text[PREDICTION_TEXT_MAX];
+    prediction_text(v, text);
+    return json_object_new_double_s((double)v, text);
+}
+
+/* The most probable class of a row of k probabilities (the first on ties). */
+static size_t best_class(const ml_model_t *m, const float *row)
+{
+    size_t best = 0;
+    for (size_t c = 1; c < m->k; c++)
+        if (row[c] > row[best])
+            best = c;
+    return best;
+}
+
+/* A string as JSON text (json-c's escaping, as the general answer has it),
+ * then suffix; malloc'd, NULL when out of memory. */
+static char *json_key_text(const char *s, const char *suffix)
+{
+    json_object *o = json_object_new_string(s);
+    if (o == NULL)
+        return NULL;
+    const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t a = strlen(t), b = strlen(suffix);
+    char *out = malloc(a + b + 1);
+    if (out != NULL) {
+        memcpy(out, t, a);
+        memcpy(out + a, suffix, b + 1);
+    }
+    json_object_put(o);
+    return out;
+}
+
+/* Writes the n rows of predictions pr as the JSON array predict_fields
+ * builds, byte for byte as json-c would write that array. */
+static int write_predictions(const ml_model_t *m, const float *pr, size_t n, textbuf_t *out,
+                             err_t *e)
+{
+    /* texts[0]: "<target>":, then per class "<class>" and "<prob key>": */
+    size_t nt = 1 + (m->task == TASK_REGRESSION ? 0 : 2 * m->k);
+    char **texts = calloc(nt, sizeof(*texts));
+    int rc = -1;
+    if (texts == NULL)
+        goto done;
+    texts[0] = json_key_text(m->target, ":");
+    for (size_t c = 0; nt > 1 && c < m->k; c++) {
+        texts[1 + 2 * c] = json_key_text(m->classes[c], "");
+        texts[2 + 2 * c] = json_key_text(m->prob_keys[c], ":");
+    }
+    for (size_t t = 0; t < nt; t++)
+        if (texts[t] == NULL)
+            goto done;
+    char num[PREDICTION_TEXT_MAX];
+    tb_addn(out, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        tb_addn(out, i ? ",{" : "{", i ? 2 : 1);
+        tb_addn(out, texts[0], strlen(texts[0]));
+        if (m->task == TASK_REGRESSION) {
+            tb_addn(out, num, (size_t)prediction_text(pr[i], num));
+        } else {
+            const float *row = pr + i * m->k; /* k probabilities a row, binary too */
+            const char *label = texts[1 + 2 * best_class(m, row)];
+            tb_addn(out, label, strlen(label));
+            for (size_t c = 0; c < m->k; c++) {
+                tb_addn(out, ",", 1);
+                tb_addn(out, texts[2 + 2 * c], strlen(texts[2 + 2 * c]));
+                tb_addn(out, num, (size_t)prediction_text(row[c], num));
+            }
+        }
+        tb_addn(out, "}", 1);
+    }
+    rc = tb_addn(out, "]", 1);
+done:
+    for (size_t t = 0; texts != NULL && t < nt; t++)
+        free(texts[t]);
+    free(texts);
+    return rc < 0 ? err_set(e, 500, "internal", "out of memory") : 0;
+}
+
+int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbuf_t *out,
+                                 err_t *e)
+{
+    if (batch_bounds(m, n, 0, e) < 0)
+        return -1;
+    float *pr = NULL;
+    if (n > 0 && (threads_for(m, n, e) < 0 ||
+                  scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, &pr,
+                                  e) < 0))
+        return -1;
+    int rc = write_predictions(m, pr, n, out, e);
+    free(pr);
+    return rc;
+}
+
 /* The predictions of n field rows F already within batch_bounds. */
 static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
                           json_object **out, err_t *e)
@@ -528,16 +647,13 @@ static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_new_object();
         if (m->task == TASK_REGRESSION) {
-            json_object_object_add(o, m->target, json_object_new_double(pr[i]));
+            json_object_object_add(o, m->target, prediction_number(pr[i]));
         } else {
             const float *row = pr + i * m->k;
-            size_t best = 0;
-            for (size_t c = 1; c < m->k; c++)
-                if (row[c] > row[best])
-                    best = c;
-            json_object_object_add(o, m->target, json_object_new_string(m->classes[best]));
+            json_object_object_add(o, m->target,
+                                   json_object_new_string(m->classes[best_class(m, row)]));
             for (size_t c = 0; c < m->k; c++)
-                json_object_object_add(o, m->prob_keys[c], json_object_new_double(row[c]));
+                json_object_object_add(o, m->prob_keys[c], prediction_number(row[c]));
         }
         if (ct != NULL)
             json_object_object_add(o, "explanation", explain_row(m, ct, groups, i));

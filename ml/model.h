@@ -27,6 +27,7 @@
 
 #include "common/err.h"
 #include "ml/rowjson.h"
+#include "ml/textbuf.h"
 
 typedef struct ml_model ml_model_t;
 
@@ -93,6 +94,14 @@ int ml_model_read_text(ml_model_t *m, const char *text, size_t len, rowjson_rows
  * ml_model_predict_explain's shape; 413 past ML_PREDICT_MAX_CELLS. */
 int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain,
                             json_object **out, err_t *e);
+
+/* The same without explanations, written as JSON text (the predictions
+ * array, appended to out: the owner frees out->p) straight from the
+ * predicted floats: the text ml_model_predict_matrix's array serialises
+ * to, without a json-c object per value (a 10,000-row multiclass answer
+ * holds 110,000 numbers). */
+int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbuf_t *out,
+                                 err_t *e);
 
 /* Rows x features one prediction request may hold (16M floats = 64 MB):
  * past it, ml_model_predict answers 413 without allocating. */

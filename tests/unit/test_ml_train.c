@@ -14,6 +14,7 @@
 
 #include "common/util.h"
 #include "ml/model.h"
+#include "ml/num.h"
 #include "ml/train.h"
 #include "ml/xgb.h"
 #include "tests/unit/unit.h"
@@ -894,6 +895,96 @@ START_TEST(ml_train_companion_fits_beside_linear_model)
 }
 END_TEST
 
+/* Two numeric inputs and a target: a label with a quote or a slash, or a
+ * value in the hundreds (regression). */
+static ml_data_t *synth_two(size_t n, int regression)
+{
+    size_t cap = n * 64 + 64;
+    char *s = malloc(cap);
+    size_t len = (size_t)snprintf(s, cap, "x1,x2,y\n");
+    uint64_t st = 7;
+    for (size_t i = 0; i < n; i++) {
+        double x1 = unit_rand(&st), x2 = unit_rand(&st);
+        if (regression)
+            len += (size_t)snprintf(s + len, cap - len, "%.4f,%.4f,%.3f\n", x1, x2,
+                                    300 * x1 + 40 * x2 + 7 * unit_rand(&st));
+        else
+            len += (size_t)snprintf(s + len, cap - len, "%.4f,%.4f,%s\n", x1, x2,
+                                    x1 + 0.3 * unit_rand(&st) > 0.6 ? "\"say \"\"hi\"\"\""
+                                                                     : "a/b");
+    }
+    return data_from_text(s, len);
+}
+
+/* Each JSON number of text is the shortest text of its float. */
+static void numbers_are_float_texts(const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        if (!(p[-1] == ':' && (*p == '-' || (*p >= '0' && *p <= '9'))))
+            continue;
+        char *end = NULL;
+        float v = strtof(p, &end);
+        char want[NUM_FLOAT_TEXT_MAX + 2];
+        int k = num_format_float(v, want, sizeof(want));
+        if (strpbrk(want, ".e") == NULL)
+            memcpy(want + k, ".0", 3);
+        ck_assert_msg(strncmp(p, want, (size_t)(end - p)) == 0 && strlen(want) == (size_t)(end - p),
+                      "\"%.*s\" is not %s", (int)(end - p), p, want);
+    }
+}
+
+/* A plain batch's answer written as text (ml_model_predict_matrix_text)
+ * is byte for byte the general answer's document serialised, labels with
+ * quotes and slashes escaped as json-c does; every number in it is the
+ * prediction's shortest float text, not 17 digits of its double. */
+START_TEST(ml_model_text_answer_is_the_document)
+{
+    static const char body[] =
+        "{\"data\":[{\"x1\":0.9,\"x2\":0.1},{\"x1\":0.05,\"x2\":0.7},{\"x2\":0.5,\"x1\":0.61},"
+        "{\"x1\":null,\"x2\":1}]}";
+    for (int regression = 0; regression <= 1; regression++) {
+        ml_data_t *d = synth_two(300, regression);
+        json_object *spec = spec_for("y", 1, 2, 0);
+        ml_result_t r;
+        err_t e;
+        err_clear(&e);
+        ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
+                      err_message(&e));
+        ml_model_out_t *mo = &r.models[0];
+        ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
+        ck_assert_msg(m != NULL, "%s", err_message(&e));
+        rowjson_rows_t rows;
+        ck_assert_int_eq(ml_model_read_text(m, body, strlen(body), &rows), 1);
+        ck_assert_uint_eq(rows.n, 4);
+        json_object *doc = NULL;
+        ck_assert_msg(ml_model_predict_matrix(m, rows.F, rows.n, 0, &doc, &e) == 0, "%s",
+                      err_message(&e));
+        textbuf_t text = {0};
+        ck_assert_msg(ml_model_predict_matrix_text(m, rows.F, rows.n, &text, &e) == 0, "%s",
+                      err_message(&e));
+        ck_assert_str_eq(text.p, json_object_to_json_string_ext(
+                                     doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (!regression)
+            ck_assert_msg(strstr(text.p, "\"y\":\"say \\\"hi\\\"\"") != NULL &&
+                              strstr(text.p, "\"Probability y is a/b\":") != NULL,
+                          "%s", text.p);
+        numbers_are_float_texts(text.p);
+        /* No rows: an empty array. */
+        textbuf_t none = {0};
+        ck_assert_int_eq(ml_model_predict_matrix_text(m, rows.F, 0, &none, &e), 0);
+        ck_assert_str_eq(none.p, "[]");
+        free(none.p);
+        free(text.p);
+        json_object_put(doc);
+        free(rows.F);
+        ml_model_free(m);
+        ml_result_free(&r);
+        json_object_put(spec);
+        ml_data_free(d);
+    }
+}
+END_TEST
+
 Suite *suite_ml_train(void)
 {
     const TTest *const t[] = {
@@ -906,6 +997,7 @@ Suite *suite_ml_train(void)
         ml_train_linear_penalty_follows_validation,
         ml_train_long_budget_validates_on_ten_folds,
         ml_train_ensemble_keeps_serving_budget, ml_train_companion_fits_beside_linear_model,
+        ml_model_text_answer_is_the_document,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
