@@ -1,12 +1,15 @@
 /*
  * batch.c — batch predictions and evaluation over CSV (see batch.h).
  *
- * One pump serves both: the CSV reader's record callback turns each data
- * row into a JSON object of the model's fields (a missing cell is null, a
- * column the model does not read is left out) and queues it; every
- * BATCH_ROWS rows the batch goes through ml_model_predict, the engine the
- * JSON route uses, so a CSV answer is the JSON answer to the same rows. If
- * the engine refuses a batch (a value of the wrong type: 422), the batch is
+ * One pump serves both: the CSV reader's record callback reads each data
+ * row straight into the model's field row when it is plain (every cell of
+ * its field's kind, categories known: ml/rowcsv.h, which reads what the
+ * general path would read) and otherwise turns it into a JSON object of
+ * the model's fields (a missing cell is null, a column the model does not
+ * read is left out) for ml_model_predict, the engine the JSON route uses,
+ * and the input check; so a CSV answer is the JSON answer to the same
+ * rows. Every BATCH_ROWS rows the batch is predicted. If the engine
+ * refuses the JSON rows (a value of the wrong type: 422), they are
  * predicted again row by row so that only the bad rows go without. The
  * answer is written batch by batch; nothing grows with the file but the
  * evaluation's probability and label arrays (capped).
@@ -51,7 +54,12 @@ typedef struct batch {
     unsigned char *keep;       /* the column is one of the model's fields */
     long target_col;           /* -1 if absent */
     json_object *header_warnings; /* owned */
-    /* the pending batch */
+    /* the pending batch: each queued row either read into F (plain) or a
+     * JSON row of rows, in order */
+    rowcsv_map_t *map;         /* owned; NULL: every row goes through JSON */
+    float *F;                  /* BATCH_ROWS field rows (malloc'd) */
+    size_t n_plain;
+    unsigned char *plain;      /* per queued row */
     json_object *rows;         /* owned */
     char **labels;             /* evaluate: label text per queued row (malloc'd) */
     size_t queued;
@@ -220,17 +228,23 @@ static int batch_header(batch_t *b, const csv_cell_t *cells, size_t n, err_t *e)
         }
         return -1;
     }
+    /* Rows are read straight into field rows when the columns allow it
+     * (every field the model reads among them, once). */
+    b->map = ml_model_csv_map(b->model, b->names, n);
+    if (b->map != NULL &&
+        (b->F = malloc((BATCH_ROWS * rowcsv_width(b->map) + 1) * sizeof(float))) == NULL)
+        abort();
     return 0;
 }
 
 /* --- one batch ---------------------------------------------------------------- */
 
-/* Predictions for the queued rows: preds[i] (a reference) or errors[i]
- * (malloc'd text) per row. Returns -1 only when the engine failed for
- * another reason than the rows' values. */
+/* Predictions for the queued JSON rows: preds[i] (a reference) or
+ * errors[i] (malloc'd text) per row. Returns -1 only when the engine
+ * failed for another reason than the rows' values. */
 static int batch_run(batch_t *b, json_object ***preds, char ***errors, err_t *e)
 {
-    size_t n = b->queued;
+    size_t n = json_object_array_length(b->rows);
     *preds = calloc(n + 1, sizeof(json_object *));
     *errors = calloc(n + 1, sizeof(char *));
     if (*preds == NULL || *errors == NULL)
@@ -282,28 +296,35 @@ static void batch_free_run(size_t n, json_object **preds, char **errors)
     free(errors);
 }
 
-static void batch_write_rows(batch_t *b, json_object **preds, char **errors)
+/* One queued row's outcome: its predicted floats (ml_model_outputs of
+ * them) or why it has none, and its JSON row (NULL when read plain). */
+typedef struct row_out {
+    const float *vals;         /* NULL: error */
+    char *error;               /* malloc'd */
+    json_object *row;          /* borrowed from b->rows */
+} row_out_t;
+
+static void batch_write_rows(batch_t *b, const row_out_t *outs)
 {
+    char num[ML_PREDICTION_TEXT_MAX];
     for (size_t i = 0; i < b->queued; i++) {
-        json_object *row = json_object_array_get_idx(b->rows, i);
+        const row_out_t *o = &outs[i];
         char notes[512];
-        size_t found = predict_check_row_text(b->check, row, notes, sizeof(notes));
-        const char *error = errors[i];
-        json_object *p = preds[i];
+        size_t found = o->row ? predict_check_row_text(b->check, o->row, notes, sizeof(notes)) : 0;
+        const char *error = o->error;
+        const float *v = o->vals;
         if (error == NULL && found > 0 && b->strict) {
             error = arena_sprintf(b->r->arena, "refused (strict): %s", notes);
-            p = NULL;
-        }
-        json_object *v = NULL;
-        if (p != NULL)
-            json_object_object_get_ex(p, b->target, &v);
-        out_cell(&b->out, 1, v ? json_object_get_string(v) : NULL);
-        for (size_t c = 0; !b->regression && c < b->k; c++) {
             v = NULL;
-            if (p != NULL)
-                json_object_object_get_ex(p, b->prob_keys[c], &v);
-            out_cell(&b->out, 0, v ? json_object_to_json_string(v) : NULL);
         }
+        if (v == NULL)
+            out_cell(&b->out, 1, NULL);
+        else if (b->regression)
+            out_cell(&b->out, 1, (ml_prediction_text(v[0], num), num));
+        else
+            out_cell(&b->out, 1, b->classes[ml_model_best_class(b->model, v)]);
+        for (size_t c = 0; !b->regression && c < b->k; c++)
+            out_cell(&b->out, 0, v ? (ml_prediction_text(v[c], num), num) : NULL);
         out_cell(&b->out, 0, found > 0 && error == NULL ? notes : NULL);
         out_cell(&b->out, 0, error);
         out_put(&b->out, "\n", 1);
@@ -323,10 +344,10 @@ static int batch_class_of(const batch_t *b, const char *label)
     return -1;
 }
 
-static int batch_collect(batch_t *b, json_object **preds, char **errors, err_t *e)
+static int batch_collect(batch_t *b, const row_out_t *outs, err_t *e)
 {
     for (size_t i = 0; i < b->queued; i++) {
-        if (errors[i] != NULL || preds[i] == NULL) {
+        if (outs[i].vals == NULL) {
             b->refused++;
             continue;
         }
@@ -365,17 +386,11 @@ static int batch_collect(batch_t *b, json_object **preds, char **errors, err_t *
             b->y = nc;
             b->cap = cap;
         }
-        json_object *v = NULL;
         if (b->regression) {
-            json_object_object_get_ex(preds[i], b->target, &v);
-            b->prob[b->n] = (float)json_object_get_double(v);
+            b->prob[b->n] = outs[i].vals[0];
             b->yv[b->n] = yv;
         } else {
-            for (size_t c = 0; c < b->k; c++) {
-                v = NULL;
-                json_object_object_get_ex(preds[i], b->prob_keys[c], &v);
-                b->prob[b->n * b->k + c] = (float)json_object_get_double(v);
-            }
+            memcpy(&b->prob[b->n * b->k], outs[i].vals, b->k * sizeof(float));
             b->y[b->n] = yc;
         }
         b->n++;
@@ -383,22 +398,68 @@ static int batch_collect(batch_t *b, json_object **preds, char **errors, err_t *
     return 0;
 }
 
+/* A JSON prediction of batch_run as the floats the plain rows get (the
+ * JSON holds each float exactly). */
+static void batch_json_values(const batch_t *b, json_object *pred, float *vals)
+{
+    json_object *v = NULL;
+    if (b->regression) {
+        json_object_object_get_ex(pred, b->target, &v);
+        vals[0] = (float)json_object_get_double(v);
+        return;
+    }
+    for (size_t c = 0; c < b->k; c++) {
+        v = NULL;
+        json_object_object_get_ex(pred, b->prob_keys[c], &v);
+        vals[c] = (float)json_object_get_double(v);
+    }
+}
+
 static int batch_flush(batch_t *b, err_t *e)
 {
     if (b->queued == 0)
         return 0;
-    json_object **preds;
-    char **errors;
-    int rc = batch_run(b, &preds, &errors, e);
+    size_t nj = json_object_array_length(b->rows), width = ml_model_outputs(b->model);
+    json_object **preds = NULL;
+    char **errors = NULL;
+    float *plain_vals = NULL;
+    float *json_vals = calloc(nj * width + 1, sizeof(float));
+    row_out_t *outs = calloc(b->queued + 1, sizeof(*outs));
+    if (json_vals == NULL || outs == NULL)
+        abort();
+    int rc = nj > 0 ? batch_run(b, &preds, &errors, e) : 0;
+    if (rc == 0 && b->n_plain > 0)
+        rc = ml_model_predict_values(b->model, b->F, b->n_plain, &plain_vals, e);
     if (rc == 0) {
+        for (size_t i = 0, ip = 0, ij = 0; i < b->queued; i++) {
+            row_out_t *o = &outs[i];
+            if (b->plain[i]) {
+                o->vals = plain_vals + ip++ * width;
+                continue;
+            }
+            o->row = json_object_array_get_idx(b->rows, ij);
+            o->error = errors[ij];
+            errors[ij] = NULL;
+            if (preds[ij] != NULL) {
+                batch_json_values(b, preds[ij], json_vals + ij * width);
+                o->vals = json_vals + ij * width;
+            }
+            ij++;
+        }
         if (b->evaluate) {
-            rc = batch_collect(b, preds, errors, e);
+            rc = batch_collect(b, outs, e);
         } else {
-            batch_write_rows(b, preds, errors);
+            batch_write_rows(b, outs);
             rc = out_flush(b, e);
         }
     }
-    batch_free_run(b->queued, preds, errors);
+    if (preds != NULL)
+        batch_free_run(nj, preds, errors);
+    for (size_t i = 0; i < b->queued; i++)
+        free(outs[i].error);
+    free(outs);
+    free(json_vals);
+    free(plain_vals);
     for (size_t i = 0; b->labels && i < b->queued; i++) {
         free(b->labels[i]);
         b->labels[i] = NULL;
@@ -406,6 +467,7 @@ static int batch_flush(batch_t *b, err_t *e)
     json_object_put(b->rows);
     b->rows = json_object_new_array();
     b->queued = 0;
+    b->n_plain = 0;
     return rc;
 }
 
@@ -426,6 +488,15 @@ static int batch_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned l
         b->labels[b->queued] = strndup(l->ptr, l->len);
         if (b->labels[b->queued] == NULL)
             abort();
+    }
+    b->plain[b->queued] = 0;
+    if (b->map != NULL &&
+        rowcsv_read(b->map, cells, n, b->F + b->n_plain * rowcsv_width(b->map))) {
+        b->plain[b->queued] = 1;
+        b->n_plain++;
+        if (++b->queued == BATCH_ROWS)
+            return batch_flush(b, e);
+        return 0;
     }
     json_object *row = json_object_new_object();
     for (size_t i = 0; i < n; i++) {
@@ -456,6 +527,9 @@ static void batch_init(batch_t *b, request_t *r, const model_rec_t *rec, ml_mode
     b->evaluate = evaluate;
     b->check = predict_check_new(rec->preprocess);
     b->rows = json_object_new_array();
+    b->plain = calloc(BATCH_ROWS + 1, 1);
+    if (b->plain == NULL)
+        abort();
     if (evaluate) {
         b->labels = calloc(BATCH_ROWS + 1, sizeof(char *));
         if (b->labels == NULL)
@@ -475,6 +549,9 @@ static void batch_release(batch_t *b)
         free(b->labels[i]);
     free(b->labels);
     json_object_put(b->rows);
+    rowcsv_map_free(b->map);
+    free(b->F);
+    free(b->plain);
     json_object_put(b->header_warnings);
     predict_check_free(b->check);
     free(b->out.p);

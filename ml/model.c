@@ -501,13 +501,9 @@ int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain
     return batch_bounds(m, n, explain, e) < 0 ? -1 : predict_fields(m, F, n, explain, out, e);
 }
 
-/* A prediction's number as every answer writes it: the float's shortest
- * text (ml/num.h), not json-c's 17 digits of its double (0.941176474, not
- * 0.94117647409439087: the model computes in float), ".0" after a whole
- * number as json-c writes doubles, null when not finite. Returns the length
- * written into buf (PREDICTION_TEXT_MAX). */
-#define PREDICTION_TEXT_MAX (NUM_FLOAT_TEXT_MAX + 2)
-static int prediction_text(float v, char *buf)
+_Static_assert(ML_PREDICTION_TEXT_MAX >= NUM_FLOAT_TEXT_MAX + 2, "room for \".0\"");
+
+int ml_prediction_text(float v, char *buf)
 {
     if (!isfinite(v)) {
         memcpy(buf, "null", 5);
@@ -524,13 +520,12 @@ static int prediction_text(float v, char *buf)
 /* The same as a json-c number that serialises as that text. */
 static json_object *prediction_number(float v)
 {
-    char text[PREDICTION_TEXT_MAX];
-    prediction_text(v, text);
+    char text[ML_PREDICTION_TEXT_MAX];
+    ml_prediction_text(v, text);
     return json_object_new_double_s((double)v, text);
 }
 
-/* The most probable class of a row of k probabilities (the first on ties). */
-static size_t best_class(const ml_model_t *m, const float *row)
+size_t ml_model_best_class(const ml_model_t *m, const float *row)
 {
     size_t best = 0;
     for (size_t c = 1; c < m->k; c++)
@@ -577,21 +572,21 @@ static int write_predictions(const ml_model_t *m, const float *pr, size_t n, tex
     for (size_t t = 0; t < nt; t++)
         if (texts[t] == NULL)
             goto done;
-    char num[PREDICTION_TEXT_MAX];
+    char num[ML_PREDICTION_TEXT_MAX];
     tb_addn(out, "[", 1);
     for (size_t i = 0; i < n; i++) {
         tb_addn(out, i ? ",{" : "{", i ? 2 : 1);
         tb_addn(out, texts[0], strlen(texts[0]));
         if (m->task == TASK_REGRESSION) {
-            tb_addn(out, num, (size_t)prediction_text(pr[i], num));
+            tb_addn(out, num, (size_t)ml_prediction_text(pr[i], num));
         } else {
             const float *row = pr + i * m->k; /* k probabilities a row, binary too */
-            const char *label = texts[1 + 2 * best_class(m, row)];
+            const char *label = texts[1 + 2 * ml_model_best_class(m, row)];
             tb_addn(out, label, strlen(label));
             for (size_t c = 0; c < m->k; c++) {
                 tb_addn(out, ",", 1);
                 tb_addn(out, texts[2 + 2 * c], strlen(texts[2 + 2 * c]));
-                tb_addn(out, num, (size_t)prediction_text(row[c], num));
+                tb_addn(out, num, (size_t)ml_prediction_text(row[c], num));
             }
         }
         tb_addn(out, "}", 1);
@@ -604,19 +599,41 @@ done:
     return rc < 0 ? err_set(e, 500, "internal", "out of memory") : 0;
 }
 
+int ml_model_predict_values(ml_model_t *m, const float *F, size_t n, float **out, err_t *e)
+{
+    *out = NULL;
+    if (batch_bounds(m, n, 0, e) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    return threads_for(m, n, e) < 0 ||
+                   scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, out,
+                                   e) < 0
+               ? -1
+               : 0;
+}
+
+size_t ml_model_outputs(const ml_model_t *m)
+{
+    return m->task == TASK_REGRESSION ? 1 : m->k;
+}
+
 int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbuf_t *out,
                                  err_t *e)
 {
-    if (batch_bounds(m, n, 0, e) < 0)
-        return -1;
     float *pr = NULL;
-    if (n > 0 && (threads_for(m, n, e) < 0 ||
-                  scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, &pr,
-                                  e) < 0))
+    if (ml_model_predict_values(m, F, n, &pr, e) < 0)
         return -1;
     int rc = write_predictions(m, pr, n, out, e);
     free(pr);
     return rc;
+}
+
+/* --- CSV records read straight into field rows --------------------------- */
+
+rowcsv_map_t *ml_model_csv_map(const ml_model_t *m, char *const *names, size_t n)
+{
+    return rowcsv_map_new(&m->plan, m->keys, names, n);
 }
 
 /* The predictions of n field rows F already within batch_bounds. */
@@ -651,7 +668,7 @@ static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
         } else {
             const float *row = pr + i * m->k;
             json_object_object_add(o, m->target,
-                                   json_object_new_string(m->classes[best_class(m, row)]));
+                                   json_object_new_string(m->classes[ml_model_best_class(m, row)]));
             for (size_t c = 0; c < m->k; c++)
                 json_object_object_add(o, m->prob_keys[c], prediction_number(row[c]));
         }

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "common/err.h"
+#include "ml/rowcsv.h"
 #include "ml/rowjson.h"
 #include "ml/textbuf.h"
 
@@ -102,6 +103,29 @@ int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain
  * holds 110,000 numbers). */
 int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbuf_t *out,
                                  err_t *e);
+
+/* The raw predictions of n field rows: ml_model_outputs(m) floats a row
+ * (the k class probabilities, binary too; 1 value for regression),
+ * malloc'd into *out (NULL for no rows); 413 as above. */
+int ml_model_predict_values(ml_model_t *m, const float *F, size_t n, float **out, err_t *e);
+size_t ml_model_outputs(const ml_model_t *m);
+
+/* The class a row of those probabilities predicts (the first of equals). */
+size_t ml_model_best_class(const ml_model_t *m, const float *row);
+
+/* A predicted number as every answer writes it: the float's shortest text
+ * (ml/num.h), not 17 digits of its double (0.941176474, not
+ * 0.94117647409439087: the model computes in float), ".0" after a whole
+ * number as json-c writes doubles, null when not finite. Returns the
+ * length written into buf (ML_PREDICTION_TEXT_MAX bytes). */
+#define ML_PREDICTION_TEXT_MAX 32
+int ml_prediction_text(float v, char *buf);
+
+/* CSV records read straight into field rows (ml/rowcsv.h) by the model's
+ * fields; NULL when a field the model reads is not among the header's n
+ * columns or is named twice (the general path reads every row then), or
+ * out of memory. Borrows the model. */
+rowcsv_map_t *ml_model_csv_map(const ml_model_t *m, char *const *names, size_t n);
 
 /* Rows x features one prediction request may hold (16M floats = 64 MB):
  * past it, ml_model_predict answers 413 without allocating. */

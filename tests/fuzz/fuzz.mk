@@ -53,6 +53,7 @@ FUZZ_MODS_fuzz_csv := ml common
 FUZZ_MODS_fuzz_treeshap := ml common
 FUZZ_MODS_fuzz_rowjson := ml fcgi common
 FUZZ_MODS_fuzz_numfmt := ml common
+FUZZ_MODS_fuzz_rowcsv := ml common
 FUZZ_MODS_fuzz_bundle := bundle common
 # Only handlers/strapi_query.o is pulled from libhandlers.a (it needs common).
 FUZZ_MODS_fuzz_strapi_query := handlers common

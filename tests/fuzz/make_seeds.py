@@ -282,6 +282,17 @@ try:
         put("fuzz_treeshap", name, bytes(xgb.train(params, d, 4).save_raw("json")))
 except ImportError:
     pass
+# --- rowcsv (records split at 0x1e, cells at 0x1f; the first is the header) --
+def records(*rows):
+    return "\x1e".join("\x1f".join(r) for r in rows)
+
+
+put("fuzz_rowcsv", "plain", records(["id", "a", "b", "c", "k"], ["1", "2.5", "yes", "x", "q"],
+                                    ["2", "", "NA", "y z", ""], ["3", "-1e3", "false", "NA", "z"]))
+put("fuzz_rowcsv", "not_plain", records(["c", "b", "a"], ["X ", "no", "1"], ["w", "true", "abc"],
+                                        ["x", "maybe", " 7 "], ["y z", "1", "0x10"], ["x", "0"]))
+put("fuzz_rowcsv", "header", records(["a", "b", "c", "a"], ["1", "yes", "x", "2"]))
+put("fuzz_rowcsv", "nul", records(["a", "b", "c"], ["1\x002", "yes", "x"], ["1", "yes", "x\x00"]))
 # --- numfmt (floats as little-endian bits, 4 bytes each) ---------------------
 import struct
 
