@@ -489,26 +489,23 @@ static int batch_record(void *ctx, const csv_cell_t *cells, size_t n, unsigned l
         if (b->labels[b->queued] == NULL)
             abort();
     }
-    b->plain[b->queued] = 0;
-    if (b->map != NULL &&
-        rowcsv_read(b->map, cells, n, b->F + b->n_plain * rowcsv_width(b->map))) {
-        b->plain[b->queued] = 1;
-        b->n_plain++;
-        if (++b->queued == BATCH_ROWS)
-            return batch_flush(b, e);
-        return 0;
+    int plain = b->map != NULL &&
+                rowcsv_read(b->map, cells, n, b->F + b->n_plain * rowcsv_width(b->map));
+    b->plain[b->queued] = (unsigned char)plain;
+    b->n_plain += (size_t)plain;
+    if (!plain) {
+        json_object *row = json_object_new_object();
+        for (size_t i = 0; i < n; i++) {
+            if (!b->keep[i])
+                continue;
+            json_object_object_add(row, b->names[i],
+                                   csv_cell_is_missing(cells[i].ptr, cells[i].len)
+                                       ? NULL
+                                       : json_object_new_string_len(cells[i].ptr,
+                                                                    (int)cells[i].len));
+        }
+        json_object_array_add(b->rows, row);
     }
-    json_object *row = json_object_new_object();
-    for (size_t i = 0; i < n; i++) {
-        if (!b->keep[i])
-            continue;
-        json_object_object_add(row, b->names[i],
-                               csv_cell_is_missing(cells[i].ptr, cells[i].len)
-                                   ? NULL
-                                   : json_object_new_string_len(cells[i].ptr,
-                                                                (int)cells[i].len));
-    }
-    json_object_array_add(b->rows, row);
     if (++b->queued == BATCH_ROWS)
         return batch_flush(b, e);
     return 0;
