@@ -272,3 +272,21 @@ def test_long_durations_accepted(mine, sql, churn_csv, duration):
     job = sql("SELECT job_id FROM trainings WHERE id = :'p1'", r.json()["id"])[0][0]
     assert sql("SELECT spec->>'duration' FROM jobs WHERE id = :'p1'", job)[0][0] == str(duration)
     assert c.wait(task, timeout=120)["status"] == "FAILED"
+
+
+def test_streamed_body_over_the_limit_is_refused_as_json(mine):
+    """A body of unknown length (chunked) goes by path: nginx's named
+    location for large and streamed prediction bodies reads it, and its 413
+    is still the JSON one (recursive error pages), not nginx's HTML."""
+    _, _, c = mine
+
+    def body():
+        yield b'{"id": "%s", "data": [' % unknown().encode()
+        for _ in range(33):
+            yield b" " * MB
+        yield b"]}"
+
+    r = c.request("POST", "/v1/models", data=body(), no_key=True, timeout=120,
+                  headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text[:300]
+    assert r.json() == NGINX_413
