@@ -520,9 +520,9 @@ static int models_predict_plain(request_t *r, const char *model_id, double start
                    : 1;
     }
     /* Without explanations the answer is written as text, straight from
-     * the predicted floats: the same bytes as the document below would
-     * serialise to, a fraction of the time (a 10,000-row digits answer:
-     * 110,000 numbers). */
+     * the predicted floats: the bytes models_predict_reply's document
+     * would serialise to, in a fraction of the time (a 10,000-row digits
+     * answer: 110,000 numbers). */
     textbuf_t answer = {0};
     static const char head[] = "{\"status\":\"success\",\"predictions\":";
     static const char tail[] = ",\"warnings\":[]}";

@@ -647,8 +647,7 @@ static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
         return 0;
     }
     float *pr = NULL;
-    if (threads_for(m, n, e) < 0 ||
-        scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, F, n, &pr, e) < 0) {
+    if (ml_model_predict_values(m, F, n, &pr, e) < 0) {
         json_object_put(res);
         return -1;
     }
