@@ -919,7 +919,7 @@ static ml_data_t *synth_two(size_t n, int regression)
 /* Each JSON number of text is the shortest text of its float. */
 static void numbers_are_float_texts(const char *text)
 {
-    for (const char *p = text; *p != '\0'; p++) {
+    for (const char *p = text + (*text != '\0'); *p != '\0'; p++) {
         if (!(p[-1] == ':' && (*p == '-' || (*p >= '0' && *p <= '9'))))
             continue;
         char *end = NULL;
