@@ -255,12 +255,31 @@ void enc_fill_rows(const enc_plan_t *p, const ml_data_t *d, const size_t *rows, 
     }
 }
 
+#define IMPUTE_SAMPLE 8192
+
+/* The median of column j's non-missing values, among IMPUTE_SAMPLE rows
+ * spread evenly over n (all of them when n is smaller); 0 when none. */
+static double column_median(const enc_plan_t *p, const float *F, size_t n, size_t j,
+                            float *buf)
+{
+    size_t step = n > IMPUTE_SAMPLE ? (n + IMPUTE_SAMPLE - 1) / IMPUTE_SAMPLE : 1, m = 0;
+    for (size_t i = 0; i < n; i += step)
+        if (!isnan(F[i * p->n + j]))
+            buf[m++] = F[i * p->n + j];
+    if (m == 0)
+        return 0.0;
+    qsort(buf, m, sizeof(*buf), cmp_float);
+    return m % 2 ? buf[m / 2] : ((double)buf[m / 2 - 1] + (double)buf[m / 2]) / 2.0;
+}
+
 void enc_fit_linear(enc_plan_t *p, const float *F, size_t n)
 {
+    float *buf = malloc((IMPUTE_SAMPLE + 1) * sizeof(*buf));
     for (size_t j = 0; j < p->n; j++) {
         enc_feature_t *f = &p->f[j];
         f->mean = 0.0;
         f->scale = 1.0;
+        f->imputed = 0;
         if (f->kind == ENC_CATEGORY)
             continue;
         double s = 0, s2 = 0;
@@ -278,7 +297,12 @@ void enc_fit_linear(enc_plan_t *p, const float *F, size_t n)
         f->mean = s / (double)k;
         double var = s2 / (double)k - f->mean * f->mean;
         f->scale = var > 1e-12 ? sqrt(var) : 1.0;
+        if (f->kind == ENC_NUMBER && buf != NULL) {
+            f->impute = column_median(p, F, n, j, buf);
+            f->imputed = 1;
+        }
     }
+    free(buf);
 }
 
 size_t enc_linear_width(const enc_plan_t *p)
@@ -296,7 +320,10 @@ void enc_expand_linear(const enc_plan_t *p, const float *frow, float *out)
         const enc_feature_t *f = &p->f[j];
         float v = frow[j];
         if (f->kind != ENC_CATEGORY) {
-            out[o++] = isnan(v) ? 0.0f : (float)((v - f->mean) / f->scale);
+            if (isnan(v))
+                out[o++] = f->imputed ? (float)((f->impute - f->mean) / f->scale) : 0.0f;
+            else
+                out[o++] = (float)((v - f->mean) / f->scale);
             continue;
         }
         size_t k = f->n_levels + (f->other ? 1 : 0);
@@ -393,6 +420,8 @@ json_object *enc_plan_to_json(const enc_plan_t *p)
         } else if (p->linear) {
             json_object_object_add(o, "mean", enc_exact_double(f->mean));
             json_object_object_add(o, "scale", enc_exact_double(f->scale));
+            if (f->imputed)
+                json_object_object_add(o, "impute", enc_exact_double(f->impute));
         }
         json_object_array_add(arr, o);
     }
@@ -442,6 +471,11 @@ int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *
             f->mean = json_object_get_double(v);
         if (json_object_object_get_ex(o, "scale", &v))
             f->scale = json_object_get_double(v);
+        if (f->kind == ENC_NUMBER && json_object_object_get_ex(o, "impute", &v) &&
+            (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))) {
+            f->impute = json_object_get_double(v);
+            f->imputed = isfinite(f->impute);
+        }
         if (!(f->scale > 0) || !isfinite(f->scale))
             f->scale = 1.0;
     }

@@ -5,7 +5,8 @@
  * A blend's margin is the weighted sum of its members' margins. The tree
  * members merge into one booster; the linear member (linfit.h) stays what
  * it is, coefficients over its own expanded input (encode.h: numbers and
- * booleans standardised, missing -> 0; categories one-hot over levels +
+ * booleans standardised, a missing number -> its training median (encode.h),
+ * a missing boolean -> 0; categories one-hot over levels +
  * other, missing -> all zero), and adds weight x its margin to the trees'
  * before the objective's link. That costs width x groups multiply-adds a
  * row, where the same model as trees walks one tree per field and class

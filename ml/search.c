@@ -1643,7 +1643,8 @@ static json_object *linear_recipe(const search_out_t *out)
         return NULL;
     json_object_object_add(o, "form", json_object_new_string(
         "the linear model (L2-regularised logistic regression, multinomial for classes, or "
-        "ridge regression; numbers and booleans standardised with missing -> 0, categories "
+        "ridge regression; numbers and booleans standardised (a missing number -> its training "
+        "median, a missing boolean -> 0), categories "
         "one-hot over levels + other with missing -> all zero), served as a dot product "
         "beside the trees"));
     json_object_object_add(o, "layout", json_object_new_string(

@@ -38,7 +38,9 @@ Encoding rules (the C engine's, ml/encode.c):
   * model "tree": one input per feature; categories are XGBoost categorical
     features (feature_type "c")
   * model "linear": numbers/booleans standardised ((x - mean) / scale, in double
-    from the float32 value, then rounded to float32; missing -> 0); categories
+    from the float32 value, then rounded to float32); a missing number is its
+    "impute" value (the training median) standardised the same way from that
+    double, a missing boolean (or a number without "impute") -> 0; categories
     one-hot over levels (+ other), missing -> all zeros
   * an ensemble with a linear member ("ensemble" -> "members" -> one with
     "linear"): model.ubj holds the tree members; the linear member's margin
@@ -166,8 +168,10 @@ def expand_linear(F, features):
         if f["kind"] != "category":
             # float32 value, standardised in double, rounded to float32
             v = x.astype(np.float32).astype(np.float64)
-            z = ((v - f.get("mean", 0.0)) / f.get("scale", 1.0)).astype(np.float32)
-            cols.append(np.where(np.isnan(x), np.float32(0), z))
+            mean, scale = f.get("mean", 0.0), f.get("scale", 1.0)
+            z = ((v - mean) / scale).astype(np.float32)
+            fill = np.float32((f["impute"] - mean) / scale) if "impute" in f else np.float32(0)
+            cols.append(np.where(np.isnan(x), fill, z))
             continue
         k = len(f["levels"]) + (1 if f.get("other") else 0)
         for c in range(k):

@@ -20,9 +20,10 @@ float32 matrix the booster reads, with the same rules as the C engine:
     log1p(target); the prediction is expm1 of its output
   * model "tree": one column per feature; categories are XGBoost
     categorical features (feature_type "c")
-  * model "linear": numbers/booleans standardised ((x - mean) / scale,
-    missing -> 0), categories one-hot over levels (+ other), missing ->
-    all zeros
+  * model "linear": numbers/booleans standardised ((x - mean) / scale; a
+    missing number is its "impute" value, the training median, standardised
+    the same way; a missing boolean, or a number without "impute", -> 0),
+    categories one-hot over levels (+ other), missing -> all zeros
 
 Pure Python + numpy; xgboost is imported only by dmatrix()/predict().
 
@@ -143,8 +144,10 @@ def to_matrix(rows, pre):
     for j, f in enumerate(pre["features"]):
         x = F[:, j]
         if f["kind"] != "category":
-            z = (x.astype(np.float32) - f.get("mean", 0.0)) / f.get("scale", 1.0)
-            cols.append(np.where(np.isnan(x), 0.0, z))
+            mean, scale = f.get("mean", 0.0), f.get("scale", 1.0)
+            z = (x.astype(np.float32) - mean) / scale
+            fill = (f["impute"] - mean) / scale if "impute" in f else 0.0
+            cols.append(np.where(np.isnan(x), fill, z))
             continue
         k = len(f["levels"]) + (1 if f.get("other") else 0)
         for c in range(k):

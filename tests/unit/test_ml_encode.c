@@ -204,7 +204,8 @@ START_TEST(ml_encode_linear_expansion)
     ck_assert_double_eq_tol(out[0], -2.0 / sqrt(3.2), 1e-6);
     ck_assert(out[1 + (size_t)F[1]] == 1.0f);
     ck_assert(out[1] + out[2] + out[3] == 1.0f);
-    enc_expand_linear(&p, F + 4, out); /* a missing -> 0 */
+    enc_expand_linear(&p, F + 4, out); /* a missing -> its median, 3 here as the mean */
+    ck_assert(p.f[0].imputed && p.f[0].impute == 3.0);
     ck_assert(out[0] == 0.0f);
     char **names, **types;
     size_t n;
@@ -214,6 +215,40 @@ START_TEST(ml_encode_linear_expansion)
     ck_assert_ptr_nonnull(strstr(names[1], "c="));
     enc_names_free(names, n);
     enc_names_free(types, n);
+    enc_plan_free(&p);
+    ml_data_free(d);
+}
+END_TEST
+
+/* A missing number stands for the training median, not the mean (0 after
+ * standardising): a skewed column's median is far from its mean. A model
+ * written without "impute" still reads a missing value as 0. */
+START_TEST(ml_encode_linear_missing_is_the_median)
+{
+    ml_data_t *d = data_from("a,y\n1,0\n1,1\n2,0\n100,1\n,0\n4,1\n");
+    enc_plan_t p;
+    err_t e;
+    ck_assert_int_eq(enc_plan_build(&p, d, 1, NULL, NULL, &e), 0);
+    size_t rows[6] = {0, 1, 2, 3, 4, 5};
+    float F[6];
+    enc_fill_rows(&p, d, rows, 6, F);
+    enc_fit_linear(&p, F, 6);
+    p.linear = 1;
+    ck_assert(p.f[0].imputed && p.f[0].impute == 2.0);  /* of 1, 1, 2, 4, 100 */
+    ck_assert_double_eq_tol(p.f[0].mean, 21.6, 1e-9);
+    float out[1];
+    enc_expand_linear(&p, F + 4, out);
+    ck_assert(out[0] == (float)((2.0 - p.f[0].mean) / p.f[0].scale) && out[0] < -0.45f);
+    json_object *j = enc_plan_to_json(&p);
+    json_object *f0 = json_object_array_get_idx(j, 0), *v = NULL;
+    ck_assert(json_object_object_get_ex(f0, "impute", &v) && json_object_get_double(v) == 2.0);
+    json_object_object_del(f0, "impute");
+    enc_plan_t q;
+    ck_assert_int_eq(enc_plan_from_json(&q, j, 1, &e), 0);
+    enc_expand_linear(&q, F + 4, out);
+    ck_assert(!q.f[0].imputed && out[0] == 0.0f);
+    enc_plan_free(&q);
+    json_object_put(j);
     enc_plan_free(&p);
     ml_data_free(d);
 }
@@ -251,6 +286,7 @@ START_TEST(ml_encode_linear_standardisation_exact_in_json)
     for (size_t k = 0; k < 2; k++) {
         ck_assert(q.f[k].mean == p.f[k].mean);
         ck_assert(q.f[k].scale == p.f[k].scale);
+        ck_assert(q.f[k].imputed && q.f[k].impute == p.f[k].impute);
     }
     enc_plan_free(&q);
     json_object_put(back);
@@ -312,6 +348,7 @@ Suite *suite_ml_encode(void)
     const TTest *const t[] = {
         ml_encode_task_detection, ml_encode_plan_drops_and_levels, ml_encode_linear_expansion,
         ml_encode_metrics_hand_computed, ml_encode_linear_standardisation_exact_in_json,
+        ml_encode_linear_missing_is_the_median,
     };
     return unit_suite("ml_encode", t, sizeof(t) / sizeof(t[0]));
 }
