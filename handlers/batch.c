@@ -239,23 +239,18 @@ static int batch_header(batch_t *b, const csv_cell_t *cells, size_t n, err_t *e)
 
 /* --- one batch ---------------------------------------------------------------- */
 
-/* Predictions for the queued JSON rows: preds[i] (a reference) or
- * errors[i] (malloc'd text) per row. Returns -1 only when the engine
- * failed for another reason than the rows' values. */
-static int batch_run(batch_t *b, json_object ***preds, char ***errors, err_t *e)
+/* Predictions for the queued JSON rows: vals (ml_model_outputs floats a
+ * row) or, for a row without, errors[i] (malloc'd text). Returns -1 only
+ * when the engine failed for another reason than the rows' values. */
+static int batch_run(batch_t *b, float *vals, char **errors, err_t *e)
 {
-    size_t n = json_object_array_length(b->rows);
-    *preds = calloc(n + 1, sizeof(json_object *));
-    *errors = calloc(n + 1, sizeof(char *));
-    if (*preds == NULL || *errors == NULL)
-        abort();
-    json_object *all = NULL;
+    size_t n = json_object_array_length(b->rows), width = ml_model_outputs(b->model);
+    float *got = NULL;
     err_t pe;
     err_clear(&pe);
-    if (ml_model_predict(b->model, b->rows, &all, &pe) == 0) {
-        for (size_t i = 0; i < n; i++)
-            (*preds)[i] = json_object_get(json_object_array_get_idx(all, i));
-        json_object_put(all);
+    if (ml_model_predict_rows_values(b->model, b->rows, &got, &pe) == 0) {
+        memcpy(vals, got, n * width * sizeof(float));
+        free(got);
         return 0;
     }
     if (pe.status != 422) {
@@ -263,44 +258,35 @@ static int batch_run(batch_t *b, json_object ***preds, char ***errors, err_t *e)
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        json_object *one = json_object_new_array(), *p = NULL;
+        json_object *one = json_object_new_array();
         json_object_array_add(one, json_object_get(json_object_array_get_idx(b->rows, i)));
         err_clear(&pe);
-        if (ml_model_predict(b->model, one, &p, &pe) == 0) {
-            (*preds)[i] = json_object_get(json_object_array_get_idx(p, 0));
-            json_object_put(p);
+        int rc = ml_model_predict_rows_values(b->model, one, &got, &pe);
+        json_object_put(one);
+        if (rc == 0) {
+            memcpy(vals + i * width, got, width * sizeof(float));
+            free(got);
         } else if (pe.status == 422) {
             /* The engine numbers the row 0 in its message: name the field only. */
             const char *field = pe.count > 0 ? strrchr(pe.items[0].field, '/') : NULL;
-            (*errors)[i] = strdup(arena_sprintf(b->r->arena, "%s: %s",
-                                                field ? field + 1 : "row",
-                                                pe.count > 0 ? pe.items[0].message
-                                                             : err_message(&pe)));
+            char text[ERR_MESSAGE_MAX + ERR_FIELD_MAX + 4];
+            snprintf(text, sizeof(text), "%s: %s", field ? field + 1 : "row",
+                     pe.count > 0 ? pe.items[0].message : err_message(&pe));
+            if ((errors[i] = strdup(text)) == NULL)
+                abort();
         } else {
-            json_object_put(one);
             *e = pe;
             return -1;
         }
-        json_object_put(one);
     }
     return 0;
-}
-
-static void batch_free_run(size_t n, json_object **preds, char **errors)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_object_put(preds[i]);
-        free(errors[i]);
-    }
-    free(preds);
-    free(errors);
 }
 
 /* One queued row's outcome: its predicted floats (ml_model_outputs of
  * them) or why it has none, and its JSON row (NULL when read plain). */
 typedef struct row_out {
     const float *vals;         /* NULL: error */
-    char *error;               /* malloc'd */
+    const char *error;         /* borrowed from batch_flush's errors */
     json_object *row;          /* borrowed from b->rows */
 } row_out_t;
 
@@ -309,12 +295,14 @@ static void batch_write_rows(batch_t *b, const row_out_t *outs)
     char num[ML_PREDICTION_TEXT_MAX];
     for (size_t i = 0; i < b->queued; i++) {
         const row_out_t *o = &outs[i];
-        char notes[512];
+        char notes[512], refusal[sizeof(notes) + 32];
         size_t found = o->row ? predict_check_row_text(b->check, o->row, notes, sizeof(notes)) : 0;
         const char *error = o->error;
         const float *v = o->vals;
         if (error == NULL && found > 0 && b->strict) {
-            error = arena_sprintf(b->r->arena, "refused (strict): %s", notes);
+            /* A local buffer: a long file of refused rows must not grow the arena. */
+            snprintf(refusal, sizeof(refusal), "refused (strict): %s", notes);
+            error = refusal;
             v = NULL;
         }
         if (v == NULL)
@@ -398,36 +386,18 @@ static int batch_collect(batch_t *b, const row_out_t *outs, err_t *e)
     return 0;
 }
 
-/* A JSON prediction of batch_run as the floats the plain rows get (the
- * JSON holds each float exactly). */
-static void batch_json_values(const batch_t *b, json_object *pred, float *vals)
-{
-    json_object *v = NULL;
-    if (b->regression) {
-        json_object_object_get_ex(pred, b->target, &v);
-        vals[0] = (float)json_object_get_double(v);
-        return;
-    }
-    for (size_t c = 0; c < b->k; c++) {
-        v = NULL;
-        json_object_object_get_ex(pred, b->prob_keys[c], &v);
-        vals[c] = (float)json_object_get_double(v);
-    }
-}
-
 static int batch_flush(batch_t *b, err_t *e)
 {
     if (b->queued == 0)
         return 0;
     size_t nj = json_object_array_length(b->rows), width = ml_model_outputs(b->model);
-    json_object **preds = NULL;
-    char **errors = NULL;
     float *plain_vals = NULL;
     float *json_vals = calloc(nj * width + 1, sizeof(float));
+    char **errors = calloc(nj + 1, sizeof(char *));
     row_out_t *outs = calloc(b->queued + 1, sizeof(*outs));
-    if (json_vals == NULL || outs == NULL)
+    if (json_vals == NULL || errors == NULL || outs == NULL)
         abort();
-    int rc = nj > 0 ? batch_run(b, &preds, &errors, e) : 0;
+    int rc = nj > 0 ? batch_run(b, json_vals, errors, e) : 0;
     if (rc == 0 && b->n_plain > 0)
         rc = ml_model_predict_values(b->model, b->F, b->n_plain, &plain_vals, e);
     if (rc == 0) {
@@ -439,11 +409,7 @@ static int batch_flush(batch_t *b, err_t *e)
             }
             o->row = json_object_array_get_idx(b->rows, ij);
             o->error = errors[ij];
-            errors[ij] = NULL;
-            if (preds[ij] != NULL) {
-                batch_json_values(b, preds[ij], json_vals + ij * width);
-                o->vals = json_vals + ij * width;
-            }
+            o->vals = errors[ij] == NULL ? json_vals + ij * width : NULL;
             ij++;
         }
         if (b->evaluate) {
@@ -453,10 +419,9 @@ static int batch_flush(batch_t *b, err_t *e)
             rc = out_flush(b, e);
         }
     }
-    if (preds != NULL)
-        batch_free_run(nj, preds, errors);
-    for (size_t i = 0; i < b->queued; i++)
-        free(outs[i].error);
+    for (size_t i = 0; i < nj; i++)
+        free(errors[i]);
+    free(errors);
     free(outs);
     free(json_vals);
     free(plain_vals);

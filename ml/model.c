@@ -31,6 +31,12 @@
 #include "ml/scoring.h"
 #include "ml/xgb.h"
 
+/* A piece of an answer's JSON text, escaped once. */
+typedef struct answer_text {
+    char *p;                  /* malloc'd */
+    size_t n;
+} answer_text_t;
+
 struct ml_model {
     void *booster;
     enc_plan_t plan;
@@ -46,6 +52,9 @@ struct ml_model {
     char **dropped;           /* training columns the plan dropped (copies) */
     size_t n_dropped;
     contrib_cache_t *contrib; /* built by the first explanation */
+    answer_text_t *texts;     /* the answer's keys and labels as JSON text
+                               * (answer_texts), for write_predictions */
+    size_t n_texts;
     int nthread;              /* the booster's current "nthread" */
 };
 
@@ -81,6 +90,9 @@ void ml_model_free(ml_model_t *m)
         free(m->dropped[i]);
     free(m->dropped);
     contrib_cache_free(m->contrib);
+    for (size_t i = 0; i < m->n_texts; i++)
+        free(m->texts[i].p);
+    free(m->texts);
     enc_plan_free(&m->plan);
     for (size_t i = 0; m->classes && i < m->k; i++) {
         free(m->classes[i]);
@@ -167,6 +179,46 @@ static int field_keys(ml_model_t *m, json_object *preprocess)
     return rc;
 }
 
+/* s as JSON text (json-c's escaping, as a document's answer has it), then
+ * suffix, into *t; -1 when out of memory. */
+static int answer_text(const char *s, const char *suffix, answer_text_t *t)
+{
+    json_object *o = json_object_new_string(s);
+    if (o == NULL)
+        return -1;
+    const char *j = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t a = strlen(j), b = strlen(suffix);
+    t->p = malloc(a + b + 1);
+    if (t->p != NULL) {
+        memcpy(t->p, j, a);
+        memcpy(t->p + a, suffix, b + 1);
+        t->n = a + b;
+    }
+    json_object_put(o);
+    return t->p != NULL ? 0 : -1;
+}
+
+/* The answer's texts, escaped once per model rather than per request:
+ * [0] "<target>":, then per class "<class>" and "<prob key>":. */
+static int answer_texts(ml_model_t *m)
+{
+    size_t nt = 1 + (m->task == TASK_REGRESSION ? 0 : 2 * m->k);
+    if ((m->texts = calloc(nt, sizeof(*m->texts))) == NULL)
+        return -1;
+    m->n_texts = nt;
+    if (answer_text(m->target, ":", &m->texts[0]) < 0)
+        return -1;
+    for (size_t c = 0; nt > 1 && c < m->k; c++)
+        if (m->classes[c] == NULL || m->prob_keys[c] == NULL ||
+            answer_text(m->classes[c], "", &m->texts[1 + 2 * c]) < 0 ||
+            answer_text(m->prob_keys[c], ":", &m->texts[2 + 2 * c]) < 0)
+            return -1;
+    for (size_t i = 0; i < nt; i++)
+        m->bytes += m->texts[i].n + sizeof(m->texts[i]);
+    return 0;
+}
+
 ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *preprocess,
                           err_t *e)
 {
@@ -218,6 +270,10 @@ ml_model_t *ml_model_load(const void *booster, size_t booster_len, json_object *
             if (m->prob_keys[i])
                 snprintf(m->prob_keys[i], len, "Probability %s is %s", target, m->classes[i]);
         }
+    }
+    if (m->target == NULL || answer_texts(m) < 0) {
+        err_set(e, 500, "internal", "out of memory");
+        goto fail;
     }
     if (enc_plan_from_json(&m->plan, features, kind && strcmp(kind, "linear") == 0, e) < 0)
         goto fail;
@@ -452,22 +508,26 @@ int ml_model_read_text(ml_model_t *m, const char *text, size_t len, rowjson_rows
 static int predict_fields(ml_model_t *m, const float *F, size_t n, int explain,
                           json_object **out, err_t *e);
 
-int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
-                          json_object **out, err_t *e)
+/* rows (a JSON array of objects) as field rows, *F malloc'd (n of them),
+ * every misfit reported as ml_model_predict describes; unusual marked as
+ * ml_model_predict_rows says. */
+static int encode_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
+                       float **F, size_t *n, err_t *e)
 {
-    *out = NULL;
+    *F = NULL;
     if (m == NULL)
         return err_set(e, 500, "internal", "no model");
     if (!json_object_is_type(rows, json_type_array))
         return err_add(e, 422, "list_type", "body/data", "Input should be a valid list");
-    size_t n = json_object_array_length(rows), p = m->plan.n;
-    if (batch_bounds(m, n, explain, e) < 0)
+    size_t p = m->plan.n;
+    *n = json_object_array_length(rows);
+    if (batch_bounds(m, *n, explain, e) < 0)
         return -1;
-    float *F = malloc((n * p + 1) * sizeof(*F));
-    if (F == NULL)
+    float *X = malloc((*n * p + 1) * sizeof(*X));
+    if (X == NULL)
         return err_set(e, 500, "internal", "out of memory");
     int bad = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < *n; i++) {
         json_object *row = json_object_array_get_idx(rows, i);
         if (!json_object_is_type(row, json_type_object)) {
             if (unusual != NULL)
@@ -478,7 +538,7 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
             bad = 1;
             continue;
         }
-        float *x = &F[i * p];
+        float *x = &X[i * p];
         int plain = 0;
         if (encode_row(m, row, x, &plain) < 0 && encode_row_reporting(m, row, i, x, e) < 0)
             bad = 1;
@@ -486,10 +546,34 @@ int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigne
             unusual[i] = !plain || m->categories;
     }
     if (bad) {
-        free(F);
+        free(X);
         return -1;
     }
+    *F = X;
+    return 0;
+}
+
+int ml_model_predict_rows(ml_model_t *m, json_object *rows, int explain, unsigned char *unusual,
+                          json_object **out, err_t *e)
+{
+    *out = NULL;
+    float *F;
+    size_t n;
+    if (encode_rows(m, rows, explain, unusual, &F, &n, e) < 0)
+        return -1;
     int rc = predict_fields(m, F, n, explain, out, e);
+    free(F);
+    return rc;
+}
+
+int ml_model_predict_rows_values(ml_model_t *m, json_object *rows, float **out, err_t *e)
+{
+    *out = NULL;
+    float *F;
+    size_t n;
+    if (encode_rows(m, rows, 0, NULL, &F, &n, e) < 0)
+        return -1;
+    int rc = ml_model_predict_values(m, F, n, out, e);
     free(F);
     return rc;
 }
@@ -534,69 +618,32 @@ size_t ml_model_best_class(const ml_model_t *m, const float *row)
     return best;
 }
 
-/* A string as JSON text (json-c's escaping, as the general answer has it),
- * then suffix; malloc'd, NULL when out of memory. */
-static char *json_key_text(const char *s, const char *suffix)
-{
-    json_object *o = json_object_new_string(s);
-    if (o == NULL)
-        return NULL;
-    const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
-    size_t a = strlen(t), b = strlen(suffix);
-    char *out = malloc(a + b + 1);
-    if (out != NULL) {
-        memcpy(out, t, a);
-        memcpy(out + a, suffix, b + 1);
-    }
-    json_object_put(o);
-    return out;
-}
-
 /* Writes the n rows of predictions pr as the JSON array predict_fields
  * builds, byte for byte as json-c would write that array. */
 static int write_predictions(const ml_model_t *m, const float *pr, size_t n, textbuf_t *out,
                              err_t *e)
 {
-    /* texts[0]: "<target>":, then per class "<class>" and "<prob key>": */
-    size_t nt = 1 + (m->task == TASK_REGRESSION ? 0 : 2 * m->k);
-    char **texts = calloc(nt, sizeof(*texts));
-    int rc = -1;
-    if (texts == NULL)
-        goto done;
-    texts[0] = json_key_text(m->target, ":");
-    for (size_t c = 0; nt > 1 && c < m->k; c++) {
-        texts[1 + 2 * c] = json_key_text(m->classes[c], "");
-        texts[2 + 2 * c] = json_key_text(m->prob_keys[c], ":");
-    }
-    for (size_t t = 0; t < nt; t++)
-        if (texts[t] == NULL)
-            goto done;
+    const answer_text_t *t = m->texts;
     char num[ML_PREDICTION_TEXT_MAX];
     tb_addn(out, "[", 1);
     for (size_t i = 0; i < n; i++) {
         tb_addn(out, i ? ",{" : "{", i ? 2 : 1);
-        tb_addn(out, texts[0], strlen(texts[0]));
+        tb_addn(out, t[0].p, t[0].n);
         if (m->task == TASK_REGRESSION) {
             tb_addn(out, num, (size_t)ml_prediction_text(pr[i], num));
         } else {
             const float *row = pr + i * m->k; /* k probabilities a row, binary too */
-            const char *label = texts[1 + 2 * ml_model_best_class(m, row)];
-            tb_addn(out, label, strlen(label));
+            const answer_text_t *label = &t[1 + 2 * ml_model_best_class(m, row)];
+            tb_addn(out, label->p, label->n);
             for (size_t c = 0; c < m->k; c++) {
                 tb_addn(out, ",", 1);
-                tb_addn(out, texts[2 + 2 * c], strlen(texts[2 + 2 * c]));
+                tb_addn(out, t[2 + 2 * c].p, t[2 + 2 * c].n);
                 tb_addn(out, num, (size_t)ml_prediction_text(row[c], num));
             }
         }
         tb_addn(out, "}", 1);
     }
-    rc = tb_addn(out, "]", 1);
-done:
-    for (size_t t = 0; texts != NULL && t < nt; t++)
-        free(texts[t]);
-    free(texts);
-    return rc < 0 ? err_set(e, 500, "internal", "out of memory") : 0;
+    return tb_addn(out, "]", 1) < 0 ? err_set(e, 500, "internal", "out of memory") : 0;
 }
 
 int ml_model_predict_values(ml_model_t *m, const float *F, size_t n, float **out, err_t *e)

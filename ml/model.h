@@ -110,6 +110,10 @@ int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbu
 int ml_model_predict_values(ml_model_t *m, const float *F, size_t n, float **out, err_t *e);
 size_t ml_model_outputs(const ml_model_t *m);
 
+/* The same from JSON rows, read and refused as ml_model_predict reads them
+ * (*out NULL for no rows). */
+int ml_model_predict_rows_values(ml_model_t *m, json_object *rows, float **out, err_t *e);
+
 /* The class a row of those probabilities predicts (the first of equals). */
 size_t ml_model_best_class(const ml_model_t *m, const float *row);
 
