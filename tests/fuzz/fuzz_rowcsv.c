@@ -19,6 +19,7 @@
 #include "ml/encode.h"
 #include "ml/keyorder.h"
 #include "ml/rowcsv.h"
+#include "tests/fuzz/fuzz_plan.h"
 #include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,16 +34,7 @@ static keyorder_t *keys;
 
 static void setup(void)
 {
-    if (keys != NULL)
-        return;
-    json_object *f = json_tokener_parse(FEATURES);
-    err_t e;
-    err_clear(&e);
-    FUZZ_CHECK(enc_plan_from_json(&plan, f, 0, &e) == 0, "plan: %s", err_message(&e));
-    json_object_put(f);
-    const char *names[] = {plan.f[0].name, plan.f[1].name, plan.f[2].name, "k"};
-    keys = keyorder_new(names, 4);
-    FUZZ_CHECK(keys != NULL, "keyorder");
+    fuzz_plan_setup(FEATURES, &plan, &keys);
 }
 
 #define MAX_CELLS 16
