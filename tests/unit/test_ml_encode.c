@@ -185,16 +185,27 @@ START_TEST(ml_encode_plan_drops_and_levels)
 }
 END_TEST
 
+/* d's plan (the target in column target) with its first n rows as field
+ * rows in F and the linear standardisation fitted on them. */
+static void fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc_plan_t *p)
+{
+    err_t e;
+    err_clear(&e);
+    ck_assert_int_eq(enc_plan_build(p, d, target, NULL, NULL, &e), 0);
+    size_t rows[16];
+    ck_assert_uint_le(n, 16);
+    for (size_t i = 0; i < n; i++)
+        rows[i] = i;
+    enc_fill_rows(p, d, rows, n, F);
+    enc_fit_linear(p, F, n);
+}
+
 START_TEST(ml_encode_linear_expansion)
 {
     ml_data_t *d = data_from("a,c,y\n1,x,0\n3,y,1\n,x,0\n5,z,1\n5,y,0\n1,z,1\n");
     enc_plan_t p;
-    err_t e;
-    ck_assert_int_eq(enc_plan_build(&p, d, 2, NULL, NULL, &e), 0);
-    size_t rows[6] = {0, 1, 2, 3, 4, 5};
     float F[12];
-    enc_fill_rows(&p, d, rows, 6, F);
-    enc_fit_linear(&p, F, 6);
+    fit_linear_plan(d, 2, 6, F, &p);
     ck_assert_double_eq_tol(p.f[0].mean, 3.0, 1e-9);
     ck_assert_double_eq_tol(p.f[0].scale, sqrt(3.2), 1e-6);
     p.linear = 1;
@@ -228,11 +239,9 @@ START_TEST(ml_encode_linear_missing_is_the_median)
     ml_data_t *d = data_from("a,y\n1,0\n1,1\n2,0\n100,1\n,0\n4,1\n");
     enc_plan_t p;
     err_t e;
-    ck_assert_int_eq(enc_plan_build(&p, d, 1, NULL, NULL, &e), 0);
-    size_t rows[6] = {0, 1, 2, 3, 4, 5};
+    err_clear(&e);
     float F[6];
-    enc_fill_rows(&p, d, rows, 6, F);
-    enc_fit_linear(&p, F, 6);
+    fit_linear_plan(d, 1, 6, F, &p);
     p.linear = 1;
     ck_assert(p.f[0].imputed && p.f[0].impute == 2.0);  /* of 1, 1, 2, 4, 100 */
     ck_assert_double_eq_tol(p.f[0].mean, 21.6, 1e-9);
@@ -264,11 +273,9 @@ START_TEST(ml_encode_linear_standardisation_exact_in_json)
                              "1000000.4375,0.13,1\n");
     enc_plan_t p;
     err_t e;
-    ck_assert_int_eq(enc_plan_build(&p, d, 2, NULL, NULL, &e), 0);
-    size_t rows[7] = {0, 1, 2, 3, 4, 5, 6};
+    err_clear(&e);
     float F[14];
-    enc_fill_rows(&p, d, rows, 7, F);
-    enc_fit_linear(&p, F, 7);
+    fit_linear_plan(d, 2, 7, F, &p);
     p.linear = 1;
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     json_object *j = enc_plan_to_json(&p);

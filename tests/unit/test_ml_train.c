@@ -522,6 +522,20 @@ static json_object *parse_json(const char *s)
     return o;
 }
 
+/* Trains d by spec (30 s at most) and loads its first model; r holds the
+ * result (free it). */
+static ml_model_t *train_first_model(ml_data_t *d, json_object *spec, ml_result_t *r)
+{
+    err_t e;
+    err_clear(&e);
+    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, r, &e) == 0, "%s",
+                  err_message(&e));
+    ml_model_out_t *mo = &r->models[0];
+    ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
+    ck_assert_msg(m != NULL, "%s", err_message(&e));
+    return m;
+}
+
 START_TEST(ml_train_model_predicts_and_validates)
 {
     ml_data_t *d = synth(400);
@@ -529,11 +543,8 @@ START_TEST(ml_train_model_predicts_and_validates)
     ml_result_t r;
     err_t e;
     err_clear(&e);
-    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
-                  err_message(&e));
+    ml_model_t *m = train_first_model(d, spec, &r);
     ml_model_out_t *mo = &r.models[0];
-    ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
-    ck_assert_msg(m != NULL, "%s", err_message(&e));
     ck_assert_uint_gt(ml_model_size(m), mo->booster_len);
     /* Good rows: numbers as strings, an unknown category, missing fields. */
     json_object *rows = parse_json("[{\"x1\":0.9,\"x2\":\"0.8\",\"x3\":0.1,\"color\":\"blue\","
@@ -625,13 +636,9 @@ START_TEST(ml_train_model_marks_unusual_rows)
     ml_result_t r;
     err_t e;
     err_clear(&e);
-    ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
-                  err_message(&e));
-    ml_model_out_t *mo = &r.models[0];
-    json_object *dropped = get(mo->preprocess, "dropped_fields");
+    ml_model_t *m = train_first_model(d, spec, &r);
+    json_object *dropped = get(r.models[0].preprocess, "dropped_fields");
     ck_assert_uint_ge(json_object_array_length(dropped), 2); /* id, color */
-    ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
-    ck_assert_msg(m != NULL, "%s", err_message(&e));
     json_object *rows = parse_json(
         "[{\"x1\":0.9,\"x2\":0.8,\"x3\":0.1,\"flag\":true,\"score\":3},"
         " {\"id\":\"r1\",\"x1\":0.9,\"x2\":0.8,\"color\":\"red\",\"x3\":0.1,"
@@ -948,11 +955,7 @@ START_TEST(ml_model_text_answer_is_the_document)
         ml_result_t r;
         err_t e;
         err_clear(&e);
-        ck_assert_msg(ml_train(d, spec, util_now_monotonic() + 30, NULL, &r, &e) == 0, "%s",
-                      err_message(&e));
-        ml_model_out_t *mo = &r.models[0];
-        ml_model_t *m = ml_model_load(mo->booster, mo->booster_len, mo->preprocess, &e);
-        ck_assert_msg(m != NULL, "%s", err_message(&e));
+        ml_model_t *m = train_first_model(d, spec, &r);
         rowjson_rows_t rows;
         ck_assert_int_eq(ml_model_read_text(m, body, strlen(body), &rows), 1);
         ck_assert_uint_eq(rows.n, 4);
