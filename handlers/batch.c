@@ -290,6 +290,13 @@ typedef struct row_out {
     json_object *row;          /* borrowed from b->rows */
 } row_out_t;
 
+/* A prediction's CSV cell: its text, or an empty cell (CSV's missing value)
+ * where JSON would write null. */
+static const char *csv_prediction(float v, char *num)
+{
+    return isfinite(v) ? (ml_prediction_text(v, num), num) : NULL;
+}
+
 static void batch_write_rows(batch_t *b, const row_out_t *outs)
 {
     char num[ML_PREDICTION_TEXT_MAX];
@@ -308,11 +315,11 @@ static void batch_write_rows(batch_t *b, const row_out_t *outs)
         if (v == NULL)
             out_cell(&b->out, 1, NULL);
         else if (b->regression)
-            out_cell(&b->out, 1, (ml_prediction_text(v[0], num), num));
+            out_cell(&b->out, 1, csv_prediction(v[0], num));
         else
             out_cell(&b->out, 1, b->classes[ml_model_best_class(b->model, v)]);
         for (size_t c = 0; !b->regression && c < b->k; c++)
-            out_cell(&b->out, 0, v ? (ml_prediction_text(v[c], num), num) : NULL);
+            out_cell(&b->out, 0, v ? csv_prediction(v[c], num) : NULL);
         out_cell(&b->out, 0, found > 0 && error == NULL ? notes : NULL);
         out_cell(&b->out, 0, error);
         out_put(&b->out, "\n", 1);
