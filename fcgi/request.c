@@ -192,6 +192,9 @@ void request_init(request_t *r, req_impl_t *impl, arena_t *arena, char **envp,
     const char *body_file = env_get(envp, "TRAINYARD_BODY_FILE");
     if (by_path != NULL && strcmp(by_path, "1") == 0 && body_file != NULL && *body_file != '\0')
         impl->body_path = arena_strdup(arena, body_file);
+    const char *path_key = env_get(envp, "TRAINYARD_PATH_KEY");
+    if (path_key != NULL && *path_key != '\0')
+        r->path_key = router_percent_decode(arena, path_key, strlen(path_key), 0);
     const char *addr = env_get(envp, "REMOTE_ADDR");
     r->remote_addr = arena_strdup(arena, addr ? addr : "");
 }

@@ -71,6 +71,9 @@ typedef struct request {
     int body_untyped;           /* 1 if the body came as XML or form (all strings) */
     const char *body_key;       /* ROUTE_KEY_IN_BODY: the api_key the runtime found in the
                                    body (arena-owned), NULL if none */
+    const char *path_key;       /* the key nginx took out of a KAOS endpoint path
+                                   (/kaos/<key>/train/...: TRAINYARD_PATH_KEY, the path
+                                   itself arrives without it), NULL if none */
     auth_t auth;
     err_t err;                  /* filled by a failing handler */
 

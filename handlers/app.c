@@ -4,8 +4,10 @@
  * Authentication lives here because every dialect shares it: the key comes
  * as `X-API-Key: <key>`, `X-Token: <key>` (KAOS's client; some of its
  * versions say `Token` or `X-Authorization-Token`) or
- * `Authorization: Bearer <key>`, is checked against
- * its stored hash, and a failure is rendered in the route's dialect — 401
+ * `Authorization: Bearer <key>`, or for KAOS's client in its endpoint's
+ * path (`kaos init -e http://host/kaos/<key>`: the client's `train get`
+ * sends no header at all, and nginx hands the key over apart from the path,
+ * which the log never shows), is checked against its stored hash, and a failure is rendered in the route's dialect — 401
  * everywhere except the Strapi collection, whose documented answer to a
  * missing or bad token is 403.
  *
@@ -248,6 +250,8 @@ int app_authenticate(request_t *r, err_t *e)
                 key++;
         }
     }
+    if (key == NULL || *key == '\0')
+        key = r->path_key;
     if ((key == NULL || *key == '\0') && r->route != NULL &&
         (r->route->flags & ROUTE_TICKET)) {
         const char *ticket = req_query(r, "ticket");
