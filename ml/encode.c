@@ -50,12 +50,6 @@ static int is_ignored(json_object *ignore, const char *name)
     return 0;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* drop_reason for a number column of a spilled dataset (ml/spill.h): the
  * same two checks from the facts gathered as its pages were written. A
  * column typed a number by the client after its pages were written as
@@ -98,7 +92,7 @@ static const char *drop_reason(const column_t *c, csv_type_t t, size_t rows)
         if (tmp == NULL)
             return NULL;
         memcpy(tmp, c->vals, n * sizeof(*tmp));
-        qsort(tmp, n, sizeof(*tmp), cmp_float);
+        qsort(tmp, n, sizeof(*tmp), num_cmp_float);
         int seq = 1;
         for (size_t i = 1; i < n && seq; i++)
             if (tmp[i] != tmp[i - 1] + 1.0f)
@@ -268,7 +262,7 @@ static double column_median(const enc_plan_t *p, const float *F, size_t n, size_
             buf[m++] = F[i * p->n + j];
     if (m == 0)
         return 0.0;
-    qsort(buf, m, sizeof(*buf), cmp_float);
+    qsort(buf, m, sizeof(*buf), num_cmp_float);
     return m % 2 ? buf[m / 2] : ((double)buf[m / 2 - 1] + (double)buf[m / 2]) / 2.0;
 }
 

@@ -80,12 +80,6 @@ int explain_importance(const enc_plan_t *p, void *booster, const linpart_t *lp, 
     return 0;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* Values to try for feature j, with their display texts. */
 static size_t candidate_values(const enc_feature_t *f, size_t j, size_t np, const float *F,
                                size_t m, float *vals, char texts[][64])
@@ -112,7 +106,7 @@ static size_t candidate_values(const enc_feature_t *f, size_t j, size_t np, cons
     for (size_t i = 0; i < m; i++)
         if (!isnan(F[i * np + j]))
             v[k++] = F[i * np + j];
-    qsort(v, k, sizeof(*v), cmp_float);
+    qsort(v, k, sizeof(*v), num_cmp_float);
     static const double q[] = {0.05, 0.25, 0.5, 0.75, 0.95};
     for (size_t t = 0; t < 5 && k > 0; t++) {
         float x = v[(size_t)(q[t] * (double)(k - 1))];

@@ -45,12 +45,6 @@ static int stop_asked(const extmem_in_t *in)
 
 /* --- task ------------------------------------------------------------------ */
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* Distinct values of a number column, up to cap + 1 of them (sorted). */
 static int numeric_classes(const ml_data_t *d, size_t col, float *vals, size_t cap, size_t *nd,
                            size_t *n, int *all_int, err_t *e)
@@ -80,7 +74,7 @@ static int numeric_classes(const ml_data_t *d, size_t col, float *vals, size_t c
                 *all_int = 0;
             if (*nd > cap)
                 continue;
-            float *hit = bsearch(&v, vals, *nd, sizeof(*vals), cmp_float);
+            float *hit = bsearch(&v, vals, *nd, sizeof(*vals), num_cmp_float);
             if (hit != NULL)
                 continue;
             size_t at = *nd;
@@ -179,7 +173,7 @@ static float reader_label(const reader_t *r, size_t i)
         float v = ((const float *)r->tbuf)[i];
         if (isnan(v) || in->t->task == TASK_REGRESSION)
             return v;
-        float *hit = bsearch(&v, r->class_vals, in->t->k, sizeof(float), cmp_float);
+        float *hit = bsearch(&v, r->class_vals, in->t->k, sizeof(float), num_cmp_float);
         return hit ? (float)(hit - r->class_vals) : NAN;
     }
     uint32_t code = ((const uint32_t *)r->tbuf)[i];

@@ -289,3 +289,9 @@ int num_format_float(float v, char *buf, size_t n)
         k = format_float_slow(v, to, sizeof(tmp));
     return whole ? k : snprintf(buf, n, "%s", tmp);
 }
+
+int num_cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}

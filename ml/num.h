@@ -27,4 +27,7 @@ int num_bool_word(const char *p, size_t n);
 #define NUM_FLOAT_TEXT_MAX 24
 int num_format_float(float v, char *buf, size_t n);
 
+/* qsort and bsearch order of floats (ascending; not for NaN). */
+int num_cmp_float(const void *a, const void *b);
+
 #endif

@@ -24,12 +24,6 @@ void task_info_free(task_info_t *t)
     memset(t, 0, sizeof(*t));
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct text_ref {
     const char *s;
     size_t id;
@@ -127,7 +121,7 @@ static int numeric_target(const ml_data_t *d, size_t col, const char *override, 
             all_int = 0;
     }
     t->n = m;
-    qsort(sorted, m, sizeof(*sorted), cmp_float);
+    qsort(sorted, m, sizeof(*sorted), num_cmp_float);
     size_t distinct = 0;
     for (size_t i = 0; i < m; i++)
         if (i == 0 || sorted[i] != sorted[i - 1])
@@ -141,7 +135,7 @@ static int numeric_target(const ml_data_t *d, size_t col, const char *override, 
         return 0;
     }
     for (size_t i = 0; i < m; i++) {
-        float *hit = bsearch(&t->y[i], sorted, distinct, sizeof(*sorted), cmp_float);
+        float *hit = bsearch(&t->y[i], sorted, distinct, sizeof(*sorted), num_cmp_float);
         t->y[i] = (float)(hit - sorted);
     }
     free(sorted);
