@@ -104,6 +104,10 @@ int ml_model_predict_matrix(ml_model_t *m, const float *F, size_t n, int explain
 int ml_model_predict_matrix_text(ml_model_t *m, const float *F, size_t n, textbuf_t *out,
                                  err_t *e);
 
+/* Whether small batches are predicted without XGBoost (see model.c): 1
+ * yes, -1 no, 0 not decided yet (no small batch so far). */
+int ml_model_walks(const ml_model_t *m);
+
 /* The raw predictions of n field rows: ml_model_outputs(m) floats a row
  * (the k class probabilities, binary too; 1 value for regression),
  * malloc'd into *out (NULL for no rows); 413 as above. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ml/linpart.h"
+#include "ml/treeshap.h"
 #include "ml/xgb.h"
 
 const char *ml_task_name(ml_task_t t)
@@ -75,6 +76,9 @@ static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, siz
     return 0;
 }
 
+static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t task, size_t k,
+                          const float *F, size_t n, float *raw, size_t len, float **out, err_t *e);
+
 int scoring_predict(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_task_t task,
                     size_t k, const float *F, size_t n, float **out, err_t *e)
 {
@@ -109,6 +113,51 @@ int scoring_predict(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_
     free(tmp);
     if (rc < 0)
         return -1;
+    return predict_finish(p, lp, task, k, F, n, raw, len, out, e);
+}
+
+/* XGBoost's PredTransform of its margins, in float as it computes them
+ * (common::Sigmoid, common::Softmax), so a walked prediction is its
+ * prediction bit for bit. */
+static void xgb_transform(ml_task_t task, size_t g, float *raw, size_t n)
+{
+    for (size_t i = 0; task == TASK_BINARY && i < n; i++)
+        raw[i] = 1.0f / (1.0f + expf(-raw[i]));
+    for (size_t i = 0; task == TASK_MULTICLASS && i < n; i++) {
+        float *z = raw + i * g, mx = z[0];
+        for (size_t c = 1; c < g; c++)
+            mx = fmaxf(z[c], mx);
+        double sum = 0;
+        for (size_t c = 0; c < g; c++) {
+            z[c] = expf(z[c] - mx);
+            sum += z[c];
+        }
+        for (size_t c = 0; c < g; c++)
+            z[c] /= (float)sum;
+    }
+}
+
+int scoring_predict_walked(const enc_plan_t *p, const treeshap_t *walker, const linpart_t *lp,
+                           ml_task_t task, size_t k, const float *F, size_t n, float **out,
+                           err_t *e)
+{
+    *out = NULL;
+    size_t g = task == TASK_MULTICLASS ? k : 1, len = n * g;
+    float *raw = malloc((len + 1) * sizeof(*raw));
+    if (raw == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    treeshap_margins(walker, F, n, raw);
+    if (lp == NULL)
+        xgb_transform(task, g, raw, n);
+    return predict_finish(p, lp, task, k, F, n, raw, len, out, e);
+}
+
+/* The booster's output (margins when lp is given) to predictions: the
+ * linear member and the link, the target transform, the class columns.
+ * Takes raw. */
+static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t task, size_t k,
+                          const float *F, size_t n, float *raw, size_t len, float **out, err_t *e)
+{
     size_t want = task == TASK_MULTICLASS ? n * k : n;
     if (len != want) {
         free(raw);

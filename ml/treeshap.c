@@ -84,6 +84,7 @@ struct treeshap {
     size_t n_cats;
     size_t w, groups, m;
     double tq[TS_MAXQ], wq[TS_MAXQ];
+    float base_margin;        /* the objective's margin of base_score */
 };
 
 /* Per feature, while a row walks a tree: its combined factor on the path. */
@@ -294,18 +295,60 @@ static int add_tree(treeshap_t *t, json_object *tr, size_t *cap_nodes, size_t *c
 
 static int table_build(treeshap_t *t, size_t k, size_t n_nodes_k, err_t *e);
 
+static int forest_read(json_object *root, size_t w, size_t groups, int shap, treeshap_t **out,
+                       err_t *e);
+
 int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
 {
     *out = NULL;
     json_object *root = NULL;
     if (xgb_booster_json(booster, &root, e) < 0)
         return -1;
-    int rc = treeshap_from_json(root, w, groups, out, e);
+    int rc = forest_read(root, w, groups, 1, out, e);
     json_object_put(root);
     return rc;
 }
 
 int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e)
+{
+    return forest_read(root, w, groups, 1, out, e);
+}
+
+/* XGBoost's margin of its base_score (ObjFunction::ProbToMargin, in
+ * float as it computes it): 1 for an objective this module does not
+ * know. */
+static int base_margin_of(json_object *lrn, float *out)
+{
+    json_object *obj = get(lrn, "objective"), *name = obj ? get(obj, "name") : NULL;
+    json_object *mp = get(lrn, "learner_model_param"), *bs = mp ? get(mp, "base_score") : NULL;
+    if (name == NULL || bs == NULL)
+        return 1;
+    const char *o = json_object_get_string(name);
+    float b = strtof(json_object_get_string(bs), NULL);
+    if (strcmp(o, "binary:logistic") == 0)
+        *out = -logf(1.0f / b - 1.0f);
+    else if (strcmp(o, "reg:squarederror") == 0 || strcmp(o, "multi:softprob") == 0)
+        *out = b;
+    else
+        return 1;
+    return 0;
+}
+
+int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
+{
+    *out = NULL;
+    json_object *root = NULL;
+    if (xgb_booster_json(booster, &root, e) < 0)
+        return -1;
+    int rc = forest_read(root, w, groups, 0, out, e);
+    json_object_put(root);
+    return rc;
+}
+
+/* The trees of root; with shap, also what the contributions need (paths
+ * short enough to integrate, the outcome tables). */
+static int forest_read(json_object *root, size_t w, size_t groups, int shap, treeshap_t **out,
+                       err_t *e)
 {
     *out = NULL;
     json_object *lrn = get(root, "learner"), *gb = lrn ? get(lrn, "gradient_booster") : NULL;
@@ -322,6 +365,10 @@ int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **
     }
     t->w = w;
     t->groups = groups;
+    if (base_margin_of(lrn, &t->base_margin) != 0 && !shap) {
+        rc = 1;
+        goto out;
+    }
     t->roots = calloc(nt + 1, sizeof(*t->roots));
     t->group = calloc(nt + 1, sizeof(*t->group));
     if (t->roots == NULL || t->group == NULL) {
@@ -349,6 +396,10 @@ int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **
         }
     }
     t->n_trees = nt;
+    if (!shap) {
+        *out = t;
+        return 0;
+    }
     uint8_t *seen = calloc(w + 1, 1);
     if (seen == NULL) {
         err_set(e, 500, "internal", "out of memory");
@@ -397,6 +448,23 @@ static int32_t next_node(const treeshap_t *t, const ts_node_t *nd, const float *
         return nd->left;
     uint32_t c = (uint32_t)v;
     return (t->cats[nd->cat_off + c / 32] >> (c % 32)) & 1u ? nd->right : nd->left;
+}
+
+void treeshap_margins(const treeshap_t *t, const float *X, size_t n, float *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * t->w;
+        float *o = out + i * t->groups;
+        for (size_t g = 0; g < t->groups; g++)
+            o[g] = t->base_margin;
+        /* Tree by tree, in float, as XGBoost's predictor adds them. */
+        for (size_t k = 0; k < t->n_trees; k++) {
+            const ts_node_t *nd = t->nodes + t->roots[k];
+            while (nd->left >= 0)
+                nd = t->nodes + next_node(t, nd, x);
+            o[t->group[k]] += (float)nd->value;
+        }
+    }
 }
 
 /* Where the walk gets its directions: a row (x), or given ones (dir,

@@ -35,6 +35,11 @@ int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err
 /* The same from the model's JSON form (what XGBoost saves: learner,
  * gradient_booster, model.trees, tree_info); the fuzz target's entry. */
 int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e);
+/* The trees alone, to predict with (treeshap_margins; treeshap_rows is
+ * not for it): declines (1) what treeshap_build declines but deep paths,
+ * and objectives other than binary:logistic, multi:softprob and
+ * reg:squarederror. */
+int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e);
 void treeshap_free(treeshap_t *t);
 size_t treeshap_bytes(const treeshap_t *t);
 
@@ -42,5 +47,10 @@ size_t treeshap_bytes(const treeshap_t *t);
  * zeroed by the caller) each row's per-input contributions; the bias
  * column (last of each group) is left to the caller. */
 void treeshap_rows(const treeshap_t *t, const float *X, size_t n, float *out);
+
+/* X: n x w rows (NaN = missing). Writes out (n x groups) each row's
+ * margin: the base margin plus every tree's leaf, added in float in tree
+ * order, as XGBoost's CPU predictor adds them. */
+void treeshap_margins(const treeshap_t *t, const float *X, size_t n, float *out);
 
 #endif

@@ -536,6 +536,90 @@ static ml_model_t *train_first_model(ml_data_t *d, json_object *spec, ml_result_
     return m;
 }
 
+/* A wave that trees fit and a line cannot: y = sin(2 pi 8 x) + a level's
+ * shift, as a number (regression), its sign (binary) or its third
+ * (multiclass); x missing in one row of 9. */
+static ml_data_t *synth_wave(size_t n, int kind)
+{
+    size_t cap = n * 64 + 64;
+    char *s = malloc(cap);
+    size_t len = (size_t)snprintf(s, cap, "x,level,y\n");
+    uint64_t st = 5;
+    static const char *levels[] = {"a", "b", "c"};
+    for (size_t i = 0; i < n; i++) {
+        double x = unit_rand(&st);
+        size_t l = lcg(&st) % 3;
+        double y = sin(2 * M_PI * 8 * x) + 0.3 * (double)l + 0.1 * unit_rand(&st);
+        char xs[32] = "";
+        if (i % 9 != 4)
+            snprintf(xs, sizeof(xs), "%.5f", x);
+        char ys[32];
+        if (kind == 0)
+            snprintf(ys, sizeof(ys), "%.5f", y);
+        else if (kind == 1)
+            snprintf(ys, sizeof(ys), "%s", y > 0.3 ? "pos" : "neg");
+        else
+            snprintf(ys, sizeof(ys), "%s", y < -0.3 ? "low" : y < 0.6 ? "mid" : "high");
+        len += (size_t)snprintf(s + len, cap - len, "%s,%s,%s\n", xs, levels[l], ys);
+    }
+    return data_from_text(s, len);
+}
+
+/* Small batches are walked here, large ones go to XGBoost (model.c): a
+ * row predicted alone is the same text as in a batch of 300, for a
+ * regression, a binary and a multiclass model of trees, and the linear
+ * model (never walked) too. */
+START_TEST(ml_model_small_batches_walked_as_xgboost_predicts)
+{
+    static const char *const kinds[] = {"regression", "binary", "multiclass"};
+    json_object *rows = json_object_new_array();
+    uint64_t st = 77;
+    static const char *levels[] = {"a", "b", "c", "zz"};
+    for (size_t i = 0; i < 300; i++) {
+        json_object *o = json_object_new_object();
+        if (i % 13 != 6)
+            json_object_object_add(o, "x", json_object_new_double(unit_rand(&st) * 1.1 - 0.05));
+        if (i % 17 != 8)
+            json_object_object_add(o, "level", json_object_new_string(levels[lcg(&st) % 4]));
+        json_object_array_add(rows, o);
+    }
+    for (size_t c = 0; c < 4; c++) {
+        /* 6 models: the linear path, the default tree, random ones; the
+         * fourth case takes the linear model alone. */
+        ml_data_t *d = synth_wave(800, (int)(c % 3));
+        json_object *spec = spec_for("y", 1, c < 3 ? 6 : 1, 0);
+        ml_result_t r;
+        err_t e;
+        err_clear(&e);
+        ml_model_t *m = train_first_model(d, spec, &r);
+        const char *kind = json_object_get_string(
+            get(json_object_array_get_idx(get(r.result, "models"), 0), "model"));
+        json_object *all = NULL;
+        ck_assert_msg(ml_model_predict(m, rows, &all, &e) == 0, "%s", err_message(&e));
+        ck_assert_int_eq(ml_model_walks(m), 0); /* 300 rows: XGBoost */
+        for (size_t i = 0; i < json_object_array_length(rows); i++) {
+            json_object *one = json_object_new_array(), *got = NULL;
+            json_object_array_add(one, json_object_get(json_object_array_get_idx(rows, i)));
+            ck_assert_msg(ml_model_predict(m, one, &got, &e) == 0, "%s", err_message(&e));
+            ck_assert_str_eq(json_object_to_json_string(json_object_array_get_idx(got, 0)),
+                             json_object_to_json_string(json_object_array_get_idx(all, i)));
+            json_object_put(got);
+            json_object_put(one);
+        }
+        fprintf(stderr, "ml_model: %s, %s: small batches %s\n", kinds[c % 3], kind,
+                ml_model_walks(m) > 0 ? "walked" : "through XGBoost");
+        ck_assert_int_eq(ml_model_walks(m), strcmp(kind, "linear") == 0 ? -1 : 1);
+        ck_assert(c == 3 || strcmp(kind, "linear") != 0);
+        json_object_put(all);
+        ml_model_free(m);
+        ml_result_free(&r);
+        json_object_put(spec);
+        ml_data_free(d);
+    }
+    json_object_put(rows);
+}
+END_TEST
+
 START_TEST(ml_train_model_predicts_and_validates)
 {
     ml_data_t *d = synth(400);
@@ -1000,7 +1084,7 @@ Suite *suite_ml_train(void)
         ml_train_linear_penalty_follows_validation,
         ml_train_long_budget_validates_on_ten_folds,
         ml_train_ensemble_keeps_serving_budget, ml_train_companion_fits_beside_linear_model,
-        ml_model_text_answer_is_the_document,
+        ml_model_text_answer_is_the_document, ml_model_small_batches_walked_as_xgboost_predicts,
     };
     return unit_suite("ml_train", t, sizeof(t) / sizeof(t[0]));
 }
