@@ -31,7 +31,8 @@
  * watches, and the worker's connection already LISTENs for key revocations
  * and deleted models, whose reader would have to learn to skip job traffic
  * in every worker. With streams capped, polling costs at most the cap in
- * queries a second, only while someone watches, and a second of latency.
+ * queries a second (four for a job's own stream), only while someone watches, and a second
+ * of latency (a quarter on a job's page).
  * What each stream already sent is kept per job (state, progress,
  * estimate), so a heartbeat that only renews a lease sends nothing.
  *
@@ -69,6 +70,10 @@
 #include "handlers/support.h"
 
 #define EVENTS_POLL_SECONDS 1.0
+/* One job's stream (its page) looks four times as often: a small job ends
+ * within a second, and a page polled once a second showed it at 0% and
+ * then done, never under way. */
+#define EVENTS_JOB_POLL_SECONDS 0.25
 #define EVENTS_HEARTBEAT_SECONDS 10.0
 /* A change is read again this long after the watermark passed it: a row
  * whose transaction took its updated_at before a later one but committed
@@ -414,8 +419,8 @@ int events_stream(request_t *r)
             req_client_gone(r))
             break;
         if (!more_logs) {
-            double nap = deadline - now < EVENTS_POLL_SECONDS ? deadline - now
-                                                              : EVENTS_POLL_SECONDS;
+            double every = s.job_id != NULL ? EVENTS_JOB_POLL_SECONDS : EVENTS_POLL_SECONDS;
+            double nap = deadline - now < every ? deadline - now : every;
             struct timespec ts = {(time_t)nap, (long)((nap - floor(nap)) * 1e9)};
             nanosleep(&ts, NULL);
         }

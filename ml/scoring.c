@@ -11,6 +11,11 @@
 #include "ml/treeshap.h"
 #include "ml/xgb.h"
 
+float scoring_expm1(float v)
+{
+    return (float)expm1((double)v);
+}
+
 const char *ml_task_name(ml_task_t t)
 {
     return t == TASK_BINARY ? "binary" : t == TASK_MULTICLASS ? "multiclass" : "regression";
@@ -170,7 +175,7 @@ static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t ta
     }
     if (task == TASK_REGRESSION && p->target_log1p)
         for (size_t i = 0; i < n; i++)
-            raw[i] = expm1f(raw[i]);
+            raw[i] = scoring_expm1(raw[i]);
     *out = scoring_normalise(raw, n, task, k);
     if (*out == NULL)
         return err_set(e, 500, "internal", "out of memory");

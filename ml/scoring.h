@@ -35,6 +35,12 @@ int scoring_predict_walked(const enc_plan_t *p, const struct treeshap *walker,
                            const struct linpart *lp, ml_task_t task, size_t k, const float *F,
                            size_t n, float **out, err_t *e);
 
+/* expm1 of a log1p model's output: computed in double and rounded once,
+ * the float nearest the true value, which a scorer elsewhere gets the same
+ * way (numpy's float32 expm1 and glibc's expm1f disagree by an ulp on
+ * about one value in ten). */
+float scoring_expm1(float v);
+
 /* out[c] = softmax(z)[c] over g margins, in double (the largest taken
  * out first). */
 void scoring_softmax(const double *z, size_t g, float *out);

@@ -496,7 +496,7 @@ static float *skewed_log1p(const search_in_t *in)
 static void unlog(float *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        p[i] = expm1f(p[i]);
+        p[i] = scoring_expm1(p[i]);
 }
 
 /* --- one candidate ------------------------------------------------------- */

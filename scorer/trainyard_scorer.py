@@ -273,7 +273,10 @@ class Model:
             p = self.booster.inplace_predict(np.ascontiguousarray(X), missing=np.nan)
         p = np.asarray(p, dtype=np.float32)
         if self.task == "regression" and self.pre.get("target_transform") == "log1p":
-            p = np.expm1(p)  # the booster learnt log1p(target): float32 expm1, as the API
+            # the booster learnt log1p(target): expm1 in double, rounded
+            # once to float32, as the API (numpy's float32 expm1 can differ
+            # from the C library's expm1f by an ulp)
+            p = np.expm1(p.astype(np.float64)).astype(np.float32)
         if self.task == "binary":
             p = np.stack([np.float32(1.0) - p, p], axis=1)
         return p

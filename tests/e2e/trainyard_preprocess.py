@@ -207,7 +207,7 @@ def predict(model_path, pre, rows):
     if pre["task"] == "binary":
         p = np.stack([1.0 - p, p], axis=1)
     if pre.get("target_transform") == "log1p":
-        p = np.expm1(p)
+        p = np.expm1(p.astype(np.float64)).astype(np.float32)
     return p
 
 
