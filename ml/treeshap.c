@@ -340,9 +340,15 @@ int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **o
     json_object *root = NULL;
     if (xgb_booster_json(booster, &root, e) < 0)
         return -1;
-    int rc = forest_read(root, w, groups, 0, out, e);
+    int rc = treeshap_walker_from_json(root, w, groups, out, e);
     json_object_put(root);
     return rc;
+}
+
+int treeshap_walker_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out,
+                              err_t *e)
+{
+    return forest_read(root, w, groups, 0, out, e);
 }
 
 /* The trees of root; with shap, also what the contributions need (paths

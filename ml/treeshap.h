@@ -40,6 +40,9 @@ int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **
  * and objectives other than binary:logistic, multi:softprob and
  * reg:squarederror. */
 int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e);
+/* The same from the model's JSON form (the fuzz target's entry). */
+int treeshap_walker_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out,
+                              err_t *e);
 void treeshap_free(treeshap_t *t);
 size_t treeshap_bytes(const treeshap_t *t);
 

@@ -8,6 +8,10 @@
  * a forest whose walks end; its contributions for a few fixed rows (numbers,
  * category codes, missing values) are finite whenever every number in the
  * document is small (a leaf value or cover of 1e300 may rightly overflow).
+ * The walker form (treeshap_walker_from_json, what small batches predict
+ * with) reads the same document, given an objective when it has none:
+ * declined, an error, or margins for the same rows, finite under the same
+ * condition; and it never declines a forest the contributions accepted.
  */
 #include <math.h>
 #include <stddef.h>
@@ -54,6 +58,54 @@ static int small_numbers(json_object *o)
     }
 }
 
+static const float X[ROWS * W] = {
+    0, 1, 2, 3, 4, 5,
+    -1, 0.5f, NAN, 1e3f, 7, 0,
+    NAN, NAN, NAN, NAN, NAN, NAN,
+    3, 64, 1, 200, -5, 2.5f,
+};
+
+/* The walker on the same document (shap_rc: what the contributions' reader
+ * answered). */
+static void walk(json_object *root, int shap_rc)
+{
+    json_object *lrn = NULL, *obj = NULL;
+    int given = 0; /* the objective is ours: the walker knows it */
+    if (json_object_is_type(root, json_type_object) &&
+        json_object_object_get_ex(root, "learner", &lrn) &&
+        json_object_is_type(lrn, json_type_object) &&
+        !json_object_object_get_ex(lrn, "objective", &obj)) {
+        obj = json_object_new_object();
+        json_object_object_add(obj, "name", json_object_new_string("multi:softprob"));
+        json_object_object_add(lrn, "objective", obj);
+        json_object *mp = json_object_new_object();
+        json_object_object_add(mp, "base_score", json_object_new_string("5E-1"));
+        json_object_object_add(lrn, "learner_model_param", mp);
+        given = 1;
+    }
+    treeshap_t *t = NULL;
+    err_t e;
+    err_clear(&e);
+    int rc = treeshap_walker_from_json(root, W, GROUPS, &t, &e);
+    if (rc < 0) {
+        fuzz_check_err(&e, "walker_from_json");
+        FUZZ_CHECK(t == NULL, "a walker with an error");
+        return;
+    }
+    if (rc > 0) {
+        FUZZ_CHECK(t == NULL, "a walker though declined");
+        FUZZ_CHECK(!(given && shap_rc == 0), "the walker declined a forest the reader took");
+        return;
+    }
+    FUZZ_CHECK(t != NULL, "no walker though built");
+    float out[ROWS * GROUPS];
+    treeshap_margins(t, X, ROWS, out);
+    if (small_numbers(root))
+        for (size_t i = 0; i < ROWS * GROUPS; i++)
+            FUZZ_CHECK(isfinite(out[i]), "margin %zu is %g", i, (double)out[i]);
+    treeshap_free(t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 256 * 1024)
@@ -74,12 +126,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(t == NULL, "a forest though declined");
     } else {
         FUZZ_CHECK(t != NULL, "no forest though built");
-        static const float X[ROWS * W] = {
-            0, 1, 2, 3, 4, 5,
-            -1, 0.5f, NAN, 1e3f, 7, 0,
-            NAN, NAN, NAN, NAN, NAN, NAN,
-            3, 64, 1, 200, -5, 2.5f,
-        };
         float *out = calloc(ROWS * GROUPS * (W + 1), sizeof(*out));
         FUZZ_CHECK(out != NULL, "out of memory");
         treeshap_rows(t, X, ROWS, out);
@@ -90,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(out);
         treeshap_free(t);
     }
+    walk(root, rc);
     json_object_put(root);
     return 0;
 }
