@@ -6,10 +6,11 @@
  * versions say `Token` or `X-Authorization-Token`) or
  * `Authorization: Bearer <key>`, or for KAOS's client in its endpoint's
  * path (`kaos init -e http://host/kaos/<key>`: the client's `train get`
- * sends no header at all, and nginx hands the key over apart from the path,
- * which the log never shows), is checked against its stored hash, and a failure is rendered in the route's dialect — 401
- * everywhere except the Strapi collection, whose documented answer to a
- * missing or bad token is 403.
+ * sends no header at all, and nginx hands the key over apart from the
+ * path, which the log never shows), is checked against its stored hash,
+ * and a failure is rendered in the route's dialect — 401 everywhere
+ * except the Strapi collection, whose documented answer to a missing or
+ * bad token is 403.
  *
  * Key cache: checking a key costs a database round trip, as much as the
  * work of a status poll itself, so each worker remembers the keys it has

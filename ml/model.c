@@ -663,44 +663,40 @@ static int write_predictions(const ml_model_t *m, const float *pr, size_t n, tex
     return tb_addn(out, "]", 1) < 0 ? err_set(e, 500, "internal", "out of memory") : 0;
 }
 
-/* Builds the walker from F's first rows (see the top): 0 whether trusted
- * or not, -1 on an error of XGBoost's. */
-static int walker_try(ml_model_t *m, const float *F, size_t n, err_t *e)
+/* Builds the walker from F's first rows (see the top). Whatever fails on
+ * the way (the model's JSON form, memory, XGBoost's own prediction) leaves
+ * the model to XGBoost, whose path then answers or reports the error. */
+static void walker_try(ml_model_t *m, const float *F, size_t n)
 {
     m->walker_state = -1;
     if (m->plan.linear)
-        return 0;
+        return;
     size_t groups = m->task == TASK_MULTICLASS ? m->k : 1;
     treeshap_t *w = NULL;
-    int r = treeshap_walker_build(m->booster, m->plan.n, groups, &w, e);
-    if (r != 0)
-        return r < 0 ? -1 : 0;
+    err_t e;
+    err_clear(&e);
+    if (treeshap_walker_build(m->booster, m->plan.n, groups, &w, &e) != 0)
+        return;
     size_t k = n < WALK_PROBE_ROWS ? n : WALK_PROBE_ROWS, np = k + 1;
     float *X = malloc(np * m->plan.n * sizeof(*X) + 1), *theirs = NULL, *ours = NULL;
-    int rc = -1;
-    if (X == NULL) {
-        err_set(e, 500, "internal", "out of memory");
-        goto done;
+    if (X != NULL) {
+        memcpy(X, F, k * m->plan.n * sizeof(*X));
+        for (size_t j = 0; j < m->plan.n; j++)
+            X[k * m->plan.n + j] = NAN;
     }
-    memcpy(X, F, k * m->plan.n * sizeof(*X));
-    for (size_t j = 0; j < m->plan.n; j++)
-        X[k * m->plan.n + j] = NAN;
-    if (threads_for(m, np, e) < 0 ||
-        scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, X, np, &theirs, e) < 0 ||
-        scoring_predict_walked(&m->plan, w, m->linpart, m->task, m->k, X, np, &ours, e) < 0)
-        goto done;
-    if (memcmp(theirs, ours, np * ml_model_outputs(m) * sizeof(float)) == 0) {
+    if (X != NULL && threads_for(m, np, &e) == 0 &&
+        scoring_predict(&m->plan, m->booster, m->linpart, m->task, m->k, X, np, &theirs, &e) ==
+            0 &&
+        scoring_predict_walked(&m->plan, w, m->linpart, m->task, m->k, X, np, &ours, &e) == 0 &&
+        memcmp(theirs, ours, np * ml_model_outputs(m) * sizeof(float)) == 0) {
         m->walker = w;
         m->walker_state = 1;
         w = NULL;
     }
-    rc = 0;
-done:
     treeshap_free(w);
     free(X);
     free(theirs);
     free(ours);
-    return rc;
 }
 
 int ml_model_walks(const ml_model_t *m)
@@ -715,8 +711,8 @@ int ml_model_predict_values(ml_model_t *m, const float *F, size_t n, float **out
         return -1;
     if (n == 0)
         return 0;
-    if (n <= WALK_ROWS && m->walker_state == 0 && walker_try(m, F, n, e) < 0)
-        return -1;
+    if (n <= WALK_ROWS && m->walker_state == 0)
+        walker_try(m, F, n);
     if (n <= WALK_ROWS && m->walker != NULL)
         return scoring_predict_walked(&m->plan, m->walker, m->linpart, m->task, m->k, F, n, out,
                                       e);

@@ -15,6 +15,11 @@
  *
  * The forest is read once from the booster's JSON form and kept with the
  * model (handlers/model_cache.c holds it as long as the model).
+ *
+ * The same reading, without what the contributions need, also serves to
+ * predict (treeshap_walker_build, treeshap_margins): small batches walk
+ * the trees here instead of paying XGBoost's fixed cost per call
+ * (ml/model.c).
  */
 #ifndef TRAINYARD_ML_TREESHAP_H
 #define TRAINYARD_ML_TREESHAP_H
