@@ -602,6 +602,7 @@ banner() {
     logs          ${LOG#$ROOT/}/
 
   try:  curl -H "X-API-Key: $key" $BASE_URL/api/v1/datasets
+  KAOS: kaos init -e $BASE_URL/kaos/$key -t $key
 
 EOF
 }
