@@ -65,6 +65,20 @@ static const float X[ROWS * W] = {
     3, 64, 1, 200, -5, 2.5f,
 };
 
+/* What a reader answered (rc, the forest t, the error e) is one of its
+ * three outcomes: an error (reported as errors are) without a forest,
+ * declined without one, or a forest. */
+static void outcome(int rc, const treeshap_t *t, const err_t *e, const char *what)
+{
+    if (rc < 0) {
+        fuzz_check_err(e, what);
+        FUZZ_CHECK(t == NULL, "%s: a forest with an error", what);
+    } else {
+        FUZZ_CHECK((t != NULL) == (rc == 0), "%s: rc %d with%s a forest", what, rc,
+                   t ? "" : "out");
+    }
+}
+
 /* The walker on the same document (shap_rc: what the contributions' reader
  * answered). */
 static void walk(json_object *root, int shap_rc)
@@ -87,17 +101,10 @@ static void walk(json_object *root, int shap_rc)
     err_t e;
     err_clear(&e);
     int rc = treeshap_walker_from_json(root, W, GROUPS, &t, &e);
-    if (rc < 0) {
-        fuzz_check_err(&e, "walker_from_json");
-        FUZZ_CHECK(t == NULL, "a walker with an error");
+    outcome(rc, t, &e, "walker_from_json");
+    FUZZ_CHECK(!(rc > 0 && given && shap_rc == 0), "the walker declined a forest the reader took");
+    if (rc != 0)
         return;
-    }
-    if (rc > 0) {
-        FUZZ_CHECK(t == NULL, "a walker though declined");
-        FUZZ_CHECK(!(given && shap_rc == 0), "the walker declined a forest the reader took");
-        return;
-    }
-    FUZZ_CHECK(t != NULL, "no walker though built");
     float out[ROWS * GROUPS];
     treeshap_margins(t, X, ROWS, out);
     if (small_numbers(root))
@@ -119,13 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_t e;
     err_clear(&e);
     int rc = treeshap_from_json(root, W, GROUPS, &t, &e);
-    if (rc < 0) {
-        fuzz_check_err(&e, "from_json");
-        FUZZ_CHECK(t == NULL, "a forest with an error");
-    } else if (rc > 0) {
-        FUZZ_CHECK(t == NULL, "a forest though declined");
-    } else {
-        FUZZ_CHECK(t != NULL, "no forest though built");
+    outcome(rc, t, &e, "from_json");
+    if (rc == 0) {
         float *out = calloc(ROWS * GROUPS * (W + 1), sizeof(*out));
         FUZZ_CHECK(out != NULL, "out of memory");
         treeshap_rows(t, X, ROWS, out);

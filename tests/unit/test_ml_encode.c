@@ -186,7 +186,7 @@ START_TEST(ml_encode_plan_drops_and_levels)
 END_TEST
 
 /* d's plan (the target in column target) with its first n rows as field
- * rows in F and the linear standardisation fitted on them. */
+ * rows in F and the linear standardisation fitted on them: a linear plan. */
 static void fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc_plan_t *p)
 {
     err_t e;
@@ -198,6 +198,7 @@ static void fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc
         rows[i] = i;
     enc_fill_rows(p, d, rows, n, F);
     enc_fit_linear(p, F, n);
+    p->linear = 1;
 }
 
 START_TEST(ml_encode_linear_expansion)
@@ -208,7 +209,6 @@ START_TEST(ml_encode_linear_expansion)
     fit_linear_plan(d, 2, 6, F, &p);
     ck_assert_double_eq_tol(p.f[0].mean, 3.0, 1e-9);
     ck_assert_double_eq_tol(p.f[0].scale, sqrt(3.2), 1e-6);
-    p.linear = 1;
     ck_assert_uint_eq(enc_linear_width(&p), 1 + 3);
     float out[4];
     enc_expand_linear(&p, F, out); /* a=1, c=x */
@@ -242,7 +242,6 @@ START_TEST(ml_encode_linear_missing_is_the_median)
     err_clear(&e);
     float F[6];
     fit_linear_plan(d, 1, 6, F, &p);
-    p.linear = 1;
     ck_assert(p.f[0].imputed && p.f[0].impute == 2.0);  /* of 1, 1, 2, 4, 100 */
     ck_assert_double_eq_tol(p.f[0].mean, 21.6, 1e-9);
     float out[1];
@@ -276,7 +275,6 @@ START_TEST(ml_encode_linear_standardisation_exact_in_json)
     err_clear(&e);
     float F[14];
     fit_linear_plan(d, 2, 7, F, &p);
-    p.linear = 1;
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     json_object *j = enc_plan_to_json(&p);
     char *text = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
