@@ -160,11 +160,20 @@ pid_alive() {
 }
 
 # spawn NAME MATCH CMD...: runs CMD in its own session, logging to var/log/NAME.log.
+# With REDACTED_STDERR=FILE set, CMD's stderr goes to FILE through
+# nginx/redact.sed instead (nginx's error log, which quotes URLs that may
+# carry a key); sed runs in a session of its own, so that a Ctrl-C or a
+# hangup aimed at this script does not end it before CMD.
 spawn() {
   local name=$1 match=$2; shift 2
   local pidf=$RUN/$name.pid
   if pid_alive "$pidf" "$match"; then return 0; fi
-  setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
+  if [ -n "${REDACTED_STDERR:-}" ]; then
+    setsid "$@" >>"$LOG/$name.log" </dev/null 9>&- \
+      2> >(exec setsid sed -u -E -f "$ROOT/nginx/redact.sed" >>"$REDACTED_STDERR" 2>&1 9>&-) &
+  else
+    setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
+  fi
   local pid=$! i
   echo "$pid" > "$pidf"
   # Until the forked shell has exec'd, /proc/PID/cmdline still shows this
@@ -468,7 +477,8 @@ nginx_start() {
   [ -n "$WEB_USER" ] && { ensure_traverse "$WEB_USER" "$NGX/www"; ensure_traverse "$WEB_USER" "$RUN"; }
   "$NGINX_BIN" -t -q -p "$NGX" -e stderr -c "$NGX/nginx.conf" 2>>"$LOG/nginx-error.log" \
     || { tail -n 5 "$LOG/nginx-error.log" >&2; die "nginx rejected $NGX/nginx.conf"; }
-  spawn nginx nginx "$NGINX_BIN" -p "$NGX" -e stderr -c "$NGX/nginx.conf"
+  REDACTED_STDERR=$LOG/nginx-error.log \
+    spawn nginx nginx "$NGINX_BIN" -p "$NGX" -e stderr -c "$NGX/nginx.conf"
   local i
   for ((i = 0; i < 100; i++)); do
     port_busy "$PORT" && return 0
@@ -485,8 +495,9 @@ nginx_start() {
 # older ones shift up to TRAINYARD_LOG_KEEP (3) generations. The daemons
 # started here write to their log through an O_APPEND descriptor they keep,
 # so those logs are copied and truncated in place (a line written between the
-# copy and the truncation can be lost); nginx's own access and error logs are
-# renamed and nginx reopens them on SIGUSR1. Runs on every start, every
+# copy and the truncation can be lost), nginx's error log too (its writer is
+# the redacting sed); nginx's access log is renamed and nginx reopens it on
+# SIGUSR1. Runs on every start, every
 # minute under `run`, and on `rotate-logs` (make rotate-logs, e.g. from cron).
 LOG_MAX_MB=${TRAINYARD_LOG_MAX_MB:-50}
 LOG_KEEP=${TRAINYARD_LOG_KEEP:-3}
@@ -509,7 +520,7 @@ rotate_logs() {
     [ "$size" -gt "$limit" ] || continue
     log_shift "$f"
     case "$(basename "$f")" in
-      nginx-access.log|nginx-error.log)
+      nginx-access.log)
         if pid_alive "$RUN/nginx.pid" nginx; then
           mv -f "$f" "$f.1"
           reopen=1
