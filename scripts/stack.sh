@@ -162,15 +162,16 @@ pid_alive() {
 # spawn NAME MATCH CMD...: runs CMD in its own session, logging to var/log/NAME.log.
 # With REDACTED_STDERR=FILE set, CMD's stderr goes to FILE through
 # nginx/redact.sed instead (nginx's error log, which quotes URLs that may
-# carry a key); sed runs in a session of its own, so that a Ctrl-C or a
-# hangup aimed at this script does not end it before CMD.
+# carry a key), flushed by the line and read in blocks; sed runs in a
+# session of its own, so that a Ctrl-C or a hangup aimed at this script
+# does not end it before CMD.
 spawn() {
   local name=$1 match=$2; shift 2
   local pidf=$RUN/$name.pid
   if pid_alive "$pidf" "$match"; then return 0; fi
   if [ -n "${REDACTED_STDERR:-}" ]; then
     setsid "$@" >>"$LOG/$name.log" </dev/null 9>&- \
-      2> >(exec setsid sed -u -E -f "$ROOT/nginx/redact.sed" >>"$REDACTED_STDERR" 2>&1 9>&-) &
+      2> >(exec setsid stdbuf -oL sed -E -f "$ROOT/nginx/redact.sed" >>"$REDACTED_STDERR" 2>&1 9>&-) &
   else
     setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
   fi

@@ -126,7 +126,7 @@ def test_nginx_uses_the_template_and_port(compose):
     assert "nginx/render.sh" in cmd and "trainyard.conf.in" in cmd
     assert "-e stderr" in cmd and "-p " in cmd
     # The error log quotes URLs: it leaves through the redacting filter.
-    assert "2> >(exec sed -u -E -f nginx/redact.sed" in cmd and nginx["command"][0] == "bash"
+    assert "2> >(exec stdbuf -oL sed -E -f nginx/redact.sed" in cmd and nginx["command"][0] == "bash"
     listen = env_of(nginx)["NGINX_LISTEN"]
     ports = nginx["ports"]
     assert any(str(p).endswith(":" + listen.split(":")[-1]) for p in ports), ports
