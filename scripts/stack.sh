@@ -498,8 +498,8 @@ nginx_start() {
 # so those logs are copied and truncated in place (a line written between the
 # copy and the truncation can be lost), nginx's error log too (its writer is
 # the redacting sed); nginx's access log is renamed and nginx reopens it on
-# SIGUSR1. Runs on every start, every
-# minute under `run`, and on `rotate-logs` (make rotate-logs, e.g. from cron).
+# SIGUSR1. Runs on every start, every minute under `run`, and on
+# `rotate-logs` (make rotate-logs, e.g. from cron).
 LOG_MAX_MB=${TRAINYARD_LOG_MAX_MB:-50}
 LOG_KEEP=${TRAINYARD_LOG_KEEP:-3}
 

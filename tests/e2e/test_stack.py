@@ -121,7 +121,8 @@ def test_rotate_logs(stack):
      'request: "GET /v1/models?tickets=1&my_api_key=2 HTTP/1.1"'),
 ])
 def test_error_log_filter_masks_keys(line, want):
-    p = subprocess.run(["sed", "-u", "-E", "-f", os.path.join(ROOT, "nginx", "redact.sed")],
+    p = subprocess.run(["stdbuf", "-oL", "sed", "-E", "-f",
+                        os.path.join(ROOT, "nginx", "redact.sed")],
                        input=line + "\n", capture_output=True, text=True, check=True)
     assert p.stdout == want + "\n"
 
