@@ -470,6 +470,18 @@ nginx_render() {
   mv "$NGX/nginx.conf.tmp" "$NGX/nginx.conf"
 }
 
+# nginx's logs written before its error log was filtered (and before the
+# access log masked a bare /kaos/<key>) may hold keys: masked once, while
+# nginx is stopped (sed -i replaces the file nginx would still write to).
+nginx_logs_mask_keys() {
+  local f mark=$LOG/.nginx-keys-masked
+  [ -e "$mark" ] && return 0
+  for f in "$LOG"/nginx-error.log* "$LOG"/nginx-access.log*; do
+    [ -f "$f" ] && sed -i -E -f "$ROOT/nginx/redact.sed" "$f"
+  done
+  : > "$mark"
+}
+
 nginx_start() {
   layout
   pid_alive "$RUN/nginx.pid" nginx && return 0
@@ -478,6 +490,7 @@ nginx_start() {
   [ -n "$WEB_USER" ] && { ensure_traverse "$WEB_USER" "$NGX/www"; ensure_traverse "$WEB_USER" "$RUN"; }
   "$NGINX_BIN" -t -q -p "$NGX" -e stderr -c "$NGX/nginx.conf" 2>>"$LOG/nginx-error.log" \
     || { tail -n 5 "$LOG/nginx-error.log" >&2; die "nginx rejected $NGX/nginx.conf"; }
+  nginx_logs_mask_keys
   REDACTED_STDERR=$LOG/nginx-error.log \
     spawn nginx nginx "$NGINX_BIN" -p "$NGX" -e stderr -c "$NGX/nginx.conf"
   local i

@@ -53,7 +53,14 @@ printf 'TRAINYARD_DATABASE_URL=%s\n' "$OLD_URL" > "$VAR/env"
 as_pg "$PG_BIN/pg_ctl" -D "$VAR/pg" -m fast -w stop >/dev/null
 
 # --- the upgrade ----------------------------------------------------------------
+# The old version's nginx error log quoted keys as they came.
+old_line='request: "POST /v1/datasets?api_key=ty_old_secretkey HTTP/1.1", referrer: "http://h/kaos/ty_old_secretpath/train"'
+echo "$old_line" > "$VAR/log/nginx-error.log.1"
+
 out=$(scripts/stack.sh start 2>&1) || { echo "$out" >&2; fail "start on the old var/ failed"; }
+grep -rq "ty_old_secret" "$VAR/log" && fail "an old log still holds a key"
+grep -q 'api_key=REDACTED HTTP/1.1", referrer: "http://h/kaos/REDACTED/train"' \
+  "$VAR/log/nginx-error.log.1" || fail "the old error log lost its line: $(cat "$VAR/log/nginx-error.log.1")"
 echo "$out" | grep -q "converting .* to password" || fail "no word about the conversion: $out"
 grep -Eq '^[^#]*trust' "$VAR/pg/pg_hba.conf" && fail "pg_hba.conf still trusts"
 [ "$(stat -c %a "$VAR/run/pg")" = 700 ] || fail "socket dir is $(stat -c %a "$VAR/run/pg")"
