@@ -31,8 +31,8 @@
  * watches, and the worker's connection already LISTENs for key revocations
  * and deleted models, whose reader would have to learn to skip job traffic
  * in every worker. With streams capped, polling costs at most the cap in
- * queries a second (four for a job's own stream), only while someone watches, and a second
- * of latency (a quarter on a job's page).
+ * queries a second (four for a job's own stream), only while someone
+ * watches, and a second of latency (a quarter on a job's page).
  * What each stream already sent is kept per job (state, progress,
  * estimate), so a heartbeat that only renews a lease sends nothing.
  *

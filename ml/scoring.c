@@ -81,8 +81,30 @@ static int blend_linear(const linpart_t *lp, ml_task_t task, const float *F, siz
     return 0;
 }
 
+/* The booster's output (margins when lp is given) to predictions: the
+ * linear member and the link, the target transform, the class columns.
+ * Takes raw. */
 static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t task, size_t k,
-                          const float *F, size_t n, float *raw, size_t len, float **out, err_t *e);
+                          const float *F, size_t n, float *raw, size_t len, float **out, err_t *e)
+{
+    size_t want = task == TASK_MULTICLASS ? n * k : n;
+    if (len != want) {
+        free(raw);
+        return err_set(e, 500, "model_invalid", "model output has %zu values, expected %zu", len,
+                       want);
+    }
+    if (lp != NULL && !p->linear && blend_linear(lp, task, F, n, raw, len, e) < 0) {
+        free(raw);
+        return -1;
+    }
+    if (task == TASK_REGRESSION && p->target_log1p)
+        for (size_t i = 0; i < n; i++)
+            raw[i] = scoring_expm1(raw[i]);
+    *out = scoring_normalise(raw, n, task, k);
+    if (*out == NULL)
+        return err_set(e, 500, "internal", "out of memory");
+    return 0;
+}
 
 int scoring_predict(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_task_t task,
                     size_t k, const float *F, size_t n, float **out, err_t *e)
@@ -157,27 +179,3 @@ int scoring_predict_walked(const enc_plan_t *p, const treeshap_t *walker, const 
     return predict_finish(p, lp, task, k, F, n, raw, len, out, e);
 }
 
-/* The booster's output (margins when lp is given) to predictions: the
- * linear member and the link, the target transform, the class columns.
- * Takes raw. */
-static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t task, size_t k,
-                          const float *F, size_t n, float *raw, size_t len, float **out, err_t *e)
-{
-    size_t want = task == TASK_MULTICLASS ? n * k : n;
-    if (len != want) {
-        free(raw);
-        return err_set(e, 500, "model_invalid", "model output has %zu values, expected %zu", len,
-                       want);
-    }
-    if (lp != NULL && !p->linear && blend_linear(lp, task, F, n, raw, len, e) < 0) {
-        free(raw);
-        return -1;
-    }
-    if (task == TASK_REGRESSION && p->target_log1p)
-        for (size_t i = 0; i < n; i++)
-            raw[i] = scoring_expm1(raw[i]);
-    *out = scoring_normalise(raw, n, task, k);
-    if (*out == NULL)
-        return err_set(e, 500, "internal", "out of memory");
-    return 0;
-}

@@ -298,15 +298,22 @@ static int table_build(treeshap_t *t, size_t k, size_t n_nodes_k, err_t *e);
 static int forest_read(json_object *root, size_t w, size_t groups, int shap, treeshap_t **out,
                        err_t *e);
 
-int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
+/* forest_read of the booster's JSON form. */
+static int booster_forest(void *booster, size_t w, size_t groups, int shap, treeshap_t **out,
+                          err_t *e)
 {
     *out = NULL;
     json_object *root = NULL;
     if (xgb_booster_json(booster, &root, e) < 0)
         return -1;
-    int rc = forest_read(root, w, groups, 1, out, e);
+    int rc = forest_read(root, w, groups, shap, out, e);
     json_object_put(root);
     return rc;
+}
+
+int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
+{
+    return booster_forest(booster, w, groups, 1, out, e);
 }
 
 int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e)
@@ -316,33 +323,34 @@ int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **
 
 /* XGBoost's margin of its base_score (ObjFunction::ProbToMargin, in
  * float as it computes it): 1 for an objective this module does not
- * know. */
+ * know, or a base_score that is not a number or has no finite margin
+ * (a logistic one outside (0, 1)). */
 static int base_margin_of(json_object *lrn, float *out)
 {
     json_object *obj = get(lrn, "objective"), *name = obj ? get(obj, "name") : NULL;
     json_object *mp = get(lrn, "learner_model_param"), *bs = mp ? get(mp, "base_score") : NULL;
     if (name == NULL || bs == NULL)
         return 1;
-    const char *o = json_object_get_string(name);
-    float b = strtof(json_object_get_string(bs), NULL);
+    const char *o = json_object_get_string(name), *text = json_object_get_string(bs);
+    char *end;
+    float b = strtof(text, &end), margin;
+    if (end == text)
+        return 1;
     if (strcmp(o, "binary:logistic") == 0)
-        *out = -logf(1.0f / b - 1.0f);
+        margin = -logf(1.0f / b - 1.0f);
     else if (strcmp(o, "reg:squarederror") == 0 || strcmp(o, "multi:softprob") == 0)
-        *out = b;
+        margin = b;
     else
         return 1;
+    if (!isfinite(margin))
+        return 1;
+    *out = margin;
     return 0;
 }
 
 int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
 {
-    *out = NULL;
-    json_object *root = NULL;
-    if (xgb_booster_json(booster, &root, e) < 0)
-        return -1;
-    int rc = treeshap_walker_from_json(root, w, groups, out, e);
-    json_object_put(root);
-    return rc;
+    return booster_forest(booster, w, groups, 0, out, e);
 }
 
 int treeshap_walker_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out,

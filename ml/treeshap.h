@@ -42,8 +42,8 @@ int treeshap_build(void *booster, size_t w, size_t groups, treeshap_t **out, err
 int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out, err_t *e);
 /* The trees alone, to predict with (treeshap_margins; treeshap_rows is
  * not for it): declines (1) what treeshap_build declines but deep paths,
- * and objectives other than binary:logistic, multi:softprob and
- * reg:squarederror. */
+ * objectives other than binary:logistic, multi:softprob and
+ * reg:squarederror, and a base_score without a finite margin. */
 int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e);
 /* The same from the model's JSON form (the fuzz target's entry). */
 int treeshap_walker_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out,
