@@ -266,24 +266,67 @@ static double column_median(const enc_plan_t *p, const float *F, size_t n, size_
     return m % 2 ? buf[m / 2] : ((double)buf[m / 2 - 1] + (double)buf[m / 2]) / 2.0;
 }
 
-void enc_fit_linear(enc_plan_t *p, const float *F, size_t n)
+/* What the linear model reads of a number's value (double, as the
+ * standardisation computes): log1p of it, below 0 read as 0, when marked. */
+static double linear_value(const enc_feature_t *f, double v)
+{
+    return f->log1p ? log1p(v > 0 ? v : 0.0) : v;
+}
+
+/* Whether column j's training values are all >= 0 and right-skewed. */
+static int skewed_non_negative(const enc_plan_t *p, const float *F, size_t n, size_t j)
+{
+    double s = 0, lo = INFINITY;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = F[i * p->n + j];
+        if (isnan(v))
+            continue;
+        s += v;
+        lo = v < lo ? v : lo;
+        k++;
+    }
+    if (k < 3 || lo < 0)
+        return 0;
+    double mean = s / (double)k, m2 = 0, m3 = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = F[i * p->n + j];
+        if (isnan(v))
+            continue;
+        double d = v - mean;
+        m2 += d * d;
+        m3 += d * d * d;
+    }
+    m2 /= (double)k;
+    m3 /= (double)k;
+    return m2 > 1e-12 && m3 / (m2 * sqrt(m2)) > ENC_LOG_SKEW;
+}
+
+size_t enc_fit_linear(enc_plan_t *p, const float *F, size_t n, int log_skewed)
 {
     float *buf = malloc((IMPUTE_SAMPLE + 1) * sizeof(*buf));
+    size_t marked = 0;
     for (size_t j = 0; j < p->n; j++) {
         enc_feature_t *f = &p->f[j];
         f->mean = 0.0;
         f->scale = 1.0;
         f->imputed = 0;
+        f->log1p = 0;
         if (f->kind == ENC_CATEGORY)
             continue;
+        if (log_skewed && f->kind == ENC_NUMBER && skewed_non_negative(p, F, n, j)) {
+            f->log1p = 1;
+            marked++;
+        }
         double s = 0, s2 = 0;
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             float v = F[i * p->n + j];
             if (isnan(v))
                 continue;
-            s += v;
-            s2 += (double)v * v;
+            double x = linear_value(f, v);
+            s += x;
+            s2 += x * x;
             k++;
         }
         if (k == 0)
@@ -292,11 +335,22 @@ void enc_fit_linear(enc_plan_t *p, const float *F, size_t n)
         double var = s2 / (double)k - f->mean * f->mean;
         f->scale = var > 1e-12 ? sqrt(var) : 1.0;
         if (f->kind == ENC_NUMBER && buf != NULL) {
+            /* In the field's own units: a missing value then goes through
+             * the same reading (log1p) as a present one. */
             f->impute = column_median(p, F, n, j, buf);
             f->imputed = 1;
         }
     }
     free(buf);
+    return marked;
+}
+
+int enc_plan_transforms(const enc_plan_t *p)
+{
+    for (size_t j = 0; j < p->n; j++)
+        if (p->f[j].log1p)
+            return 1;
+    return 0;
 }
 
 size_t enc_linear_width(const enc_plan_t *p)
@@ -315,9 +369,10 @@ void enc_expand_linear(const enc_plan_t *p, const float *frow, float *out)
         float v = frow[j];
         if (f->kind != ENC_CATEGORY) {
             if (isnan(v))
-                out[o++] = f->imputed ? (float)((f->impute - f->mean) / f->scale) : 0.0f;
+                out[o++] = f->imputed ? (float)((linear_value(f, f->impute) - f->mean) / f->scale)
+                                      : 0.0f;
             else
-                out[o++] = (float)((v - f->mean) / f->scale);
+                out[o++] = (float)((linear_value(f, v) - f->mean) / f->scale);
             continue;
         }
         size_t k = f->n_levels + (f->other ? 1 : 0);
@@ -416,6 +471,8 @@ json_object *enc_plan_to_json(const enc_plan_t *p)
             json_object_object_add(o, "scale", enc_exact_double(f->scale));
             if (f->imputed)
                 json_object_object_add(o, "impute", enc_exact_double(f->impute));
+            if (f->log1p)
+                json_object_object_add(o, "transform", json_object_new_string("log1p"));
         }
         json_object_array_add(arr, o);
     }
@@ -472,6 +529,14 @@ int enc_plan_from_json(enc_plan_t *p, json_object *features, int linear, err_t *
         }
         if (!(f->scale > 0) || !isfinite(f->scale))
             f->scale = 1.0;
+        if (json_object_object_get_ex(o, "transform", &v)) {
+            const char *t = json_object_get_string(v);
+            if (!linear || f->kind != ENC_NUMBER || t == NULL || strcmp(t, "log1p") != 0)
+                return err_set(e, 500, "model_invalid",
+                               "preprocess feature %zu has transform \"%s\" (only a linear "
+                               "model's number may have \"log1p\")", j, t ? t : "");
+            f->log1p = 1;
+        }
     }
     p->width = linear ? enc_linear_width(p) : p->n;
     return 0;

@@ -11,7 +11,8 @@
  *               folds into the "other" index n_levels; missing -> NaN
  * That per-feature float row (the "field row") is the tree model's input
  * as is, with categories as XGBoost categorical features. The linear model
- * expands it: numbers standardised (missing -> the training median), booleans
+ * expands it: numbers standardised (missing -> the training median; a
+ * number marked log1p is read as log1p(max(x, 0)) first), booleans
  * standardised (missing -> 0), categories one-hot over
  * levels + other (missing -> all zero).
  *
@@ -46,6 +47,9 @@ typedef struct enc_feature {
                                * stand-in (the training median, enc_fit_linear);
                                * else (booleans, earlier models) missing -> 0 */
     int imputed;
+    int log1p;                /* linear, number: read as log1p(max(x, 0)) before
+                               * standardising (enc_fit_linear's log_skewed);
+                               * "transform": "log1p" in the preprocess JSON */
 } enc_feature_t;
 
 typedef struct enc_plan {
@@ -75,7 +79,17 @@ void enc_fill_rows(const enc_plan_t *p, const ml_data_t *d, const size_t *rows, 
  * shared dataset with empty cells (linear model, test split: credit_data
  * AUC .8355 -> .8369, pima .8722 -> .8754). The median of at most
  * IMPUTE_SAMPLE evenly spaced values: exact up to that many rows. */
-void enc_fit_linear(enc_plan_t *p, const float *F, size_t n);
+/* With log_skewed, a number whose training values are all >= 0 and
+ * right-skewed (sample skewness > ENC_LOG_SKEW) is marked log1p and its
+ * mean / scale are those of log1p(x): sizes, counts and amounts then enter
+ * the linear model on the scale where their effect is closer to linear
+ * (the search keeps this input only when it validates better). Returns
+ * the number of features marked (0 without log_skewed). */
+#define ENC_LOG_SKEW 0.5
+size_t enc_fit_linear(enc_plan_t *p, const float *F, size_t n, int log_skewed);
+/* Whether any feature of p is read through a transform (log1p): such a
+ * preprocess JSON is version 2, which version-1 readers must refuse. */
+int enc_plan_transforms(const enc_plan_t *p);
 size_t enc_linear_width(const enc_plan_t *p);
 /* Expands one field row into the linear input (enc_linear_width floats). */
 void enc_expand_linear(const enc_plan_t *p, const float *frow, float *out);

@@ -314,11 +314,16 @@ static json_object *validation_metrics(const search_out_t *so, const task_info_t
     return m;
 }
 
-static json_object *preprocess_json(const enc_plan_t *p, const task_info_t *t, const char *target,
+/* Version 2 when some input goes through a transform ("transform":
+ * "log1p", the model's or the ensemble's linear member's): a version-1
+ * reader would ignore it and score silently wrong, and must refuse. */
+static json_object *preprocess_json(const enc_plan_t *p, const linpart_t *lp,
+                                    const task_info_t *t, const char *target,
                                     json_object *dropped)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "version", json_object_new_int(1));
+    int transforms = enc_plan_transforms(p) || (lp != NULL && enc_plan_transforms(&lp->plan));
+    json_object_object_add(o, "version", json_object_new_int(transforms ? 2 : 1));
     json_object_object_add(o, "task", json_object_new_string(ml_task_name(t->task)));
     json_object_object_add(o, "target", json_object_new_string(target));
     if (t->task != TASK_REGRESSION) {
@@ -542,7 +547,7 @@ searched:
     mo->booster = so.bytes;
     mo->booster_len = so.len;
     so.bytes = NULL;
-    mo->preprocess = preprocess_json(fp, &t, target, fr->dropped);
+    mo->preprocess = preprocess_json(fp, so.linpart, &t, target, fr->dropped);
     if (so.ensemble)
         json_object_object_add(mo->preprocess, "ensemble", json_object_get(so.ensemble));
     mo->metrics = validation_metrics(&so, &t, yv, nv);

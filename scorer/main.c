@@ -272,8 +272,8 @@ int main(int argc, char **argv)
     json_object *pre = json_tokener_parse(pre_text);
     json_object *v = NULL;
     if (pre == NULL || !json_object_object_get_ex(pre, "version", &v) ||
-        json_object_get_int(v) != 1)
-        return die("preprocess.json: not version 1 of the schema (scorer/README.md)", NULL);
+        (json_object_get_int(v) != 1 && json_object_get_int(v) != 2))
+        return die("preprocess.json: not version 1 or 2 of the schema (scorer/README.md)", NULL);
     err_t e;
     err_clear(&e);
     score_t s = {.rows = json_object_new_array()};

@@ -5,7 +5,7 @@ A download (GET /api/v1/models/{id}/download) is a tar.gz holding:
 
   model.ubj         the XGBoost booster (UBJSON), loadable by any XGBoost >= 1.7
   preprocess.json   how raw field values become the booster's input (schema in
-                    README.md beside this file, "preprocess.json, version 1")
+                    README.md beside this file, "preprocess.json, versions 1 and 2")
   metrics.json      the model's validation metrics
   trainyard_scorer.py, README.md   this module and its documentation
 
@@ -63,7 +63,7 @@ import numpy as np
 __all__ = ["load", "Model", "ValueRefused", "PREPROCESS_VERSIONS"]
 
 #: preprocess.json versions this scorer understands.
-PREPROCESS_VERSIONS = (1,)
+PREPROCESS_VERSIONS = (1, 2)
 
 _MISSING = {"", "na", "n/a", "nan", "null", "none"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -159,6 +159,20 @@ def read_csv_rows(text):
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delim))
 
 
+def _linear_value(feature, v):
+    """What the linear model reads of a number (float64 array, NaN kept):
+    log1p(max(x, 0)) under "transform": "log1p", through the C library's
+    log1p as the engine computes it (numpy's vectorised log1p may differ by
+    an ulp)."""
+    t = feature.get("transform")
+    if t is None:
+        return v
+    if t != "log1p":
+        raise ValueError("preprocess.json transform %r: this scorer knows log1p" % t)
+    return np.array([x if math.isnan(x) else math.log1p(x if x > 0 else 0.0) for x in v],
+                    dtype=np.float64)
+
+
 def expand_linear(F, features):
     """Field matrix (n x features, float64, NaN missing) -> the linear model's
     float32 input: the engine's order of rounding (ml/encode.c)."""
@@ -166,11 +180,15 @@ def expand_linear(F, features):
     for j, f in enumerate(features):
         x = F[:, j]
         if f["kind"] != "category":
-            # float32 value, standardised in double, rounded to float32
-            v = x.astype(np.float32).astype(np.float64)
+            # float32 value, (log1p of it and) standardised in double,
+            # rounded to float32
+            v = _linear_value(f, x.astype(np.float32).astype(np.float64))
             mean, scale = f.get("mean", 0.0), f.get("scale", 1.0)
             z = ((v - mean) / scale).astype(np.float32)
-            fill = np.float32((f["impute"] - mean) / scale) if "impute" in f else np.float32(0)
+            fill = np.float32(0)
+            if "impute" in f:
+                imp = _linear_value(f, np.array([f["impute"]], dtype=np.float64))[0]
+                fill = np.float32((imp - mean) / scale)
             cols.append(np.where(np.isnan(x), fill, z))
             continue
         k = len(f["levels"]) + (1 if f.get("other") else 0)

@@ -73,8 +73,13 @@ def test_archive_holds_model_schema_and_scorer(case):
                          "trainyard_scorer.py"], names
         pre = json.load(t.extractfile("preprocess.json"))
         readme = t.extractfile("README.md").read().decode()
-    assert pre["version"] == 1 and pre["task"] == kind and pre["target"] == target
-    assert "preprocess.json`, version 1" in readme and "astype(\"category\")" in readme
+    assert pre["task"] == kind and pre["target"] == target
+    # version 2 exactly when some input goes through a transform (a linear
+    # model's, or an ensemble's linear member's, log1p)
+    member = [m.get("linear", {}) for m in pre.get("ensemble", {}).get("members", [])]
+    inputs = pre["features"] + [f for m in member for f in m.get("inputs", [])]
+    assert pre["version"] == (2 if any("transform" in f for f in inputs) else 1), pre
+    assert "preprocess.json`, versions 1 and 2" in readme and "astype(\"category\")" in readme
     # The shipped files are the tree's (built into the API, not stale).
     root = os.path.join(os.path.dirname(__file__), "..", "..", "scorer")
     with tarfile.open(archive) as t:
@@ -207,26 +212,32 @@ def test_c_scorer_matches_the_api(api, stack, case):
 # moves every standardised input by ~1e-9 / scale, the last bits of a
 # float32. Its values are multiples of 1/16 (exact in float32), so their sum
 # is exact in double in any order and the training mean is sum / n, which
-# the test can compute itself.
+# the test can compute itself. amount is log-normal (skewed, > 0, one value
+# in 15 missing) and acts through its log, so the path reads it as
+# log1p(amount) ("transform": "log1p", preprocess.json version 2).
 
 def linear_csv(n=300, seed=7):
+    import math
     import random
 
     rnd = random.Random(seed)
-    lines = ["x_big,x2,colour,y,label"]
+    lines = ["x_big,x2,colour,amount,y,label"]
     effect = {"red": 5.0, "blue": -2.0, "green": 0.0}
     ys = []
     rows = []
-    for _ in range(n):
+    for i in range(n):
         x_big = 1e6 + rnd.randrange(1600) / 16.0
         x2 = round(rnd.uniform(-3, 3), 3)
         colour = rnd.choice(sorted(effect))
-        y = 2.0 * (x_big - 1e6) - 3.0 * x2 + effect[colour] + rnd.gauss(0, 0.5)
+        amount = float("%.4g" % math.exp(rnd.gauss(2, 1.2)))
+        y = (2.0 * (x_big - 1e6) - 3.0 * x2 + effect[colour] + 40.0 * math.log1p(amount) +
+             rnd.gauss(0, 0.5))
         ys.append(y)
-        rows.append((x_big, x2, colour, y))
+        rows.append((x_big, x2, colour, "" if i % 15 == 7 else repr(amount), y))
     median = sorted(ys)[n // 2]
-    for x_big, x2, colour, y in rows:
-        lines.append("%r,%r,%s,%.4f,%s" % (x_big, x2, colour, y, "yes" if y > median else "no"))
+    for x_big, x2, colour, amount, y in rows:
+        lines.append("%r,%r,%s,%s,%.4f,%s" % (x_big, x2, colour, amount, y,
+                                               "yes" if y > median else "no"))
     return "\n".join(lines) + "\n"
 
 
@@ -256,6 +267,8 @@ def linear_case(request, api, linear_data, tmp_path_factory):
         t.extractall(d / "unpacked")
     rows = [{k: v for k, v in row.items() if k not in ("y", "label")}
             for row in csv.DictReader(io.StringIO(text))][:120]
+    # log1p reads an amount below 0 as 0
+    rows += [dict(rows[0], amount="-3"), dict(rows[0], amount="0"), dict(rows[1], amount="")]
     return request.param, model, rows, text, target, archive, d
 
 
@@ -274,6 +287,20 @@ def test_linear_standardisation_is_stored_exactly(linear_case):
     obj = re.search(r'\{[^{}]*"x_big"[^{}]*\}', raw)
     m = obj and re.search(r'"mean":\s*([-0-9.eE+]+)', obj.group(0))
     assert m and float(m.group(1)) == exact, (obj and obj.group(0), "%.17g" % exact)
+
+
+def test_linear_skewed_input_goes_through_log1p(api, linear_case):
+    kind, model, rows, text, target, archive, d = linear_case
+    pre = json.loads((d / "unpacked" / "preprocess.json").read_text())
+    by_name = {f["name"]: f for f in pre["features"]}
+    assert by_name["amount"].get("transform") == "log1p", by_name["amount"]
+    assert all("transform" not in by_name[n] for n in ("x_big", "x2")), by_name
+    assert pre["version"] == 2, pre["version"]
+    # an amount below 0 is read as 0 (the last rows: -3, 0, missing)
+    r = api.post("/api/v1/models/%s/predict" % model, json={"data": rows[-3:]})
+    assert r.status_code == 200, r.text[:300]
+    p = r.json()["predictions"]
+    assert p[0] == p[1], p
 
 
 def test_linear_scorers_match_the_api_bit_for_bit(api, stack, linear_case):

@@ -21,8 +21,9 @@ float32 matrix the booster reads, with the same rules as the C engine:
   * model "tree": one column per feature; categories are XGBoost
     categorical features (feature_type "c")
   * model "linear": numbers/booleans standardised ((x - mean) / scale; a
-    missing number is its "impute" value, the training median, standardised
-    the same way; a missing boolean, or a number without "impute", -> 0),
+    number with "transform": "log1p" is log1p(max(x, 0)) first; a missing
+    number is its "impute" value, the training median, read the same way; a
+    missing boolean, or a number without "impute", -> 0),
     categories one-hot over levels (+ other), missing -> all zeros
 
 Pure Python + numpy; xgboost is imported only by dmatrix()/predict().
@@ -135,6 +136,13 @@ def feature_info(pre):
     return names, types
 
 
+def _linear_value(f, v):
+    """log1p(max(x, 0)) of a float64 array under "transform": "log1p"."""
+    if f.get("transform") != "log1p":
+        return v
+    return np.array([x if math.isnan(x) else math.log1p(max(x, 0.0)) for x in v])
+
+
 def to_matrix(rows, pre):
     """rows -> the float32 matrix the booster reads."""
     F = field_rows(rows, pre)
@@ -145,8 +153,11 @@ def to_matrix(rows, pre):
         x = F[:, j]
         if f["kind"] != "category":
             mean, scale = f.get("mean", 0.0), f.get("scale", 1.0)
-            z = (x.astype(np.float32) - mean) / scale
-            fill = (f["impute"] - mean) / scale if "impute" in f else 0.0
+            v = _linear_value(f, x.astype(np.float32).astype(np.float64))
+            z = (v - mean) / scale
+            fill = 0.0
+            if "impute" in f:
+                fill = (_linear_value(f, np.array([f["impute"]]))[0] - mean) / scale
             cols.append(np.where(np.isnan(x), fill, z))
             continue
         k = len(f["levels"]) + (1 if f.get("other") else 0)

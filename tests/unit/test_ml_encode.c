@@ -187,7 +187,9 @@ END_TEST
 
 /* d's plan (the target in column target) with its first n rows as field
  * rows in F and the linear standardisation fitted on them: a linear plan. */
-static void fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc_plan_t *p)
+/* Returns the features marked log1p (log_skewed: enc_fit_linear). */
+static size_t fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc_plan_t *p,
+                              int log_skewed)
 {
     err_t e;
     err_clear(&e);
@@ -197,8 +199,9 @@ static void fit_linear_plan(ml_data_t *d, size_t target, size_t n, float *F, enc
     for (size_t i = 0; i < n; i++)
         rows[i] = i;
     enc_fill_rows(p, d, rows, n, F);
-    enc_fit_linear(p, F, n);
+    size_t marked = enc_fit_linear(p, F, n, log_skewed);
     p->linear = 1;
+    return marked;
 }
 
 START_TEST(ml_encode_linear_expansion)
@@ -206,7 +209,7 @@ START_TEST(ml_encode_linear_expansion)
     ml_data_t *d = data_from("a,c,y\n1,x,0\n3,y,1\n,x,0\n5,z,1\n5,y,0\n1,z,1\n");
     enc_plan_t p;
     float F[12];
-    fit_linear_plan(d, 2, 6, F, &p);
+    fit_linear_plan(d, 2, 6, F, &p, 0);
     ck_assert_double_eq_tol(p.f[0].mean, 3.0, 1e-9);
     ck_assert_double_eq_tol(p.f[0].scale, sqrt(3.2), 1e-6);
     ck_assert_uint_eq(enc_linear_width(&p), 1 + 3);
@@ -241,7 +244,7 @@ START_TEST(ml_encode_linear_missing_is_the_median)
     err_t e;
     err_clear(&e);
     float F[6];
-    fit_linear_plan(d, 1, 6, F, &p);
+    fit_linear_plan(d, 1, 6, F, &p, 0);
     ck_assert(p.f[0].imputed && p.f[0].impute == 2.0);  /* of 1, 1, 2, 4, 100 */
     ck_assert_double_eq_tol(p.f[0].mean, 21.6, 1e-9);
     float out[1];
@@ -274,7 +277,7 @@ START_TEST(ml_encode_linear_standardisation_exact_in_json)
     err_t e;
     err_clear(&e);
     float F[14];
-    fit_linear_plan(d, 2, 7, F, &p);
+    fit_linear_plan(d, 2, 7, F, &p, 0);
     json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     json_object *j = enc_plan_to_json(&p);
     char *text = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
@@ -295,6 +298,85 @@ START_TEST(ml_encode_linear_standardisation_exact_in_json)
     }
     enc_plan_free(&q);
     json_object_put(back);
+    enc_plan_free(&p);
+    ml_data_free(d);
+}
+END_TEST
+
+/* The log1p input (enc_fit_linear's log_skewed): only a right-skewed
+ * number with no value below 0 is marked; its standardisation is that of
+ * log1p(x); a value below 0 at prediction is read as 0 and a missing one
+ * as log1p of the median; "transform" survives the JSON, and a reader
+ * refuses one it cannot apply. */
+START_TEST(ml_encode_linear_log1p_of_skewed_numbers)
+{
+    /* a: skewed, >= 0; b: symmetric; c: skewed with a value below 0. */
+    ml_data_t *d = data_from("a,b,c,y\n1,3,-1,0\n1,1,0,1\n2,2,0,0\n100,3,50,1\n,2,1,0\n"
+                             "4,1,2,1\n1,2,0,0\n");
+    enc_plan_t p;
+    err_t e;
+    float F[21];
+    ck_assert_uint_eq(fit_linear_plan(d, 3, 7, F, &p, 1), 1);
+    ck_assert_uint_eq(p.n, 3);
+    ck_assert(p.f[0].log1p && !p.f[1].log1p && !p.f[2].log1p);
+    ck_assert(enc_plan_transforms(&p));
+    static const double a[] = {1, 1, 2, 100, 4, 1};
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < 6; i++) {
+        s += log1p(a[i]);
+        s2 += log1p(a[i]) * log1p(a[i]);
+    }
+    double mean = s / 6, scale = sqrt(s2 / 6 - mean * mean);
+    ck_assert_double_eq_tol(p.f[0].mean, mean, 1e-12);
+    ck_assert_double_eq_tol(p.f[0].scale, scale, 1e-12);
+    ck_assert(p.f[0].impute == 1.5); /* the median in the field's own units */
+    float out[3];
+    enc_expand_linear(&p, F + 3 * 3, out); /* a = 100 */
+    ck_assert(out[0] == (float)((log1p(100.0) - p.f[0].mean) / p.f[0].scale));
+    ck_assert(out[1] == (float)((3.0 - p.f[1].mean) / p.f[1].scale));
+    enc_expand_linear(&p, F + 4 * 3, out); /* a missing */
+    ck_assert(out[0] == (float)((log1p(1.5) - p.f[0].mean) / p.f[0].scale));
+    const float below[3] = {-5.0f, 1.0f, -1.0f};
+    enc_expand_linear(&p, below, out);
+    ck_assert(out[0] == (float)((0.0 - p.f[0].mean) / p.f[0].scale));
+    ck_assert(out[2] == (float)((-1.0 - p.f[2].mean) / p.f[2].scale));
+    /* Without log_skewed nothing is marked. */
+    enc_plan_t raw;
+    ck_assert_uint_eq(fit_linear_plan(d, 3, 7, F, &raw, 0), 0);
+    ck_assert(!enc_plan_transforms(&raw) && raw.f[0].mean == 109.0 / 6);
+    enc_plan_free(&raw);
+    /* The JSON keeps it, and reads back to the same input. */
+    json_object *j = enc_plan_to_json(&p), *v = NULL;
+    ck_assert(json_object_object_get_ex(json_object_array_get_idx(j, 0), "transform", &v));
+    ck_assert_str_eq(json_object_get_string(v), "log1p");
+    ck_assert(!json_object_object_get_ex(json_object_array_get_idx(j, 1), "transform", &v));
+    enc_plan_t q;
+    err_clear(&e);
+    ck_assert_int_eq(enc_plan_from_json(&q, j, 1, &e), 0);
+    float back[3];
+    enc_expand_linear(&q, below, back);
+    enc_expand_linear(&p, below, out);
+    ck_assert(memcmp(out, back, sizeof(out)) == 0 && q.f[0].log1p && !q.f[1].log1p);
+    enc_plan_free(&q);
+    /* Refused: a transform on a tree model's input, an unknown one, one
+     * on a category. */
+    err_clear(&e);
+    ck_assert_int_eq(enc_plan_from_json(&q, j, 0, &e), -1);
+    ck_assert_str_eq(e.items[0].code, "model_invalid");
+    enc_plan_free(&q);
+    json_object_object_add(json_object_array_get_idx(j, 0), "transform",
+                           json_object_new_string("sqrt"));
+    err_clear(&e);
+    ck_assert_int_eq(enc_plan_from_json(&q, j, 1, &e), -1);
+    ck_assert_ptr_nonnull(strstr(err_message(&e), "sqrt"));
+    enc_plan_free(&q);
+    json_object_put(j);
+    j = json_tokener_parse("[{\"name\":\"c\",\"kind\":\"category\",\"levels\":[\"x\"],"
+                   "\"transform\":\"log1p\"}]");
+    err_clear(&e);
+    ck_assert_int_eq(enc_plan_from_json(&q, j, 1, &e), -1);
+    enc_plan_free(&q);
+    json_object_put(j);
     enc_plan_free(&p);
     ml_data_free(d);
 }
@@ -353,7 +435,7 @@ Suite *suite_ml_encode(void)
     const TTest *const t[] = {
         ml_encode_task_detection, ml_encode_plan_drops_and_levels, ml_encode_linear_expansion,
         ml_encode_metrics_hand_computed, ml_encode_linear_standardisation_exact_in_json,
-        ml_encode_linear_missing_is_the_median,
+        ml_encode_linear_missing_is_the_median, ml_encode_linear_log1p_of_skewed_numbers,
     };
     return unit_suite("ml_encode", t, sizeof(t) / sizeof(t[0]));
 }

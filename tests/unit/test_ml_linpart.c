@@ -84,7 +84,7 @@ static void lcase_make(lcase_t *c, ml_task_t task, size_t k, double weight)
     c->F = malloc(NR * NF * sizeof(float));
     c->y = malloc(NR * sizeof(float));
     make_rows(c->F, c->y, NR, task, k);
-    enc_fit_linear(&c->plan, c->F, NR);
+    enc_fit_linear(&c->plan, c->F, NR, 0);
     c->w = enc_linear_width(&c->plan);
     c->g = linfit_groups(task, k);
     c->kk = task == TASK_REGRESSION ? 1 : k;

@@ -825,6 +825,86 @@ START_TEST(ml_train_linear_penalty_follows_validation)
 }
 END_TEST
 
+/* Binary data whose log-odds are linear in log(x1): x1 log-normal
+ * (skewed, > 0) when skewed, else normal (and partly below 0); x2 noise. */
+static ml_data_t *synth_lognormal(size_t n, int skewed, uint64_t seed)
+{
+    size_t cap = n * 40 + 16;
+    char *s = malloc(cap);
+    size_t len = (size_t)snprintf(s, cap, "x1,x2,y\n");
+    for (size_t i = 0; i < n; i++) {
+        double z = (unit_rand(&seed) + unit_rand(&seed) + unit_rand(&seed) +
+                    unit_rand(&seed) - 2) * 1.7320508;
+        double t = 1 + 1.2 * z;
+        double x1 = skewed ? exp(t) : t;
+        double x2 = 2 * unit_rand(&seed) - 1;
+        int y = unit_rand(&seed) < 1 / (1 + exp(-2.5 * (t - 1)));
+        len += (size_t)snprintf(s + len, cap - len, "%.5g,%.4f,%s\n", x1, x2, y ? "yes" : "no");
+    }
+    return data_from_text(s, len);
+}
+
+/* The linear model's log1p input (search.c, run_linear_path; encode.h):
+ * on a skewed positive input whose effect is logarithmic, the path's
+ * validation picks log1p(x1) (not x2: it goes below 0), the preprocess
+ * JSON says so as version 2, and the served model reads x1 that way: a
+ * value below 0 as 0, a missing one as the median. On a symmetric input
+ * nothing is transformed and the JSON stays version 1. */
+START_TEST(ml_train_linear_reads_skewed_numbers_through_log1p)
+{
+    for (int skewed = 1; skewed >= 0; skewed--) {
+        ml_data_t *d = synth_lognormal(800, skewed, 11);
+        json_object *spec = spec_for("y", 1, 1, 0);
+        ml_result_t r;
+        ml_model_t *m = train_first_model(d, spec, &r);
+        json_object *c0 = json_object_array_get_idx(get(r.result, "candidates"), 0), *v = NULL;
+        ck_assert_str_eq(json_object_get_string(get(c0, "model")), "linear");
+        int log_inputs = json_object_object_get_ex(get(c0, "params"), "inputs", &v);
+        json_object *pre = r.models[0].preprocess;
+        json_object *f = get(pre, "features");
+        json_object *f0 = json_object_array_get_idx(f, 0), *f1 = json_object_array_get_idx(f, 1);
+        ck_assert(!json_object_object_get_ex(f1, "transform", &v));
+        if (!skewed) {
+            ck_assert(!log_inputs && !json_object_object_get_ex(f0, "transform", &v));
+            ck_assert_int_eq(json_object_get_int(get(pre, "version")), 1);
+        } else {
+            ck_assert_msg(log_inputs, "the raw input was chosen");
+            ck_assert_str_eq(json_object_get_string(get(get(c0, "params"), "inputs")), "log1p");
+            ck_assert_str_eq(json_object_get_string(get(f0, "transform")), "log1p");
+            ck_assert_int_eq(json_object_get_int(get(pre, "version")), 2);
+            double median = json_object_get_double(get(f0, "impute"));
+            char text[300];
+            snprintf(text, sizeof(text),
+                     "[{\"x1\":30,\"x2\":0},{\"x1\":0.5,\"x2\":0},{\"x1\":-4,\"x2\":0},"
+                     "{\"x1\":0,\"x2\":0},{\"x2\":0},{\"x1\":%.17g,\"x2\":0}]", median);
+            json_object *rows = parse_json(text), *out = NULL;
+            err_t e;
+            err_clear(&e);
+            ck_assert_msg(ml_model_predict(m, rows, &out, &e) == 0, "%s", err_message(&e));
+            double hi = json_object_get_double(
+                       get(json_object_array_get_idx(out, 0), "Probability y is yes")),
+                   lo = json_object_get_double(
+                       get(json_object_array_get_idx(out, 1), "Probability y is yes"));
+            ck_assert_msg(hi > 0.9 && lo < 0.1, "P(yes) %g at x1 = 30, %g at 0.5", hi, lo);
+            ck_assert_str_eq(json_object_to_json_string(json_object_array_get_idx(out, 2)),
+                             json_object_to_json_string(json_object_array_get_idx(out, 3)));
+            /* The median is a double; the row's value is read as a float. */
+            ck_assert_double_eq_tol(
+                json_object_get_double(
+                    get(json_object_array_get_idx(out, 4), "Probability y is yes")),
+                json_object_get_double(
+                    get(json_object_array_get_idx(out, 5), "Probability y is yes")), 1e-6);
+            json_object_put(out);
+            json_object_put(rows);
+        }
+        ml_model_free(m);
+        ml_result_free(&r);
+        json_object_put(spec);
+        ml_data_free(d);
+    }
+}
+END_TEST
+
 /* The fold count follows the budget (train.c, KFOLD_LONG): a small table
  * with a long budget validates on 10 folds, with a short one on 5, and a
  * capped run on 5 whatever its budget (its model must not depend on it).
@@ -1082,6 +1162,7 @@ Suite *suite_ml_train(void)
         ml_train_several_predict_fields, ml_train_spec_errors, ml_train_stops_on_request,
         ml_train_model_predicts_and_validates, ml_train_model_marks_unusual_rows,
         ml_train_linear_penalty_follows_validation,
+        ml_train_linear_reads_skewed_numbers_through_log1p,
         ml_train_long_budget_validates_on_ten_folds,
         ml_train_ensemble_keeps_serving_budget, ml_train_companion_fits_beside_linear_model,
         ml_model_text_answer_is_the_document, ml_model_small_batches_walked_as_xgboost_predicts,
