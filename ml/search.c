@@ -1261,8 +1261,8 @@ static void log_cand(ctx_t *cx, int idx, const cand_res_t *r, const char *metric
         snprintf(line, sizeof(line),
                  "%s: candidate %d linear C=%.3g%s: %s=%.5f logloss=%.5f iterations=%d %.2fs%s",
                  in->field, idx, 1.0 / r->c.lambda,
-                 r->c.log_inputs ? " on log1p of skewed numbers" : "", metric, r->value, r->logloss, r->rounds, r->seconds,
-                 r->truncated ? " (cut by the clock)" : "");
+                 r->c.log_inputs ? " on log1p of skewed numbers" : "", metric, r->value,
+                 r->logloss, r->rounds, r->seconds, r->truncated ? " (cut by the clock)" : "");
     else
         snprintf(line, sizeof(line),
                  "%s: candidate %d tree eta=%.3g max_depth=%d min_child_weight=%.3g "
