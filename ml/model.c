@@ -17,8 +17,9 @@
  * Small batches (up to WALK_ROWS rows) skip XGBoost: its fixed cost per
  * call (a proxy matrix, its JSON configuration read, the cgroup files its
  * thread count reads) was about half a one-row prediction's CPU. The
- * model's trees are walked here (treeshap_margins) and put through the
- * same transform in the same precision. The walker is built on the first
+ * model's trees are walked here (treeshap_margins; a linear model's
+ * weights make the same dot product) and put through the same transform
+ * in the same precision. The walker is built on the first
  * small batch and trusted only when its predictions of that batch's first
  * rows and of a row of missing values are XGBoost's bit for bit; else
  * (another XGBoost's arithmetic, a model it declines) XGBoost predicts
@@ -669,13 +670,12 @@ static int write_predictions(const ml_model_t *m, const float *pr, size_t n, tex
 static void walker_try(ml_model_t *m, const float *F, size_t n)
 {
     m->walker_state = -1;
-    if (m->plan.linear)
-        return;
     size_t groups = m->task == TASK_MULTICLASS ? m->k : 1;
     treeshap_t *w = NULL;
     err_t e;
     err_clear(&e);
-    if (treeshap_walker_build(m->booster, m->plan.n, groups, &w, &e) != 0)
+    if (treeshap_walker_build(m->booster, m->plan.linear ? enc_linear_width(&m->plan) : m->plan.n,
+                              groups, &w, &e) != 0)
         return;
     size_t k = n < WALK_PROBE_ROWS ? n : WALK_PROBE_ROWS, np = k + 1;
     float *X = malloc(np * m->plan.n * sizeof(*X) + 1), *theirs = NULL, *ours = NULL;

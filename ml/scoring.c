@@ -106,22 +106,34 @@ static int predict_finish(const enc_plan_t *p, const linpart_t *lp, ml_task_t ta
     return 0;
 }
 
+/* The booster's input for field rows F: F itself, or a linear plan's
+ * expansion into *tmp (malloc'd; the caller frees it). NULL out of memory. */
+static const float *model_input(const enc_plan_t *p, const float *F, size_t n, float **tmp,
+                                err_t *e)
+{
+    *tmp = NULL;
+    if (!p->linear)
+        return F;
+    size_t w = enc_linear_width(p);
+    *tmp = malloc((n * w + 1) * sizeof(**tmp));
+    if (*tmp == NULL) {
+        err_set(e, 500, "internal", "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        enc_expand_linear(p, F + i * p->n, *tmp + i * w);
+    return *tmp;
+}
+
 int scoring_predict(const enc_plan_t *p, void *booster, const linpart_t *lp, ml_task_t task,
                     size_t k, const float *F, size_t n, float **out, err_t *e)
 {
     *out = NULL;
-    const float *X = F;
+    size_t w = p->linear ? enc_linear_width(p) : p->n;
     float *tmp = NULL;
-    size_t w = p->n;
-    if (p->linear) {
-        w = enc_linear_width(p);
-        tmp = malloc((n * w + 1) * sizeof(*tmp));
-        if (tmp == NULL)
-            return err_set(e, 500, "internal", "out of memory");
-        for (size_t i = 0; i < n; i++)
-            enc_expand_linear(p, F + i * p->n, tmp + i * w);
-        X = tmp;
-    }
+    const float *X = model_input(p, F, n, &tmp, e);
+    if (X == NULL)
+        return -1;
     float *raw = NULL;
     size_t len = 0;
     int rc;
@@ -170,10 +182,16 @@ int scoring_predict_walked(const enc_plan_t *p, const treeshap_t *walker, const 
 {
     *out = NULL;
     size_t g = task == TASK_MULTICLASS ? k : 1, len = n * g;
-    float *raw = malloc((len + 1) * sizeof(*raw));
+    float *raw = malloc((len + 1) * sizeof(*raw)), *tmp = NULL;
     if (raw == NULL)
         return err_set(e, 500, "internal", "out of memory");
-    treeshap_margins(walker, F, n, raw);
+    const float *X = model_input(p, F, n, &tmp, e);
+    if (X == NULL) {
+        free(raw);
+        return -1;
+    }
+    treeshap_margins(walker, X, n, raw);
+    free(tmp);
     if (lp == NULL)
         xgb_transform(task, g, raw, n);
     return predict_finish(p, lp, task, k, F, n, raw, len, out, e);

@@ -27,9 +27,10 @@ struct linpart;
 int scoring_predict(const enc_plan_t *p, void *booster, const struct linpart *lp, ml_task_t task,
                     size_t k, const float *F, size_t n, float **out, err_t *e);
 
-/* The same from a booster's trees walked here (treeshap_walker_build),
- * without XGBoost's fixed cost per call (a small batch's most of it):
- * XGBoost's margins and transforms, in its order and precision. */
+/* The same from a booster's trees (or a linear model's weights) walked
+ * here (treeshap_walker_build), without XGBoost's fixed cost per call (a
+ * small batch's most of it): XGBoost's margins and transforms, in its
+ * order and precision. */
 struct treeshap;
 int scoring_predict_walked(const enc_plan_t *p, const struct treeshap *walker,
                            const struct linpart *lp, ml_task_t task, size_t k, const float *F,

@@ -85,6 +85,9 @@ struct treeshap {
     size_t w, groups, m;
     double tq[TS_MAXQ], wq[TS_MAXQ];
     float base_margin;        /* the objective's margin of base_score */
+    float *lin_w;             /* a walker of a gblinear model: its (w + 1) x groups
+                               * weights, feature-major, the bias row last; no
+                               * trees then */
 };
 
 /* Per feature, while a row walks a tree: its combined factor on the path. */
@@ -108,6 +111,7 @@ void treeshap_free(treeshap_t *t)
     free(t->roots);
     free(t->group);
     free(t->cats);
+    free(t->lin_w);
     free(t);
 }
 
@@ -117,7 +121,8 @@ size_t treeshap_bytes(const treeshap_t *t)
                      : sizeof(*t) + t->n_nodes * sizeof(ts_node_t) +
                            t->n_trees * (sizeof(int32_t) + sizeof(uint32_t) +
                                          sizeof(ts_table_t)) +
-                           t->n_cats * sizeof(uint32_t) + t->table_bytes;
+                           t->n_cats * sizeof(uint32_t) + t->table_bytes +
+                           (t->lin_w ? (t->w + 1) * t->groups * sizeof(float) : 0);
     /* table_bytes counts the values and the compact splits */
 }
 
@@ -348,6 +353,38 @@ static int base_margin_of(json_object *lrn, float *out)
     return 0;
 }
 
+/* A gblinear model's weights, to predict with: 1 when they are not
+ * (w + 1) x groups finite numbers, or the base_score is one the walker
+ * declines. */
+static int linear_read(json_object *lrn, json_object *model, size_t w, size_t groups,
+                       treeshap_t **out, err_t *e)
+{
+    json_object *wt = get(model, "weights");
+    size_t n = (w + 1) * groups;
+    if (groups == 0 || alen(wt) != n)
+        return 1;
+    treeshap_t *t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->lin_w = malloc(n * sizeof(float))) == NULL) {
+        free(t);
+        return err_set(e, 500, "internal", "out of memory");
+    }
+    t->w = w;
+    t->groups = groups;
+    for (size_t i = 0; i < n; i++) {
+        t->lin_w[i] = (float)at_d(wt, i);
+        if (!isfinite(t->lin_w[i])) {
+            treeshap_free(t);
+            return 1;
+        }
+    }
+    if (base_margin_of(lrn, &t->base_margin) != 0) {
+        treeshap_free(t);
+        return 1;
+    }
+    *out = t;
+    return 0;
+}
+
 int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e)
 {
     return booster_forest(booster, w, groups, 0, out, e);
@@ -367,8 +404,11 @@ static int forest_read(json_object *root, size_t w, size_t groups, int shap, tre
     *out = NULL;
     json_object *lrn = get(root, "learner"), *gb = lrn ? get(lrn, "gradient_booster") : NULL;
     json_object *name = gb ? get(gb, "name") : NULL, *model = gb ? get(gb, "model") : NULL;
+    if (!shap && name != NULL && model != NULL &&
+        strcmp(json_object_get_string(name), "gblinear") == 0)
+        return linear_read(lrn, model, w, groups, out, e);
     if (name == NULL || strcmp(json_object_get_string(name), "gbtree") != 0 || model == NULL)
-        return 1; /* gblinear (cheap through XGBoost) or dart (weighted trees) */
+        return 1; /* gblinear's contributions (XGBoost's are exact and cheap) or dart */
     json_object *trees = get(model, "trees"), *info = get(model, "tree_info");
     size_t nt = alen(trees);
     treeshap_t *t = calloc(1, sizeof(*t));
@@ -464,8 +504,31 @@ static int32_t next_node(const treeshap_t *t, const ts_node_t *nd, const float *
     return (t->cats[nd->cat_off + c / 32] >> (c % 32)) & 1u ? nd->right : nd->left;
 }
 
+/* gblinear's prediction (GBLinear::Pred), in float as it computes it:
+ * the bias plus the base margin, then input x weight added feature by
+ * feature in order; a missing input (never in the linear model's
+ * expanded rows) is skipped, as its sparse row leaves it out. */
+static void linear_margins(const treeshap_t *t, const float *X, size_t n, float *out)
+{
+    const float *bias = t->lin_w + t->w * t->groups;
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * t->w;
+        for (size_t g = 0; g < t->groups; g++) {
+            float psum = bias[g] + t->base_margin;
+            for (size_t j = 0; j < t->w; j++)
+                if (!isnan(x[j]))
+                    psum += x[j] * t->lin_w[j * t->groups + g];
+            out[i * t->groups + g] = psum;
+        }
+    }
+}
+
 void treeshap_margins(const treeshap_t *t, const float *X, size_t n, float *out)
 {
+    if (t->lin_w != NULL) {
+        linear_margins(t, X, n, out);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const float *x = X + i * t->w;
         float *o = out + i * t->groups;

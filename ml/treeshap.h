@@ -19,7 +19,8 @@
  * The same reading, without what the contributions need, also serves to
  * predict (treeshap_walker_build, treeshap_margins): small batches walk
  * the trees here instead of paying XGBoost's fixed cost per call
- * (ml/model.c).
+ * (ml/model.c); a gblinear model's walker holds its weights instead, and
+ * its margins are the same dot product XGBoost computes.
  */
 #ifndef TRAINYARD_ML_TREESHAP_H
 #define TRAINYARD_ML_TREESHAP_H
@@ -43,7 +44,8 @@ int treeshap_from_json(json_object *root, size_t w, size_t groups, treeshap_t **
 /* The trees alone, to predict with (treeshap_margins; treeshap_rows is
  * not for it): declines (1) what treeshap_build declines but deep paths,
  * objectives other than binary:logistic, multi:softprob and
- * reg:squarederror, and a base_score without a finite margin. */
+ * reg:squarederror, and a base_score without a finite margin. A gblinear
+ * model (w inputs: its expanded rows) is taken: its weights. */
 int treeshap_walker_build(void *booster, size_t w, size_t groups, treeshap_t **out, err_t *e);
 /* The same from the model's JSON form (the fuzz target's entry). */
 int treeshap_walker_from_json(json_object *root, size_t w, size_t groups, treeshap_t **out,
@@ -58,7 +60,8 @@ void treeshap_rows(const treeshap_t *t, const float *X, size_t n, float *out);
 
 /* X: n x w rows (NaN = missing). Writes out (n x groups) each row's
  * margin: the base margin plus every tree's leaf, added in float in tree
- * order, as XGBoost's CPU predictor adds them. */
+ * order, as XGBoost's CPU predictor adds them (gblinear: bias + base
+ * margin, then each input x weight in input order, in float). */
 void treeshap_margins(const treeshap_t *t, const float *X, size_t n, float *out);
 
 #endif

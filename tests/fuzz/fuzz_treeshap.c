@@ -12,6 +12,8 @@
  * with) reads the same document, given an objective when it has none:
  * declined, an error, or margins for the same rows, finite under the same
  * condition; and it never declines a forest the contributions accepted.
+ * A gblinear document (its weights: the walker's dot product) is read by
+ * the walker alone.
  */
 #include <math.h>
 #include <stddef.h>
