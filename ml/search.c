@@ -885,8 +885,11 @@ static const double LIN_PATH[] = {100, 30, 10, 3, 1, 0.3, 0.1, 0.03, 0.01};
 #define LIN_PATIENCE 2
 #define LIN_DEFAULT_SLACK 1.02
 /* The log1p input's matrix is built beside the raw one up to this many
- * cells (40 MB of floats). */
-#define LIN_LOG_CELLS 1e7
+ * cells (16 MB of floats), so that it adds little to the trainer's peak
+ * memory (ml_memory's bar: 3 x the float matrix + 64 MB); the shared
+ * datasets' linear inputs are at most 1.2 M cells (diamonds), and the
+ * inputs where a linear model competes are smaller still. */
+#define LIN_LOG_CELLS 4e6
 
 static linfit_problem_t lin_problem(const ctx_t *cx, int log_inputs, size_t f)
 {
