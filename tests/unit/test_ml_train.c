@@ -536,6 +536,16 @@ static ml_model_t *train_first_model(ml_data_t *d, json_object *spec, ml_result_
     return m;
 }
 
+/* Frees what a train_first_model caller holds: the model, its result, the
+ * spec and the data. */
+static void trained_free(ml_model_t *m, ml_result_t *r, json_object *spec, ml_data_t *d)
+{
+    ml_model_free(m);
+    ml_result_free(r);
+    json_object_put(spec);
+    ml_data_free(d);
+}
+
 /* A wave that trees fit and a line cannot: y = sin(2 pi 8 x) + a level's
  * shift, as a number (regression), its sign (binary) or its third
  * (multiclass); x missing in one row of 9. */
@@ -612,10 +622,7 @@ START_TEST(ml_model_small_batches_walked_as_xgboost_predicts)
         ck_assert_int_eq(ml_model_walks(m), 1);
         ck_assert((c >= 3) == (strcmp(kind, "linear") == 0));
         json_object_put(all);
-        ml_model_free(m);
-        ml_result_free(&r);
-        json_object_put(spec);
-        ml_data_free(d);
+        trained_free(m, &r, spec, d);
     }
     json_object_put(rows);
 }
@@ -746,10 +753,7 @@ START_TEST(ml_train_model_marks_unusual_rows)
                      json_object_to_json_string(json_object_array_get_idx(out, 1)));
     json_object_put(out);
     json_object_put(rows);
-    ml_model_free(m);
-    ml_result_free(&r);
-    json_object_put(spec);
-    ml_data_free(d);
+    trained_free(m, &r, spec, d);
 }
 END_TEST
 
@@ -898,10 +902,7 @@ START_TEST(ml_train_linear_reads_skewed_numbers_through_log1p)
             json_object_put(out);
             json_object_put(rows);
         }
-        ml_model_free(m);
-        ml_result_free(&r);
-        json_object_put(spec);
-        ml_data_free(d);
+        trained_free(m, &r, spec, d);
     }
 }
 END_TEST
@@ -1145,10 +1146,7 @@ START_TEST(ml_model_text_answer_is_the_document)
         free(text.p);
         json_object_put(doc);
         free(rows.F);
-        ml_model_free(m);
-        ml_result_free(&r);
-        json_object_put(spec);
-        ml_data_free(d);
+        trained_free(m, &r, spec, d);
     }
 }
 END_TEST
