@@ -159,16 +159,23 @@ def read_csv_rows(text):
     return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delim))
 
 
+def _check_transforms(features, linear):
+    """Refuses a "transform" this scorer cannot apply (the engine's reader
+    refuses the same): only log1p, only on a linear model's numbers."""
+    for f in features:
+        t = f.get("transform")
+        if t is not None and (t != "log1p" or not linear or f.get("kind") != "number"):
+            raise ValueError("preprocess.json feature %r: transform %r (this scorer knows "
+                             "log1p on a linear model's numbers)" % (f.get("name"), t))
+
+
 def _linear_value(feature, v):
     """What the linear model reads of a number (float64 array, NaN kept):
-    log1p(max(x, 0)) under "transform": "log1p", through the C library's
-    log1p as the engine computes it (numpy's vectorised log1p may differ by
-    an ulp)."""
-    t = feature.get("transform")
-    if t is None:
+    log1p(max(x, 0)) under "transform": "log1p" (_check_transforms has
+    refused any other), through the C library's log1p as the engine computes
+    it (numpy's vectorised log1p may differ by an ulp)."""
+    if feature.get("transform") is None:
         return v
-    if t != "log1p":
-        raise ValueError("preprocess.json transform %r: this scorer knows log1p" % t)
     return np.array([x if math.isnan(x) else math.log1p(x if x > 0 else 0.0) for x in v],
                     dtype=np.float64)
 
@@ -215,6 +222,7 @@ class Model:
         self.target = preprocess["target"]
         self.classes = [str(c) for c in preprocess.get("classes", [])]
         self.features = preprocess["features"]
+        _check_transforms(self.features, preprocess.get("model") == "linear")
         self._index = [{l: i for i, l in enumerate(f.get("levels", []))} for f in self.features]
         self.linear_member = None
         for m in preprocess.get("ensemble", {}).get("members", []):
@@ -222,6 +230,7 @@ class Model:
                 lin = m["linear"]
                 if [f["name"] for f in lin["inputs"]] != [f["name"] for f in self.features]:
                     raise ValueError("the ensemble's linear member reads other fields")
+                _check_transforms(lin["inputs"], True)
                 self.linear_member = (float(m["weight"]), lin["inputs"],
                                       np.array(lin["coefficients"], dtype=np.float64))
         import xgboost  # imported here: encoding alone needs numpy only

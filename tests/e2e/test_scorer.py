@@ -303,6 +303,35 @@ def test_linear_skewed_input_goes_through_log1p(api, linear_case):
     assert p[0] == p[1], p
 
 
+def test_scorers_refuse_a_transform_they_cannot_apply(stack, linear_case):
+    """Either scorer refuses, rather than ignores, a transform other than
+    log1p on a linear model's number: ignoring it would score wrong."""
+    kind, model, rows, text, target, archive, d = linear_case
+    good = json.loads((d / "unpacked" / "preprocess.json").read_text())
+    exe = os.path.join(stack.build, "trainyard-score")
+    for bad in ("sqrt", "tree"):
+        pre = json.loads(json.dumps(good))
+        if bad == "tree":  # a tree model's input cannot carry one
+            pre["model"] = "tree"
+        amount = next(f for f in pre["features"] if f["name"] == "amount")
+        amount["transform"] = "sqrt" if bad == "sqrt" else "log1p"
+        bad_dir = d / ("refused-" + bad)
+        bad_dir.mkdir(exist_ok=True)
+        for name in ("model.ubj", "trainyard_scorer.py"):
+            (bad_dir / name).write_bytes((d / "unpacked" / name).read_bytes())
+        (bad_dir / "preprocess.json").write_text(json.dumps(pre))
+        p = subprocess.run(["/usr/bin/python3", "-c",
+                            "import sys; sys.path.insert(0, sys.argv[1]); "
+                            "import trainyard_scorer; trainyard_scorer.load(sys.argv[1])",
+                            str(bad_dir)], capture_output=True, text=True, timeout=120)
+        assert p.returncode != 0 and "transform" in p.stderr, (bad, p.stderr[-500:])
+        src = bad_dir / "rows.csv"
+        src.write_text("amount\n1\n")
+        p = subprocess.run([exe, str(bad_dir), str(src)], capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode != 0 and "transform" in p.stderr, (bad, p.stderr[-500:])
+
+
 def test_linear_scorers_match_the_api_bit_for_bit(api, stack, linear_case):
     kind, model, rows, text, target, archive, d = linear_case
     r = api.post("/api/v1/models/%s/predict" % model, json={"data": rows})
